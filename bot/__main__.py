@@ -1,0 +1,217 @@
+"""The `cskh` command: serve, chat, db, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+log = logging.getLogger("bot")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings(**_overrides(args))
+    except ValidationError as error:
+        print(f"cskh: invalid settings: {error}", file=sys.stderr)
+        return 2
+    try:
+        return int(args.run(settings, args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # the entry point decides to exit (STYLE.md)
+        from bot.app import StartupError
+
+        if isinstance(error, StartupError | RuntimeError):
+            print(f"cskh: {error}", file=sys.stderr)
+            log.debug("exit on error", exc_info=True)
+            return 1
+        raise
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        key: value for key in ("host", "port") if (value := getattr(args, key, None)) is not None
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cskh", description="CSKH Bot: customer care in chat.")
+    commands = parser.add_subparsers(title="commands")
+
+    serve = commands.add_parser("serve", help="run the web server (REST channel, health check)")
+    serve.add_argument("--host", help="address to listen on (CSKH_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (CSKH_PORT, default 8080)")
+    serve.set_defaults(run=_serve)
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--user", default="local", help="who you are to the bot (default: local)")
+    chat.set_defaults(run=_chat)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(title="db commands")
+    db.add_parser("upgrade", help="apply pending migrations").set_defaults(run=_db_upgrade)
+    db.add_parser("current", help="print the schema revision").set_defaults(run=_db_current)
+
+    demo = commands.add_parser("demo", help="demo data").add_subparsers(title="demo commands")
+    seed = demo.add_parser("seed", help="fill the database with the demo data set")
+    seed.add_argument("--reset", action="store_true", help="replace existing utility data")
+    seed.add_argument(
+        "--customers", type=int, default=600, help="number of customers (default 600)"
+    )
+    seed.set_defaults(run=_demo_seed)
+    personas = demo.add_parser("personas", help="the demo personas to try the bot with")
+    personas.add_argument("--json", action="store_true", help="print JSON only")
+    personas.set_defaults(run=_demo_personas)
+    return parser
+
+
+def _configure_logging(settings: Settings, log_file: Path | None = None) -> None:
+    handler: logging.Handler = (
+        logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
+    )
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[handler],
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import build_runtime, create_app
+
+    _configure_logging(settings)
+
+    async def make_app() -> web.Application:
+        runtime = await build_runtime(settings)
+        app = create_app(runtime)
+        log.info(
+            "CSKH Bot on http://%s:%s (public URL %s; REST channel %s)",
+            settings.host,
+            settings.port,
+            settings.effective_public_url,
+            "on" if "rest" in runtime.channels else "off: set CSKH_REST_TOKEN",
+        )
+        return app
+
+    web.run_app(make_app(), host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_runtime
+    from bot.channels.terminal import TerminalChannel
+
+    settings.ensure_var_dir()
+    _configure_logging(settings, settings.var_dir / "chat.log")
+    if sys.stdout.encoding and sys.stdout.encoding.lower() not in ("utf-8", "utf8"):
+        sys.stdout.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
+
+    async def run() -> None:
+        print("Đang khởi động CSKH Bot...", flush=True)
+        runtime = await build_runtime(settings)
+        terminal = TerminalChannel(
+            runtime.engine,
+            runtime.db,
+            user_id=args.user,
+            downloads=settings.var_dir / "downloads",
+        )
+        runtime.add_channel(terminal)
+        try:
+            await terminal.run()
+        finally:
+            await runtime.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store.migrate import upgrade_sync
+
+    _configure_logging(settings)
+    settings.ensure_var_dir()
+    print(f"schema at revision {upgrade_sync(settings.effective_database_url)}")
+    return 0
+
+
+def _db_current(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store.db import Database
+    from bot.store.migrate import current_revision, head_revision
+
+    async def run() -> str | None:
+        db = Database(settings.effective_database_url)
+        try:
+            return await current_revision(db)
+        finally:
+            await db.dispose()
+
+    settings.ensure_var_dir()
+    current = asyncio.run(run())
+    print(f"current: {current or 'empty'}; latest: {head_revision()}")
+    return 0
+
+
+def _demo_seed(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.demo.seed import seed
+    from bot.store.db import Database
+    from bot.store.migrate import upgrade
+
+    _configure_logging(settings)
+    settings.ensure_var_dir()
+
+    async def run() -> None:
+        db = Database(settings.effective_database_url)
+        try:
+            await upgrade(db)
+            summary = await seed(db, customers=args.customers, reset=args.reset)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}; use `cskh demo seed --reset` to replace it") from None
+        finally:
+            await db.dispose()
+        print(
+            f"seeded {summary.customers} customers, {summary.bills} bills, "
+            f"{summary.payment_points} payment points, {summary.outages} outages "
+            f"in {summary.seconds} s"
+        )
+
+    asyncio.run(run())
+    return 0
+
+
+def _demo_personas(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.demo.definitions import personas
+
+    people = personas()
+    if args.json:
+        print(json.dumps(people, ensure_ascii=False, indent=2))
+        return 0
+    for person in people:
+        area = person["area"]
+        print(f"{person['name']} — {person['phone']} — {person['email']}")
+        print(f"  đăng nhập: {person['username']} / {person['password']}")
+        print(
+            f"  mã KH: {', '.join(person['customer_codes'])} ({area['ward']}, {area['province']})"
+        )
+        print(f"  {person['story']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Composition root: builds every service from Settings and wires the aiohttp app.
+
+`Runtime` is what one process runs: database, engine, pusher, channels. Both
+`cskh serve` (web app) and `cskh chat` (terminal) build it here, so they behave
+the same: migrations at start (unless CSKH_AUTO_MIGRATE=0), demo data on an empty
+SQLite database (unless CSKH_DEMO_SEED=0).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from bot.billing.tariffs import TariffBook, default_tariffs
+from bot.channels.base import Channel
+from bot.channels.media import MediaLinks
+from bot.channels.rest import RestChannel
+from bot.core.context import Services
+from bot.core.engine import Engine
+from bot.core.push import Pusher
+from bot.core.texts import Texts
+from bot.demo import seed as demo_seed
+from bot.handlers import build_router
+from bot.settings import Settings
+from bot.store import migrate
+from bot.store.backend import SqlUtilityBackend
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The bot cannot start; the message tells the operator what to do."""
+
+
+@dataclass
+class Runtime:
+    """Everything one process runs."""
+
+    settings: Settings
+    db: Database
+    texts: Texts
+    tariffs: TariffBook
+    engine: Engine
+    pusher: Pusher
+    links: MediaLinks
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+    def add_channel(self, channel: Channel) -> None:
+        self.channels[channel.name] = channel
+        self.pusher.register(channel.name, channel)
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.stop()
+        await self.db.dispose()
+
+
+async def prepare_database(settings: Settings, db: Database) -> None:
+    """Apply migrations (or check them) and seed the demo data on an empty SQLite file."""
+    if settings.auto_migrate:
+        await migrate.upgrade(db)
+    elif not await migrate.is_up_to_date(db):
+        raise StartupError(
+            "the database schema is not up to date and CSKH_AUTO_MIGRATE=0: "
+            "run `cskh db upgrade` first"
+        )
+    if settings.demo_seed and db.is_sqlite and await demo_seed.customer_count(db) == 0:
+        log.info("empty database: seeding the demo data (CSKH_DEMO_SEED=0 to skip)")
+        await demo_seed.seed(db)
+
+
+async def build_runtime(settings: Settings, *, prepare: bool = True) -> Runtime:
+    """Open the database and build the engine; `prepare` migrates and seeds first."""
+    settings.ensure_var_dir()
+    db = Database(settings.effective_database_url)
+    try:
+        if prepare:
+            await prepare_database(settings, db)
+        texts = Texts.load()
+        tariffs = default_tariffs()
+        pusher = Pusher(db)
+        services = Services(
+            settings=settings,
+            texts=texts,
+            backend=SqlUtilityBackend(db),
+            tariffs=tariffs,
+            pusher=pusher,
+        )
+        engine = Engine(db, build_router(), services)
+        links = MediaLinks(
+            settings.secret_key_bytes(), settings.effective_public_url, settings.media_link_ttl
+        )
+    except BaseException:
+        await db.dispose()
+        raise
+    return Runtime(settings, db, texts, tariffs, engine, pusher, links)
+
+
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    """The web application: health check, media links, and the web channels enabled
+    by the settings (REST when CSKH_REST_TOKEN is set)."""
+    settings = runtime.settings
+    max_upload = settings.max_upload_mb * 1024 * 1024
+    # Base64 photos in JSON are 4/3 larger than the file.
+    app = web.Application(
+        client_max_size=max_upload * 4 // 3 + 64 * 1024, middlewares=[_json_errors]
+    )
+    app[RUNTIME] = runtime
+    app.router.add_get("/healthz", _healthz)
+    app.add_routes([runtime.links.handler(runtime.db)])
+    if settings.rest_token is not None and settings.rest_token.get_secret_value():
+        rest = RestChannel(
+            runtime.engine,
+            runtime.db,
+            settings.rest_token.get_secret_value(),
+            runtime.links,
+            max_upload,
+        )
+        runtime.add_channel(rest)
+        app.add_routes(rest.routes())
+    else:
+        app.router.add_route("*", "/api/{tail:.*}", _rest_disabled)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[RUNTIME]
+    for channel in runtime.channels.values():
+        await channel.start()
+    yield
+    await runtime.close()
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    if await request.app[RUNTIME].db.ping():
+        return web.json_response({"status": "ok"})
+    return web.json_response({"status": "database unreachable"}, status=503)
+
+
+async def _rest_disabled(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"error": "the REST channel is off: set CSKH_REST_TOKEN to enable it"}, status=404
+    )
+
+
+@web.middleware
+async def _json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """API errors as JSON {"error": ...}; nothing unexpected leaks a traceback."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if not request.path.startswith("/api/") or error.status < 400:
+            raise
+        return web.json_response({"error": error.reason}, status=error.status)
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return web.json_response({"error": "internal error; please try again"}, status=500)

@@ -1,0 +1,1 @@
+"""Electricity billing: EVN retail tariffs and bill estimates (see bot.billing.tariffs)."""

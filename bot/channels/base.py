@@ -1,0 +1,72 @@
+"""The contract every channel keeps, and the plain-text fallbacks.
+
+A channel translates: platform update -> `Incoming` -> engine -> `Reply` -> platform
+call. It holds no business rule. Sending text is all a channel must do; buttons,
+images and documents fall back to numbered options and links (`render_plain`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.messages import KeyboardRequest, Reply
+from bot.store.models import ChatUser
+
+
+class Channel(ABC):
+    """A way customers reach the bot (an explicit registry in app.py lists them)."""
+
+    name: ClassVar[str]
+
+    async def start(self) -> None:  # noqa: B027 - most channels have nothing to open
+        """Open clients and background tasks; called once when the app starts."""
+
+    async def stop(self) -> None:  # noqa: B027
+        """Close what `start` opened."""
+
+    @abstractmethod
+    async def deliver(
+        self, user: ChatUser, replies: Sequence[Reply], session: AsyncSession
+    ) -> None:
+        """Send replies the user did not ask for just now (a push)."""
+
+
+def numbered_options(replies: Sequence[Reply]) -> list[tuple[str, str]]:
+    """(title, payload) of every payload button, numbered from 1 across the replies."""
+    return [
+        (button.title, button.payload)
+        for reply in replies
+        for button in reply.all_buttons
+        if button.payload is not None
+    ]
+
+
+def render_plain(replies: Sequence[Reply], *, start: int = 1) -> str:
+    """Replies as plain text: payload buttons as numbered options, links spelled out."""
+    lines: list[str] = []
+    number = start
+    for reply in replies:
+        if reply.text:
+            lines.append(reply.text)
+        for media, label in ((reply.image, "🖼"), (reply.document, "📎")):
+            if media is not None:
+                lines.append(f"{label} {media.filename}" + (f": {media.url}" if media.url else ""))
+        for button in reply.all_buttons:
+            if button.payload is not None:
+                lines.append(f"  {number}. {button.title}")
+                number += 1
+            else:
+                lines.append(f"  ↗ {button.title}: {button.url}")
+        for request in reply.requests:
+            lines.append(_REQUEST_HINTS[request])
+    return "\n".join(lines)
+
+
+_REQUEST_HINTS = {
+    KeyboardRequest.LOCATION: "  (📍 /location <vĩ độ> <kinh độ>, ví dụ /location 16.05 108.2)",
+    KeyboardRequest.CONTACT: "  (📱 /contact <số điện thoại>)",
+}

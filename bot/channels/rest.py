@@ -1,0 +1,269 @@
+"""The REST channel: POST /api/chat for a turn, GET /api/messages for pushes.
+
+Enabled only when CSKH_REST_TOKEN is set; every request needs
+`Authorization: Bearer <token>`. Image and document URLs in answers are signed,
+expiring links served by the same server (channels/media.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import Channel
+from bot.channels.media import MediaLinks
+from bot.core.engine import Engine
+from bot.core.messages import Button, Incoming, KeyboardRequest, Location, Media, Reply
+from bot.store.db import Database
+from bot.store.media import sniff_image
+from bot.store.models import ChatUser, RestMessage
+from bot.store.repo import get_chat_user
+
+log = logging.getLogger(__name__)
+
+MAX_USER_ID = 128
+MAX_TEXT = 20_000
+MAX_PAYLOAD = 200
+MAX_FETCH = 100
+CONTENTS = ("text", "button", "location", "photo")
+
+
+class BadRequest(ValueError):
+    """A request we refuse with 400 and this plain-words message."""
+
+
+class RestChannel(Channel):
+    """JSON over HTTP, for integrations, tests and the web site's back end."""
+
+    name = "rest"
+
+    def __init__(
+        self, engine: Engine, db: Database, token: str, links: MediaLinks, max_upload_bytes: int
+    ) -> None:
+        self.engine = engine
+        self.db = db
+        self._token = token.encode()
+        self.links = links
+        self.max_upload_bytes = max_upload_bytes
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/api/chat", self._authorised(self.chat)),
+            web.get("/api/messages", self._authorised(self.messages)),
+        ]
+
+    def _authorised(
+        self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def checked(request: web.Request) -> web.StreamResponse:
+            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), self._token):
+                return web.json_response(
+                    {"error": "missing or wrong bearer token"},
+                    status=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            try:
+                return await handler(request)
+            except BadRequest as error:
+                return web.json_response({"error": str(error)}, status=400)
+
+        return checked
+
+    # --- POST /api/chat ------------------------------------------------------------------
+
+    async def chat(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        incoming = self.parse_incoming(body)
+        replies = await self.engine.handle(incoming)
+        return web.json_response({"messages": [self.render(reply) for reply in replies]})
+
+    def parse_incoming(self, body: dict[str, Any]) -> Incoming:
+        user = body.get("user")
+        if not isinstance(user, str) or not user.strip() or len(user) > MAX_USER_ID:
+            raise BadRequest(
+                f"'user' must be a non-empty string of at most {MAX_USER_ID} characters"
+            )
+        present = [key for key in CONTENTS if body.get(key) is not None]
+        if len(present) != 1:
+            raise BadRequest("send exactly one of 'text', 'button', 'location' or 'photo'")
+        kind = present[0]
+        value = body[kind]
+        name = body.get("name") if isinstance(body.get("name"), str) else None
+        common: dict[str, Any] = {"channel": self.name, "user_id": user, "display_name": name}
+        if kind == "text":
+            if not isinstance(value, str) or len(value) > MAX_TEXT:
+                raise BadRequest(f"'text' must be a string of at most {MAX_TEXT} characters")
+            return Incoming(text=value, **common)
+        if kind == "button":
+            if not isinstance(value, str) or not value or len(value) > MAX_PAYLOAD:
+                raise BadRequest(
+                    f"'button' must be a payload string of at most {MAX_PAYLOAD} characters"
+                )
+            return Incoming(payload=value, **common)
+        if kind == "location":
+            return Incoming(location=_location(value), **common)
+        caption = body.get("caption")
+        if caption is not None and (not isinstance(caption, str) or len(caption) > MAX_TEXT):
+            raise BadRequest(f"'caption' must be a string of at most {MAX_TEXT} characters")
+        return Incoming(photos=(self._photo(value),), text=caption, **common)
+
+    def _photo(self, value: object) -> Media:
+        if not isinstance(value, str):
+            raise BadRequest("'photo' must be a base64-encoded image")
+        try:
+            data = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("'photo' is not valid base64") from None
+        if len(data) > self.max_upload_bytes:
+            limit_mb = self.max_upload_bytes // (1024 * 1024)
+            raise BadRequest(f"'photo' is larger than {limit_mb} MB")
+        content_type = sniff_image(data)
+        if content_type is None:
+            raise BadRequest("'photo' is not a JPEG, PNG, GIF or WebP image")
+        extension = content_type.split("/")[1]
+        return Media(content_type=content_type, filename=f"photo.{extension}", data=data)
+
+    # --- GET /api/messages -----------------------------------------------------------------
+
+    async def messages(self, request: web.Request) -> web.Response:
+        user_id = request.query.get("user", "")
+        if not user_id or len(user_id) > MAX_USER_ID:
+            raise BadRequest(
+                f"'user' must be a non-empty string of at most {MAX_USER_ID} characters"
+            )
+        after = request.query.get("after", "0") or "0"
+        if not after.isdigit():
+            raise BadRequest("'after' must be the cursor from a previous answer (digits only)")
+        cursor = int(after)
+        async with self.db.reading() as session:
+            user = await get_chat_user(session, self.name, user_id)
+            rows = []
+            if user is not None:
+                rows = list(
+                    await session.scalars(
+                        select(RestMessage)
+                        .where(RestMessage.chat_user_id == user.id, RestMessage.id > cursor)
+                        .order_by(RestMessage.id)
+                        .limit(MAX_FETCH)
+                    )
+                )
+        if rows:
+            cursor = rows[-1].id
+        messages = [self.render(_reply_from_json(row.message)) for row in rows]
+        return web.json_response({"messages": messages, "cursor": str(cursor)})
+
+    async def deliver(
+        self, user: ChatUser, replies: Sequence[Reply], session: AsyncSession
+    ) -> None:
+        for reply in replies:
+            session.add(RestMessage(chat_user_id=user.id, message=_reply_to_json(reply)))
+
+    # --- rendering -----------------------------------------------------------------------
+
+    def render(self, reply: Reply) -> dict[str, Any]:
+        """A reply in the documented answer shape, with fresh signed media links."""
+        return {
+            "text": reply.text,
+            "buttons": [[_button(button) for button in row] for row in reply.buttons],
+            "requests": [str(request) for request in reply.requests],
+            "image": self._media_url(reply.image),
+            "document": (
+                {"url": self._media_url(reply.document), "filename": reply.document.filename}
+                if reply.document
+                else None
+            ),
+        }
+
+    def _media_url(self, media: Media | None) -> str | None:
+        if media is None:
+            return None
+        if media.media_id is not None:
+            return self.links.url_for(media.media_id)
+        return media.url
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadRequest("the request body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return body
+
+
+def _location(value: object) -> Location:
+    if not isinstance(value, dict):
+        raise BadRequest('\'location\' must be an object like {"lat": 16.06, "lon": 108.22}')
+    lat, lon = value.get("lat"), value.get("lon")
+    if not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in (lat, lon)
+    ):
+        raise BadRequest("'location' needs numeric 'lat' and 'lon'")
+    try:
+        return Location(float(lat), float(lon))  # type: ignore[arg-type]
+    except ValueError as error:
+        raise BadRequest(f"'location': {error}") from None
+
+
+def _button(button: Button) -> dict[str, str]:
+    if button.url is not None:
+        return {"title": button.title, "url": button.url}
+    return {"title": button.title, "payload": button.payload or ""}
+
+
+def _media_to_json(media: Media | None) -> dict[str, Any] | None:
+    if media is None:
+        return None
+    return {
+        "media_id": media.media_id,
+        "url": media.url,
+        "filename": media.filename,
+        "content_type": media.content_type,
+    }
+
+
+def _media_from_json(data: dict[str, Any] | None) -> Media | None:
+    if not data:
+        return None
+    return Media(
+        content_type=data["content_type"],
+        filename=data["filename"],
+        url=data.get("url"),
+        media_id=data.get("media_id"),
+    )
+
+
+def _reply_to_json(reply: Reply) -> dict[str, Any]:
+    """A push as kept in rest_messages: media by id, so links are signed when fetched."""
+    return {
+        "text": reply.text,
+        "buttons": [[_button(button) for button in row] for row in reply.buttons],
+        "requests": [str(request) for request in reply.requests],
+        "image": _media_to_json(reply.image),
+        "document": _media_to_json(reply.document),
+    }
+
+
+def _reply_from_json(data: dict[str, Any]) -> Reply:
+    return Reply(
+        text=data.get("text", ""),
+        buttons=tuple(
+            tuple(Button(b["title"], payload=b.get("payload"), url=b.get("url")) for b in row)
+            for row in data.get("buttons", [])
+        ),
+        requests=tuple(KeyboardRequest(r) for r in data.get("requests", [])),
+        image=_media_from_json(data.get("image")),
+        document=_media_from_json(data.get("document")),
+    )

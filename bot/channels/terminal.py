@@ -1,0 +1,149 @@
+"""`cskh chat`: talk to the bot in a terminal. Buttons are numbered; type the number.
+
+Besides plain text: /photo PATH sends a photo, /location LAT LON a location,
+/contact PHONE a phone number, /quit (or Ctrl-D) leaves. Images and documents the
+bot sends are saved under var/downloads/ and their path printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import Channel, numbered_options, render_plain
+from bot.core.engine import Engine
+from bot.core.messages import Contact, Incoming, Location, Media, Reply
+from bot.store.db import Database
+from bot.store.media import load_media, sniff_image
+from bot.store.models import ChatUser
+
+HELP = (
+    "Gõ số để chọn nút, hoặc gõ tin nhắn. /photo ĐƯỜNG_DẪN gửi ảnh, "
+    "/location VĨ_ĐỘ KINH_ĐỘ gửi vị trí, /quit để thoát."
+)
+
+
+class TerminalChannel(Channel):
+    """One local user talking through stdin/stdout."""
+
+    name = "terminal"
+
+    def __init__(
+        self,
+        engine: Engine,
+        db: Database,
+        *,
+        user_id: str,
+        downloads: Path,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+    ) -> None:
+        self.engine = engine
+        self.db = db
+        self.user_id = user_id
+        self.downloads = downloads
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self._options: list[tuple[str, str]] = []
+
+    async def run(self) -> None:
+        """The read-answer loop, until /quit or end of input."""
+        self._print(HELP)
+        await self._turn(self._make(text="/start"))
+        while True:
+            line = await asyncio.to_thread(self._read_line)
+            if line is None:
+                break
+            line = line.strip()
+            if line in ("/quit", "/exit", "/q"):
+                break
+            if not line:
+                continue
+            incoming = self.parse(line)
+            if isinstance(incoming, str):
+                self._print(incoming)
+                continue
+            await self._turn(incoming)
+
+    def parse(self, line: str) -> Incoming | str:
+        """An update from a typed line, or a message explaining what is wrong with it."""
+        if line.isdigit() and self._options:
+            index = int(line) - 1
+            if not 0 <= index < len(self._options):
+                return f"Chọn một số từ 1 đến {len(self._options)}."
+            return self._make(payload=self._options[index][1])
+        command, _, rest = line.partition(" ")
+        if command == "/photo":
+            return self._photo(rest.strip())
+        if command == "/location":
+            try:
+                lat, lon = (float(part) for part in rest.split())
+                return self._make(location=Location(lat, lon))
+            except ValueError:
+                return "Cách dùng: /location 16.0544 108.2022"
+        if command == "/contact" and rest.strip():
+            return self._make(contact=Contact(phone=rest.strip()))
+        return self._make(text=line)
+
+    def _photo(self, path_text: str) -> Incoming | str:
+        path = Path(path_text).expanduser()
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            return f"Không đọc được tệp {path}: {error.strerror}"
+        content_type = sniff_image(data)
+        if content_type is None:
+            return "Tệp này không phải ảnh JPEG, PNG, GIF hoặc WebP."
+        return self._make(photos=(Media(content_type, path.name, data=data),))
+
+    def _make(self, **content: Any) -> Incoming:
+        return Incoming(channel=self.name, user_id=self.user_id, **content)
+
+    async def _turn(self, incoming: Incoming) -> None:
+        replies = await self.engine.handle(incoming)
+        await self._show(replies)
+
+    async def _show(self, replies: Sequence[Reply], *, pushed: bool = False) -> None:
+        options = numbered_options(replies)
+        if options or not pushed:
+            self._options = options
+        for reply in replies:
+            for media in (reply.image, reply.document):
+                if media is not None:
+                    await self._save(media)
+        prefix = "🔔 " if pushed else ""
+        self._print(prefix + render_plain(replies))
+
+    async def _save(self, media: Media) -> None:
+        data = media.data
+        if data is None and media.media_id is not None:
+            async with self.db.reading() as session:
+                row = await load_media(session, media.media_id)
+                data = row.data if row else None
+        if data is None:
+            return
+        self.downloads.mkdir(parents=True, exist_ok=True)
+        target = self.downloads / Path(media.filename).name
+        target.write_bytes(data)
+        self._print(f"(đã lưu {target})")
+
+    async def deliver(
+        self, user: ChatUser, replies: Sequence[Reply], session: AsyncSession
+    ) -> None:
+        if user.platform_user_id == self.user_id:
+            await self._show(replies, pushed=True)
+
+    def _read_line(self) -> str | None:
+        self.stdout.write("> ")
+        self.stdout.flush()
+        line = self.stdin.readline()
+        return line if line else None
+
+    def _print(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()

@@ -1,0 +1,59 @@
+"""What a handler gets: the update, the user, the conversation state and services."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.core.messages import Incoming, Reply
+from bot.core.texts import Texts
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.billing.tariffs import TariffBook
+    from bot.core.push import Pusher
+    from bot.settings import Settings
+    from bot.store.backend import UtilityBackend
+    from bot.store.models import ChatUser, Conversation
+
+
+@dataclass
+class Services:
+    """The services handlers call; built once in bot/app.py and passed in, never global."""
+
+    settings: Settings
+    texts: Texts
+    backend: UtilityBackend
+    tariffs: TariffBook
+    pusher: Pusher
+
+
+@dataclass
+class Context:
+    """One update being handled. `state` is the conversation's saved state: change it
+    and the engine stores it in the same transaction as the transcript."""
+
+    incoming: Incoming
+    session: AsyncSession
+    user: ChatUser
+    conversation: Conversation
+    services: Services
+    state: dict[str, Any]
+    arg: str | None = None  # the part after ':' of a button payload
+
+    @property
+    def lang(self) -> str:
+        return self.user.language
+
+    def t(self, key: str, /, **params: object) -> str:
+        """The text `key` from domain.yml in the user's language."""
+        return self.services.texts.get(key, self.lang, **params)
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+
+Handler = Callable[[Context], Awaitable[list[Reply]]]

@@ -1,0 +1,152 @@
+"""The conversation engine: one `Incoming` in, the replies out.
+
+For each update: take the conversation's lock, load (or create) the chat user and
+the conversation, pick one handler (router.py), run it, then save the state and
+the transcript in the same transaction. A handler that fails rolls back whatever it
+did; the customer gets an apology, the log gets the conversation id, and the
+conversation stays where it was.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
+
+from bot.core.context import Context, Services
+from bot.core.locks import KeyedLocks, advisory_key
+from bot.core.messages import Button, Incoming, Reply
+from bot.core.router import STATE_BUTTONS, Router
+from bot.store import repo
+from bot.store.db import Database
+from bot.store.models import Conversation, utcnow
+from nlu.normalize import fold
+
+log = logging.getLogger(__name__)
+
+MODE_BOT = "bot"
+MODE_STAFF = "staff"
+
+
+class Engine:
+    """Runs every update of every channel; channels call `handle` and send the result."""
+
+    def __init__(
+        self,
+        db: Database,
+        router: Router,
+        services: Services,
+    ) -> None:
+        self.db = db
+        self.router = router
+        self.services = services
+        self._locks = KeyedLocks()
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        key = f"{incoming.channel}:{incoming.user_id}"
+        async with self._locks.hold(key):
+            try:
+                async with self.db.transaction() as session:
+                    return await self._handle_in(session, key, incoming)
+            except Exception:
+                log.exception("update failed for conversation %s; state kept", key)
+                return await self._apologise(incoming)
+
+    async def _handle_in(self, session: AsyncSession, key: str, incoming: Incoming) -> list[Reply]:
+        if self.db.is_postgres:
+            # Serialises this conversation across processes for this transaction.
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(key)}
+            )
+        user = await repo.get_or_create_chat_user(
+            session,
+            incoming.channel,
+            incoming.user_id,
+            language=self._initial_language(incoming),
+            display_name=incoming.display_name,
+        )
+        conversation = await repo.get_or_create_conversation(session, user)
+        await repo.record_incoming(session, conversation, incoming)
+        now = utcnow()
+        user.last_seen_at = now
+        conversation.last_activity_at = now
+        if conversation.mode == MODE_STAFF:
+            # A person is answering: the bot stays quiet; staff read the transcript.
+            return []
+
+        ctx = Context(
+            incoming=incoming,
+            session=session,
+            user=user,
+            conversation=conversation,
+            services=self.services,
+            state=copy.deepcopy(conversation.state or {}),
+        )
+        route = self.router.resolve(ctx)
+        ctx.arg = route.arg
+        replies = await route.handler(ctx)
+        replies = await repo.store_reply_media(session, replies, user.id)
+        _remember_buttons(ctx.state, replies)
+        _save_state(conversation, ctx.state)
+        repo.record_replies(session, conversation.id, replies)
+        return replies
+
+    async def _apologise(self, incoming: Incoming) -> list[Reply]:
+        """Apologise, and keep the customer's message and the apology in the transcript
+        (a fresh transaction: the failed one is gone, the state is untouched)."""
+        try:
+            async with self.db.transaction() as session:
+                user = await repo.get_or_create_chat_user(
+                    session,
+                    incoming.channel,
+                    incoming.user_id,
+                    language=self._initial_language(incoming),
+                )
+                replies = [self._apology(user.language)]
+                conversation = await repo.get_or_create_conversation(session, user)
+                await repo.record_incoming(session, conversation, incoming)
+                repo.record_replies(session, conversation.id, replies, author="system")
+                return replies
+        except Exception:
+            log.exception(
+                "could not record the failed update of %s:%s", incoming.channel, incoming.user_id
+            )
+            return [self._apology(self._initial_language(incoming))]
+
+    def _apology(self, lang: str) -> Reply:
+        texts = self.services.texts
+        return Reply(
+            text=texts.get("errors.internal", lang, hotline=self.services.settings.hotline),
+            buttons=((Button(texts.get("menu.home", lang), payload="menu"),),),
+        )
+
+    def _initial_language(self, incoming: Incoming) -> str:
+        hint = (incoming.language_hint or "").lower()[:2]
+        if hint in ("vi", "en"):
+            return hint
+        return self.services.settings.default_language
+
+
+def _remember_buttons(state: dict[str, Any], replies: Sequence[Reply]) -> None:
+    """Keep the payloads of the buttons just shown, by folded title, so a customer who
+    types "tra cuu" instead of tapping "🔎 Tra cứu" gets the same result."""
+    shown = [reply for reply in replies if reply.buttons]
+    if not shown:
+        return
+    state[STATE_BUTTONS] = {
+        fold(button.title): button.payload
+        for reply in shown
+        for button in reply.all_buttons
+        if button.payload and fold(button.title)
+    }
+
+
+def _save_state(conversation: Conversation, state: dict[str, Any]) -> None:
+    if state != conversation.state:
+        conversation.state = state
+        flag_modified(conversation, "state")

@@ -1,0 +1,168 @@
+"""Decides which single handler an update goes to.
+
+Order (ARCHITECTURE.md, "per-update flow"):
+1. a pressed button: its payload's name ("lang:en" -> "lang", argument "en");
+2. a slash command, or a navigation word typed in any case, with or without
+   diacritics ("menu", "hủy"/"huy", "quay lại"...): these work everywhere, even in the
+   middle of a question;
+2b. urgent text (a danger to life: fallen wire, fire, shock) before anything else reads it;
+3. an answer to the open question (`state["awaiting"]["step"]`), whatever it carries;
+4. a typed title of a button the bot just showed ("tra cuu" for "🔎 Tra cứu");
+5. a photo, a location or a contact nobody asked for;
+6. free text: the fallback (the NLU, when it lands).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.core.context import Context, Handler
+from nlu.normalize import fold
+
+# A payload is "name" or "name:argument"; names stay short because Telegram limits
+# callback data to 64 bytes.
+PAYLOAD_SEPARATOR = ":"
+STATE_AWAITING = "awaiting"
+STATE_BUTTONS = "buttons"
+
+
+@dataclass(frozen=True)
+class Route:
+    handler: Handler
+    arg: str | None = None
+
+
+class Router:
+    """A registry of handlers by button name, command, awaited step and content kind."""
+
+    def __init__(self) -> None:
+        self._buttons: dict[str, Handler] = {}
+        self._commands: dict[str, Handler] = {}
+        self._words: dict[str, Handler] = {}
+        self._steps: dict[str, Handler] = {}
+        self._photo: Handler | None = None
+        self._location: Handler | None = None
+        self._contact: Handler | None = None
+        self._fallback: Handler | None = None
+        self._unknown_button: Handler | None = None
+        self._urgent: list[tuple[Callable[[str], bool], Handler]] = []
+
+    # --- registration ------------------------------------------------------------------
+
+    def button(self, *names: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for name in names:
+                _add(self._buttons, name, handler, "button")
+            return handler
+
+        return register
+
+    def command(self, *names: str) -> Callable[[Handler], Handler]:
+        """Slash commands ("/menu") and words that act like them ("menu", "hủy")."""
+
+        def register(handler: Handler) -> Handler:
+            for name in names:
+                if name.startswith("/"):
+                    _add(self._commands, name.lower(), handler, "command")
+                else:
+                    _add(self._words, fold(name), handler, "word")
+            return handler
+
+        return register
+
+    def step(self, name: str) -> Callable[[Handler], Handler]:
+        """The handler of the answer to an open question named `name`."""
+
+        def register(handler: Handler) -> Handler:
+            _add(self._steps, name, handler, "step")
+            return handler
+
+        return register
+
+    def on_photo(self, handler: Handler) -> Handler:
+        self._photo = handler
+        return handler
+
+    def on_location(self, handler: Handler) -> Handler:
+        self._location = handler
+        return handler
+
+    def on_contact(self, handler: Handler) -> Handler:
+        self._contact = handler
+        return handler
+
+    def fallback(self, handler: Handler) -> Handler:
+        self._fallback = handler
+        return handler
+
+    def unknown_button(self, handler: Handler) -> Handler:
+        self._unknown_button = handler
+        return handler
+
+    def urgent(self, test: Callable[[str], bool]) -> Callable[[Handler], Handler]:
+        """A handler for text that must be answered before any form or menu sees it."""
+
+        def register(handler: Handler) -> Handler:
+            self._urgent.append((test, handler))
+            return handler
+
+        return register
+
+    def has_button(self, name: str) -> bool:
+        return name in self._buttons
+
+    def button_handler(self, name: str) -> Handler:
+        return self._buttons[name]
+
+    # --- resolution --------------------------------------------------------------------
+
+    def resolve(self, ctx: Context) -> Route:
+        incoming = ctx.incoming
+        if incoming.payload is not None:
+            return self._by_payload(incoming.payload)
+        text = (incoming.text or "").strip()
+        if text.startswith("/"):
+            command = text.split()[0].split("@")[0].lower()
+            if command in self._commands:
+                return Route(self._commands[command])
+        folded = fold(text) if text else ""
+        if folded in self._words:
+            return Route(self._words[folded])
+        for test, urgent_handler in self._urgent if text else ():
+            if test(text):
+                return Route(urgent_handler)
+        awaiting = ctx.state.get(STATE_AWAITING)
+        if isinstance(awaiting, dict) and awaiting.get("step") in self._steps:
+            return Route(self._steps[awaiting["step"]])
+        shown = ctx.state.get(STATE_BUTTONS)
+        if folded and isinstance(shown, dict) and folded in shown:
+            return self._by_payload(str(shown[folded]))
+        if incoming.photos and self._photo:
+            return Route(self._photo)
+        if incoming.location and self._location:
+            return Route(self._location)
+        if incoming.contact and self._contact:
+            return Route(self._contact)
+        return Route(self._required(self._fallback, "fallback"))
+
+    def _by_payload(self, payload: str) -> Route:
+        name, _, arg = payload.partition(PAYLOAD_SEPARATOR)
+        handler = self._buttons.get(name)
+        if handler is None:
+            return Route(self._required(self._unknown_button, "unknown_button"), payload)
+        return Route(handler, arg or None)
+
+    @staticmethod
+    def _required(handler: Handler | None, what: str) -> Handler:
+        if handler is None:
+            raise LookupError(f"the router has no {what} handler")
+        return handler
+
+
+def _add(table: dict[str, Handler], key: str, handler: Handler, what: str) -> None:
+    if not key:
+        raise ValueError(f"empty {what} name")
+    if key in table and table[key] is not handler:
+        raise ValueError(f"{what} '{key}' is registered twice")
+    table[key] = handler

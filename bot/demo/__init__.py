@@ -1,0 +1,1 @@
+"""The demo data set: personas, customers, bills, payment points and outages."""

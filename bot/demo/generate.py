@@ -1,0 +1,476 @@
+"""A deterministic demo data set: customers, 24 months of readings and bills (priced
+by the tariff engine), e-invoices, payment points and outages.
+
+Same seed and same `today` -> the same rows. Dates are anchored on `today` so that
+the latest bill is recent and planned outages are upcoming whenever the demo runs.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from bot.billing.tariffs import BillBreakdown, TariffBook
+from bot.core.fmt import LOCAL_TZ
+from bot.demo.definitions import Area, definitions, geography
+from nlu.normalize import fold
+
+SEED = 20250701  # the day the two-level administration began
+MONTHS = 24
+DEFAULT_CUSTOMERS = 600
+# Central Vietnam's hot months use more electricity (fans, air conditioning).
+SEASON = {
+    1: 0.85,
+    2: 0.85,
+    3: 0.95,
+    4: 1.1,
+    5: 1.3,
+    6: 1.35,
+    7: 1.35,
+    8: 1.25,
+    9: 1.05,
+    10: 0.95,
+    11: 0.9,
+    12: 0.85,
+}
+MOBILE_PREFIXES = (
+    "90",
+    "93",
+    "89",
+    "70",
+    "79",
+    "77",
+    "91",
+    "94",
+    "88",
+    "83",
+    "86",
+    "96",
+    "97",
+    "98",
+    "32",
+    "33",
+    "35",
+    "37",
+    "39",
+    "56",
+    "58",
+)
+PAID_CHANNELS = (
+    ("bank_app", 40),
+    ("ewallet", 22),
+    ("auto_debit", 15),
+    ("counter", 13),
+    ("evncpc_app", 10),
+)
+BANKS = ("Agribank", "Vietcombank", "VietinBank", "BIDV")
+OPENING_HOURS = {
+    "counter": "07:00–11:30, 13:30–17:00, thứ Hai–thứ Sáu",
+    "post_office": "07:00–19:00, hằng ngày",
+    "bank": "07:30–16:30, thứ Hai–thứ Sáu; sáng thứ Bảy",
+    "agent": "06:30–21:00, hằng ngày",
+}
+RURAL_PREFIXES = ("thon", "to ", "khoi", "tieu khu", "buon", "lang", "xom", "khu", "plei")
+
+
+@dataclass
+class DemoData:
+    """Rows to insert, as dicts; bills/readings/phones refer to customers by index."""
+
+    units: list[dict[str, Any]] = field(default_factory=list)
+    customers: list[dict[str, Any]] = field(default_factory=list)
+    phones: list[tuple[int, str]] = field(default_factory=list)
+    readings: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    bills: list[tuple[int, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    payment_points: list[dict[str, Any]] = field(default_factory=list)
+    outages: list[tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=list)
+
+
+class _Generator:
+    def __init__(self, today: date, count: int, seed: int, tariffs: TariffBook) -> None:
+        self.today = today
+        self.count = count
+        self.rng = random.Random(seed)
+        self.tariffs = tariffs
+        self.geo = geography()
+        self.names = definitions()["names"]
+        self.data = DemoData()
+        self._codes: set[str] = set()
+        self._phones: set[str] = set()
+        self._invoice_numbers: dict[str, int] = {}
+
+    def run(self) -> DemoData:
+        self.data.units = [
+            {"code": code, "name": name, "province_code": self._unit_province(code)}
+            for code, name in sorted(self.geo.units.items())
+        ]
+        for persona in definitions()["personas"]:
+            self._phones.add(persona["phone"])
+            for spec in persona["customers"]:
+                self._add_persona_customer(persona, spec)
+        while len(self.data.customers) < self.count:
+            self._add_random_customer()
+        for index, customer in enumerate(self.data.customers):
+            self._history(index, customer)
+        self._payment_points()
+        self._outages()
+        return self.data
+
+    # --- customers ---------------------------------------------------------------------
+
+    def _unit_province(self, unit: str) -> int:
+        return next(a.province_code for a in self.geo.areas if a.unit == unit)
+
+    def _add_persona_customer(self, persona: dict[str, Any], spec: dict[str, Any]) -> None:
+        area = self.geo.area_of_ward(spec["ward"])
+        self._codes.add(spec["code"])
+        self._append_customer(
+            area,
+            code=spec["code"],
+            name=persona["name"]
+            if spec["tariff"] == "household"
+            else self._business_name(spec["tariff"], persona["name"].split()[-1]),
+            address=spec["address"],
+            former_district=spec.get("former_district", area.former_district),
+            email=persona["email"],
+            tariff=spec["tariff"],
+            voltage=spec.get("voltage"),
+            households=spec.get("households", 1),
+            terms=spec.get("terms_per_month", 1),
+            typical_kwh=spec["typical_kwh"],
+            unpaid=spec["unpaid"],
+            phones=[persona["phone"]],
+        )
+
+    def _add_random_customer(self) -> None:
+        rng = self.rng
+        area = rng.choices(self.geo.areas, weights=[a.weight for a in self.geo.areas])[0]
+        code = self._new_code(area.unit)
+        female = rng.random() < 0.5
+        given = rng.choice(self.names["given_female" if female else "given_male"])
+        person = " ".join(
+            (
+                rng.choices(
+                    list(self.names["family"]), weights=list(self.names["family"].values())
+                )[0],
+                rng.choice(self.names["middle_female" if female else "middle_male"]),
+                given,
+            )
+        )
+        tariff = rng.choices(("household", "business", "production"), weights=(90, 8, 2))[0]
+        households = 1 if tariff != "household" else rng.choices((1, 2, 3), weights=(94, 5, 1))[0]
+        typical = {
+            "household": lambda: rng.lognormvariate(math.log(160), 0.45) * households,
+            "business": lambda: rng.lognormvariate(math.log(900), 0.6),
+            "production": lambda: rng.lognormvariate(math.log(15000), 0.8),
+        }[tariff]()
+        voltage = None
+        if tariff != "household":
+            voltage = (
+                "6_22kv" if rng.random() < (0.15 if tariff == "business" else 0.6) else "below_6kv"
+            )
+        phones = [self._new_phone() for _ in range(rng.choices((1, 2), weights=(85, 15))[0])]
+        email = None
+        if rng.random() < 0.4:
+            email = f"{fold(person).replace(' ', '.')}{rng.randint(1, 999)}@example.com"
+        self._append_customer(
+            area,
+            code=code,
+            name=person if tariff == "household" else self._business_name(tariff, given),
+            address=self._street_address(area),
+            former_district=area.former_district,
+            email=email,
+            tariff=tariff,
+            voltage=voltage,
+            households=households,
+            terms=3 if tariff == "production" and typical > 20_000 else 1,
+            typical_kwh=max(20, min(int(typical), 200_000)),
+            unpaid=rng.choices((0, 1, 2, 3), weights=(88, 7, 3, 2))[0],
+            phones=phones,
+        )
+
+    def _append_customer(
+        self,
+        area: Area,
+        *,
+        code: str,
+        name: str,
+        address: str,
+        former_district: str | None,
+        email: str | None,
+        tariff: str,
+        voltage: str | None,
+        households: int,
+        terms: int,
+        typical_kwh: int,
+        unpaid: int,
+        phones: list[str],
+    ) -> None:
+        rng = self.rng
+        index = len(self.data.customers)
+        self.data.customers.append(
+            {
+                "code": code,
+                "name": name,
+                "address": address,
+                "ward_code": area.ward_code,
+                "ward_name": area.ward_name,
+                "province_code": area.province_code,
+                "province_name": area.province_name,
+                "former_district": former_district,
+                "latitude": round(area.latitude + rng.uniform(-0.008, 0.008), 5),
+                "longitude": round(area.longitude + rng.uniform(-0.008, 0.008), 5),
+                "email": email,
+                "tariff_group": tariff,
+                "voltage_level": voltage,
+                "households": households,
+                "meter_number": f"{rng.randint(10, 99)}{rng.randint(0, 999999):06d}",
+                "reading_day": 31 if terms == 3 else rng.randint(1, 28),
+                "terms_per_month": terms,
+                "unit_code": area.unit,
+                "_typical_kwh": typical_kwh,
+                "_unpaid": unpaid,
+            }
+        )
+        self.data.phones.extend((index, phone) for phone in phones)
+
+    def _new_code(self, unit: str) -> str:
+        while True:
+            code = f"{unit}{self.rng.randint(0, 9_999_999):07d}"
+            if code not in self._codes:
+                self._codes.add(code)
+                return code
+
+    def _new_phone(self) -> str:
+        while True:
+            phone = f"+84{self.rng.choice(MOBILE_PREFIXES)}{self.rng.randint(0, 9_999_999):07d}"
+            if phone not in self._phones:
+                self._phones.add(phone)
+                return phone
+
+    def _business_name(self, tariff: str, given: str) -> str:
+        return str(self.rng.choice(self.names[tariff])).format(given=given)
+
+    def _street_address(self, area: Area) -> str:
+        street = self.rng.choice(area.streets)
+        if fold(street).startswith(RURAL_PREFIXES):
+            return street
+        return f"{self.rng.randint(1, 250)} {street}"
+
+    # --- readings and bills --------------------------------------------------------------
+
+    def _reading_dates(self, customer: dict[str, Any]) -> list[tuple[date, int]]:
+        """(reading date, kỳ) from oldest to newest, the newest before today."""
+        dates: list[tuple[date, int]] = []
+        year, month = self.today.year, self.today.month
+        for _ in range(MONTHS + 2):
+            last = calendar.monthrange(year, month)[1]
+            if customer["terms_per_month"] == 3:
+                days = [(10, 1), (20, 2), (last, 3)]
+            else:
+                days = [(min(customer["reading_day"], last), 1)]
+            dates.extend((date(year, month, day), term) for day, term in days)
+            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        dates = sorted(d for d in dates if d[0] < self.today)
+        periods = MONTHS * customer["terms_per_month"]
+        return dates[-(periods + 1) :]
+
+    def _history(self, index: int, customer: dict[str, Any]) -> None:
+        rng = self.rng
+        dates = self._reading_dates(customer)
+        per_term = customer["_typical_kwh"] / customer["terms_per_month"]
+        seasonal_weight = 0.3 if customer["tariff_group"] == "production" else 1.0
+        meter_index = rng.randint(1_000, 30_000)
+        bills: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+        previous: date | None = None
+        for read_on, term in dates:
+            season = 1 + (SEASON[read_on.month] - 1) * seasonal_weight
+            kwh = max(0, round(per_term * season * rng.uniform(0.88, 1.12)))
+            old_index, meter_index = meter_index, meter_index + kwh
+            self.data.readings.append(
+                (index, {"read_on": read_on, "term": term, "index_value": meter_index, "kwh": kwh})
+            )
+            if previous is not None:
+                start = previous + timedelta(days=1)
+                breakdown = self.tariffs.compute(
+                    kwh,
+                    start,
+                    read_on,
+                    group=customer["tariff_group"],
+                    voltage=customer["voltage_level"],
+                    households=customer["households"],
+                )
+                bills.append(self._bill(index, term, old_index, meter_index, breakdown))
+            previous = read_on
+        self._settle(bills, customer["_unpaid"])
+        self.data.bills.extend(bills)
+
+    def _bill(
+        self, index: int, term: int, old_index: int, new_index: int, breakdown: BillBreakdown
+    ) -> tuple[int, dict[str, Any], dict[str, Any]]:
+        end = breakdown.period_end
+        issued = end + timedelta(days=1)
+        series = f"K{issued.year % 100:02d}TAA"
+        number = self._invoice_numbers.get(series, 100_000) + 1
+        self._invoice_numbers[series] = number
+        bill = {
+            "term": term,
+            "month": end.month,
+            "year": end.year,
+            "period_start": breakdown.period_start,
+            "period_end": end,
+            "old_index": old_index,
+            "new_index": new_index,
+            "kwh": breakdown.kwh,
+            "before_vat": breakdown.before_vat,
+            "vat_rate": self.tariffs.vat_rate_on(end),
+            "vat": breakdown.vat,
+            "total": breakdown.total,
+            "issued_on": issued,
+            "due_date": end + timedelta(days=10),
+            "status": "paid",
+            "paid_at": None,
+            "paid_channel": None,
+        }
+        invoice = {
+            "form": "1",
+            "series": series,
+            "number": number,
+            "issued_on": issued,
+            "lines": [
+                {
+                    "tier": line.tier,
+                    "kwh": line.kwh,
+                    "unit_price": line.unit_price,
+                    "amount": line.amount,
+                    "tariff_from": line.tariff_from.isoformat(),
+                    "vat_rate": line.vat_rate,
+                }
+                for line in breakdown.lines
+            ],
+        }
+        return index, bill, invoice
+
+    def _settle(self, bills: list[tuple[int, dict[str, Any], dict[str, Any]]], unpaid: int) -> None:
+        """Mark all but the latest `unpaid` bills as paid, at plausible times."""
+        rng = self.rng
+        if unpaid == 0 and bills and bills[-1][1]["due_date"] >= self.today and rng.random() < 0.5:
+            unpaid = 1  # the newest bill is not due yet and many pay near the due date
+        cutoff = len(bills) - unpaid
+        now = datetime.now(UTC)
+        for position, (_, bill, _) in enumerate(bills):
+            if position >= cutoff:
+                bill["status"] = "unpaid"
+                continue
+            last_day = min(bill["due_date"] + timedelta(days=3), self.today)
+            day = bill["issued_on"] + timedelta(
+                days=rng.randint(0, max(0, (last_day - bill["issued_on"]).days))
+            )
+            moment = datetime.combine(day, time(rng.randint(7, 21), rng.randint(0, 59)), LOCAL_TZ)
+            bill["paid_at"] = min(moment.astimezone(UTC), now)
+            bill["paid_channel"] = rng.choices(
+                [c for c, _ in PAID_CHANNELS], weights=[w for _, w in PAID_CHANNELS]
+            )[0]
+
+    # --- payment points and outages --------------------------------------------------------
+
+    def _payment_points(self) -> None:
+        rng = self.rng
+        seen_units: set[str] = set()
+        for area in self.geo.areas:
+            count = 1 + (area.weight >= 3) + (area.weight >= 5)
+            short = area.ward_name.split(" ", 1)[1]
+            for number in range(count):
+                if area.unit not in seen_units:
+                    seen_units.add(area.unit)
+                    kind, name = "counter", f"Phòng giao dịch {self.geo.units[area.unit]}"
+                else:
+                    kind = rng.choice(("post_office", "bank", "agent"))
+                    name = {
+                        "post_office": f"Bưu cục {short}",
+                        "bank": f"{rng.choice(BANKS)} – chi nhánh {short}",
+                        "agent": f"Điểm thu hộ {short} số {number + 1}",
+                    }[kind]
+                self.data.payment_points.append(
+                    {
+                        "name": name,
+                        "address": self._street_address(area),
+                        "ward_code": area.ward_code,
+                        "ward_name": area.ward_name,
+                        "province_code": area.province_code,
+                        "province_name": area.province_name,
+                        "latitude": round(area.latitude + rng.uniform(-0.012, 0.012), 5),
+                        "longitude": round(area.longitude + rng.uniform(-0.012, 0.012), 5),
+                        "opening_hours": OPENING_HOURS[kind],
+                        "kind": kind,
+                    }
+                )
+
+    def _outage(self, area: Area, kind: str, start: datetime, end: datetime, status: str) -> None:
+        reasons = definitions()["outage_reasons"][kind]
+        streets = ", ".join(self.rng.sample(area.streets, min(2, len(area.streets))))
+        ward = area.ward_name[0].lower() + area.ward_name[1:]
+        self.data.outages.append(
+            (
+                {
+                    "kind": kind,
+                    "start_at": start.astimezone(UTC),
+                    "end_at": end.astimezone(UTC),
+                    "reason": self.rng.choice(reasons),
+                    "area_description": f"Một phần {ward} ({streets})",
+                    "status": status,
+                    "unit_code": area.unit,
+                },
+                [{"province_code": area.province_code, "ward_code": area.ward_code}],
+            )
+        )
+
+    def _local(self, days: int, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(self.today + timedelta(days=days), time(hour, minute), LOCAL_TZ)
+
+    def _outages(self) -> None:
+        rng = self.rng
+        for persona in definitions()["personas"]:
+            if "outage_in_days" in persona:
+                area = self.geo.area_of_ward(persona["customers"][0]["ward"])
+                days = persona["outage_in_days"]
+                self._outage(
+                    area, "planned", self._local(days, 7), self._local(days, 15, 30), "scheduled"
+                )
+        weights = [a.weight for a in self.geo.areas]
+        for _ in range(14):
+            area = rng.choices(self.geo.areas, weights=weights)[0]
+            days, hour = rng.randint(1, 12), rng.choice((6, 7, 7, 8, 13))
+            start = self._local(days, hour, rng.choice((0, 30)))
+            self._outage(
+                area, "planned", start, start + timedelta(hours=rng.randint(2, 9)), "scheduled"
+            )
+        now = datetime.now(LOCAL_TZ)
+        for _ in range(2):
+            area = rng.choices(self.geo.areas, weights=weights)[0]
+            start = now - timedelta(minutes=rng.randint(40, 90))
+            self._outage(
+                area, "incident", start, now + timedelta(hours=rng.randint(1, 3)), "in_progress"
+            )
+        for _ in range(6):
+            area = rng.choices(self.geo.areas, weights=weights)[0]
+            start = self._local(-rng.randint(2, 14), rng.choice((7, 8, 13)))
+            self._outage(
+                area, "planned", start, start + timedelta(hours=rng.randint(2, 6)), "restored"
+            )
+
+
+def generate(
+    tariffs: TariffBook,
+    *,
+    today: date | None = None,
+    customers: int = DEFAULT_CUSTOMERS,
+    seed: int = SEED,
+) -> DemoData:
+    """Build the demo data set in memory (nothing is written)."""
+    today = today or datetime.now(LOCAL_TZ).date()
+    return _Generator(today, customers, seed, tariffs).run()

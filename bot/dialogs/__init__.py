@@ -1,0 +1,1 @@
+"""The form engine and its typed fields (phone, ID number, dates...)."""

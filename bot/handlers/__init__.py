@@ -1,0 +1,24 @@
+"""Conversation logic, one module per tab of the app; `build_router` wires them all."""
+
+from __future__ import annotations
+
+from bot.core.router import Router
+from bot.handlers import (
+    account,
+    lookups,
+    navigation,
+    notices,
+    payments,
+    services,
+    settings,
+    support,
+)
+
+MODULES = (navigation, account, lookups, services, payments, notices, settings, support)
+
+
+def build_router() -> Router:
+    router = Router()
+    for module in MODULES:
+        module.register(router)
+    return router

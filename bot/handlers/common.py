@@ -1,0 +1,51 @@
+"""Pieces every handler uses: the main menu, the way-back row, interim answers."""
+
+from __future__ import annotations
+
+from bot.core.context import Context
+from bot.core.messages import Button, Reply, rows
+
+STATE_SCREEN = "screen"
+
+
+def home_button(ctx: Context) -> Button:
+    return Button(ctx.t("menu.home"), payload="menu")
+
+
+def back_button(ctx: Context) -> Button:
+    return Button(ctx.t("menu.back"), payload="back")
+
+
+def main_menu_buttons(ctx: Context) -> tuple[tuple[Button, ...], ...]:
+    """The app's tabs; "Đăng nhập" first for a customer who is not activated yet."""
+    tabs = [
+        Button(ctx.t("menu.lookups"), payload="lookups"),
+        Button(ctx.t("menu.services"), payload="services"),
+        Button(ctx.t("menu.payments"), payload="payments"),
+        Button(ctx.t("menu.notices"), payload="notices"),
+        Button(ctx.t("menu.settings"), payload="settings"),
+        Button(ctx.t("menu.support"), payload="support"),
+    ]
+    layout = rows(*tabs)
+    if not ctx.user.is_activated:
+        layout = ((Button(ctx.t("menu.login"), payload="login"),), *layout)
+    return layout
+
+
+def main_menu(ctx: Context, text: str | None = None) -> Reply:
+    """The main menu under `text` (by default a short "what can I help with")."""
+    ctx.state[STATE_SCREEN] = "main"
+    return Reply(text=text or ctx.t("menu.title"), buttons=main_menu_buttons(ctx))
+
+
+def interim(ctx: Context, feature: str) -> list[Reply]:
+    """An honest answer for a feature that is not in the chat yet: what the customer
+    can do instead, a link to the utility's portal, and the way home."""
+    ctx.state[STATE_SCREEN] = feature
+    portal = Button(ctx.t("menu.portal"), url=ctx.settings.portal_url)
+    return [
+        Reply(
+            text=ctx.t(f"interim.{feature}", hotline=ctx.settings.hotline),
+            buttons=((portal,), (home_button(ctx),)),
+        )
+    ]

@@ -1,0 +1,15 @@
+"""Thông báo: bill and outage notices (interim until the notices issue)."""
+
+from __future__ import annotations
+
+from bot.core.context import Context
+from bot.core.messages import Reply
+from bot.core.router import Router
+from bot.handlers.common import interim
+
+
+def register(router: Router) -> None:
+    @router.command("/notices", "thong bao")
+    @router.button("notices")
+    async def notices(ctx: Context) -> list[Reply]:
+        return interim(ctx, "notices")

@@ -1,0 +1,111 @@
+"""One Settings object for the whole bot, read from CSKH_* environment variables.
+
+Every field is documented in the README's settings table; later issues add their
+settings here and there. Secrets are `SecretStr` so they never reach a log line or
+a repr by accident.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+SECRET_KEY_FILE = "secret_key"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; env vars are the field names upper-cased with CSKH_."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CSKH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    var_dir: Path = Field(default=Path("var"), description="Where local state is kept.")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str | None = None
+    secret_key: SecretStr | None = None
+    rest_token: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    auto_migrate: bool = True
+    demo_seed: bool = True
+    default_language: Literal["vi", "en"] = "vi"
+    hotline: str = "1900 1909"
+    portal_url: str = "https://cskh.cpc.vn"
+    media_link_ttl: int = Field(default=86_400, ge=60)
+    max_upload_mb: int = Field(default=10, ge=1, le=50)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def effective_database_url(self) -> str:
+        """CSKH_DATABASE_URL, or the embedded SQLite file under the var directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.var_dir / 'cskh.db').resolve()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        """The address customers' links use (CSKH_PUBLIC_URL, else http://HOST:PORT)."""
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def ensure_var_dir(self) -> Path:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return self.var_dir
+
+    def secret_key_bytes(self) -> bytes:
+        """The key that signs links and cookies.
+
+        CSKH_SECRET_KEY when set; otherwise a random key generated once into
+        var/secret_key (mode 0600) and reused, so processes sharing ./var agree.
+        Several hosts must set CSKH_SECRET_KEY to the same value.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.ensure_var_dir() / SECRET_KEY_FILE
+        try:
+            # O_EXCL: two processes starting together cannot both write a key.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            key = path.read_text().strip()
+            if key:
+                return key.encode()
+            # An empty file means another process is writing right now.
+            return _wait_for_key(path).encode()
+        key = secrets.token_urlsafe(48)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        log.info("generated a new secret key in %s", path)
+        return key.encode()
+
+
+def _wait_for_key(path: Path) -> str:
+    import time
+
+    for _ in range(50):
+        time.sleep(0.05)
+        key = path.read_text().strip()
+        if key:
+            return key
+    raise RuntimeError(f"{path} stays empty; delete it or set CSKH_SECRET_KEY")

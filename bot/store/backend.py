@@ -1,0 +1,371 @@
+"""The utility's own data, behind one interface (`UtilityBackend`).
+
+Handlers ask this interface, never the tables: the default implementation
+(`SqlUtilityBackend`) reads our database filled with demo data; a real deployment
+plugs in a client of the utility's customer-care API returning the same records.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
+
+from bot.store.db import Database
+from bot.store.models import (
+    Bill,
+    Customer,
+    CustomerPhone,
+    ManagingUnit,
+    MeterReading,
+    Outage,
+    OutageArea,
+    PaymentPoint,
+)
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    code: str
+    name: str
+    address: str
+    ward_code: int | None
+    ward_name: str
+    province_code: int
+    province_name: str
+    former_district: str | None
+    latitude: float | None
+    longitude: float | None
+    phones: tuple[str, ...]
+    email: str | None
+    tariff_group: str
+    voltage_level: str | None
+    households: int
+    meter_number: str
+    reading_day: int
+    terms_per_month: int
+    unit_code: str
+    unit_name: str
+
+    @property
+    def full_address(self) -> str:
+        return f"{self.address}, {self.ward_name}, {self.province_name}"
+
+
+@dataclass(frozen=True)
+class BillRecord:
+    customer_code: str
+    term: int
+    month: int
+    year: int
+    period_start: date
+    period_end: date
+    old_index: int
+    new_index: int
+    kwh: int
+    before_vat: int
+    vat_rate: int
+    vat: int
+    total: int
+    issued_on: date
+    due_date: date
+    status: str
+    paid_at: datetime | None
+    paid_channel: str | None
+    invoice: InvoiceRecord | None
+
+
+@dataclass(frozen=True)
+class InvoiceRecord:
+    form: str
+    series: str
+    number: int
+    issued_on: date
+    lines: tuple[dict[str, Any], ...]
+
+    @property
+    def symbol(self) -> str:
+        """Ký hiệu as printed: form number then series, e.g. 1K25TAA."""
+        return f"{self.form}{self.series}"
+
+
+@dataclass(frozen=True)
+class ReadingRecord:
+    read_on: date
+    term: int
+    index_value: int
+    kwh: int
+
+
+@dataclass(frozen=True)
+class OutageRecord:
+    id: int
+    kind: str
+    start_at: datetime
+    end_at: datetime
+    reason: str
+    area_description: str
+    status: str
+    unit_code: str | None
+
+
+@dataclass(frozen=True)
+class PaymentPointRecord:
+    name: str
+    address: str
+    ward_name: str
+    province_name: str
+    latitude: float
+    longitude: float
+    opening_hours: str
+    kind: str
+    distance_km: float | None = None
+
+
+class UtilityBackend(Protocol):
+    """The queries the bot needs from the utility's customer-care system."""
+
+    async def customer(self, code: str) -> CustomerRecord | None: ...
+
+    async def customers_by_phone(self, phone: str) -> list[CustomerRecord]: ...
+
+    async def bills(
+        self,
+        code: str,
+        *,
+        year: int | None = None,
+        month: int | None = None,
+        term: int | None = None,
+        limit: int = 24,
+    ) -> list[BillRecord]: ...
+
+    async def unpaid_bills(self, code: str) -> list[BillRecord]: ...
+
+    async def readings(self, code: str, start: date, end: date) -> list[ReadingRecord]: ...
+
+    async def outages(
+        self, province_code: int, ward_code: int | None, start: datetime, end: datetime
+    ) -> list[OutageRecord]: ...
+
+    async def payment_points_near(
+        self, latitude: float, longitude: float, *, limit: int = 5, offset: int = 0
+    ) -> list[PaymentPointRecord]: ...
+
+    async def unit_name(self, unit_code: str) -> str | None: ...
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine) in kilometres."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
+    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+class SqlUtilityBackend:
+    """`UtilityBackend` over our own database (the demo data, or a synced copy).
+
+    It reads through `Database.reading()`, apart from the conversation's transaction,
+    as a real utility API would be.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def customer(self, code: str) -> CustomerRecord | None:
+        async with self.db.reading() as session:
+            row = await session.scalar(select(Customer).where(Customer.code == code.upper()))
+            return _customer(row) if row else None
+
+    async def customers_by_phone(self, phone: str) -> list[CustomerRecord]:
+        async with self.db.reading() as session:
+            rows = await session.scalars(
+                select(Customer)
+                .join(CustomerPhone)
+                .where(CustomerPhone.phone == phone)
+                .order_by(Customer.code)
+            )
+            return [_customer(row) for row in rows.unique()]
+
+    async def bills(
+        self,
+        code: str,
+        *,
+        year: int | None = None,
+        month: int | None = None,
+        term: int | None = None,
+        limit: int = 24,
+    ) -> list[BillRecord]:
+        """The customer's bills, newest first, optionally for one kỳ/tháng/năm."""
+        query = select(Bill).join(Customer).where(Customer.code == code.upper())
+        if year is not None:
+            query = query.where(Bill.year == year)
+        if month is not None:
+            query = query.where(Bill.month == month)
+        if term is not None:
+            query = query.where(Bill.term == term)
+        query = query.order_by(Bill.period_end.desc()).limit(limit)
+        return await self._bills(query, code)
+
+    async def unpaid_bills(self, code: str) -> list[BillRecord]:
+        query = (
+            select(Bill)
+            .join(Customer)
+            .where(Customer.code == code.upper(), Bill.status == "unpaid")
+            .order_by(Bill.period_end)
+        )
+        return await self._bills(query, code)
+
+    async def _bills(self, query: Any, code: str) -> list[BillRecord]:
+        async with self.db.reading() as session:
+            rows = await session.scalars(query.options(selectinload(Bill.invoice)))
+            return [_bill(row, code.upper()) for row in rows]
+
+    async def readings(self, code: str, start: date, end: date) -> list[ReadingRecord]:
+        async with self.db.reading() as session:
+            rows = await session.scalars(
+                select(MeterReading)
+                .join(Customer)
+                .where(
+                    Customer.code == code.upper(),
+                    MeterReading.read_on >= start,
+                    MeterReading.read_on <= end,
+                )
+                .order_by(MeterReading.read_on)
+            )
+            return [ReadingRecord(r.read_on, r.term, r.index_value, r.kwh) for r in rows]
+
+    async def outages(
+        self, province_code: int, ward_code: int | None, start: datetime, end: datetime
+    ) -> list[OutageRecord]:
+        """Outages overlapping [start, end] in the ward, or anywhere in the province
+        when `ward_code` is None; an outage of the whole province matches every ward."""
+        area = OutageArea.province_code == province_code
+        if ward_code is not None:
+            area = and_(
+                area, or_(OutageArea.ward_code.is_(None), OutageArea.ward_code == ward_code)
+            )
+        query = (
+            select(Outage)
+            .join(OutageArea)
+            .where(area, Outage.end_at >= start, Outage.start_at <= end)
+            .where(Outage.status != "cancelled")
+            .order_by(Outage.start_at)
+        )
+        async with self.db.reading() as session:
+            rows = (await session.scalars(query)).unique()
+            return [
+                OutageRecord(
+                    o.id,
+                    o.kind,
+                    o.start_at,
+                    o.end_at,
+                    o.reason,
+                    o.area_description,
+                    o.status,
+                    o.unit_code,
+                )
+                for o in rows
+            ]
+
+    async def payment_points_near(
+        self, latitude: float, longitude: float, *, limit: int = 5, offset: int = 0
+    ) -> list[PaymentPointRecord]:
+        """The nearest payment points, closest first (paged by limit/offset)."""
+        wanted = offset + limit
+        async with self.db.reading() as session:
+            # Widen a bounding box until it holds enough points, then sort exactly.
+            for degrees in (0.1, 0.3, 1.0, 3.0, 180.0):
+                rows = list(
+                    await session.scalars(
+                        select(PaymentPoint).where(
+                            PaymentPoint.latitude.between(latitude - degrees, latitude + degrees),
+                            PaymentPoint.longitude.between(
+                                longitude - degrees, longitude + degrees
+                            ),
+                        )
+                    )
+                )
+                if len(rows) >= wanted:
+                    break
+        ranked = sorted(
+            (
+                PaymentPointRecord(
+                    p.name,
+                    p.address,
+                    p.ward_name,
+                    p.province_name,
+                    p.latitude,
+                    p.longitude,
+                    p.opening_hours,
+                    p.kind,
+                    round(distance_km(latitude, longitude, p.latitude, p.longitude), 2),
+                )
+                for p in rows
+            ),
+            key=lambda point: point.distance_km or 0.0,
+        )
+        return ranked[offset:wanted]
+
+    async def unit_name(self, unit_code: str) -> str | None:
+        async with self.db.reading() as session:
+            unit = await session.get(ManagingUnit, unit_code)
+            return unit.name if unit else None
+
+
+def _customer(row: Customer) -> CustomerRecord:
+    return CustomerRecord(
+        code=row.code,
+        name=row.name,
+        address=row.address,
+        ward_code=row.ward_code,
+        ward_name=row.ward_name,
+        province_code=row.province_code,
+        province_name=row.province_name,
+        former_district=row.former_district,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        phones=tuple(phone.phone for phone in row.phones),
+        email=row.email,
+        tariff_group=row.tariff_group,
+        voltage_level=row.voltage_level,
+        households=row.households,
+        meter_number=row.meter_number,
+        reading_day=row.reading_day,
+        terms_per_month=row.terms_per_month,
+        unit_code=row.unit_code,
+        unit_name=row.unit.name,
+    )
+
+
+def _bill(row: Bill, code: str) -> BillRecord:
+    invoice = row.invoice
+    return BillRecord(
+        customer_code=code,
+        term=row.term,
+        month=row.month,
+        year=row.year,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        old_index=row.old_index,
+        new_index=row.new_index,
+        kwh=row.kwh,
+        before_vat=row.before_vat,
+        vat_rate=row.vat_rate,
+        vat=row.vat,
+        total=row.total,
+        issued_on=row.issued_on,
+        due_date=row.due_date,
+        status=row.status,
+        paid_at=row.paid_at,
+        paid_channel=row.paid_channel,
+        invoice=InvoiceRecord(
+            invoice.form, invoice.series, invoice.number, invoice.issued_on, tuple(invoice.lines)
+        )
+        if invoice
+        else None,
+    )

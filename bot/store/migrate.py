@@ -1,0 +1,105 @@
+"""Apply Alembic migrations, one process at a time.
+
+Several `cskh serve` processes may start together: on PostgreSQL they queue on an
+advisory lock, on SQLite on an exclusive lock of a file beside the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from bot.paths import resource_path
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+# Any constant works; it only has to be the same in every process of this app.
+MIGRATION_LOCK_KEY = 0x63736B68  # "cskh"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resource_path("migrations")))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def current_revision(db: Database) -> str | None:
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
+async def upgrade(db: Database, revision: str = "head") -> str | None:
+    """Bring the schema to `revision` and return the revision now applied."""
+    with _file_lock(db.sqlite_path):
+        async with db.engine.connect() as conn:
+            if db.is_postgres:
+                await conn.execute(
+                    text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+                await conn.commit()
+            try:
+                await conn.run_sync(_upgrade_on, revision)
+                await conn.commit()
+            finally:
+                if db.is_postgres:
+                    await conn.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+                    await conn.commit()
+    applied = await current_revision(db)
+    log.info("database schema at revision %s", applied)
+    return applied
+
+
+async def is_up_to_date(db: Database) -> bool:
+    return await current_revision(db) == head_revision()
+
+
+def _upgrade_on(sync_connection: Any, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = sync_connection
+    command.upgrade(config, revision)
+
+
+@contextlib.contextmanager
+def _file_lock(sqlite_path: str | None) -> Iterator[None]:
+    if sqlite_path is None:
+        yield
+        return
+    lock_path = Path(sqlite_path).with_name(Path(sqlite_path).name + ".migrate-lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def upgrade_sync(url: str) -> str | None:
+    """`upgrade` for synchronous callers (the command line)."""
+
+    async def run() -> str | None:
+        db = Database(url)
+        try:
+            return await upgrade(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())

@@ -1,0 +1,371 @@
+"""SQLAlchemy models: the utility's data (customers, bills, outages...) and the bot's
+own (chat users, conversations, transcripts, service requests, media).
+
+Money is integer VND; every timestamp is timezone-aware UTC in Python (SQLite keeps
+it as naive UTC text, see `UTCDateTime`); phone numbers are E.164 strings.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime on every backend (stored as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+# --- the utility's data -------------------------------------------------------------
+
+
+class ManagingUnit(Base):
+    """An Điện lực: the first 6 characters of every customer code it serves."""
+
+    __tablename__ = "managing_units"
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    province_code: Mapped[int | None]
+
+
+class Customer(Base):
+    """A customer's electricity contract (one customer code)."""
+
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(13), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300))  # house number and street, or hamlet
+    ward_code: Mapped[int | None] = mapped_column(index=True)
+    ward_name: Mapped[str] = mapped_column(String(120))
+    province_code: Mapped[int] = mapped_column(index=True)
+    province_name: Mapped[str] = mapped_column(String(120))
+    former_district: Mapped[str | None] = mapped_column(String(120))  # before 1 July 2025
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    email: Mapped[str | None] = mapped_column(String(200))
+    tariff_group: Mapped[str] = mapped_column(String(20))  # household | business | production
+    voltage_level: Mapped[str | None] = mapped_column(String(20))  # below_6kv | 6_22kv
+    households: Mapped[int] = mapped_column(default=1)  # số hộ sharing the meter
+    meter_number: Mapped[str] = mapped_column(String(30))
+    reading_day: Mapped[int]  # day of month of the (last) reading; 31 means month end
+    terms_per_month: Mapped[int] = mapped_column(default=1)  # 3 for large customers
+    unit_code: Mapped[str] = mapped_column(ForeignKey("managing_units.code"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    phones: Mapped[list[CustomerPhone]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", lazy="selectin"
+    )
+    unit: Mapped[ManagingUnit] = relationship(lazy="joined")
+
+
+class CustomerPhone(Base):
+    """A phone on the contract or registered for SMS notices (E.164)."""
+
+    __tablename__ = "customer_phones"
+    __table_args__ = (UniqueConstraint("customer_id", "phone"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(16), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="contract")  # contract | sms
+    customer: Mapped[Customer] = relationship(back_populates="phones")
+
+
+class MeterReading(Base):
+    __tablename__ = "meter_readings"
+    __table_args__ = (UniqueConstraint("customer_id", "read_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    read_on: Mapped[date] = mapped_column(Date)
+    term: Mapped[int] = mapped_column(default=1)  # kỳ within the month
+    index_value: Mapped[int]  # chỉ số mới
+    kwh: Mapped[int]  # consumption since the previous reading
+
+
+class Bill(Base):
+    """One billing period: first and last day between two readings, kỳ/tháng/năm."""
+
+    __tablename__ = "bills"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "year", "month", "term"),
+        Index("ix_bills_customer_period", "customer_id", "period_end"),
+        Index("ix_bills_status_due", "status", "due_date"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    term: Mapped[int] = mapped_column(default=1)
+    month: Mapped[int]
+    year: Mapped[int]
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    old_index: Mapped[int]
+    new_index: Mapped[int]
+    kwh: Mapped[int]
+    before_vat: Mapped[int]
+    vat_rate: Mapped[int]  # percent of the last day of the period
+    vat: Mapped[int]
+    total: Mapped[int]
+    issued_on: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="unpaid")  # unpaid | paid
+    paid_at: Mapped[datetime | None]
+    paid_channel: Mapped[str | None] = mapped_column(String(30))
+
+    customer: Mapped[Customer] = relationship(lazy="raise")
+    invoice: Mapped[EInvoice | None] = relationship(back_populates="bill", lazy="selectin")
+
+
+class EInvoice(Base):
+    """The VAT e-invoice of a bill (form and series as Circular 78/2021 prescribes)."""
+
+    __tablename__ = "e_invoices"
+    __table_args__ = (UniqueConstraint("series", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id", ondelete="CASCADE"), unique=True)
+    form: Mapped[str] = mapped_column(String(1), default="1")
+    series: Mapped[str] = mapped_column(String(6))  # e.g. K25TAA
+    number: Mapped[int]
+    issued_on: Mapped[date] = mapped_column(Date)
+    lines: Mapped[list[Any]] = mapped_column(JSON)  # per tier: kwh, unit_price, amount...
+    bill: Mapped[Bill] = relationship(back_populates="invoice")
+
+
+class PaymentPoint(Base):
+    __tablename__ = "payment_points"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300))
+    ward_code: Mapped[int | None]
+    ward_name: Mapped[str] = mapped_column(String(120))
+    province_code: Mapped[int] = mapped_column(index=True)
+    province_name: Mapped[str] = mapped_column(String(120))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    opening_hours: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))  # counter | bank | post_office | store
+
+
+class Outage(Base):
+    """A planned outage or an incident, affecting one or more areas."""
+
+    __tablename__ = "outages"
+    __table_args__ = (Index("ix_outages_window", "end_at", "start_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # planned | incident
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(300))
+    area_description: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    unit_code: Mapped[str | None] = mapped_column(String(6))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    areas: Mapped[list[OutageArea]] = relationship(
+        back_populates="outage", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class OutageArea(Base):
+    """A province, or one ward of it, that an outage affects."""
+
+    __tablename__ = "outage_areas"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"))
+    province_code: Mapped[int] = mapped_column(index=True)
+    ward_code: Mapped[int | None] = mapped_column(index=True)  # None: the whole province
+    outage: Mapped[Outage] = relationship(back_populates="areas")
+
+
+# --- the bot's own data --------------------------------------------------------------
+
+
+class ChatUser(Base):
+    """Somebody talking to the bot on one channel (a Telegram chat, a web visitor...)."""
+
+    __tablename__ = "chat_users"
+    __table_args__ = (UniqueConstraint("channel", "platform_user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    platform_user_id: Mapped[str] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(2), default="vi")
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    verified_phone: Mapped[str | None] = mapped_column(String(16), index=True)
+    default_customer_code: Mapped[str | None] = mapped_column(String(13))
+    activated_at: Mapped[datetime | None]
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    links: Mapped[list[CustomerLink]] = relationship(
+        back_populates="chat_user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def customer_codes(self) -> list[str]:
+        return [link.customer_code for link in self.links]
+
+    @property
+    def is_activated(self) -> bool:
+        return self.activated_at is not None
+
+
+class CustomerLink(Base):
+    """A customer code a chat user has proven is theirs."""
+
+    __tablename__ = "customer_links"
+    __table_args__ = (UniqueConstraint("chat_user_id", "customer_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_user_id: Mapped[int] = mapped_column(ForeignKey("chat_users.id", ondelete="CASCADE"))
+    # No foreign key: with a real utility backend, customers live in its system.
+    customer_code: Mapped[str] = mapped_column(String(13), index=True)
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    chat_user: Mapped[ChatUser] = relationship(back_populates="links")
+
+
+class Conversation(Base):
+    """The one conversation of a chat user: where it stands and who answers."""
+
+    __tablename__ = "conversations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_user_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_users.id", ondelete="CASCADE"), unique=True
+    )
+    mode: Mapped[str] = mapped_column(String(16), default="bot")  # bot | waiting_staff | staff
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    chat_user: Mapped[ChatUser] = relationship(lazy="joined")
+
+
+class TranscriptMessage(Base):
+    __tablename__ = "transcript_messages"
+    __table_args__ = (Index("ix_transcript_conversation", "conversation_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    author: Mapped[str] = mapped_column(String(40))  # customer | bot | staff:<name> | system
+    text: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[str | None] = mapped_column(String(200))
+    attachments: Mapped[list[Any]] = mapped_column(default=list)  # media ids, location...
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServiceRequest(Base):
+    __tablename__ = "service_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)  # YC-2026-000123
+    chat_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chat_users.id", ondelete="SET NULL")
+    )
+    customer_code: Mapped[str | None] = mapped_column(String(13), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(16), default="received", index=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    events: Mapped[list[ServiceRequestEvent]] = relationship(
+        back_populates="request",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="ServiceRequestEvent.id",
+    )
+
+
+class ServiceRequestEvent(Base):
+    """One step of a service request's status history."""
+
+    __tablename__ = "service_request_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    request: Mapped[ServiceRequest] = relationship(back_populates="events")
+
+
+class Media(Base):
+    """A photo or document, sent by a customer or generated for one (chart, invoice).
+
+    Kept in the database so every process behind a load balancer can serve it; the id
+    is random and links to it are signed and expire (they carry personal data).
+    """
+
+    __tablename__ = "media"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chat_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chat_users.id", ondelete="CASCADE"), index=True
+    )
+    content_type: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RestMessage(Base):
+    """A push kept for a REST user until fetched with GET /api/messages."""
+
+    __tablename__ = "rest_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_user_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_users.id", ondelete="CASCADE"), index=True
+    )
+    message: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

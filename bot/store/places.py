@@ -1,0 +1,33 @@
+"""Vietnam's provinces and wards after the 1 July 2025 reform (vietnam-provinces).
+
+The package's data has a few stray double spaces ("Phường  Buôn Ma Thuột"); names
+leave here single-spaced.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from vietnam_provinces import Province, ProvinceCode, Ward, WardCode
+
+
+def _clean(name: str) -> str:
+    return " ".join(name.split())
+
+
+@functools.cache
+def province_name(code: int) -> str:
+    """'Thành phố Đà Nẵng' for 48; ValueError for an unknown code."""
+    return _clean(Province.from_code(ProvinceCode(code)).name)
+
+
+@functools.cache
+def ward_name(code: int) -> str:
+    """'Phường Hội An' for 20410; ValueError for an unknown code."""
+    return _clean(Ward.from_code(WardCode(code)).name)
+
+
+@functools.cache
+def ward_province(code: int) -> int:
+    """The province code a ward belongs to."""
+    return int(Ward.from_code(WardCode(code)).province_code.value)

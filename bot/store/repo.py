@@ -1,0 +1,161 @@
+"""Repositories of the bot's own data: chat users, conversations, transcripts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.messages import Incoming, Media, Reply
+from bot.store.media import save_media
+from bot.store.models import ChatUser, Conversation, TranscriptMessage, utcnow
+
+TRANSCRIPT_TEXT_LIMIT = 20_000  # characters kept of one message; longer input is cut
+
+
+async def get_chat_user(
+    session: AsyncSession, channel: str, platform_user_id: str
+) -> ChatUser | None:
+    return await session.scalar(
+        select(ChatUser).where(
+            ChatUser.channel == channel, ChatUser.platform_user_id == platform_user_id
+        )
+    )
+
+
+async def get_or_create_chat_user(
+    session: AsyncSession,
+    channel: str,
+    platform_user_id: str,
+    *,
+    language: str,
+    display_name: str | None = None,
+) -> ChatUser:
+    """The chat user, created on first contact (safe against a concurrent creation)."""
+    user = await get_chat_user(session, channel, platform_user_id)
+    if user is not None:
+        return user
+    user = ChatUser(
+        channel=channel,
+        platform_user_id=platform_user_id,
+        language=language,
+        display_name=display_name,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        # Another process created the same user between our select and insert.
+        existing = await get_chat_user(session, channel, platform_user_id)
+        if existing is None:
+            raise
+        return existing
+    return user
+
+
+async def get_or_create_conversation(session: AsyncSession, user: ChatUser) -> Conversation:
+    conversation = await session.scalar(
+        select(Conversation).where(Conversation.chat_user_id == user.id)
+    )
+    if conversation is None:
+        conversation = Conversation(chat_user_id=user.id, chat_user=user, state={})
+        session.add(conversation)
+        await session.flush()
+    return conversation
+
+
+def incoming_attachments(incoming: Incoming, photo_ids: Sequence[str]) -> list[dict[str, Any]]:
+    attachments: list[dict[str, Any]] = [{"type": "photo", "media": mid} for mid in photo_ids]
+    if incoming.location:
+        attachments.append(
+            {
+                "type": "location",
+                "lat": incoming.location.latitude,
+                "lon": incoming.location.longitude,
+            }
+        )
+    if incoming.contact:
+        attachments.append(
+            {
+                "type": "contact",
+                "phone": incoming.contact.phone,
+                "verified": incoming.contact.verified,
+            }
+        )
+    return attachments
+
+
+async def record_incoming(
+    session: AsyncSession, conversation: Conversation, incoming: Incoming
+) -> TranscriptMessage:
+    """Keep what the customer sent, photos included, in the transcript."""
+    photo_ids = [
+        await save_media(session, photo, conversation.chat_user_id)
+        for photo in incoming.photos
+        if photo.data is not None
+    ]
+    message = TranscriptMessage(
+        conversation_id=conversation.id,
+        direction="in",
+        author="customer",
+        text=(incoming.text or None) and incoming.text[:TRANSCRIPT_TEXT_LIMIT],
+        payload=incoming.payload and incoming.payload[:200],
+        attachments=incoming_attachments(incoming, photo_ids),
+        created_at=incoming.at,
+    )
+    session.add(message)
+    return message
+
+
+async def store_reply_media(
+    session: AsyncSession, replies: Sequence[Reply], chat_user_id: int
+) -> list[Reply]:
+    """Give every image/document with bytes a media id (links and transcript use it)."""
+    stored: list[Reply] = []
+    for reply in replies:
+        image, document = reply.image, reply.document
+        if image is not None and image.data is not None and image.media_id is None:
+            image = replace(image, media_id=await save_media(session, image, chat_user_id))
+        if document is not None and document.data is not None and document.media_id is None:
+            document = replace(document, media_id=await save_media(session, document, chat_user_id))
+        stored.append(replace(reply, image=image, document=document))
+    return stored
+
+
+def record_replies(
+    session: AsyncSession,
+    conversation_id: int,
+    replies: Sequence[Reply],
+    *,
+    author: str = "bot",
+    at: datetime | None = None,
+) -> None:
+    for reply in replies:
+        attachments: list[dict[str, Any]] = []
+        for kind, media in (("image", reply.image), ("document", reply.document)):
+            if media is not None:
+                attachments.append(_media_attachment(kind, media))
+        buttons = [
+            {"title": b.title, "payload": b.payload, "url": b.url} for b in reply.all_buttons
+        ]
+        if buttons:
+            attachments.append({"type": "buttons", "buttons": buttons})
+        session.add(
+            TranscriptMessage(
+                conversation_id=conversation_id,
+                direction="out",
+                author=author,
+                text=reply.text,
+                attachments=attachments,
+                created_at=at or utcnow(),
+            )
+        )
+
+
+def _media_attachment(kind: str, media: Media) -> dict[str, Any]:
+    return {"type": kind, "media": media.media_id, "url": media.url, "filename": media.filename}

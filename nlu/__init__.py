@@ -1,0 +1,1 @@
+"""Understanding Vietnamese free text: normalisation now; intents and entities later."""
