@@ -89,6 +89,7 @@ def _configure_logging(settings: Settings, log_file: Path | None = None) -> None
         handlers=[handler],
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)  # one DEBUG line per statement
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

@@ -144,6 +144,7 @@ class _Generator:
             typical_kwh=spec["typical_kwh"],
             unpaid=spec["unpaid"],
             phones=[persona["phone"]],
+            exact_unpaid=True,
         )
 
     def _add_random_customer(self) -> None:
@@ -209,6 +210,7 @@ class _Generator:
         typical_kwh: int,
         unpaid: int,
         phones: list[str],
+        exact_unpaid: bool = False,
     ) -> None:
         rng = self.rng
         index = len(self.data.customers)
@@ -234,6 +236,7 @@ class _Generator:
                 "unit_code": area.unit,
                 "_typical_kwh": typical_kwh,
                 "_unpaid": unpaid,
+                "_exact_unpaid": exact_unpaid,
             }
         )
         self.data.phones.extend((index, phone) for phone in phones)
@@ -306,7 +309,7 @@ class _Generator:
                 )
                 bills.append(self._bill(index, term, old_index, meter_index, breakdown))
             previous = read_on
-        self._settle(bills, customer["_unpaid"])
+        self._settle(bills, customer["_unpaid"], exact=customer["_exact_unpaid"])
         self.data.bills.extend(bills)
 
     def _bill(
@@ -355,10 +358,13 @@ class _Generator:
         }
         return index, bill, invoice
 
-    def _settle(self, bills: list[tuple[int, dict[str, Any], dict[str, Any]]], unpaid: int) -> None:
+    def _settle(
+        self, bills: list[tuple[int, dict[str, Any], dict[str, Any]]], unpaid: int, *, exact: bool
+    ) -> None:
         """Mark all but the latest `unpaid` bills as paid, at plausible times."""
         rng = self.rng
-        if unpaid == 0 and bills and bills[-1][1]["due_date"] >= self.today and rng.random() < 0.5:
+        newest_not_due = bool(bills) and bills[-1][1]["due_date"] >= self.today
+        if not exact and unpaid == 0 and newest_not_due and rng.random() < 0.5:
             unpaid = 1  # the newest bill is not due yet and many pay near the due date
         cutoff = len(bills) - unpaid
         now = datetime.now(UTC)

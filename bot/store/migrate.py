@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -46,22 +46,19 @@ async def current_revision(db: Database) -> str | None:
 
 async def upgrade(db: Database, revision: str = "head") -> str | None:
     """Bring the schema to `revision` and return the revision now applied."""
-    with _file_lock(db.sqlite_path):
-        async with db.engine.connect() as conn:
+    async with _file_lock(db.sqlite_path), db.engine.connect() as conn:
+        if db.is_postgres:
+            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            await conn.commit()
+        try:
+            await conn.run_sync(_upgrade_on, revision)
+            await conn.commit()
+        finally:
             if db.is_postgres:
                 await conn.execute(
-                    text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
                 await conn.commit()
-            try:
-                await conn.run_sync(_upgrade_on, revision)
-                await conn.commit()
-            finally:
-                if db.is_postgres:
-                    await conn.execute(
-                        text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
-                    )
-                    await conn.commit()
     applied = await current_revision(db)
     log.info("database schema at revision %s", applied)
     return applied
@@ -77,15 +74,16 @@ def _upgrade_on(sync_connection: Any, revision: str) -> None:
     command.upgrade(config, revision)
 
 
-@contextlib.contextmanager
-def _file_lock(sqlite_path: str | None) -> Iterator[None]:
+@contextlib.asynccontextmanager
+async def _file_lock(sqlite_path: str | None) -> AsyncIterator[None]:
     if sqlite_path is None:
         yield
         return
     lock_path = Path(sqlite_path).with_name(Path(sqlite_path).name + ".migrate-lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    with open(lock_path, "a") as handle:  # noqa: ASYNC230 - a local lock file, once at start
+        # Wait in a thread: another holder may be this very process's event loop.
+        await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
         try:
             yield
         finally:

@@ -1,0 +1,93 @@
+"""`cskh chat`'s channel: numbered buttons, typed commands, pushes, saved files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.app import build_runtime
+from bot.channels.terminal import TerminalChannel
+from bot.core.messages import Media, Reply
+from bot.settings import Settings
+from bot.store.models import ChatUser
+
+
+async def _run(settings: Settings, lines: str, tmp_path: Path) -> str:
+    runtime = await build_runtime(settings)
+    out = io.StringIO()
+    terminal = TerminalChannel(
+        runtime.engine,
+        runtime.db,
+        user_id="me",
+        downloads=tmp_path / "downloads",
+        stdin=io.StringIO(lines),
+        stdout=out,
+    )
+    runtime.add_channel(terminal)
+    try:
+        await terminal.run()
+    finally:
+        await runtime.close()
+    return out.getvalue()
+
+
+async def test_buttons_are_numbered_and_chosen_by_number(
+    settings: Settings, tmp_path: Path
+) -> None:
+    output = await _run(settings, "6\n1\n2\n", tmp_path)
+    assert "  1. 🔑 Đăng nhập" in output and "  6. ⚙️ Cài đặt" in output
+    assert "⚙️ Cài đặt. Ngôn ngữ hiện tại: Tiếng Việt." in output
+    assert "Quý khách chọn ngôn ngữ / Choose your language:" in output
+    assert "Switched to English." in output
+
+
+async def test_out_of_range_numbers_and_bad_commands_are_explained(
+    settings: Settings, tmp_path: Path
+) -> None:
+    output = await _run(settings, "99\n/location abc\n/photo /no/such/file.jpg\n", tmp_path)
+    assert "Chọn một số từ 1 đến 7." in output
+    assert "Cách dùng: /location 16.0544 108.2022" in output
+    assert "Không đọc được tệp /no/such/file.jpg" in output
+
+
+async def test_location_and_photo_are_sent(settings: Settings, tmp_path: Path) -> None:
+    photo = tmp_path / "cong-to.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 20)
+    output = await _run(settings, f"/location 16.06 108.22\n/photo {photo}\n", tmp_path)
+    assert "Tôi đã nhận vị trí" in output and "Tôi đã nhận ảnh" in output
+
+
+async def test_pushes_and_documents_reach_the_terminal(settings: Settings, tmp_path: Path) -> None:
+    runtime = await build_runtime(settings)
+    out = io.StringIO()
+    terminal = TerminalChannel(
+        runtime.engine,
+        runtime.db,
+        user_id="me",
+        downloads=tmp_path / "dl",
+        stdin=io.StringIO(""),
+        stdout=out,
+    )
+    runtime.add_channel(terminal)
+    try:
+        await terminal.run()  # /start creates the user
+        async with runtime.db.reading() as session:
+            user_id = await session.scalar(
+                select(ChatUser.id).where(ChatUser.platform_user_id == "me")
+            )
+        assert user_id is not None
+        await runtime.pusher.push(
+            user_id,
+            [
+                Reply(
+                    text="📄 Hóa đơn tháng 10",
+                    document=Media("application/pdf", "hd.pdf", data=b"%PDF"),
+                )
+            ],
+        )
+    finally:
+        await runtime.close()
+    assert "🔔 📄 Hóa đơn tháng 10" in out.getvalue()
+    assert (tmp_path / "dl" / "hd.pdf").read_bytes() == b"%PDF"

@@ -1,0 +1,151 @@
+"""The `cskh` command as a new user runs it: from any directory, on a fresh machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+SCRIPT = Path(sys.executable).parent / "cskh"
+CSKH = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "bot"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CSKH_")}
+    env.update(extra)
+    return env
+
+
+def _cskh(
+    *args: str, cwd: Path, stdin: str = "", timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CSKH, *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(**env),
+    )
+
+
+def test_personas_json_on_an_empty_database_from_another_directory(tmp_path: Path) -> None:
+    result = _cskh("demo", "personas", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    people = json.loads(result.stdout)  # pure JSON on stdout
+    assert people[0]["customer_codes"] == ["PC05CC0123456", "PC05CC0123457"]
+    assert not (tmp_path / "var" / "cskh.db").exists()  # it needed no database
+
+
+def test_first_chat_seeds_the_demo_data_and_talks(tmp_path: Path) -> None:
+    """The README's first command, as a new user types it, in an empty directory."""
+    result = _cskh("chat", cwd=tmp_path, stdin="2\n/quit\n", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Xin chào! Tôi là trợ lý CSKH" in result.stdout
+    assert "Tra cứu lịch ghi chỉ số" in result.stdout
+    seeded = _cskh("demo", "seed", cwd=tmp_path)
+    assert seeded.returncode == 1 and "already holds 600 customers" in seeded.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_migrates_answers_healthz_and_rest(tmp_path: Path) -> None:
+    port = _free_port()
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        [*CSKH, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=_env(CSKH_DEMO_SEED="0", CSKH_REST_TOKEN="s3cret-token", CSKH_LOG_LEVEL="DEBUG"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert json.load(r) == {"status": "ok"}
+                    break
+            except OSError:
+                assert process.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, "no /healthz within 60 s"
+                time.sleep(0.1)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/chat",
+            method="POST",
+            data=json.dumps({"user": "cli", "text": "/start"}).encode(),
+            headers={"Authorization": "Bearer s3cret-token", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.load(response)["messages"][0]["text"].startswith("Xin chào!")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+    output = (tmp_path / "serve.log").read_text()
+    assert "CSKH Bot on http://127.0.0.1" in output
+    assert "s3cret-token" not in output  # secrets never logged, even at DEBUG
+    assert (tmp_path / "var" / "cskh.db").exists()
+
+
+def test_serve_refuses_an_old_schema_when_auto_migrate_is_off(tmp_path: Path) -> None:
+    result = _cskh("serve", "--port", str(_free_port()), cwd=tmp_path, CSKH_AUTO_MIGRATE="0")
+    assert result.returncode == 1
+    assert "cskh db upgrade" in result.stderr
+    upgraded = _cskh("db", "upgrade", cwd=tmp_path)
+    assert upgraded.returncode == 0 and "schema at revision" in upgraded.stdout
+
+
+def test_a_built_wheel_carries_its_files_and_runs_from_anywhere(tmp_path: Path) -> None:
+    """Installed (not editable), the package finds domain.yml, data/ and migrations/."""
+    wheel_dir = tmp_path / "wheel"
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheel_dir), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = wheel_dir.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for resource in (
+        "domain.yml",
+        "data/tariffs.yml",
+        "data/demo.yml",
+        "data/demo_areas.yml",
+        "migrations/env.py",
+        "migrations/versions/0001_initial_schema.py",
+    ):
+        assert f"bot/_resources/{resource}" in names, resource
+    target = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(target)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code = (
+        "import bot, json; from bot.__main__ import main; "
+        f"assert bot.__file__.startswith({str(target)!r}), bot.__file__; "
+        "raise SystemExit(main(['db', 'upgrade']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(PYTHONPATH=str(target)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "schema at revision 0001" in result.stdout
