@@ -58,7 +58,7 @@ class Texts:
     def __contains__(self, key: object) -> bool:
         return key in self._entries
 
-    def keys(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
 
 
