@@ -33,8 +33,13 @@ def free_port() -> int:
 def time_to_healthz(cwd: Path, env: dict[str, str]) -> float:
     port = free_port()
     started = time.perf_counter()
-    process = subprocess.Popen([*CSKH, "serve", "--port", str(port)], cwd=cwd, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*CSKH, "serve", "--port", str(port)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while True:
             try:

@@ -130,7 +130,9 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
         terminal = TerminalChannel(
             runtime.engine,
             runtime.db,
+            runtime.texts,
             user_id=args.user,
+            lang=settings.default_language,
             downloads=settings.var_dir / "downloads",
         )
         runtime.add_channel(terminal)

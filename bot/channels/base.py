@@ -8,7 +8,7 @@ images and documents fall back to numbered options and links (`render_plain`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,10 +45,13 @@ def numbered_options(replies: Sequence[Reply]) -> list[tuple[str, str]]:
     ]
 
 
-def render_plain(replies: Sequence[Reply], *, start: int = 1) -> str:
-    """Replies as plain text: payload buttons as numbered options, links spelled out."""
+def render_plain(
+    replies: Sequence[Reply], *, hints: Mapping[KeyboardRequest, str] | None = None
+) -> str:
+    """Replies as plain text: payload buttons as numbered options, links spelled out,
+    and for a contact/location request the `hints` line saying how to send one."""
     lines: list[str] = []
-    number = start
+    number = 1
     for reply in replies:
         if reply.text:
             lines.append(reply.text)
@@ -61,12 +64,5 @@ def render_plain(replies: Sequence[Reply], *, start: int = 1) -> str:
                 number += 1
             else:
                 lines.append(f"  ↗ {button.title}: {button.url}")
-        for request in reply.requests:
-            lines.append(_REQUEST_HINTS[request])
-    return "\n".join(lines)
-
-
-_REQUEST_HINTS = {
-    KeyboardRequest.LOCATION: "  (📍 /location <vĩ độ> <kinh độ>, ví dụ /location 16.05 108.2)",
-    KeyboardRequest.CONTACT: "  (📱 /contact <số điện thoại>)",
-}
+        lines.extend((hints or {}).get(request, "") for request in reply.requests)
+    return "\n".join(line for line in lines if line)

@@ -17,15 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Channel, numbered_options, render_plain
 from bot.core.engine import Engine
-from bot.core.messages import Contact, Incoming, Location, Media, Reply
+from bot.core.messages import Contact, Incoming, KeyboardRequest, Location, Media, Reply
+from bot.core.texts import Texts
 from bot.store.db import Database
 from bot.store.media import load_media, sniff_image
 from bot.store.models import ChatUser
-
-HELP = (
-    "Gõ số để chọn nút, hoặc gõ tin nhắn. /photo ĐƯỜNG_DẪN gửi ảnh, "
-    "/location VĨ_ĐỘ KINH_ĐỘ gửi vị trí, /quit để thoát."
-)
 
 
 class TerminalChannel(Channel):
@@ -37,14 +33,22 @@ class TerminalChannel(Channel):
         self,
         engine: Engine,
         db: Database,
+        texts: Texts,
         *,
         user_id: str,
+        lang: str = "vi",
         downloads: Path,
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
     ) -> None:
         self.engine = engine
         self.db = db
+        self.texts = texts
+        self.lang = lang
+        self._hints = {
+            KeyboardRequest.LOCATION: self._t("terminal.location_hint"),
+            KeyboardRequest.CONTACT: self._t("terminal.contact_hint"),
+        }
         self.user_id = user_id
         self.downloads = downloads
         self.stdin = stdin or sys.stdin
@@ -53,7 +57,7 @@ class TerminalChannel(Channel):
 
     async def run(self) -> None:
         """The read-answer loop, until /quit or end of input."""
-        self._print(HELP)
+        self._print(self._t("terminal.usage"))
         await self._turn(self._make(text="/start"))
         while True:
             line = await asyncio.to_thread(self._read_line)
@@ -75,7 +79,7 @@ class TerminalChannel(Channel):
         if line.isdigit() and self._options:
             index = int(line) - 1
             if not 0 <= index < len(self._options):
-                return f"Chọn một số từ 1 đến {len(self._options)}."
+                return self._t("terminal.pick_number", count=len(self._options))
             return self._make(payload=self._options[index][1])
         command, _, rest = line.partition(" ")
         if command == "/photo":
@@ -85,7 +89,7 @@ class TerminalChannel(Channel):
                 lat, lon = (float(part) for part in rest.split())
                 return self._make(location=Location(lat, lon))
             except ValueError:
-                return "Cách dùng: /location 16.0544 108.2022"
+                return self._t("terminal.location_usage")
         if command == "/contact" and rest.strip():
             return self._make(contact=Contact(phone=rest.strip()))
         return self._make(text=line)
@@ -95,11 +99,14 @@ class TerminalChannel(Channel):
         try:
             data = path.read_bytes()
         except OSError as error:
-            return f"Không đọc được tệp {path}: {error.strerror}"
+            return self._t("terminal.unreadable", path=path, reason=error.strerror)
         content_type = sniff_image(data)
         if content_type is None:
-            return "Tệp này không phải ảnh JPEG, PNG, GIF hoặc WebP."
+            return self._t("terminal.not_image")
         return self._make(photos=(Media(content_type, path.name, data=data),))
+
+    def _t(self, key: str, **params: object) -> str:
+        return self.texts.get(key, self.lang, **params)
 
     def _make(self, **content: Any) -> Incoming:
         return Incoming(channel=self.name, user_id=self.user_id, **content)
@@ -117,7 +124,7 @@ class TerminalChannel(Channel):
                 if media is not None:
                     await self._save(media)
         prefix = "🔔 " if pushed else ""
-        self._print(prefix + render_plain(replies))
+        self._print(prefix + render_plain(replies, hints=self._hints))
 
     async def _save(self, media: Media) -> None:
         data = media.data
@@ -130,7 +137,7 @@ class TerminalChannel(Channel):
         self.downloads.mkdir(parents=True, exist_ok=True)
         target = self.downloads / Path(media.filename).name
         target.write_bytes(data)
-        self._print(f"(đã lưu {target})")
+        self._print(self._t("terminal.saved", path=target))
 
     async def deliver(
         self, user: ChatUser, replies: Sequence[Reply], session: AsyncSession

@@ -20,6 +20,7 @@ async def _run(settings: Settings, lines: str, tmp_path: Path) -> str:
     terminal = TerminalChannel(
         runtime.engine,
         runtime.db,
+        runtime.texts,
         user_id="me",
         downloads=tmp_path / "downloads",
         stdin=io.StringIO(lines),
@@ -65,6 +66,7 @@ async def test_pushes_and_documents_reach_the_terminal(settings: Settings, tmp_p
     terminal = TerminalChannel(
         runtime.engine,
         runtime.db,
+        runtime.texts,
         user_id="me",
         downloads=tmp_path / "dl",
         stdin=io.StringIO(""),

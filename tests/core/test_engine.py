@@ -56,7 +56,7 @@ async def test_navigation_words_work_without_diacritics_and_in_any_case(bot: Bot
     await chat.say("Hướng dẫn")
     assert "gõ không dấu cũng được" in chat.text
     await chat.say("tra cuu")  # the title of a button just shown, typed
-    assert chat.text.startswith("Tra cứu lịch ghi chỉ số")
+    assert chat.text.startswith("Tra cứu tiền điện, hóa đơn điện tử")
 
 
 async def test_back_returns_to_the_previous_screen(bot: BotServer) -> None:

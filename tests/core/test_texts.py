@@ -28,6 +28,7 @@ def test_every_text_key_used_in_the_code_exists() -> None:
         source = path.read_text(encoding="utf-8")
         used |= set(re.findall(r"\bt\(\s*\"([a-z_.]+)\"", source))
         used |= set(re.findall(r"texts\.get\(\s*\"([a-z_.]+)\"", source))
+        used |= set(re.findall(r"\b_t\(\s*\"([a-z_.]+)\"", source))
         used |= {f"interim.{name}" for name in re.findall(r"interim\(ctx, \"(\w+)\"\)", source)}
     used |= {f"language.{code}" for code in LANGUAGES}
     assert len(used) > 30

@@ -50,7 +50,7 @@ def test_first_chat_seeds_the_demo_data_and_talks(tmp_path: Path) -> None:
     result = _cskh("chat", cwd=tmp_path, stdin="2\n/quit\n", timeout=300)
     assert result.returncode == 0, result.stderr
     assert "Xin chào! Tôi là trợ lý CSKH" in result.stdout
-    assert "Tra cứu lịch ghi chỉ số" in result.stdout
+    assert "Tra cứu tiền điện, hóa đơn điện tử" in result.stdout
     seeded = _cskh("demo", "seed", cwd=tmp_path)
     assert seeded.returncode == 1 and "already holds 600 customers" in seeded.stderr
 
