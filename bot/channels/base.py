@@ -11,10 +11,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.core.messages import KeyboardRequest, Reply
-from bot.store.models import ChatUser
+from bot.core.push import Recipient
 
 
 class Channel(ABC):
@@ -29,10 +27,12 @@ class Channel(ABC):
         """Close what `start` opened."""
 
     @abstractmethod
-    async def deliver(
-        self, user: ChatUser, replies: Sequence[Reply], session: AsyncSession
-    ) -> None:
-        """Send replies the user did not ask for just now (a push)."""
+    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> None:
+        """Send replies the user did not ask for just now (a push).
+
+        Raises:
+            ChannelUnreachable: the platform refuses this user for good.
+        """
 
 
 def numbered_options(replies: Sequence[Reply]) -> list[tuple[str, str]]:

@@ -17,15 +17,15 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Channel
 from bot.channels.media import MediaLinks
 from bot.core.engine import Engine
 from bot.core.messages import Button, Incoming, KeyboardRequest, Location, Media, Reply
+from bot.core.push import Recipient
 from bot.store.db import Database
 from bot.store.media import sniff_image
-from bot.store.models import ChatUser, RestMessage
+from bot.store.models import RestMessage
 from bot.store.repo import get_chat_user
 
 log = logging.getLogger(__name__)
@@ -162,11 +162,13 @@ class RestChannel(Channel):
         messages = [self.render(_reply_from_json(row.message)) for row in rows]
         return web.json_response({"messages": messages, "cursor": str(cursor)})
 
-    async def deliver(
-        self, user: ChatUser, replies: Sequence[Reply], session: AsyncSession
-    ) -> None:
-        for reply in replies:
-            session.add(RestMessage(chat_user_id=user.id, message=_reply_to_json(reply)))
+    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> None:
+        """Keep the push until the integration fetches it with GET /api/messages."""
+        async with self.db.transaction() as session:
+            for reply in replies:
+                session.add(
+                    RestMessage(chat_user_id=recipient.chat_user_id, message=_reply_to_json(reply))
+                )
 
     # --- rendering -----------------------------------------------------------------------
 

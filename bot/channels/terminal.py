@@ -13,15 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.channels.base import Channel, numbered_options, render_plain
 from bot.core.engine import Engine
 from bot.core.messages import Contact, Incoming, KeyboardRequest, Location, Media, Reply
+from bot.core.push import Recipient
 from bot.core.texts import Texts
 from bot.store.db import Database
 from bot.store.media import load_media, sniff_image
-from bot.store.models import ChatUser
 
 
 class TerminalChannel(Channel):
@@ -139,10 +137,8 @@ class TerminalChannel(Channel):
         target.write_bytes(data)
         self._print(self._t("terminal.saved", path=target))
 
-    async def deliver(
-        self, user: ChatUser, replies: Sequence[Reply], session: AsyncSession
-    ) -> None:
-        if user.platform_user_id == self.user_id:
+    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> None:
+        if recipient.platform_user_id == self.user_id:
             await self._show(replies, pushed=True)
 
     def _read_line(self) -> str | None:

@@ -63,6 +63,11 @@ class Engine:
             await session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(key)}
             )
+        if incoming.update_id is not None and not await repo.claim_update(
+            session, incoming.channel, incoming.update_id
+        ):
+            log.info("update %s of %s handled before; skipped", incoming.update_id, key)
+            return []
         user = await repo.get_or_create_chat_user(
             session,
             incoming.channel,

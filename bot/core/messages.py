@@ -61,6 +61,7 @@ class Incoming:
     text: str | None = None
     payload: str | None = None  # a pressed button
     photos: tuple[Media, ...] = ()
+    documents: tuple[Media, ...] = ()
     location: Location | None = None
     contact: Contact | None = None
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -68,6 +69,8 @@ class Incoming:
     language_hint: str | None = None  # the platform's idea of the user's language
     message_ref: str | None = None  # the platform's id of this message
     reply_to_ref: str | None = None  # the platform's id of the message it answers
+    update_id: str | None = None  # the platform's delivery id: handled at most once
+    unsupported: str | None = None  # content we cannot take yet ("sticker", "voice"...)
 
     def __post_init__(self) -> None:
         if self.text is not None:
@@ -79,14 +82,22 @@ class Incoming:
             (self.text and self.text.strip())
             or self.payload
             or self.photos
+            or self.documents
             or self.location
             or self.contact
         )
 
 
+# Telegram carries at most 64 bytes of callback data; every channel keeps to it.
+MAX_PAYLOAD_BYTES = 64
+
+
 @dataclass(frozen=True)
 class Button:
-    """A button under a message: it sends `payload` back, or opens `url`."""
+    """A button under a message: it sends `payload` back, or opens `url`.
+
+    Payloads are short keys ("lang:en"), never data: at most 64 bytes of UTF-8.
+    """
 
     title: str
     payload: str | None = None
@@ -95,6 +106,8 @@ class Button:
     def __post_init__(self) -> None:
         if (self.payload is None) == (self.url is None):
             raise ValueError("a button carries exactly one of payload or url")
+        if self.payload is not None and len(self.payload.encode()) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"button payload longer than {MAX_PAYLOAD_BYTES} bytes")
 
 
 class KeyboardRequest(StrEnum):

@@ -8,7 +8,8 @@ Order (ARCHITECTURE.md, "per-update flow"):
 2b. urgent text (a danger to life: fallen wire, fire, shock) before anything else reads it;
 3. an answer to the open question (`state["awaiting"]["step"]`), whatever it carries;
 4. a typed title of a button the bot just showed ("tra cuu" for "🔎 Tra cứu");
-5. a photo, a location or a contact nobody asked for;
+5. a photo, a document, a location or a contact nobody asked for (or content the
+   bot cannot take, such as a sticker);
 6. free text: the fallback (the NLU, when it lands).
 """
 
@@ -42,6 +43,8 @@ class Router:
         self._words: dict[str, Handler] = {}
         self._steps: dict[str, Handler] = {}
         self._photo: Handler | None = None
+        self._document: Handler | None = None
+        self._unsupported: Handler | None = None
         self._location: Handler | None = None
         self._contact: Handler | None = None
         self._fallback: Handler | None = None
@@ -84,6 +87,15 @@ class Router:
         self._photo = handler
         return handler
 
+    def on_document(self, handler: Handler) -> Handler:
+        self._document = handler
+        return handler
+
+    def on_unsupported(self, handler: Handler) -> Handler:
+        """Content the bot cannot take yet: stickers, voice, video..."""
+        self._unsupported = handler
+        return handler
+
     def on_location(self, handler: Handler) -> Handler:
         self._location = handler
         return handler
@@ -121,6 +133,8 @@ class Router:
         incoming = ctx.incoming
         if incoming.payload is not None:
             return self._by_payload(incoming.payload)
+        if incoming.unsupported and self._unsupported:
+            return Route(self._unsupported)
         text = (incoming.text or "").strip()
         if text.startswith("/"):
             command = text.split()[0].split("@")[0].lower()
@@ -140,6 +154,8 @@ class Router:
             return self._by_payload(str(shown[folded]))
         if incoming.photos and self._photo:
             return Route(self._photo)
+        if incoming.documents and self._document:
+            return Route(self._document)
         if incoming.location and self._location:
             return Route(self._location)
         if incoming.contact and self._contact:

@@ -64,6 +64,14 @@ def register(router: Router) -> None:
     async def unprompted_photo(ctx: Context) -> list[Reply]:
         return [main_menu(ctx, ctx.t("unknown.photo"))]
 
+    @router.on_document
+    async def unprompted_document(ctx: Context) -> list[Reply]:
+        return [main_menu(ctx, ctx.t("unknown.document"))]
+
+    @router.on_unsupported
+    async def unsupported(ctx: Context) -> list[Reply]:
+        return [main_menu(ctx, ctx.t("unknown.unsupported"))]
+
     @router.on_location
     async def unprompted_location(ctx: Context) -> list[Reply]:
         return [main_menu(ctx, ctx.t("unknown.location"))]

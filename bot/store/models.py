@@ -359,6 +359,15 @@ class Media(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ProcessedUpdate(Base):
+    """A platform delivery already handled: a re-delivered update is not run again."""
+
+    __tablename__ = "processed_updates"
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    update_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class RestMessage(Base):
     """A push kept for a REST user until fetched with GET /api/messages."""
 

@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.messages import Incoming, Media, Reply
 from bot.store.media import save_media
-from bot.store.models import ChatUser, Conversation, TranscriptMessage, utcnow
+from bot.store.models import (
+    ChatUser,
+    Conversation,
+    ProcessedUpdate,
+    TranscriptMessage,
+    utcnow,
+)
 
 TRANSCRIPT_TEXT_LIMIT = 20_000  # characters kept of one message; longer input is cut
 
@@ -69,8 +75,26 @@ async def get_or_create_conversation(session: AsyncSession, user: ChatUser) -> C
     return conversation
 
 
-def incoming_attachments(incoming: Incoming, photo_ids: Sequence[str]) -> list[dict[str, Any]]:
+async def claim_update(session: AsyncSession, channel: str, update_id: str) -> bool:
+    """Record that this delivery is being handled; False if it was handled before.
+
+    Runs inside the update's transaction, so a failed update is not marked handled.
+    """
+    if await session.get(ProcessedUpdate, (channel, update_id)) is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(ProcessedUpdate(channel=channel, update_id=update_id))
+    except IntegrityError:
+        return False
+    return True
+
+
+def incoming_attachments(
+    incoming: Incoming, photo_ids: Sequence[str], document_ids: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     attachments: list[dict[str, Any]] = [{"type": "photo", "media": mid} for mid in photo_ids]
+    attachments += [{"type": "document", "media": mid} for mid in document_ids]
     if incoming.location:
         attachments.append(
             {
@@ -99,13 +123,18 @@ async def record_incoming(
         for photo in incoming.photos
         if photo.data is not None
     ]
+    document_ids = [
+        await save_media(session, document, conversation.chat_user_id)
+        for document in incoming.documents
+        if document.data is not None
+    ]
     message = TranscriptMessage(
         conversation_id=conversation.id,
         direction="in",
         author="customer",
         text=(incoming.text or None) and incoming.text[:TRANSCRIPT_TEXT_LIMIT],
         payload=incoming.payload and incoming.payload[:200],
-        attachments=incoming_attachments(incoming, photo_ids),
+        attachments=incoming_attachments(incoming, photo_ids, document_ids),
         created_at=incoming.at,
     )
     session.add(message)

@@ -269,3 +269,27 @@ async def test_the_bot_speaks_english_to_a_user_whose_platform_says_so(
             Incoming(channel="rest", user_id="tourist", text="/start", language_hint="en-GB")
         )
     assert replies[0].text.startswith("Hello!")
+
+
+async def test_a_redelivered_update_is_handled_once(bot: BotServer) -> None:
+    from bot.core.messages import Incoming
+
+    update = Incoming(channel="rest", user_id="dup", text="/start", update_id="777")
+    first = await bot.runtime.engine.handle(update)
+    again = await bot.runtime.engine.handle(update)
+    assert first and again == []
+    async with bot.runtime.db.reading() as session:
+        texts = list(await session.scalars(select(TranscriptMessage.text)))
+    assert texts.count("/start") == 1
+
+
+async def test_documents_and_unsupported_content_get_their_own_answer(bot: BotServer) -> None:
+    from bot.core.messages import Incoming, Media
+
+    engine = bot.runtime.engine
+    pdf = Media("application/pdf", "giay-to.pdf", data=b"%PDF-1.4")
+    (reply,) = await engine.handle(Incoming(channel="rest", user_id="files", documents=(pdf,)))
+    assert reply.text.startswith("Tôi đã nhận tệp")
+    (reply,) = await engine.handle(Incoming(channel="rest", user_id="files", unsupported="voice"))
+    assert reply.text.startswith("Xin lỗi, tôi chưa xem được loại tin này")
+    assert "🔎 Tra cứu" in [b.title for b in reply.all_buttons]
