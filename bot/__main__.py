@@ -66,6 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(run=_db_upgrade)
     db.add_parser("current", help="print the schema revision").set_defaults(run=_db_current)
 
+    telegram = commands.add_parser("telegram", help="Telegram bot set-up").add_subparsers(
+        title="telegram commands"
+    )
+    set_webhook = telegram.add_parser("set-webhook", help="register the webhook URL with Telegram")
+    set_webhook.add_argument("url", help="public HTTPS URL of /telegram/webhook")
+    set_webhook.set_defaults(run=_telegram_set_webhook)
+    telegram.add_parser(
+        "delete-webhook", help="remove the webhook (for polling mode)"
+    ).set_defaults(run=_telegram_delete_webhook)
+
     demo = commands.add_parser("demo", help="demo data").add_subparsers(title="demo commands")
     seed = demo.add_parser("seed", help="fill the database with the demo data set")
     seed.add_argument("--reset", action="store_true", help="replace existing utility data")
@@ -103,11 +113,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         runtime = await build_runtime(settings)
         app = create_app(runtime)
         log.info(
-            "CSKH Bot on http://%s:%s (public URL %s; REST channel %s)",
+            "CSKH Bot on http://%s:%s (public URL %s; channels: %s)",
             settings.host,
             settings.port,
             settings.effective_public_url,
-            "on" if "rest" in runtime.channels else "off: set CSKH_REST_TOKEN",
+            ", ".join(runtime.channels) or "none (set CSKH_REST_TOKEN or CSKH_TELEGRAM_TOKEN)",
         )
         return app
 
@@ -168,6 +178,50 @@ def _db_current(settings: Settings, args: argparse.Namespace) -> int:
     settings.ensure_var_dir()
     current = asyncio.run(run())
     print(f"current: {current or 'empty'}; latest: {head_revision()}")
+    return 0
+
+
+def _telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.channels.telegram import ALLOWED_UPDATES, WEBHOOK_PATH, make_bot
+
+    if not settings.telegram_enabled:
+        raise RuntimeError("set CSKH_TELEGRAM_TOKEN first")
+    if settings.telegram_webhook_secret is None:
+        raise RuntimeError("set CSKH_TELEGRAM_WEBHOOK_SECRET first (Telegram will send it back)")
+    url: str = args.url
+    if not url.startswith("https://") and not settings.telegram_api_url:
+        raise RuntimeError("Telegram only calls HTTPS webhooks: give an https:// URL")
+    if not url.rstrip("/").endswith(WEBHOOK_PATH):
+        print(f"note: cskh serve receives updates at {WEBHOOK_PATH}", file=sys.stderr)
+    secret = settings.telegram_webhook_secret.get_secret_value()
+
+    async def run() -> None:
+        bot = make_bot(settings)
+        try:
+            await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        finally:
+            await bot.session.close()
+
+    asyncio.run(run())
+    print(f"webhook set to {url}")
+    return 0
+
+
+def _telegram_delete_webhook(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.channels.telegram import make_bot
+
+    if not settings.telegram_enabled:
+        raise RuntimeError("set CSKH_TELEGRAM_TOKEN first")
+
+    async def run() -> None:
+        bot = make_bot(settings)
+        try:
+            await bot.delete_webhook(drop_pending_updates=False)
+        finally:
+            await bot.session.close()
+
+    asyncio.run(run())
+    print("webhook removed")
     return 0
 
 

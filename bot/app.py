@@ -127,6 +127,17 @@ def create_app(runtime: Runtime) -> web.Application:
         app.add_routes(rest.routes())
     else:
         app.router.add_route("*", "/api/{tail:.*}", _rest_disabled)
+    if settings.telegram_enabled:
+        from bot.channels.telegram import TelegramChannel
+
+        if settings.telegram_mode == "webhook" and settings.telegram_webhook_secret is None:
+            raise StartupError(
+                "CSKH_TELEGRAM_MODE=webhook needs CSKH_TELEGRAM_WEBHOOK_SECRET "
+                "(Telegram sends it with every update; without it anyone could post updates)"
+            )
+        telegram = TelegramChannel(runtime.engine, runtime.db, runtime.pusher, settings)
+        runtime.add_channel(telegram)
+        app.add_routes(telegram.routes())
     app.cleanup_ctx.append(_lifecycle)
     return app
 

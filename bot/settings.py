@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -42,6 +43,10 @@ class Settings(BaseSettings):
     hotline: str = "1900 1909"
     portal_url: str = "https://cskh.cpc.vn"
     media_link_ttl: int = Field(default=86_400, ge=60)
+    telegram_token: SecretStr | None = None
+    telegram_mode: Literal["webhook", "polling"] = "polling"
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_api_url: str | None = None
     max_upload_mb: int = Field(default=10, ge=1, le=50)
 
     @field_validator("log_level", mode="before")
@@ -53,6 +58,20 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("telegram_webhook_secret", mode="after")
+    @classmethod
+    def _telegram_secret_charset(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and - (setWebhook docs).
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("CSKH_TELEGRAM_WEBHOOK_SECRET: 1-256 of A-Z a-z 0-9 _ -")
+        return value
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token and self.telegram_token.get_secret_value())
 
     @property
     def effective_database_url(self) -> str:

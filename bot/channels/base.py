@@ -64,5 +64,5 @@ def render_plain(
                 number += 1
             else:
                 lines.append(f"  ↗ {button.title}: {button.url}")
-        lines.extend((hints or {}).get(request, "") for request in reply.requests)
+        lines.extend((hints or {}).get(request.kind, "") for request in reply.requests)
     return "\n".join(line for line in lines if line)

@@ -21,7 +21,15 @@ from sqlalchemy import select
 from bot.channels.base import Channel
 from bot.channels.media import MediaLinks
 from bot.core.engine import Engine
-from bot.core.messages import Button, Incoming, KeyboardRequest, Location, Media, Reply
+from bot.core.messages import (
+    Button,
+    Incoming,
+    KeyboardRequest,
+    Location,
+    Media,
+    Reply,
+    RequestButton,
+)
 from bot.core.push import Recipient
 from bot.store.db import Database
 from bot.store.media import sniff_image
@@ -177,7 +185,7 @@ class RestChannel(Channel):
         return {
             "text": reply.text,
             "buttons": [[_button(button) for button in row] for row in reply.buttons],
-            "requests": [str(request) for request in reply.requests],
+            "requests": [_request(request) for request in reply.requests],
             "image": self._media_url(reply.image),
             "document": (
                 {"url": self._media_url(reply.document), "filename": reply.document.filename}
@@ -219,6 +227,10 @@ def _location(value: object) -> Location:
         raise BadRequest(f"'location': {error}") from None
 
 
+def _request(request: RequestButton) -> dict[str, str]:
+    return {"type": str(request.kind), "title": request.title}
+
+
 def _button(button: Button) -> dict[str, str]:
     if button.url is not None:
         return {"title": button.title, "url": button.url}
@@ -252,7 +264,7 @@ def _reply_to_json(reply: Reply) -> dict[str, Any]:
     return {
         "text": reply.text,
         "buttons": [[_button(button) for button in row] for row in reply.buttons],
-        "requests": [str(request) for request in reply.requests],
+        "requests": [_request(request) for request in reply.requests],
         "image": _media_to_json(reply.image),
         "document": _media_to_json(reply.document),
     }
@@ -265,7 +277,9 @@ def _reply_from_json(data: dict[str, Any]) -> Reply:
             tuple(Button(b["title"], payload=b.get("payload"), url=b.get("url")) for b in row)
             for row in data.get("buttons", [])
         ),
-        requests=tuple(KeyboardRequest(r) for r in data.get("requests", [])),
+        requests=tuple(
+            RequestButton(KeyboardRequest(r["type"]), r["title"]) for r in data.get("requests", [])
+        ),
         image=_media_from_json(data.get("image")),
         document=_media_from_json(data.get("document")),
     )

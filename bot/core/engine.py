@@ -79,6 +79,7 @@ class Engine:
         await repo.record_incoming(session, conversation, incoming)
         now = utcnow()
         user.last_seen_at = now
+        user.reachable = True  # whoever writes can be written to (they unblocked us)
         conversation.last_activity_at = now
         if conversation.mode == MODE_STAFF:
             # A person is answering: the bot stays quiet; staff read the transcript.

@@ -111,11 +111,20 @@ class Button:
 
 
 class KeyboardRequest(StrEnum):
-    """A reply-keyboard button that asks the platform for the user's contact or
-    location (channels without one fall back to asking the user to type it)."""
+    """What a reply-keyboard button asks the platform for."""
 
     CONTACT = "contact"
     LOCATION = "location"
+
+
+@dataclass(frozen=True)
+class RequestButton:
+    """A button that asks the platform for the user's contact or location (Telegram's
+    request_contact / request_location; the web chat's geolocation). Channels without
+    one fall back to asking the user to type it."""
+
+    kind: KeyboardRequest
+    title: str
 
 
 @dataclass(frozen=True)
@@ -124,7 +133,7 @@ class Reply:
 
     text: str = ""
     buttons: tuple[tuple[Button, ...], ...] = ()
-    requests: tuple[KeyboardRequest, ...] = ()
+    requests: tuple[RequestButton, ...] = ()
     image: Media | None = None
     document: Media | None = None
 

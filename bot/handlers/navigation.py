@@ -70,7 +70,11 @@ def register(router: Router) -> None:
 
     @router.on_unsupported
     async def unsupported(ctx: Context) -> list[Reply]:
-        return [main_menu(ctx, ctx.t("unknown.unsupported"))]
+        if ctx.incoming.unsupported == "too_large":
+            text = ctx.t("unknown.too_large", max_mb=ctx.settings.max_upload_mb)
+        else:
+            text = ctx.t("unknown.unsupported")
+        return [main_menu(ctx, text)]
 
     @router.on_location
     async def unprompted_location(ctx: Context) -> list[Reply]:

@@ -1,0 +1,395 @@
+"""The Telegram channel against a fake Bot API on loopback, in webhook and polling mode.
+
+The real aiogram client makes every call; the fake records them. Updates are real
+Update JSON (tests/fakes/telegram_updates.py), posted to /telegram/webhook with the
+secret header in webhook mode, or handed out by getUpdates in polling mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.channels.telegram import TelegramChannel, split_text
+from bot.core.context import Context
+from bot.core.messages import Button, KeyboardRequest, Media, Reply, RequestButton
+from bot.store.models import ChatUser, Conversation, TranscriptMessage
+from tests.fakes import telegram_updates as tu
+from tests.fakes.telegram_api import FakeTelegram
+from tests.helpers import BotServer, make_settings, running_bot
+
+SECRET = "s3cret_Webhook-token"
+CHAT = 5550001
+
+
+@dataclass
+class TelegramRig:
+    fake: FakeTelegram
+    server: BotServer
+    mode: str
+
+    @property
+    def channel(self) -> TelegramChannel:
+        channel = self.server.runtime.channels["telegram"]
+        assert isinstance(channel, TelegramChannel)
+        return channel
+
+    async def send(self, update: dict[str, Any]) -> None:
+        if self.mode == "webhook":
+            async with self.server.session.post(
+                self.server.base_url + "/telegram/webhook",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+            ) as response:
+                assert response.status == 200, await response.text()
+        else:
+            self.fake.queue_update(update)
+
+    async def answered(self, chat_id: int = CHAT, count: int = 1) -> list[str]:
+        """Wait until `count` messages have gone to the chat; return their texts."""
+        await self.fake.wait_for(lambda: len(self.fake.texts(chat_id)) >= count)
+        return self.fake.texts(chat_id)
+
+    async def transcript(self, chat_id: int = CHAT) -> list[TranscriptMessage]:
+        async with self.server.runtime.db.reading() as session:
+            return list(
+                await session.scalars(
+                    select(TranscriptMessage)
+                    .join(Conversation, TranscriptMessage.conversation_id == Conversation.id)
+                    .join(ChatUser, Conversation.chat_user_id == ChatUser.id)
+                    .where(ChatUser.platform_user_id == str(chat_id))
+                    .where(TranscriptMessage.direction == "in")
+                    .order_by(TranscriptMessage.id)
+                )
+            )
+
+
+@pytest.fixture(params=["webhook", "polling"])
+async def tg(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_url: str
+) -> AsyncIterator[TelegramRig]:
+    fake = await FakeTelegram().start()
+    settings = make_settings(
+        tmp_path / "var",
+        migrated_url,
+        telegram_token="123456:TEST-token",
+        telegram_api_url=fake.url,
+        telegram_mode=request.param,
+        telegram_webhook_secret=SECRET,
+    )
+    try:
+        async with running_bot(settings) as server:
+            rig = TelegramRig(fake, server, request.param)
+            rig.channel.backoff_base = 0.01
+            yield rig
+    finally:
+        await fake.close()
+
+
+async def test_text_gets_the_menu_as_an_inline_keyboard(tg: TelegramRig) -> None:
+    await tg.send(tu.text(1, CHAT, "/start"))
+    (greeting,) = await tg.answered()
+    assert greeting.startswith("Xin chào! Tôi là trợ lý CSKH")
+    (call,) = tg.fake.sent("sendMessage", CHAT)
+    assert call.fields["parse_mode"] == "HTML"
+    keyboard = call.fields["reply_markup"]["inline_keyboard"]
+    assert keyboard[0] == [{"text": "🔑 Đăng nhập", "callback_data": "login"}]
+    if tg.mode == "polling":
+        assert tg.fake.sent("deleteWebhook")  # polling cannot run beside a webhook
+
+
+async def test_callback_query_is_answered_and_runs_the_button(tg: TelegramRig) -> None:
+    await tg.send(tu.callback(2, CHAT, "settings"))
+    (text,) = await tg.answered()
+    assert text.startswith("⚙️ Cài đặt.")
+    (answer,) = tg.fake.sent("answerCallbackQuery")
+    assert answer.fields["callback_query_id"] == "cb2"
+
+
+async def test_photo_downloads_the_largest_size(tg: TelegramRig) -> None:
+    tg.fake.add_file("big", b"\xff\xd8\xff-the-large-photo")
+    await tg.send(tu.photo(3, CHAT, "big", caption="công tơ nhà tôi"))
+    (text,) = await tg.answered()
+    assert text.startswith("Tôi đã nhận ảnh")
+    assert [c.fields["file_id"] for c in tg.fake.sent("getFile")] == ["big"]
+    (message,) = await tg.transcript()
+    assert message.text == "công tơ nhà tôi" and message.attachments[0]["type"] == "photo"
+
+
+async def test_an_album_becomes_one_update(tg: TelegramRig) -> None:
+    for index, file_id in enumerate(("front", "back")):
+        tg.fake.add_file(file_id, b"\xff\xd8\xff" + file_id.encode())
+        await tg.send(
+            tu.photo(
+                10 + index,
+                CHAT,
+                file_id,
+                media_group_id="album-1",
+                caption="CCCD hai mặt" if index == 0 else None,
+            )
+        )
+    (text,) = await tg.answered()
+    assert text.startswith("Tôi đã nhận ảnh")
+    (message,) = await tg.transcript()
+    assert [a["type"] for a in message.attachments] == ["photo", "photo"]
+    assert message.text == "CCCD hai mặt"
+
+
+async def test_own_contact_is_verified_and_someone_elses_is_not(tg: TelegramRig) -> None:
+    await tg.send(tu.contact(20, CHAT, "84905123456", contact_user_id=CHAT))
+    await tg.answered()
+    await tg.send(tu.contact(21, CHAT, "+84914222333", contact_user_id=777))
+    await tg.answered(count=2)
+    await tg.send(tu.contact(22, CHAT, "0935777888", contact_user_id=None))
+    await tg.answered(count=3)
+    contacts = [m.attachments[0] for m in await tg.transcript()]
+    assert contacts == [
+        {"type": "contact", "phone": "+84905123456", "verified": True},
+        {"type": "contact", "phone": "+84914222333", "verified": False},
+        {"type": "contact", "phone": "+84935777888", "verified": False},
+    ]
+
+
+async def test_location_and_document(tg: TelegramRig) -> None:
+    await tg.send(tu.location(30, CHAT, 15.8801, 108.338))
+    (text,) = await tg.answered()
+    assert text.startswith("Tôi đã nhận vị trí")
+    tg.fake.add_file("gcn", b"%PDF-1.4 so do")
+    await tg.send(tu.document(31, CHAT, "gcn", "so-do.pdf", "application/pdf"))
+    texts = await tg.answered(count=2)
+    assert texts[1].startswith("Tôi đã nhận tệp")
+    location, document = await tg.transcript()
+    assert location.attachments == [{"type": "location", "lat": 15.8801, "lon": 108.338}]
+    assert document.attachments[0]["type"] == "document"
+
+
+async def test_sticker_gets_a_not_supported_answer(tg: TelegramRig) -> None:
+    await tg.send(tu.sticker(40, CHAT))
+    (text,) = await tg.answered()
+    assert text.startswith("Xin lỗi, tôi chưa xem được loại tin này")
+
+
+async def test_a_duplicate_update_runs_once_and_edits_are_ignored(tg: TelegramRig) -> None:
+    await tg.send(tu.text(50, CHAT, "menu"))
+    await tg.answered()
+    if tg.mode == "webhook":  # Telegram re-delivers when it missed our 200
+        await tg.send(tu.text(50, CHAT, "menu"))
+    await tg.send(tu.edited(51, CHAT, "menu (sửa)"))
+    await tg.send(tu.text(52, CHAT, "/help"))
+    texts = await tg.answered(count=2)
+    await asyncio.sleep(0.3)
+    assert len(tg.fake.texts(CHAT)) == 2
+    assert texts[1].startswith("Tôi giúp Quý khách")
+
+
+async def test_group_messages_are_ignored(tg: TelegramRig) -> None:
+    update = tu.text(55, -100123, "/start")
+    update["message"]["chat"]["type"] = "supergroup"
+    await tg.send(update)
+    await tg.send(tu.text(56, CHAT, "/start"))
+    await tg.answered()
+    assert tg.fake.sent("sendMessage", -100123) == []
+
+
+async def test_429_is_waited_out_and_the_message_still_arrives(tg: TelegramRig) -> None:
+    tg.fake.fail("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    started = time.monotonic()
+    await tg.send(tu.text(60, CHAT, "/start"))
+    texts = await tg.answered()
+    assert texts[-1].startswith("Xin chào!")
+    assert time.monotonic() - started >= 1.0  # retry_after honoured
+    assert len(tg.fake.attempts("sendMessage", CHAT)) == 2  # refused once, sent once
+
+
+async def test_server_errors_are_retried(tg: TelegramRig) -> None:
+    tg.fake.fail("sendMessage", 502, "Bad Gateway", times=2)
+    await tg.send(tu.text(61, CHAT, "/start"))
+    texts = await tg.answered()
+    assert texts[-1].startswith("Xin chào!")
+    assert len(tg.fake.attempts("sendMessage", CHAT)) == 3
+
+
+async def test_403_marks_the_chat_unreachable_until_it_writes_again(tg: TelegramRig) -> None:
+    tg.fake.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    await tg.send(tu.text(70, CHAT, "/start"))
+    await tg.fake.wait_for(lambda: len(tg.fake.attempts("sendMessage", CHAT)) == 1)
+    runtime = tg.server.runtime
+
+    async def reachable() -> bool:
+        async with runtime.db.reading() as session:
+            user = await session.scalar(
+                select(ChatUser).where(ChatUser.platform_user_id == str(CHAT))
+            )
+            assert user is not None
+            return user.reachable
+
+    for _ in range(50):
+        if not await reachable():
+            break
+        await asyncio.sleep(0.02)
+    assert not await reachable()
+    async with runtime.db.reading() as session:
+        user_id = await session.scalar(
+            select(ChatUser.id).where(ChatUser.platform_user_id == str(CHAT))
+        )
+    assert user_id is not None
+    assert await runtime.pusher.push(user_id, [Reply(text="⚡ Thông báo")]) is False
+    assert len(tg.fake.attempts("sendMessage", CHAT)) == 1  # pushes stopped
+    await tg.send(tu.text(71, CHAT, "menu"))  # unblocked and wrote again
+    await tg.answered()
+    assert await reachable()
+
+
+async def test_400_is_logged_and_the_bot_keeps_going(tg: TelegramRig) -> None:
+    tg.fake.fail("sendMessage", 400, "Bad Request: message text is empty")
+    await tg.send(tu.text(80, CHAT, "/start"))
+    await tg.fake.wait_for(lambda: len(tg.fake.attempts("sendMessage", CHAT)) == 1)
+    await tg.send(tu.text(81, CHAT, "menu"))
+    texts = await tg.answered(count=1)
+    assert texts[-1] == "Quý khách chọn mục cần hỗ trợ:"
+
+
+async def test_slow_answers_show_typing(tg: TelegramRig) -> None:
+    @tg.server.runtime.engine.router.button("slow")
+    async def slow(ctx: Context) -> list[Reply]:
+        await asyncio.sleep(0.8)
+        return [Reply(text="xong")]
+
+    await tg.send(tu.callback(90, CHAT, "slow"))
+    await tg.answered()
+    actions = [c.fields["action"] for c in tg.fake.sent("sendChatAction", CHAT)]
+    assert actions == ["typing"]
+
+
+async def _user_id(rig: TelegramRig) -> int:
+    await rig.send(tu.text(100, CHAT, "/start"))
+    await rig.answered()
+    async with rig.server.runtime.db.reading() as session:
+        user_id = await session.scalar(
+            select(ChatUser.id).where(ChatUser.platform_user_id == str(CHAT))
+        )
+    assert user_id is not None
+    return user_id
+
+
+async def test_pushes_reach_telegram_with_escaping_files_and_keyboards(tg: TelegramRig) -> None:
+    user_id = await _user_id(tg)
+    pusher = tg.server.runtime.pusher
+    assert await pusher.push(user_id, [Reply(text="Mã <PC05CC> & số <b>1</b>")])
+    assert await pusher.push(
+        user_id,
+        [
+            Reply(text="📄 Hóa đơn", document=Media("application/pdf", "hd.pdf", data=b"%PDF-1")),
+            Reply(text="📊 Biểu đồ", image=Media("image/png", "c.png", data=b"\x89PNG\r\n\x1a\n")),
+            Reply(
+                text="Vui lòng gửi vị trí",
+                buttons=((Button("🏠 Menu", payload="menu"),),),
+                requests=(RequestButton(KeyboardRequest.LOCATION, "📍 Gửi vị trí"),),
+            ),
+        ],
+    )
+    (escaped,) = [c for c in tg.fake.sent("sendMessage", CHAT) if "PC05CC" in c.fields["text"]]
+    assert escaped.fields["text"] == "Mã &lt;PC05CC&gt; &amp; số &lt;b&gt;1&lt;/b&gt;"
+    (document,) = tg.fake.sent("sendDocument", CHAT)
+    assert document.files["document"] == b"%PDF-1" and document.fields["caption"] == "📄 Hóa đơn"
+    (photo,) = tg.fake.sent("sendPhoto", CHAT)
+    assert photo.files["photo"] == b"\x89PNG\r\n\x1a\n"
+    actions = [c.fields["action"] for c in tg.fake.sent("sendChatAction", CHAT)]
+    assert "upload_document" in actions and "upload_photo" in actions
+    keyboard = tg.fake.sent("sendMessage", CHAT)[-1].fields["reply_markup"]
+    assert keyboard["keyboard"] == [
+        [{"text": "📍 Gửi vị trí", "request_location": True}],
+        [{"text": "🏠 Menu"}],
+    ]
+    assert keyboard["one_time_keyboard"] is True
+
+
+async def test_long_text_is_split_with_buttons_under_the_last_part(tg: TelegramRig) -> None:
+    user_id = await _user_id(tg)
+    long_text = "\n".join(f"Dòng {i}: điện lực <miền Trung> & khách hàng" for i in range(300))
+    await tg.server.runtime.pusher.push(
+        user_id, [Reply(text=long_text, buttons=((Button("🏠 Menu", payload="menu"),),))]
+    )
+    parts = [c for c in tg.fake.sent("sendMessage", CHAT) if "Dòng" in c.fields["text"]]
+    assert len(parts) > 1
+    assert all(len(p.fields["text"]) <= 4096 for p in parts)
+    assert [("reply_markup" in p.fields) for p in parts] == [False] * (len(parts) - 1) + [True]
+    joined = "\n".join(p.fields["text"] for p in parts)
+    assert joined.count("Dòng") == 300 and "&lt;miền Trung&gt;" in joined
+
+
+def test_split_text_respects_the_escaped_length() -> None:
+    assert split_text("ngắn") == ["ngắn"]
+    parts = split_text("<" * 5000)  # each "<" becomes "&lt;": four times longer
+    assert all(len(p) * 4 <= 4096 for p in parts) and "".join(parts) == "<" * 5000
+
+
+async def test_wrong_or_missing_secret_gets_401(tmp_path: Path, migrated_url: str) -> None:
+    fake = await FakeTelegram().start()
+    settings = make_settings(
+        tmp_path / "var",
+        migrated_url,
+        telegram_token="1:T",
+        telegram_api_url=fake.url,
+        telegram_mode="webhook",
+        telegram_webhook_secret=SECRET,
+    )
+    try:
+        async with running_bot(settings) as server:
+            for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+                async with server.session.post(
+                    server.base_url + "/telegram/webhook",
+                    json=tu.text(1, CHAT, "/start"),
+                    headers=headers,
+                ) as response:
+                    assert response.status == 401
+            async with server.session.post(
+                server.base_url + "/telegram/webhook",
+                data=b"not json",
+                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+            ) as r:
+                assert r.status == 400
+        assert fake.sent("sendMessage") == []
+    finally:
+        await fake.close()
+
+
+async def test_webhook_mode_without_a_secret_refuses_to_start(
+    tmp_path: Path, migrated_url: str
+) -> None:
+    from bot.app import StartupError
+
+    settings = make_settings(
+        tmp_path / "var", migrated_url, telegram_token="1:T", telegram_mode="webhook"
+    )
+    with pytest.raises(StartupError, match="CSKH_TELEGRAM_WEBHOOK_SECRET"):
+        async with running_bot(settings):
+            pass
+
+
+async def test_set_webhook_command_registers_url_and_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.__main__ import main
+
+    fake = await FakeTelegram().start()
+    try:
+        monkeypatch.setenv("CSKH_TELEGRAM_TOKEN", "1:T")
+        monkeypatch.setenv("CSKH_TELEGRAM_API_URL", fake.url)
+        monkeypatch.setenv("CSKH_TELEGRAM_WEBHOOK_SECRET", SECRET)
+        url = "https://cskh.example.vn/telegram/webhook"
+        assert await asyncio.to_thread(main, ["telegram", "set-webhook", url]) == 0
+        (call,) = fake.sent("setWebhook")
+        assert call.fields["url"] == url and call.fields["secret_token"] == SECRET
+        assert call.fields["allowed_updates"] == ["message", "callback_query"]
+        monkeypatch.delenv("CSKH_TELEGRAM_WEBHOOK_SECRET")
+        assert await asyncio.to_thread(main, ["telegram", "set-webhook", url]) == 1
+    finally:
+        await fake.close()
