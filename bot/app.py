@@ -18,6 +18,7 @@ from bot.billing.tariffs import TariffBook, default_tariffs
 from bot.channels.base import Channel
 from bot.channels.media import MediaLinks
 from bot.channels.rest import RestChannel
+from bot.channels.webchat import WebChatChannel
 from bot.core.context import Services
 from bot.core.engine import Engine
 from bot.core.push import Pusher
@@ -127,6 +128,9 @@ def create_app(runtime: Runtime) -> web.Application:
         app.add_routes(rest.routes())
     else:
         app.router.add_route("*", "/api/{tail:.*}", _rest_disabled)
+    webchat = WebChatChannel(runtime.engine, runtime.db, runtime.texts, runtime.links, settings)
+    runtime.add_channel(webchat)
+    app.add_routes(webchat.routes())
     if settings.telegram_enabled:
         from bot.channels.telegram import TelegramChannel
 

@@ -26,7 +26,11 @@ class Settings(BaseSettings):
     """Runtime configuration; env vars are the field names upper-cased with CSKH_."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CSKH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="CSKH_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     var_dir: Path = Field(default=Path("var"), description="Where local state is kept.")
@@ -43,6 +47,9 @@ class Settings(BaseSettings):
     hotline: str = "1900 1909"
     portal_url: str = "https://cskh.cpc.vn"
     media_link_ttl: int = Field(default=86_400, ge=60)
+    webchat_origins_csv: str = Field(default="", validation_alias="CSKH_WEBCHAT_ORIGINS")
+    webchat_per_minute: int = Field(default=20, ge=1)
+    webchat_burst: int = Field(default=8, ge=1)
     telegram_token: SecretStr | None = None
     telegram_mode: Literal["webhook", "polling"] = "polling"
     telegram_webhook_secret: SecretStr | None = None
@@ -68,6 +75,12 @@ class Settings(BaseSettings):
         ):
             raise ValueError("CSKH_TELEGRAM_WEBHOOK_SECRET: 1-256 of A-Z a-z 0-9 _ -")
         return value
+
+    @property
+    def webchat_origins(self) -> list[str]:
+        """Other origins allowed to open the web chat (CSKH_WEBCHAT_ORIGINS, comma-separated),
+        besides the server's own address and CSKH_PUBLIC_URL."""
+        return [o.strip().rstrip("/") for o in self.webchat_origins_csv.split(",") if o.strip()]
 
     @property
     def telegram_enabled(self) -> bool:

@@ -19,16 +19,13 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.channels.base import Channel
-from bot.channels.media import MediaLinks
+from bot.channels.media import MediaLinks, reply_from_storage, reply_to_client, reply_to_storage
 from bot.core.engine import Engine
 from bot.core.messages import (
-    Button,
     Incoming,
-    KeyboardRequest,
     Location,
     Media,
     Reply,
-    RequestButton,
 )
 from bot.core.push import Recipient
 from bot.store.db import Database
@@ -167,7 +164,7 @@ class RestChannel(Channel):
                 )
         if rows:
             cursor = rows[-1].id
-        messages = [self.render(_reply_from_json(row.message)) for row in rows]
+        messages = [self.render(reply_from_storage(row.message)) for row in rows]
         return web.json_response({"messages": messages, "cursor": str(cursor)})
 
     async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> None:
@@ -175,31 +172,14 @@ class RestChannel(Channel):
         async with self.db.transaction() as session:
             for reply in replies:
                 session.add(
-                    RestMessage(chat_user_id=recipient.chat_user_id, message=_reply_to_json(reply))
+                    RestMessage(
+                        chat_user_id=recipient.chat_user_id, message=reply_to_storage(reply)
+                    )
                 )
-
-    # --- rendering -----------------------------------------------------------------------
 
     def render(self, reply: Reply) -> dict[str, Any]:
         """A reply in the documented answer shape, with fresh signed media links."""
-        return {
-            "text": reply.text,
-            "buttons": [[_button(button) for button in row] for row in reply.buttons],
-            "requests": [_request(request) for request in reply.requests],
-            "image": self._media_url(reply.image),
-            "document": (
-                {"url": self._media_url(reply.document), "filename": reply.document.filename}
-                if reply.document
-                else None
-            ),
-        }
-
-    def _media_url(self, media: Media | None) -> str | None:
-        if media is None:
-            return None
-        if media.media_id is not None:
-            return self.links.url_for(media.media_id)
-        return media.url
+        return reply_to_client(reply, self.links)
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -225,61 +205,3 @@ def _location(value: object) -> Location:
         return Location(float(lat), float(lon))  # type: ignore[arg-type]
     except ValueError as error:
         raise BadRequest(f"'location': {error}") from None
-
-
-def _request(request: RequestButton) -> dict[str, str]:
-    return {"type": str(request.kind), "title": request.title}
-
-
-def _button(button: Button) -> dict[str, str]:
-    if button.url is not None:
-        return {"title": button.title, "url": button.url}
-    return {"title": button.title, "payload": button.payload or ""}
-
-
-def _media_to_json(media: Media | None) -> dict[str, Any] | None:
-    if media is None:
-        return None
-    return {
-        "media_id": media.media_id,
-        "url": media.url,
-        "filename": media.filename,
-        "content_type": media.content_type,
-    }
-
-
-def _media_from_json(data: dict[str, Any] | None) -> Media | None:
-    if not data:
-        return None
-    return Media(
-        content_type=data["content_type"],
-        filename=data["filename"],
-        url=data.get("url"),
-        media_id=data.get("media_id"),
-    )
-
-
-def _reply_to_json(reply: Reply) -> dict[str, Any]:
-    """A push as kept in rest_messages: media by id, so links are signed when fetched."""
-    return {
-        "text": reply.text,
-        "buttons": [[_button(button) for button in row] for row in reply.buttons],
-        "requests": [_request(request) for request in reply.requests],
-        "image": _media_to_json(reply.image),
-        "document": _media_to_json(reply.document),
-    }
-
-
-def _reply_from_json(data: dict[str, Any]) -> Reply:
-    return Reply(
-        text=data.get("text", ""),
-        buttons=tuple(
-            tuple(Button(b["title"], payload=b.get("payload"), url=b.get("url")) for b in row)
-            for row in data.get("buttons", [])
-        ),
-        requests=tuple(
-            RequestButton(KeyboardRequest(r["type"]), r["title"]) for r in data.get("requests", [])
-        ),
-        image=_media_from_json(data.get("image")),
-        document=_media_from_json(data.get("document")),
-    )

@@ -169,11 +169,12 @@ def record_replies(
         for kind, media in (("image", reply.image), ("document", reply.document)):
             if media is not None:
                 attachments.append(_media_attachment(kind, media))
-        buttons = [
-            {"title": b.title, "payload": b.payload, "url": b.url} for b in reply.all_buttons
+        rows = [
+            [{"title": b.title, "payload": b.payload, "url": b.url} for b in row]
+            for row in reply.buttons
         ]
-        if buttons:
-            attachments.append({"type": "buttons", "buttons": buttons})
+        if rows:
+            attachments.append({"type": "buttons", "rows": rows})
         session.add(
             TranscriptMessage(
                 conversation_id=conversation_id,
@@ -188,3 +189,17 @@ def record_replies(
 
 def _media_attachment(kind: str, media: Media) -> dict[str, Any]:
     return {"type": kind, "media": media.media_id, "url": media.url, "filename": media.filename}
+
+
+async def recent_transcript(
+    session: AsyncSession, chat_user_id: int, limit: int
+) -> list[TranscriptMessage]:
+    """The user's last `limit` transcript messages, oldest first."""
+    rows = await session.scalars(
+        select(TranscriptMessage)
+        .join(Conversation, TranscriptMessage.conversation_id == Conversation.id)
+        .where(Conversation.chat_user_id == chat_user_id)
+        .order_by(TranscriptMessage.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(rows.all()))

@@ -1,0 +1,369 @@
+"""The web chat: a page at `/` and a websocket, for the utility's web site.
+
+Identity is a server-issued visitor id in a signed HttpOnly cookie (never a
+client-chosen id). The websocket carries messages both ways; every socket of a
+visitor (several tabs) sees the conversation; pushes arrive live while a page is
+open, and a page that (re)connects gets the recent history. Photos go up by HTTP
+POST (size and type checked here). The websocket checks the Origin, limits message
+size, and slows down a visitor who floods it, with a polite notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import json
+import logging
+import math
+import secrets
+import string
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from bot.channels.base import Channel
+from bot.channels.media import MediaLinks, reply_to_client
+from bot.core.engine import Engine
+from bot.core.messages import MAX_PAYLOAD_BYTES, Incoming, Location, Media, Reply
+from bot.core.push import Recipient
+from bot.core.texts import Texts
+from bot.settings import Settings
+from bot.store.db import Database
+from bot.store.media import sniff_image
+from bot.store.models import TranscriptMessage
+from bot.store.repo import get_chat_user, recent_transcript
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+COOKIE = "cskh_visitor"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+MAX_WS_MESSAGE = 64 * 1024  # bytes of one websocket frame
+MAX_TEXT = 4000  # characters of one typed message
+HISTORY = 50  # messages shown again when a page (re)connects
+UI_KEYS = (
+    "placeholder",
+    "send",
+    "photo",
+    "location",
+    "connecting",
+    "reconnecting",
+    "offline",
+    "you",
+    "sending_photo",
+    "location_denied",
+    "title",
+    "subtitle",
+)
+
+
+class TokenBucket:
+    """`capacity` messages at once, then one every `interval` seconds."""
+
+    def __init__(self, capacity: int, interval: float) -> None:
+        self.capacity = capacity
+        self.interval = interval
+        self.tokens = float(capacity)
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) / self.interval)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass
+class _Visitor:
+    sockets: set[web.WebSocketResponse]
+    bucket: TokenBucket
+
+
+class WebChatChannel(Channel):
+    """Visitors of the chat page."""
+
+    name = "web"
+
+    def __init__(
+        self, engine: Engine, db: Database, texts: Texts, links: MediaLinks, settings: Settings
+    ) -> None:
+        self.engine = engine
+        self.db = db
+        self.texts = texts
+        self.links = links
+        self.settings = settings
+        self._secret = links.secret
+        self._visitors: dict[str, _Visitor] = {}
+        self._page = string.Template((STATIC_DIR / "webchat.html").read_text(encoding="utf-8"))
+        self._secure_cookie = settings.effective_public_url.startswith("https://")
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        return [
+            web.get("/", self.page),
+            web.get("/webchat/ws", self.websocket),
+            web.post("/webchat/upload", self.upload),
+            web.static("/webchat/static", STATIC_DIR, append_version=True),
+        ]
+
+    # --- identity --------------------------------------------------------------------------
+
+    def _sign(self, visitor_id: str) -> str:
+        return hmac.new(self._secret, f"visitor|{visitor_id}".encode(), hashlib.sha256).hexdigest()[
+            :32
+        ]
+
+    def visitor_of(self, request: web.Request) -> str | None:
+        """The visitor id from a cookie we signed, or None."""
+        value = request.cookies.get(COOKIE, "")
+        visitor_id, _, signature = value.partition(".")
+        if visitor_id and hmac.compare_digest(signature, self._sign(visitor_id)):
+            return visitor_id
+        return None
+
+    def _origin_allowed(self, request: web.Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True  # not a browser (browsers always send Origin on websockets and POST)
+        own = f"{request.scheme}://{request.host}"
+        public = urlsplit(self.settings.effective_public_url)
+        allowed = {own, f"{public.scheme}://{public.netloc}", *self.settings.webchat_origins}
+        return origin in allowed
+
+    async def _language(self, visitor_id: str) -> str:
+        async with self.db.reading() as session:
+            user = await get_chat_user(session, self.name, visitor_id)
+        return user.language if user else self.settings.default_language
+
+    # --- the page ------------------------------------------------------------------------------
+
+    async def page(self, request: web.Request) -> web.Response:
+        visitor_id = self.visitor_of(request)
+        new = visitor_id is None
+        if visitor_id is None:
+            visitor_id = secrets.token_urlsafe(16)
+        lang = await self._language(visitor_id)
+        ui = {key: self.texts.get(f"webchat.{key}", lang) for key in UI_KEYS}
+        body = self._page.substitute(
+            lang=lang,
+            title=html.escape(ui["title"]),
+            subtitle=html.escape(ui["subtitle"]),
+            placeholder=html.escape(ui["placeholder"]),
+            send=html.escape(ui["send"]),
+            photo=html.escape(ui["photo"]),
+            location=html.escape(ui["location"]),
+            # "</" cannot end the script element early once escaped.
+            ui_json=json.dumps(ui, ensure_ascii=False).replace("</", "<\\/"),
+        )
+        response = web.Response(text=body, content_type="text/html", charset="utf-8")
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; "
+            "style-src 'self'; script-src 'self'; frame-ancestors 'self'"
+        )
+        response.headers["Cache-Control"] = "no-store"
+        if new:
+            response.set_cookie(
+                COOKIE,
+                f"{visitor_id}.{self._sign(visitor_id)}",
+                max_age=COOKIE_MAX_AGE,
+                httponly=True,
+                samesite="Lax",
+                secure=self._secure_cookie,
+                path="/",
+            )
+        return response
+
+    # --- the websocket -----------------------------------------------------------------------
+
+    async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+        visitor_id = self.visitor_of(request)
+        if visitor_id is None:
+            raise web.HTTPUnauthorized(text="No chat session: reload the page.")
+        if not self._origin_allowed(request):
+            raise web.HTTPForbidden(text="This page may not open the chat.")
+        socket = web.WebSocketResponse(max_msg_size=MAX_WS_MESSAGE, heartbeat=30)
+        await socket.prepare(request)
+        visitor = self._visitors.setdefault(
+            visitor_id,
+            _Visitor(
+                set(),
+                TokenBucket(self.settings.webchat_burst, 60 / self.settings.webchat_per_minute),
+            ),
+        )
+        visitor.sockets.add(socket)
+        try:
+            await socket.send_json({"type": "history", "messages": await self._history(visitor_id)})
+            async for frame in socket:
+                if frame.type == WSMsgType.TEXT:
+                    await self._on_frame(visitor_id, visitor, socket, frame.data)
+                elif frame.type == WSMsgType.ERROR:
+                    break
+        finally:
+            visitor.sockets.discard(socket)
+            if not visitor.sockets:
+                self._visitors.pop(visitor_id, None)
+        return socket
+
+    async def _on_frame(
+        self, visitor_id: str, visitor: _Visitor, socket: web.WebSocketResponse, data: str
+    ) -> None:
+        if not visitor.bucket.take():
+            await self._notice(socket, visitor_id, "webchat.slow_down")
+            return
+        try:
+            incoming = self._parse(visitor_id, json.loads(data))
+        except (ValueError, TypeError):
+            await self._notice(socket, visitor_id, "webchat.bad_message")
+            return
+        await self._echo(visitor, socket, incoming)
+        replies = await self.engine.handle(incoming)
+        await self._broadcast(visitor_id, replies)
+
+    def _parse(self, visitor_id: str, message: Any) -> Incoming:
+        if not isinstance(message, dict):
+            raise ValueError("not an object")
+        common: dict[str, Any] = {"channel": self.name, "user_id": visitor_id}
+        kind = message.get("type")
+        if kind == "text":
+            text = message.get("text")
+            if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+                raise ValueError("text")
+            return Incoming(text=text, **common)
+        if kind == "button":
+            payload = message.get("payload")
+            if not isinstance(payload, str) or not 0 < len(payload.encode()) <= MAX_PAYLOAD_BYTES:
+                raise ValueError("payload")
+            return Incoming(payload=payload, **common)
+        if kind == "location":
+            lat, lon = message.get("lat"), message.get("lon")
+            if not all(isinstance(v, int | float) and math.isfinite(v) for v in (lat, lon)):
+                raise ValueError("location")
+            return Incoming(location=Location(float(lat), float(lon)), **common)  # type: ignore[arg-type]
+        raise ValueError("unknown type")
+
+    async def _echo(
+        self, visitor: _Visitor, sender: web.WebSocketResponse, incoming: Incoming
+    ) -> None:
+        """Show the visitor's message in their other tabs too."""
+        others = [s for s in visitor.sockets if s is not sender and not s.closed]
+        if not others or incoming.text is None:
+            return
+        for socket in others:
+            await socket.send_json({"type": "echo", "text": incoming.text})
+
+    async def _notice(self, socket: web.WebSocketResponse, visitor_id: str, key: str) -> None:
+        text = self.texts.get(key, await self._language(visitor_id))
+        await socket.send_json({"type": "notice", "text": text})
+
+    async def _broadcast(self, visitor_id: str, replies: Sequence[Reply]) -> None:
+        visitor = self._visitors.get(visitor_id)
+        if visitor is None:
+            return  # no page open: the transcript shows it when one connects
+        frames = [{"type": "message", "message": reply_to_client(r, self.links)} for r in replies]
+        for socket in list(visitor.sockets):
+            if socket.closed:
+                continue
+            for frame in frames:
+                await socket.send_json(frame)
+
+    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> None:
+        await self._broadcast(recipient.platform_user_id, replies)
+
+    # --- photos ---------------------------------------------------------------------------------
+
+    async def upload(self, request: web.Request) -> web.Response:
+        visitor_id = self.visitor_of(request)
+        if visitor_id is None:
+            return web.json_response({"error": "reload the page"}, status=401)
+        if not self._origin_allowed(request):
+            return web.json_response({"error": "origin not allowed"}, status=403)
+        lang = await self._language(visitor_id)
+        limit = self.settings.max_upload_mb * 1024 * 1024
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            return self._upload_error("webchat.too_large", lang, 413)
+        photo = form.get("photo")
+        if not isinstance(photo, web.FileField):
+            return self._upload_error("webchat.not_image", lang, 400)
+        data = photo.file.read(limit + 1)
+        if len(data) > limit:
+            return self._upload_error("webchat.too_large", lang, 413)
+        content_type = sniff_image(data)
+        if content_type is None:
+            return self._upload_error("webchat.not_image", lang, 400)
+        caption = form.get("caption")
+        filename = Path(photo.filename or "photo").name[:100]
+        incoming = Incoming(
+            channel=self.name,
+            user_id=visitor_id,
+            photos=(Media(content_type, filename, data=data),),
+            text=caption if isinstance(caption, str) and caption.strip() else None,
+        )
+        replies = await self.engine.handle(incoming)
+        await self._broadcast(visitor_id, replies)
+        return web.json_response({"ok": True})
+
+    def _upload_error(self, key: str, lang: str, status: int) -> web.Response:
+        text = self.texts.get(key, lang, max_mb=self.settings.max_upload_mb)
+        return web.json_response({"error": text}, status=status)
+
+    # --- history ----------------------------------------------------------------------------------
+
+    async def _history(self, visitor_id: str) -> list[dict[str, Any]]:
+        async with self.db.reading() as session:
+            user = await get_chat_user(session, self.name, visitor_id)
+            if user is None:
+                return []
+            messages = await recent_transcript(session, user.id, HISTORY)
+        titles: dict[str, str] = {}
+        rendered = []
+        for message in messages:
+            rendered.append(self._render_past(message, titles))
+            for attachment in message.attachments:
+                if attachment.get("type") == "buttons":
+                    titles.update(
+                        {
+                            b["payload"]: b["title"]
+                            for row in attachment["rows"]
+                            for b in row
+                            if b.get("payload")
+                        }
+                    )
+        return rendered
+
+    def _render_past(self, message: TranscriptMessage, titles: dict[str, str]) -> dict[str, Any]:
+        """A transcript message as the page shows it (buttons live again, links fresh)."""
+        item: dict[str, Any] = {"direction": message.direction, "text": message.text or ""}
+        if message.direction == "in" and message.payload and not message.text:
+            item["text"] = titles.get(message.payload, "")
+        images, documents, buttons = [], [], []
+        for attachment in message.attachments:
+            kind = attachment.get("type")
+            media_id = attachment.get("media")
+            if kind in ("photo", "image") and media_id:
+                images.append(self.links.url_for(media_id))
+            elif kind == "document" and media_id:
+                documents.append(
+                    {"url": self.links.url_for(media_id), "filename": attachment.get("filename")}
+                )
+            elif kind == "location":
+                item["text"] = (
+                    item["text"] or f"📍 {attachment['lat']:.5f}, {attachment['lon']:.5f}"
+                )
+            elif kind == "buttons":
+                buttons = attachment["rows"]
+        item["images"] = images
+        item["documents"] = documents
+        item["buttons"] = [
+            [{k: v for k, v in b.items() if v is not None} for b in row] for row in buttons
+        ]
+        return item

@@ -1,0 +1,148 @@
+"""The web chat in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+Without /usr/bin/chromium these tests skip with a loud message; CSKH_REQUIRE_BROWSER=1
+(set by .ci/run) turns the skip into a failure. CSKH_SCREENSHOT_DIR=docs saves the
+phone-sized screenshot the README shows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.core.messages import Button, Reply
+from bot.store.models import ChatUser
+from tests.channels.test_webchat import PNG
+from tests.helpers import BotServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {"width": 360, "height": 740}
+
+
+def _browser_or_skip() -> Any:
+    reason = None
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        reason = "the playwright package is not installed"
+    if reason is None and not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+    if reason is not None:
+        message = f"BROWSER TESTS NOT RUN: {reason}"
+        if os.environ.get("CSKH_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return async_playwright
+
+
+@pytest.fixture
+async def page(bot: BotServer, tmp_path: Path) -> AsyncIterator[Any]:
+    async_playwright = _browser_or_skip()
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),  # a new, empty user data dir
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=FLAGS,
+            viewport=PHONE,
+            device_scale_factor=2,
+            locale="vi-VN",
+            geolocation={"latitude": 15.8801, "longitude": 108.338},
+            permissions=["geolocation"],
+        )
+        try:
+            page = context.pages[0] if context.pages else await context.new_page()
+            await page.goto(bot.base_url + "/")
+            yield page
+        finally:
+            await context.close()
+
+
+async def _last_bot_text(page: Any) -> str:
+    return str(await page.locator(".msg.out").last.inner_text())
+
+
+async def test_a_visitor_goes_through_the_menu_by_clicking(page: Any, bot: BotServer) -> None:
+    await page.locator(".msg.out", has_text="Xin chào! Tôi là trợ lý CSKH").last.wait_for()
+    await page.get_by_role("button", name="⚙️ Cài đặt").last.click()
+    await page.locator(".msg.out", has_text="Ngôn ngữ hiện tại: Tiếng Việt").last.wait_for()
+    await page.get_by_role("button", name="🌐 Ngôn ngữ / Language").last.click()
+    await page.get_by_role("button", name="English").last.click()
+    await page.locator(".msg.out", has_text="Switched to English.").last.wait_for()
+    await page.get_by_role("button", name="🔎 Look up").last.click()
+    await page.locator(".msg.out", has_text="cskh.cpc.vn").last.wait_for()
+    link = page.get_by_role("link", name="🌐 Open cskh.cpc.vn").last
+    assert await link.get_attribute("href") == "https://cskh.cpc.vn"
+    assert await link.get_attribute("target") == "_blank"
+    # The page is readable on a 360 px phone: nothing wider than the screen.
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"]
+
+
+async def test_keyboard_alone_is_enough(page: Any) -> None:
+    await page.locator(".msg.out", has_text="Xin chào!").last.wait_for()
+    await page.locator("#text").focus()
+    await page.keyboard.type("tra cuu")
+    await page.keyboard.press("Enter")
+    await page.locator(".msg.out", has_text="Tra cứu tiền điện, hóa đơn điện tử").last.wait_for()
+    # Tab from the page start reaches the chat's buttons and Enter presses them.
+    await page.get_by_role("button", name="🏠 Menu").last.focus()
+    await page.keyboard.press("Enter")
+    await page.locator(".msg.out", has_text="Quý khách chọn mục cần hỗ trợ:").last.wait_for()
+
+
+async def test_photo_location_reload_and_a_live_push(
+    page: Any, bot: BotServer, tmp_path: Path
+) -> None:
+    await page.locator(".msg.out", has_text="Xin chào!").last.wait_for()
+    photo = tmp_path / "cong-to.png"
+    photo.write_bytes(PNG)
+    await page.locator("#photo").set_input_files(str(photo))
+    await page.locator(".msg.out", has_text="Tôi đã nhận ảnh").last.wait_for()
+    await page.get_by_role("button", name="Gửi vị trí").click()
+    await page.locator(".msg.out", has_text="Tôi đã nhận vị trí").last.wait_for()
+
+    await page.reload()
+    await page.locator(".msg.out", has_text="Tôi đã nhận vị trí").last.wait_for()  # history again
+    assert await page.locator(".msg.in img").count() == 1  # the photo, now from the server
+    assert await page.locator(".msg.in", has_text="📍 15.88010, 108.33800").count() == 1
+
+    cookies = await page.context.cookies()
+    visitor_id = next(c["value"] for c in cookies if c["name"] == "cskh_visitor").split(".")[0]
+    assert next(c for c in cookies if c["name"] == "cskh_visitor")["httpOnly"]
+    async with bot.runtime.db.reading() as session:
+        user_id = await session.scalar(
+            select(ChatUser.id).where(ChatUser.platform_user_id == visitor_id)
+        )
+    assert user_id is not None
+    await bot.runtime.pusher.push(
+        user_id,
+        [
+            Reply(
+                text="⚡ Thông báo tạm ngừng cung cấp điện: 07:00–15:30 ngày 02/12/2026",
+                buttons=((Button("🏠 Menu", payload="menu"),),),
+            )
+        ],
+    )
+    await page.locator(".msg.out", has_text="⚡ Thông báo tạm ngừng cung cấp điện").last.wait_for()
+
+    screenshots = os.environ.get("CSKH_SCREENSHOT_DIR")
+    if screenshots:
+        await page.get_by_role("button", name="🏠 Menu").last.click()
+        await page.locator(".msg.out", has_text="Quý khách chọn mục cần hỗ trợ:").last.wait_for()
+        await page.screenshot(path=str(Path(screenshots) / "webchat.png"))
