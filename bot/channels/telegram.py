@@ -65,6 +65,7 @@ ALBUM_WAIT = 0.8  # seconds to wait for the rest of an album after its last part
 ALLOWED_UPDATES = ["message", "callback_query"]
 UNSUPPORTED = ("sticker", "voice", "video", "video_note", "animation", "audio", "poll", "dice")
 MAX_ATTEMPTS = 5
+BACKOFF_BASE = 1.0  # seconds before the first retry after a network error; doubles each time
 
 
 class TelegramDeliveryError(Exception):
@@ -100,7 +101,7 @@ class TelegramChannel(Channel):
         self._albums: dict[str, _Album] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
-        self.backoff_base = 1.0  # seconds; the first retry after a network error
+        self.backoff_base = BACKOFF_BASE
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -141,7 +142,10 @@ class TelegramChannel(Channel):
     async def _poll(self) -> None:
         offset: int | None = None
         delay = self.backoff_base
-        await self._call(lambda: self.bot.delete_webhook(drop_pending_updates=False))
+        try:
+            await self._call(lambda: self.bot.delete_webhook(drop_pending_updates=False))
+        except Exception:
+            log.exception("could not remove the Telegram webhook; polling may get 409s")
         while True:
             try:
                 updates = await self.bot.get_updates(
@@ -151,7 +155,9 @@ class TelegramChannel(Channel):
             except TelegramRetryAfter as error:
                 await asyncio.sleep(error.retry_after)
                 continue
-            except (TelegramNetworkError, TelegramServerError) as error:
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # network, 5xx, 409 (another poller), a bad token...
                 log.warning("telegram polling failed (%s); retrying in %.0f s", error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)

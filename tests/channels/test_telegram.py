@@ -393,3 +393,27 @@ async def test_set_webhook_command_registers_url_and_secret(
         assert await asyncio.to_thread(main, ["telegram", "set-webhook", url]) == 1
     finally:
         await fake.close()
+
+
+async def test_polling_survives_errors_from_get_updates(
+    tmp_path: Path, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.channels.telegram.BACKOFF_BASE", 0.01)
+    fake = await FakeTelegram().start()
+    fake.fail("getUpdates", 409, "Conflict: terminated by other getUpdates request")
+    fake.fail("getUpdates", 401, "Unauthorized")
+    fake.fail("getUpdates", 502, "Bad Gateway")
+    settings = make_settings(
+        tmp_path / "var",
+        migrated_url,
+        telegram_token="1:T",
+        telegram_api_url=fake.url,
+        telegram_mode="polling",
+    )
+    try:
+        async with running_bot(settings):
+            fake.queue_update(tu.text(1, CHAT, "/start"))
+            await fake.wait_for(lambda: len(fake.texts(CHAT)) == 1)
+        assert len(fake.attempts("getUpdates")) >= 4
+    finally:
+        await fake.close()
