@@ -76,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
         "delete-webhook", help="remove the webhook (for polling mode)"
     ).set_defaults(run=_telegram_delete_webhook)
 
+    dev = commands.add_parser("dev", help="development helpers").add_subparsers(
+        title="dev commands"
+    )
+    outbox = dev.add_parser(
+        "outbox", help="SMS and e-mails the development providers kept instead of sending"
+    )
+    outbox.add_argument("--last", type=int, default=10, help="how many (default 10)")
+    outbox.set_defaults(run=_dev_outbox)
+
     demo = commands.add_parser("demo", help="demo data").add_subparsers(title="demo commands")
     seed = demo.add_parser("seed", help="fill the database with the demo data set")
     seed.add_argument("--reset", action="store_true", help="replace existing utility data")
@@ -146,6 +155,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
             downloads=settings.var_dir / "downloads",
         )
         runtime.add_channel(terminal)
+        runtime.senders.listen(terminal.show_dev_message)
         try:
             await terminal.run()
         finally:
@@ -222,6 +232,31 @@ def _telegram_delete_webhook(settings: Settings, args: argparse.Namespace) -> in
 
     asyncio.run(run())
     print("webhook removed")
+    return 0
+
+
+def _dev_outbox(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from bot.core.fmt import local
+    from bot.store.db import Database
+    from bot.store.models import DevMessage
+
+    async def run() -> list[DevMessage]:
+        db = Database(settings.effective_database_url)
+        try:
+            async with db.reading() as session:
+                rows = await session.scalars(
+                    select(DevMessage).order_by(DevMessage.id.desc()).limit(args.last)
+                )
+                return list(reversed(rows.all()))
+        finally:
+            await db.dispose()
+
+    for message in asyncio.run(run()):
+        when = local(message.created_at).strftime("%d/%m %H:%M:%S")
+        subject = f" [{message.subject}]" if message.subject else ""
+        print(f"{when} {message.kind.upper()} to {message.recipient}{subject}: {message.body}")
     return 0
 
 

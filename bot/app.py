@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from bot.auth.otp import OtpService
+from bot.auth.providers import Senders
 from bot.billing.tariffs import TariffBook, default_tariffs
 from bot.channels.base import Channel
 from bot.channels.media import MediaLinks
 from bot.channels.rest import RestChannel
 from bot.channels.webchat import WebChatChannel
+from bot.core.clock import Clock, SystemClock
 from bot.core.context import Services
 from bot.core.engine import Engine
 from bot.core.push import Pusher
@@ -48,6 +51,7 @@ class Runtime:
     engine: Engine
     pusher: Pusher
     links: MediaLinks
+    senders: Senders
     channels: dict[str, Channel] = field(default_factory=dict)
 
     def add_channel(self, channel: Channel) -> None:
@@ -57,6 +61,7 @@ class Runtime:
     async def close(self) -> None:
         for channel in self.channels.values():
             await channel.stop()
+        await self.senders.close()
         await self.db.dispose()
 
 
@@ -74,8 +79,11 @@ async def prepare_database(settings: Settings, db: Database) -> None:
         await demo_seed.seed(db)
 
 
-async def build_runtime(settings: Settings, *, prepare: bool = True) -> Runtime:
-    """Open the database and build the engine; `prepare` migrates and seeds first."""
+async def build_runtime(
+    settings: Settings, *, prepare: bool = True, clock: Clock | None = None
+) -> Runtime:
+    """Open the database and build the engine; `prepare` migrates and seeds first.
+    Tests pass a FakeClock to move time (OTP expiry, lockouts, the PIN's idle time)."""
     settings.ensure_var_dir()
     db = Database(settings.effective_database_url)
     try:
@@ -84,12 +92,16 @@ async def build_runtime(settings: Settings, *, prepare: bool = True) -> Runtime:
         texts = Texts.load()
         tariffs = default_tariffs()
         pusher = Pusher(db)
+        clock = clock or SystemClock()
+        senders = Senders.from_settings(settings)
         services = Services(
             settings=settings,
             texts=texts,
             backend=SqlUtilityBackend(db),
             tariffs=tariffs,
             pusher=pusher,
+            clock=clock,
+            otp=OtpService(settings.secret_key_bytes(), clock, senders),
         )
         engine = Engine(db, build_router(), services)
         links = MediaLinks(
@@ -98,7 +110,7 @@ async def build_runtime(settings: Settings, *, prepare: bool = True) -> Runtime:
     except BaseException:
         await db.dispose()
         raise
-    return Runtime(settings, db, texts, tariffs, engine, pusher, links)
+    return Runtime(settings, db, texts, tariffs, engine, pusher, links, senders)
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

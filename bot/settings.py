@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     webchat_origins_csv: str = Field(default="", validation_alias="CSKH_WEBCHAT_ORIGINS")
     webchat_per_minute: int = Field(default=20, ge=1)
     webchat_burst: int = Field(default=8, ge=1)
+    sms_provider: Literal["log", "http"] = "log"
+    sms_http_url: str | None = None
+    sms_http_token: SecretStr | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_from: str = "CSKH Điện lực miền Trung <no-reply@cskh.local>"
     telegram_token: SecretStr | None = None
     telegram_mode: Literal["webhook", "polling"] = "polling"
     telegram_webhook_secret: SecretStr | None = None

@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import Runtime, build_runtime, create_app
+from bot.core.clock import Clock
 from bot.settings import Settings
 
 TOKEN = "test-rest-token"
@@ -136,8 +137,10 @@ async def _body(response: aiohttp.ClientResponse) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(settings: Settings) -> AsyncIterator[BotServer]:
-    runtime = await build_runtime(settings)
+async def running_bot(
+    settings: Settings, *, clock: Clock | None = None
+) -> AsyncIterator[BotServer]:
+    runtime = await build_runtime(settings, clock=clock)
     app = create_app(runtime)
     runner = web.AppRunner(app)
     await runner.setup()

@@ -327,6 +327,11 @@ class TelegramChannel(Channel):
             replies = await self.engine.handle(incoming)
         finally:
             typing.cancel()
+        if getattr(replies, "delete_incoming", False) and incoming.message_ref:
+            # A typed password or PIN: take it off the chat where Telegram allows it.
+            message_id = int(incoming.message_ref)
+            with contextlib.suppress(Exception):
+                await self.bot.delete_message(chat_id, message_id)
         try:
             await self._send(chat_id, replies)
         except ChannelUnreachable:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.auth.providers import Outgoing
 from bot.channels.base import Channel, numbered_options, render_plain
 from bot.core.engine import Engine
 from bot.core.messages import Contact, Incoming, KeyboardRequest, Location, Media, Reply
@@ -136,6 +137,14 @@ class TerminalChannel(Channel):
         target = self.downloads / Path(media.filename).name
         target.write_bytes(data)
         self._print(self._t("terminal.saved", path=target))
+
+    def show_dev_message(self, message: Outgoing) -> None:
+        """A code the development SMS/e-mail provider "sent": show it, as a phone would."""
+        self._print(
+            self._t(
+                "terminal.dev_message", kind=message.kind.upper(), to=message.to, body=message.body
+            )
+        )
 
     async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> None:
         if recipient.platform_user_id == self.user_id:

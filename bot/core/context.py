@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.core.messages import Incoming, Reply
@@ -12,7 +13,9 @@ from bot.core.texts import Texts
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from bot.auth.otp import OtpService
     from bot.billing.tariffs import TariffBook
+    from bot.core.clock import Clock
     from bot.core.push import Pusher
     from bot.settings import Settings
     from bot.store.backend import UtilityBackend
@@ -28,6 +31,8 @@ class Services:
     backend: UtilityBackend
     tariffs: TariffBook
     pusher: Pusher
+    clock: Clock
+    otp: OtpService
 
 
 @dataclass
@@ -42,6 +47,9 @@ class Context:
     services: Services
     state: dict[str, Any]
     arg: str | None = None  # the part after ':' of a button payload
+    # Set by a handler that read a secret (password, PIN): channels that can delete the
+    # customer's message from the chat do so.
+    delete_incoming: bool = False
 
     @property
     def lang(self) -> str:
@@ -54,6 +62,15 @@ class Context:
     @property
     def settings(self) -> Settings:
         return self.services.settings
+
+    def now(self) -> datetime:
+        return self.services.clock.now()
+
+
+class Replies(list[Reply]):
+    """The engine's answer: the replies, and whether to delete the customer's message."""
+
+    delete_incoming: bool = False
 
 
 Handler = Callable[[Context], Awaitable[list[Reply]]]

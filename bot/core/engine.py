@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
-from bot.core.context import Context, Services
+from bot.core.context import Context, Replies, Services
 from bot.core.locks import KeyedLocks, advisory_key
 from bot.core.messages import Button, Incoming, Reply
 from bot.core.router import STATE_BUTTONS, Router
@@ -76,7 +76,8 @@ class Engine:
             display_name=incoming.display_name,
         )
         conversation = await repo.get_or_create_conversation(session, user)
-        await repo.record_incoming(session, conversation, incoming)
+        secret = self.router.expects_secret(conversation.state or {})
+        await repo.record_incoming(session, conversation, incoming, redact=secret)
         now = utcnow()
         user.last_seen_at = now
         user.reachable = True  # whoever writes can be written to (they unblocked us)
@@ -93,6 +94,8 @@ class Engine:
             services=self.services,
             state=copy.deepcopy(conversation.state or {}),
         )
+        for hook in self.router.before_hooks:
+            await hook(ctx)
         route = self.router.resolve(ctx)
         ctx.arg = route.arg
         replies = await route.handler(ctx)
@@ -100,7 +103,9 @@ class Engine:
         _remember_buttons(ctx.state, replies)
         _save_state(conversation, ctx.state)
         repo.record_replies(session, conversation.id, replies)
-        return replies
+        answer = Replies(replies)
+        answer.delete_incoming = secret or ctx.delete_incoming
+        return answer
 
     async def _apologise(self, incoming: Incoming) -> list[Reply]:
         """Apologise, and keep the customer's message and the apology in the transcript
@@ -115,7 +120,8 @@ class Engine:
                 )
                 replies = [self._apology(user.language)]
                 conversation = await repo.get_or_create_conversation(session, user)
-                await repo.record_incoming(session, conversation, incoming)
+                secret = self.router.expects_secret(conversation.state or {})
+                await repo.record_incoming(session, conversation, incoming, redact=secret)
                 repo.record_replies(session, conversation.id, replies, author="system")
                 return replies
         except Exception:

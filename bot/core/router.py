@@ -15,7 +15,7 @@ Order (ARCHITECTURE.md, "per-update flow"):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.core.context import Context, Handler
@@ -42,6 +42,7 @@ class Router:
         self._commands: dict[str, Handler] = {}
         self._words: dict[str, Handler] = {}
         self._steps: dict[str, Handler] = {}
+        self._secret_steps: set[str] = set()
         self._photo: Handler | None = None
         self._document: Handler | None = None
         self._unsupported: Handler | None = None
@@ -50,6 +51,7 @@ class Router:
         self._fallback: Handler | None = None
         self._unknown_button: Handler | None = None
         self._urgent: list[tuple[Callable[[str], bool], Handler]] = []
+        self.before_hooks: list[Callable[[Context], Awaitable[None]]] = []
 
     # --- registration ------------------------------------------------------------------
 
@@ -74,14 +76,22 @@ class Router:
 
         return register
 
-    def step(self, name: str) -> Callable[[Handler], Handler]:
-        """The handler of the answer to an open question named `name`."""
+    def step(self, name: str, *, secret: bool = False) -> Callable[[Handler], Handler]:
+        """The handler of the answer to an open question named `name`. The answer to a
+        `secret` step (a password, a PIN) is never kept in the transcript, and channels
+        delete it from the chat where they can."""
 
         def register(handler: Handler) -> Handler:
             _add(self._steps, name, handler, "step")
+            if secret:
+                self._secret_steps.add(name)
             return handler
 
         return register
+
+    def expects_secret(self, state: dict[str, object]) -> bool:
+        awaiting = state.get(STATE_AWAITING)
+        return isinstance(awaiting, dict) and awaiting.get("step") in self._secret_steps
 
     def on_photo(self, handler: Handler) -> Handler:
         self._photo = handler
@@ -120,6 +130,13 @@ class Router:
             return handler
 
         return register
+
+    def before(
+        self, hook: Callable[[Context], Awaitable[None]]
+    ) -> Callable[[Context], Awaitable[None]]:
+        """Run `hook` on every update before it is routed (e.g. sliding the PIN window)."""
+        self.before_hooks.append(hook)
+        return hook
 
     def has_button(self, name: str) -> bool:
         return name in self._buttons

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.auth.passwords import hash_secret
 from bot.billing.tariffs import TariffBook, default_tariffs
+from bot.demo.definitions import definitions
 from bot.demo.generate import DEFAULT_CUSTOMERS, DemoData, generate
 from bot.store.db import Database
 from bot.store.models import (
@@ -24,6 +26,8 @@ from bot.store.models import (
     Outage,
     OutageArea,
     PaymentPoint,
+    PortalAccount,
+    PortalAccountCode,
 )
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,8 @@ UTILITY_TABLES = (
     OutageArea,
     Outage,
     ManagingUnit,
+    PortalAccountCode,
+    PortalAccount,
 )
 
 
@@ -92,6 +98,19 @@ async def seed(
     return summary
 
 
+async def _insert_accounts(session: AsyncSession) -> None:
+    """The personas' cskh.cpc.vn accounts (username/password), argon2id-hashed."""
+    for persona in definitions()["personas"]:
+        account = PortalAccount(
+            username=persona["username"].lower(),
+            password_hash=await hash_secret(persona["password"]),
+            phone=persona["phone"],
+            email=persona["email"],
+            codes=[PortalAccountCode(customer_code=c["code"]) for c in persona["customers"]],
+        )
+        session.add(account)
+
+
 async def _insert(session: AsyncSession, data: DemoData) -> None:
     await session.execute(insert(ManagingUnit), data.units)
     rows = [{k: v for k, v in c.items() if not k.startswith("_")} for c in data.customers]
@@ -115,6 +134,7 @@ async def _insert(session: AsyncSession, data: DemoData) -> None:
         ],
     )
     await session.execute(insert(PaymentPoint), data.payment_points)
+    await _insert_accounts(session)
     outage_ids = await _insert_returning_ids(session, Outage, [o for o, _ in data.outages])
     await session.execute(
         insert(OutageArea),

@@ -1,15 +1,412 @@
-"""Tài khoản: activation and login (interim until the account issue lands)."""
+"""Đăng nhập: activation by phone + OTP (SMS or e-mail), by portal username/password,
+or (Telegram) by sharing one's own contact; and "forgot password".
+
+Every flow starts with the personal-data notice when it has not been accepted, and
+ends by linking the customer codes proven for the phone or account, then resuming
+whatever the customer asked for before logging in.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
+from bot.auth import accounts, audit, guard
+from bot.auth.otp import Checked, CodeMessage, SendResult, Sent
+from bot.auth.passwords import verify_secret
 from bot.core.context import Context
-from bot.core.messages import Reply
-from bot.core.router import Router
-from bot.handlers.common import interim
+from bot.core.fmt import clock, mask_phone
+from bot.core.messages import Button, KeyboardRequest, Reply, RequestButton
+from bot.core.router import STATE_AWAITING, Router
+from bot.dialogs.fields import FieldError, parse_phone
+from bot.handlers.common import back_button, home_button
+from bot.handlers.gates import STATE_RESUME, resume
+from bot.store.backend import CustomerRecord
+
+STATE_LOGIN = "login"
+STEP_PHONE = "login.phone"
+STEP_OTP = "login.otp"
+STEP_USERNAME = "login.username"
+STEP_PASSWORD = "login.password"
+STEP_RESET_USERNAME = "reset.username"
+STEP_RESET_OTP = "reset.otp"
+STEP_NEW_PASSWORD = "reset.password"
+CODE = re.compile(r"^\d{6}$")
+
+
+def code_message(ctx: Context) -> CodeMessage:
+    return CodeMessage(ctx.t("otp.sms"), ctx.t("otp.email_subject"), ctx.t("otp.email_body"))
+
+
+def ask(ctx: Context, step: str, text: str, *buttons: Button, **extra: object) -> list[Reply]:
+    """One question, with the way back; the answer goes to `step`."""
+    ctx.state[STATE_AWAITING] = {"step": step, **extra}
+    rows = [tuple(buttons)] if buttons else []
+    return [Reply(text=text, buttons=(*rows, (back_button(ctx), home_button(ctx))))]
+
+
+def codes_text(ctx: Context, customers: list[CustomerRecord]) -> str:
+    lines = [
+        ctx.t("account.code_line", code=c.code, name=c.name, address=c.full_address)
+        for c in customers
+    ]
+    return "\n".join(lines)
+
+
+async def linked_customers(ctx: Context) -> list[CustomerRecord]:
+    found = [await ctx.services.backend.customer(code) for code in ctx.user.customer_codes]
+    return [customer for customer in found if customer is not None]
+
+
+def failed_lock(ctx: Context, key: str, until: datetime | None) -> list[Reply]:
+    ctx.state.pop(STATE_AWAITING, None)
+    when = clock(until) if until is not None else ""
+    return [Reply(text=ctx.t(key, time=when), buttons=((home_button(ctx),),))]
+
+
+def sent_answer(
+    ctx: Context, result: SendResult, step: str, key: str, **params: object
+) -> list[Reply]:
+    outcome = result.outcome
+    if outcome == Sent.LOCKED:
+        return failed_lock(ctx, "account.locked", result.locked_until)
+    if outcome == Sent.RATE_LIMITED:
+        ctx.state.pop(STATE_AWAITING, None)
+        return [Reply(text=ctx.t("account.rate_limited"), buttons=((home_button(ctx),),))]
+    resend = Button(ctx.t("account.resend"), payload="otp:resend")
+    if outcome == Sent.WAIT:
+        return ask(ctx, step, ctx.t("account.resend_wait", seconds=result.wait_seconds), resend)
+    if outcome == Sent.DELIVERY_FAILED:
+        ctx.state.pop(STATE_AWAITING, None)
+        failed = "account.sms_failed" if "sms" in key else "account.email_failed"
+        other = Button(ctx.t("account.via_email"), payload="otp:email")
+        if "email" in key:
+            other = Button(ctx.t("account.via_sms"), payload="otp:sms")
+        return [Reply(text=ctx.t(failed), buttons=((other,), (home_button(ctx),)))]
+    return ask(ctx, step, ctx.t(key, **params), resend)
 
 
 def register(router: Router) -> None:
     @router.command("/login", "dang nhap", "kich hoat", "login")
     @router.button("login")
     async def login(ctx: Context) -> list[Reply]:
-        return interim(ctx, "login")
+        ctx.state.pop(STATE_AWAITING, None)
+        if ctx.user.is_activated:
+            return await router.button_handler("account")(ctx)
+        if ctx.user.consent_version != accounts.CONSENT_VERSION:
+            yes = Button(ctx.t("account.consent_yes"), payload="consent:yes")
+            no = Button(ctx.t("account.consent_no"), payload="consent:no")
+            return [Reply(text=ctx.t("account.consent"), buttons=((yes, no), (home_button(ctx),)))]
+        return choose_method(ctx)
+
+    def choose_method(ctx: Context) -> list[Reply]:
+        phone = Button(ctx.t("account.method_phone"), payload="login_phone")
+        portal = Button(ctx.t("account.method_portal"), payload="login_portal")
+        requests: tuple[RequestButton, ...] = ()
+        if ctx.incoming.channel == "telegram":
+            requests = (RequestButton(KeyboardRequest.CONTACT, ctx.t("account.share_contact")),)
+        return [
+            Reply(
+                text=ctx.t("account.choose_method"),
+                buttons=((phone,), (portal,), (home_button(ctx),)),
+                requests=requests,
+            )
+        ]
+
+    @router.button("consent")
+    async def consent(ctx: Context) -> list[Reply]:
+        if ctx.arg != "yes":
+            ctx.state.pop(STATE_RESUME, None)
+            return [Reply(text=ctx.t("account.consent_declined"), buttons=((home_button(ctx),),))]
+        ctx.user.consent_version = accounts.CONSENT_VERSION
+        ctx.user.consent_at = ctx.now()
+        audit.record(
+            ctx.session,
+            "consent_accepted",
+            chat_user_id=ctx.user.id,
+            version=accounts.CONSENT_VERSION,
+        )
+        return choose_method(ctx)
+
+    # --- phone + OTP ----------------------------------------------------------------------
+
+    @router.button("login_phone")
+    async def login_phone(ctx: Context) -> list[Reply]:
+        replies = ask(ctx, STEP_PHONE, ctx.t("account.ask_phone"))
+        if ctx.incoming.channel == "telegram":
+            share = RequestButton(KeyboardRequest.CONTACT, ctx.t("account.share_contact"))
+            replies = [Reply(replies[0].text, replies[0].buttons, requests=(share,))]
+        return replies
+
+    @router.step(STEP_PHONE)
+    async def typed_phone(ctx: Context) -> list[Reply]:
+        if ctx.incoming.contact is not None:
+            return await shared_contact(ctx)
+        try:
+            phone = parse_phone(ctx.incoming.text or "")
+        except FieldError:
+            return ask(ctx, STEP_PHONE, ctx.t("account.bad_phone"))
+        ctx.state[STATE_LOGIN] = {"phone": phone}
+        ctx.state.pop(STATE_AWAITING, None)
+        sms = Button(ctx.t("account.via_sms"), payload="otp:sms")
+        email = Button(ctx.t("account.via_email"), payload="otp:email")
+        return [
+            Reply(
+                text=ctx.t("account.choose_delivery"),
+                buttons=((sms, email), (back_button(ctx), home_button(ctx))),
+            )
+        ]
+
+    @router.button("otp")
+    async def send_code(ctx: Context) -> list[Reply]:
+        login_state = ctx.state.get(STATE_LOGIN) or {}
+        phone = login_state.get("phone")
+        if not phone or ctx.arg not in ("sms", "email", "resend"):
+            return await login(ctx)
+        delivery = login_state.get("delivery", "sms") if ctx.arg == "resend" else ctx.arg
+        customers = await ctx.services.backend.customers_by_phone(phone)
+        address: str | None = None
+        if customers and delivery == "sms":
+            address = phone
+        elif customers:
+            address = next((c.email for c in customers if c.email), None)
+        result = await ctx.services.otp.send(
+            ctx.session,
+            phone=phone,
+            purpose="activate",
+            delivery=delivery,
+            chat_user_id=ctx.user.id,
+            address=address,
+            text=code_message(ctx),
+        )
+        ctx.state[STATE_LOGIN] = {"phone": phone, "delivery": delivery}
+        return sent_answer(
+            ctx, result, STEP_OTP, f"account.code_sent_{delivery}", phone=mask_phone(phone)
+        )
+
+    @router.step(STEP_OTP, secret=True)
+    async def typed_code(ctx: Context) -> list[Reply]:
+        phone = (ctx.state.get(STATE_LOGIN) or {}).get("phone")
+        code = "".join((ctx.incoming.text or "").split())
+        if not phone:
+            return await login(ctx)
+        if not CODE.match(code):
+            return ask(ctx, STEP_OTP, ctx.t("account.code_format"))
+        result = await ctx.services.otp.check(
+            ctx.session, phone=phone, purpose="activate", code=code, chat_user_id=ctx.user.id
+        )
+        if result.outcome == Checked.LOCKED:
+            return failed_lock(ctx, "account.locked", result.locked_until)
+        if result.outcome == Checked.WRONG:
+            resend = Button(ctx.t("account.resend"), payload="otp:resend")
+            return ask(
+                ctx, STEP_OTP, ctx.t("account.code_wrong", left=result.attempts_left), resend
+            )
+        customers = await ctx.services.backend.customers_by_phone(phone)
+        return await activated(ctx, f"phone:{phone}", customers, phone=phone, method="otp")
+
+    # --- Telegram: the customer's own contact, verified by the platform --------------------
+
+    @router.on_contact
+    async def shared_contact(ctx: Context) -> list[Reply]:
+        contact = ctx.incoming.contact
+        assert contact is not None
+        if ctx.user.is_activated:
+            return await router.button_handler("account")(ctx)
+        if ctx.user.consent_version != accounts.CONSENT_VERSION:
+            return await login(ctx)
+        if not contact.verified:
+            return ask(ctx, STEP_PHONE, ctx.t("account.contact_not_own"))
+        try:
+            phone = parse_phone(contact.phone)
+        except FieldError:
+            return ask(ctx, STEP_PHONE, ctx.t("account.bad_phone"))
+        customers = await ctx.services.backend.customers_by_phone(phone)
+        if not customers:
+            ctx.state.pop(STATE_AWAITING, None)
+            text = ctx.t(
+                "account.not_on_contract", phone=mask_phone(phone), hotline=ctx.settings.hotline
+            )
+            portal = Button(ctx.t("account.method_portal"), payload="login_portal")
+            return [Reply(text=text, buttons=((portal,), (home_button(ctx),)))]
+        return await activated(ctx, f"phone:{phone}", customers, phone=phone, method="contact")
+
+    # --- username / password -----------------------------------------------------------------
+
+    @router.button("login_portal")
+    async def login_portal(ctx: Context) -> list[Reply]:
+        return ask(ctx, STEP_USERNAME, ctx.t("account.ask_username"))
+
+    @router.step(STEP_USERNAME)
+    async def typed_username(ctx: Context) -> list[Reply]:
+        username = (ctx.incoming.text or "").strip().lower()[:60]
+        if not username:
+            return ask(ctx, STEP_USERNAME, ctx.t("account.ask_username"))
+        forgot = Button(ctx.t("account.forgot"), payload="forgot")
+        return ask(ctx, STEP_PASSWORD, ctx.t("account.ask_password"), forgot, username=username)
+
+    @router.step(STEP_PASSWORD, secret=True)
+    async def typed_password(ctx: Context) -> list[Reply]:
+        username = str(ctx.state.get(STATE_AWAITING, {}).get("username", ""))
+        password = ctx.incoming.text or ""
+        subject = f"portal:{username}"
+        now = ctx.now()
+        until = await guard.locked_until(ctx.session, subject, now)
+        if until is not None:
+            return failed_lock(ctx, "account.login_locked", until)
+        account = await accounts.portal_account(ctx.session, username)
+        # verify_secret runs a dummy check for an unknown username: same time, same answer.
+        if await verify_secret(account.password_hash if account else None, password):
+            await guard.clear(ctx.session, subject)
+            assert account is not None
+            customers = [
+                c
+                for c in [
+                    await ctx.services.backend.customer(link.customer_code)
+                    for link in account.codes
+                ]
+                if c is not None
+            ]
+            return await activated(ctx, subject, customers, phone=None, method="password")
+        audit.record(
+            ctx.session,
+            "login_failure",
+            chat_user_id=ctx.user.id,
+            subject=subject,
+            method="password",
+        )
+        locked = await guard.record_failure(ctx.session, subject, now)
+        if locked is not None:
+            audit.record(
+                ctx.session,
+                "lockout",
+                chat_user_id=ctx.user.id,
+                subject=subject,
+                until=locked.isoformat(),
+            )
+            return failed_lock(ctx, "account.login_locked", locked)
+        left = await guard.failures_left(ctx.session, subject)
+        forgot = Button(ctx.t("account.forgot"), payload="forgot")
+        return ask(ctx, STEP_USERNAME, ctx.t("account.login_wrong", left=left), forgot)
+
+    # --- forgot password: an OTP to the account's phone, then a new password -----------------
+
+    @router.button("forgot")
+    async def forgot(ctx: Context) -> list[Reply]:
+        return ask(ctx, STEP_RESET_USERNAME, ctx.t("account.reset_ask_username"))
+
+    @router.step(STEP_RESET_USERNAME)
+    async def reset_username(ctx: Context) -> list[Reply]:
+        username = (ctx.incoming.text or "").strip().lower()[:60]
+        account = await accounts.portal_account(ctx.session, username)
+        known = account is not None and account.phone is not None
+        # An unknown username gets the same answer and the same limits; nothing is sent.
+        phone = account.phone if known and account else f"portal:{username}"
+        result = await ctx.services.otp.send(
+            ctx.session,
+            phone=str(phone),
+            purpose="reset_password",
+            delivery="sms",
+            chat_user_id=ctx.user.id,
+            address=phone if known else None,
+            text=code_message(ctx),
+            target=username,
+        )
+        ctx.state[STATE_LOGIN] = {"reset_phone": phone, "username": username}
+        return sent_answer(ctx, result, STEP_RESET_OTP, "account.reset_sent")
+
+    @router.step(STEP_RESET_OTP, secret=True)
+    async def reset_code(ctx: Context) -> list[Reply]:
+        login_state = ctx.state.get(STATE_LOGIN) or {}
+        phone = login_state.get("reset_phone")
+        code = "".join((ctx.incoming.text or "").split())
+        if not phone:
+            return await login(ctx)
+        if not CODE.match(code):
+            return ask(ctx, STEP_RESET_OTP, ctx.t("account.code_format"))
+        result = await ctx.services.otp.check(
+            ctx.session,
+            phone=phone,
+            purpose="reset_password",
+            code=code,
+            chat_user_id=ctx.user.id,
+        )
+        if result.outcome == Checked.LOCKED:
+            return failed_lock(ctx, "account.locked", result.locked_until)
+        if result.outcome == Checked.WRONG:
+            return ask(ctx, STEP_RESET_OTP, ctx.t("account.code_wrong", left=result.attempts_left))
+        return ask(
+            ctx, STEP_NEW_PASSWORD, ctx.t("account.ask_new_password"), username=result.target
+        )
+
+    @router.step(STEP_NEW_PASSWORD, secret=True)
+    async def new_password(ctx: Context) -> list[Reply]:
+        username = str(ctx.state.get(STATE_AWAITING, {}).get("username", ""))
+        password = ctx.incoming.text or ""
+        if len(password) < 8 or not re.search(r"\d", password) or not re.search(r"\D", password):
+            return ask(ctx, STEP_NEW_PASSWORD, ctx.t("account.weak_password"), username=username)
+        account = await accounts.portal_account(ctx.session, username)
+        if account is None:
+            return await login(ctx)
+        await accounts.set_portal_password(ctx.session, account, password, ctx.now())
+        await guard.clear(ctx.session, f"portal:{username}")
+        customers = [
+            c
+            for c in [
+                await ctx.services.backend.customer(link.customer_code) for link in account.codes
+            ]
+            if c is not None
+        ]
+        done = [Reply(text=ctx.t("account.password_reset"))]
+        return done + await activated(
+            ctx, f"portal:{username}", customers, phone=None, method="password_reset"
+        )
+
+    # --- the end of every flow -------------------------------------------------------------------
+
+    async def activated(
+        ctx: Context,
+        identity: str,
+        customers: list[CustomerRecord],
+        *,
+        phone: str | None,
+        method: str,
+    ) -> list[Reply]:
+        ctx.state.pop(STATE_AWAITING, None)
+        ctx.state.pop(STATE_LOGIN, None)
+        await accounts.activate(
+            ctx.session,
+            ctx.user,
+            identity=identity,
+            codes=[c.code for c in customers],
+            now=ctx.now(),
+            phone=phone,
+            method=method,
+        )
+        audit.record(
+            ctx.session,
+            "login_success",
+            chat_user_id=ctx.user.id,
+            subject=identity if identity.startswith("portal:") else None,
+            method=method,
+        )
+        if not customers:
+            return await resume(
+                ctx,
+                router,
+                [Reply(text=ctx.t("account.activated_none"), buttons=((home_button(ctx),),))],
+            )
+        text = f"{ctx.t('account.activated')}\n{codes_text(ctx, customers)}"
+        if len(customers) > 1:
+            defaults = tuple(
+                (Button(ctx.t("account.make_default", code=c.code), payload=f"default:{c.code}"),)
+                for c in customers
+            )
+            replies = [
+                Reply(text=text),
+                Reply(text=ctx.t("account.pick_default"), buttons=(*defaults, (home_button(ctx),))),
+            ]
+        else:
+            lookups = Button(ctx.t("menu.lookups"), payload="lookups")
+            replies = [Reply(text=text, buttons=((lookups, home_button(ctx)),))]
+        return await resume(ctx, router, replies)

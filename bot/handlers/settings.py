@@ -1,13 +1,35 @@
-"""Cài đặt: language now; the PIN and notice preferences come with their issues."""
+"""Cài đặt: language, the account (linked codes, log out, delete my data) and the PIN."""
 
 from __future__ import annotations
 
+import re
+
+from bot.auth import accounts
+from bot.auth.otp import Checked
+from bot.auth.passwords import hash_secret, verify_secret
 from bot.core.context import Context
+from bot.core.fmt import mask_phone
 from bot.core.messages import Button, Reply
-from bot.core.router import Router
-from bot.handlers.common import STATE_SCREEN, back_button, home_button, interim, main_menu
+from bot.core.router import STATE_AWAITING, Router
+from bot.handlers.account import (
+    CODE,
+    STATE_LOGIN,
+    ask,
+    code_message,
+    failed_lock,
+    linked_customers,
+    sent_answer,
+)
+from bot.handlers.common import STATE_SCREEN, back_button, home_button, main_menu
+from bot.handlers.gates import STEP_PIN_UNLOCK, gate, resume
 
 LANGUAGES = ("vi", "en")
+CUSTOMER_CODE = re.compile(r"^[A-Z]{2}[0-9A-Z]{4}\d{7}$")
+STEP_ADD_CODE = "account.add_code"
+STEP_ADD_CODE_OTP = "account.add_code_otp"
+STEP_PIN_NEW = "pin.new"
+STEP_PIN_AGAIN = "pin.again"
+STEP_PIN_CURRENT = "pin.current"
 
 
 def register(router: Router) -> None:
@@ -19,12 +41,15 @@ def register(router: Router) -> None:
             Reply(
                 text=ctx.t("settings.title", language=ctx.t(f"language.{ctx.lang}")),
                 buttons=(
+                    (Button(ctx.t("settings.account_button"), payload="account"),),
                     (Button(ctx.t("settings.language_button"), payload="language"),),
                     (Button(ctx.t("settings.pin_button"), payload="pin"),),
                     (home_button(ctx),),
                 ),
             )
         ]
+
+    # --- language -------------------------------------------------------------------------
 
     @router.command("/language", "/lang", "ngon ngu", "language")
     @router.button("language")
@@ -57,7 +82,290 @@ def register(router: Router) -> None:
         ctx.arg = "vi"
         return await set_language(ctx)
 
+    # --- the account: linked codes ------------------------------------------------------------
+
+    @router.command("/account", "tai khoan")
+    @router.button("account")
+    async def account(ctx: Context) -> list[Reply]:
+        if (stop := gate(ctx, "account", pin=False)) is not None:
+            return stop
+        ctx.state[STATE_SCREEN] = "account"
+        customers = await linked_customers(ctx)
+        lines = [
+            ("⭐ " if c.code == ctx.user.default_customer_code else "• ")
+            + ctx.t("account.code_line", code=c.code, name=c.name, address=c.full_address)
+            for c in customers
+        ]
+        rows: list[tuple[Button, ...]] = []
+        for c in customers:
+            row = [Button(ctx.t("account.remove", code=c.code), payload=f"unlink:{c.code}")]
+            if c.code != ctx.user.default_customer_code:
+                row.insert(
+                    0,
+                    Button(ctx.t("account.make_default", code=c.code), payload=f"default:{c.code}"),
+                )
+            rows.append(tuple(row))
+        rows += [
+            (Button(ctx.t("account.add_code"), payload="add_code"),),
+            (
+                Button(ctx.t("account.logout"), payload="logout"),
+                Button(ctx.t("account.logout_all"), payload="logout_all"),
+            ),
+            (Button(ctx.t("account.forget"), payload="forget"),),
+            (back_button(ctx), home_button(ctx)),
+        ]
+        return [Reply(text="\n".join([ctx.t("account.summary"), *lines]), buttons=tuple(rows))]
+
+    def refuse(ctx: Context) -> list[Reply]:
+        return [Reply(text=ctx.t("account.not_yours"), buttons=((home_button(ctx),),))]
+
+    @router.button("default")
+    async def make_default(ctx: Context) -> list[Reply]:
+        code = (ctx.arg or "").upper()
+        if (stop := gate(ctx, f"default:{code}")) is not None:
+            return stop
+        if not accounts.is_linked(ctx.user, code):
+            return refuse(ctx)
+        accounts.set_default(ctx.session, ctx.user, code)
+        return [Reply(text=ctx.t("account.default_set", code=code))] + await account(ctx)
+
+    @router.button("unlink")
+    async def unlink(ctx: Context) -> list[Reply]:
+        code = (ctx.arg or "").upper()
+        if (stop := gate(ctx, f"unlink:{code}")) is not None:
+            return stop
+        if not accounts.is_linked(ctx.user, code):
+            return refuse(ctx)
+        yes = Button(ctx.t("account.confirm_yes"), payload=f"unlink_ok:{code}")
+        no = Button(ctx.t("account.confirm_no"), payload="account")
+        return [Reply(text=ctx.t("account.confirm_remove", code=code), buttons=((yes, no),))]
+
+    @router.button("unlink_ok")
+    async def unlink_confirmed(ctx: Context) -> list[Reply]:
+        code = (ctx.arg or "").upper()
+        if (stop := gate(ctx, f"unlink:{code}")) is not None:
+            return stop
+        if not accounts.is_linked(ctx.user, code):
+            return refuse(ctx)
+        accounts.unlink_code(ctx.session, ctx.user, code)
+        return [Reply(text=ctx.t("account.removed", code=code))] + await account(ctx)
+
+    @router.button("add_code")
+    async def add_code(ctx: Context) -> list[Reply]:
+        if (stop := gate(ctx, "add_code")) is not None:
+            return stop
+        return ask(ctx, STEP_ADD_CODE, ctx.t("account.ask_code"))
+
+    @router.step(STEP_ADD_CODE)
+    async def typed_code(ctx: Context) -> list[Reply]:
+        code = "".join((ctx.incoming.text or "").split()).upper()
+        if not CUSTOMER_CODE.match(code):
+            return ask(ctx, STEP_ADD_CODE, ctx.t("account.bad_code"))
+        if accounts.is_linked(ctx.user, code):
+            ctx.state.pop(STATE_AWAITING, None)
+            return [Reply(text=ctx.t("account.already_linked", code=code))] + await account(ctx)
+        customer = await ctx.services.backend.customer(code)
+        if customer is None:
+            return ask(ctx, STEP_ADD_CODE, ctx.t("account.code_unknown", code=code))
+        if not customer.phones:
+            ctx.state.pop(STATE_AWAITING, None)
+            text = ctx.t("account.add_code_no_phone", code=code, hotline=ctx.settings.hotline)
+            return [Reply(text=text, buttons=((home_button(ctx),),))]
+        phone = customer.phones[0]
+        result = await ctx.services.otp.send(
+            ctx.session,
+            phone=phone,
+            purpose="add_code",
+            delivery="sms",
+            chat_user_id=ctx.user.id,
+            address=phone,
+            text=code_message(ctx),
+            target=code,
+        )
+        ctx.state[STATE_LOGIN] = {"phone": phone}
+        return sent_answer(
+            ctx,
+            result,
+            STEP_ADD_CODE_OTP,
+            "account.add_code_sent",
+            code=code,
+            phone=mask_phone(phone),
+        )
+
+    @router.step(STEP_ADD_CODE_OTP, secret=True)
+    async def add_code_otp(ctx: Context) -> list[Reply]:
+        phone = (ctx.state.get(STATE_LOGIN) or {}).get("phone")
+        code = "".join((ctx.incoming.text or "").split())
+        if not phone:
+            return await add_code(ctx)
+        if not CODE.match(code):
+            return ask(ctx, STEP_ADD_CODE_OTP, ctx.t("account.code_format"))
+        result = await ctx.services.otp.check(
+            ctx.session, phone=phone, purpose="add_code", code=code, chat_user_id=ctx.user.id
+        )
+        if result.outcome == Checked.LOCKED:
+            return failed_lock(ctx, "account.locked", result.locked_until)
+        if result.outcome == Checked.WRONG:
+            return ask(
+                ctx, STEP_ADD_CODE_OTP, ctx.t("account.code_wrong", left=result.attempts_left)
+            )
+        ctx.state.pop(STATE_LOGIN, None)
+        ctx.state.pop(STATE_AWAITING, None)
+        customer_code = str(result.target)
+        customer = await ctx.services.backend.customer(customer_code)
+        accounts.link_code(ctx.session, ctx.user, customer_code)
+        name = customer.name if customer else customer_code
+        return [Reply(text=ctx.t("account.code_added", code=customer_code, name=name))] + (
+            await account(ctx)
+        )
+
+    # --- log out, delete my data -------------------------------------------------------------
+
+    def confirm(ctx: Context, text_key: str, payload: str) -> list[Reply]:
+        yes = Button(ctx.t("account.confirm_yes"), payload=payload)
+        no = Button(ctx.t("account.confirm_no"), payload="account")
+        return [Reply(text=ctx.t(text_key), buttons=((yes, no),))]
+
+    @router.command("/logout", "dang xuat")
+    @router.button("logout")
+    async def logout(ctx: Context) -> list[Reply]:
+        if not ctx.user.is_activated:
+            return [main_menu(ctx)]
+        return confirm(ctx, "account.confirm_logout", "logout_ok")
+
+    @router.button("logout_ok")
+    async def logout_confirmed(ctx: Context) -> list[Reply]:
+        if ctx.user.is_activated:
+            accounts.logout(ctx.session, ctx.user)
+        return [main_menu(ctx, ctx.t("account.logged_out"))]
+
+    @router.button("logout_all")
+    async def logout_all(ctx: Context) -> list[Reply]:
+        if (stop := gate(ctx, "logout_all")) is not None:
+            return stop
+        return confirm(ctx, "account.confirm_logout_all", "logout_all_ok")
+
+    @router.button("logout_all_ok")
+    async def logout_all_confirmed(ctx: Context) -> list[Reply]:
+        if (stop := gate(ctx, "logout_all")) is not None:
+            return stop
+        count = await accounts.logout_everywhere(ctx.session, ctx.user)
+        return [main_menu(ctx, ctx.t("account.logged_out_all", count=count))]
+
+    @router.command("/forget", "xoa du lieu", "xoa du lieu cua toi")
+    @router.button("forget")
+    async def forget(ctx: Context) -> list[Reply]:
+        return confirm(ctx, "account.confirm_forget", "forget_ok")
+
+    @router.button("forget_ok")
+    async def forget_confirmed(ctx: Context) -> list[Reply]:
+        deletion = await accounts.forget(ctx.session, ctx.user)
+        ctx.state.clear()
+        if deletion.kept_requests:
+            text = ctx.t(
+                "account.forgotten_kept",
+                messages=deletion.messages,
+                media=deletion.media,
+                codes=", ".join(deletion.kept_requests),
+            )
+        else:
+            text = ctx.t("account.forgotten", messages=deletion.messages, media=deletion.media)
+        return [main_menu(ctx, text)]
+
+    # --- the app PIN ("Cài đặt mật khẩu") --------------------------------------------------------
+
+    @router.before
+    async def slide_pin_window(ctx: Context) -> None:
+        accounts.keep_unlocked(ctx.user, ctx.now())
+
     @router.command("/pin", "cai dat mat khau", "doi mat khau")
     @router.button("pin")
     async def pin(ctx: Context) -> list[Reply]:
-        return interim(ctx, "pin")
+        if (stop := gate(ctx, "pin", pin=False)) is not None:
+            return stop
+        ctx.state[STATE_SCREEN] = "pin"
+        if ctx.user.pin_hash is None:
+            set_button = Button(ctx.t("pin.set"), payload="pin_set")
+            return [
+                Reply(
+                    text=ctx.t("pin.intro"),
+                    buttons=((set_button,), (back_button(ctx), home_button(ctx))),
+                )
+            ]
+        change = Button(ctx.t("pin.change"), payload="pin_change")
+        remove = Button(ctx.t("pin.remove"), payload="pin_remove")
+        return [
+            Reply(
+                text=ctx.t("pin.is_on"),
+                buttons=((change, remove), (back_button(ctx), home_button(ctx))),
+            )
+        ]
+
+    @router.button("pin_set")
+    async def pin_set(ctx: Context) -> list[Reply]:
+        if (stop := gate(ctx, "pin", pin=False)) is not None:
+            return stop
+        if ctx.user.pin_hash is not None:
+            return await pin(ctx)
+        return ask(ctx, STEP_PIN_NEW, ctx.t("pin.ask_new"))
+
+    @router.button("pin_change", "pin_remove")
+    async def pin_current(ctx: Context) -> list[Reply]:
+        if (stop := gate(ctx, "pin", pin=False)) is not None:
+            return stop
+        if ctx.user.pin_hash is None:
+            return await pin(ctx)
+        wants = "remove" if ctx.incoming.payload == "pin_remove" else "change"
+        return ask(ctx, STEP_PIN_CURRENT, ctx.t("pin.ask_current"), wants=wants)
+
+    @router.step(STEP_PIN_CURRENT, secret=True)
+    async def typed_current(ctx: Context) -> list[Reply]:
+        wants = ctx.state.get(STATE_AWAITING, {}).get("wants")
+        check = await accounts.check_pin(ctx.session, ctx.user, ctx.incoming.text or "", ctx.now())
+        if check.locked_out:
+            ctx.state.pop(STATE_AWAITING, None)
+            return [main_menu(ctx, ctx.t("pin.locked_out"))]
+        if not check.ok:
+            return ask(
+                ctx, STEP_PIN_CURRENT, ctx.t("pin.wrong", left=check.attempts_left), wants=wants
+            )
+        if wants == "remove":
+            ctx.state.pop(STATE_AWAITING, None)
+            accounts.remove_pin(ctx.session, ctx.user)
+            return [Reply(text=ctx.t("pin.removed"))] + await pin(ctx)
+        return ask(ctx, STEP_PIN_NEW, ctx.t("pin.ask_new"))
+
+    @router.step(STEP_PIN_NEW, secret=True)
+    async def typed_new(ctx: Context) -> list[Reply]:
+        new = (ctx.incoming.text or "").strip()
+        if not accounts.PIN_PATTERN.match(new):
+            return ask(ctx, STEP_PIN_NEW, ctx.t("pin.bad"))
+        # Only a hash of the first entry is kept while waiting for the confirmation.
+        return ask(ctx, STEP_PIN_AGAIN, ctx.t("pin.ask_again"), first=await hash_secret(new))
+
+    @router.step(STEP_PIN_AGAIN, secret=True)
+    async def typed_again(ctx: Context) -> list[Reply]:
+        again = (ctx.incoming.text or "").strip()
+        first = ctx.state.get(STATE_AWAITING, {}).get("first")
+        if not isinstance(first, str) or not await verify_secret(first, again):
+            return ask(ctx, STEP_PIN_NEW, ctx.t("pin.mismatch"))
+        ctx.state.pop(STATE_AWAITING, None)
+        accounts.set_pin_hash(ctx.session, ctx.user, first, ctx.now())
+        return [Reply(text=ctx.t("pin.done"))] + await pin(ctx)
+
+    @router.step(STEP_PIN_UNLOCK, secret=True)
+    async def unlock(ctx: Context) -> list[Reply]:
+        check = await accounts.check_pin(ctx.session, ctx.user, ctx.incoming.text or "", ctx.now())
+        if check.locked_out:
+            ctx.state.clear()
+            return [main_menu(ctx, ctx.t("pin.locked_out"))]
+        if not check.ok:
+            ctx.state[STATE_AWAITING] = {"step": STEP_PIN_UNLOCK}
+            return [
+                Reply(
+                    text=ctx.t("pin.wrong", left=check.attempts_left),
+                    buttons=((home_button(ctx),),),
+                )
+            ]
+        ctx.state.pop(STATE_AWAITING, None)
+        return await resume(ctx, router, [])

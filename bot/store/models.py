@@ -245,6 +245,13 @@ class ChatUser(Base):
     verified_phone: Mapped[str | None] = mapped_column(String(16), index=True)
     default_customer_code: Mapped[str | None] = mapped_column(String(13))
     activated_at: Mapped[datetime | None]
+    # Who proved themselves here: "phone:+84..." or "portal:<username>"; "log out
+    # everywhere" unlinks every chat with the same identity.
+    identity: Mapped[str | None] = mapped_column(String(80), index=True)
+    consent_version: Mapped[str | None] = mapped_column(String(20))
+    consent_at: Mapped[datetime | None]
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
+    pin_unlocked_until: Mapped[datetime | None]
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -356,6 +363,90 @@ class Media(Base):
     filename: Mapped[str] = mapped_column(String(200))
     size: Mapped[int]
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PortalAccount(Base):
+    """An account of the utility's web portal (cskh.cpc.vn): username and password."""
+
+    __tablename__ = "portal_accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)  # stored lower-case
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    phone: Mapped[str | None] = mapped_column(String(16), index=True)
+    email: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime | None]
+    codes: Mapped[list[PortalAccountCode]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class PortalAccountCode(Base):
+    __tablename__ = "portal_account_codes"
+    __table_args__ = (UniqueConstraint("account_id", "customer_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("portal_accounts.id", ondelete="CASCADE"))
+    customer_code: Mapped[str] = mapped_column(String(13))
+
+
+class OtpCode(Base):
+    """A one-time code requested for a phone. A request for a phone that is on no
+    contract is recorded too (without a code), so limits and answers are the same."""
+
+    __tablename__ = "otp_codes"
+    __table_args__ = (
+        Index("ix_otp_subject_created", "subject", "created_at"),
+        Index("ix_otp_chat_user_created", "chat_user_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80))  # the phone (E.164) proven by the code
+    purpose: Mapped[str] = mapped_column(String(20))  # activate | add_code | reset_password
+    target: Mapped[str | None] = mapped_column(String(60))  # e.g. the customer code to add
+    delivery: Mapped[str] = mapped_column(String(10))  # sms | email
+    code_hash: Mapped[str | None] = mapped_column(String(64))  # None: nothing was sent
+    failed: Mapped[bool] = mapped_column(Boolean, default=False)  # the gateway refused it
+    chat_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chat_users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class AuthGuard(Base):
+    """Wrong attempts against one subject (a phone, a username, a chat's PIN) and the
+    lock they earn."""
+
+    __tablename__ = "auth_guards"
+    subject: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class SecurityEvent(Base):
+    """The audit log: activations, logins, OTPs, lockouts, PIN and code changes."""
+
+    __tablename__ = "security_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_user_id: Mapped[int | None] = mapped_column(index=True)  # kept after data deletion
+    event: Mapped[str] = mapped_column(String(40), index=True)
+    subject: Mapped[str | None] = mapped_column(String(100))  # masked phone, username...
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class DevMessage(Base):
+    """An SMS or e-mail the development providers did not really send (shown to staff
+    and by `cskh dev outbox`)."""
+
+    __tablename__ = "dev_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # sms | email
+    recipient: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -114,10 +114,14 @@ def incoming_attachments(
     return attachments
 
 
+REDACTED = "••••••"
+
+
 async def record_incoming(
-    session: AsyncSession, conversation: Conversation, incoming: Incoming
+    session: AsyncSession, conversation: Conversation, incoming: Incoming, *, redact: bool = False
 ) -> TranscriptMessage:
-    """Keep what the customer sent, photos included, in the transcript."""
+    """Keep what the customer sent, photos included, in the transcript; a secret (the
+    answer to a password or PIN question) is replaced by dots."""
     photo_ids = [
         await save_media(session, photo, conversation.chat_user_id)
         for photo in incoming.photos
@@ -132,7 +136,9 @@ async def record_incoming(
         conversation_id=conversation.id,
         direction="in",
         author="customer",
-        text=(incoming.text or None) and incoming.text[:TRANSCRIPT_TEXT_LIMIT],
+        text=REDACTED
+        if redact and incoming.text
+        else (incoming.text or None) and incoming.text[:TRANSCRIPT_TEXT_LIMIT],
         payload=incoming.payload and incoming.payload[:200],
         attachments=incoming_attachments(incoming, photo_ids, document_ids),
         created_at=incoming.at,

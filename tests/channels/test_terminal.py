@@ -37,7 +37,7 @@ async def _run(settings: Settings, lines: str, tmp_path: Path) -> str:
 async def test_buttons_are_numbered_and_chosen_by_number(
     settings: Settings, tmp_path: Path
 ) -> None:
-    output = await _run(settings, "6\n1\n2\n", tmp_path)
+    output = await _run(settings, "6\n2\n2\n", tmp_path)
     assert "  1. 🔑 Đăng nhập" in output and "  6. ⚙️ Cài đặt" in output
     assert "⚙️ Cài đặt. Ngôn ngữ hiện tại: Tiếng Việt." in output
     assert "Quý khách chọn ngôn ngữ / Choose your language:" in output

@@ -1,0 +1,1 @@
+"""Who the customer is: OTP by SMS or e-mail, portal passwords, the app PIN, the audit log."""

@@ -1,0 +1,253 @@
+"""Activation, linked customer codes, the app PIN, logging out and forgetting a user.
+
+An activated chat user has an identity ("phone:+84..." or "portal:<username>") and
+the customer codes proven for it. Everything personal acts only on those codes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.auth import audit, guard
+from bot.auth.passwords import hash_secret, verify_secret
+from bot.store.models import (
+    ChatUser,
+    Conversation,
+    CustomerLink,
+    Media,
+    PortalAccount,
+    RestMessage,
+    ServiceRequest,
+    TranscriptMessage,
+)
+
+# The personal-data notice the customer accepts at activation (Decree 13/2023/NĐ-CP);
+# change the version whenever its text in domain.yml changes meaning.
+CONSENT_VERSION = "2026-11"
+PIN_IDLE = timedelta(minutes=15)
+PIN_PATTERN = re.compile(r"^\d{4,6}$")
+OPEN_REQUEST_STATUSES = ("received", "in_progress", "needs_info")
+
+
+def is_linked(user: ChatUser, code: str) -> bool:
+    """Whether `code` is one of the user's proven customer codes (any other is refused,
+    typed or forged in a button payload alike)."""
+    return code.upper() in user.customer_codes
+
+
+async def activate(
+    session: AsyncSession,
+    user: ChatUser,
+    *,
+    identity: str,
+    codes: list[str],
+    now: datetime,
+    phone: str | None = None,
+    method: str,
+) -> None:
+    """Activate the chat for `identity` with exactly these customer codes."""
+    user.activated_at = now
+    user.identity = identity
+    if phone:
+        user.verified_phone = phone
+    existing = {link.customer_code for link in user.links}
+    for code in codes:
+        if code not in existing:
+            user.links.append(CustomerLink(customer_code=code))
+    if codes and user.default_customer_code not in codes:
+        user.default_customer_code = codes[0]
+    audit.record(
+        session,
+        "activation",
+        chat_user_id=user.id,
+        subject=_mask(identity),
+        method=method,
+        codes=len(codes),
+    )
+
+
+def link_code(session: AsyncSession, user: ChatUser, code: str) -> None:
+    if not is_linked(user, code):
+        user.links.append(CustomerLink(customer_code=code))
+        audit.record(session, "code_linked", chat_user_id=user.id, subject=code)
+    if user.default_customer_code is None:
+        user.default_customer_code = code
+
+
+def unlink_code(session: AsyncSession, user: ChatUser, code: str) -> None:
+    user.links = [link for link in user.links if link.customer_code != code]
+    if user.default_customer_code == code:
+        user.default_customer_code = user.links[0].customer_code if user.links else None
+    audit.record(session, "code_unlinked", chat_user_id=user.id, subject=code)
+
+
+def set_default(session: AsyncSession, user: ChatUser, code: str) -> None:
+    user.default_customer_code = code
+    audit.record(session, "default_code", chat_user_id=user.id, subject=code)
+
+
+def _deactivate(user: ChatUser) -> None:
+    user.activated_at = None
+    user.identity = None
+    user.verified_phone = None
+    user.default_customer_code = None
+    user.links = []
+    user.pin_hash = None
+    user.pin_unlocked_until = None
+
+
+def logout(session: AsyncSession, user: ChatUser, *, event: str = "logout") -> None:
+    """Unlink this chat from the account."""
+    audit.record(session, event, chat_user_id=user.id, subject=_mask(user.identity))
+    _deactivate(user)
+
+
+async def logout_everywhere(session: AsyncSession, user: ChatUser) -> int:
+    """Unlink every chat with the same identity; the number of chats logged out."""
+    identity = user.identity
+    if identity is None:
+        return 0
+    others = list(await session.scalars(select(ChatUser).where(ChatUser.identity == identity)))
+    for other in others:
+        _deactivate(other)
+    audit.record(
+        session,
+        "logout_everywhere",
+        chat_user_id=user.id,
+        subject=_mask(identity),
+        chats=len(others),
+    )
+    return len(others)
+
+
+# --- the app PIN -----------------------------------------------------------------------
+
+
+def pin_needed(user: ChatUser, now: datetime) -> bool:
+    """A PIN is set and the last unlock has lapsed (15 minutes without activity)."""
+    return user.pin_hash is not None and not (
+        user.pin_unlocked_until is not None and user.pin_unlocked_until > now
+    )
+
+
+def keep_unlocked(user: ChatUser, now: datetime) -> None:
+    """Any activity while unlocked keeps the PIN unlocked for another 15 minutes."""
+    if user.pin_hash is not None and user.pin_unlocked_until and user.pin_unlocked_until > now:
+        user.pin_unlocked_until = now + PIN_IDLE
+
+
+def set_pin_hash(session: AsyncSession, user: ChatUser, pin_hash: str, now: datetime) -> None:
+    """Set the PIN (given as its argon2id hash) and count the customer as unlocked."""
+    changed = user.pin_hash is not None
+    user.pin_hash = pin_hash
+    user.pin_unlocked_until = now + PIN_IDLE
+    audit.record(session, "pin_changed" if changed else "pin_set", chat_user_id=user.id)
+
+
+def remove_pin(session: AsyncSession, user: ChatUser) -> None:
+    user.pin_hash = None
+    user.pin_unlocked_until = None
+    audit.record(session, "pin_removed", chat_user_id=user.id)
+
+
+@dataclass(frozen=True)
+class PinCheck:
+    ok: bool
+    attempts_left: int = 0
+    locked_out: bool = False  # 5 wrong PINs: the chat is logged out until a new OTP
+
+
+async def check_pin(session: AsyncSession, user: ChatUser, pin: str, now: datetime) -> PinCheck:
+    subject = f"pin:{user.id}"
+    if await verify_secret(user.pin_hash, pin):
+        await guard.clear(session, subject)
+        user.pin_unlocked_until = now + PIN_IDLE
+        return PinCheck(True)
+    audit.record(session, "pin_failed", chat_user_id=user.id)
+    if await guard.record_failure(session, subject, now) is not None:
+        await guard.clear(session, subject)
+        logout(session, user, event="pin_lockout")
+        return PinCheck(False, locked_out=True)
+    return PinCheck(False, attempts_left=await guard.failures_left(session, subject))
+
+
+# --- portal accounts -----------------------------------------------------------------------
+
+
+async def portal_account(session: AsyncSession, username: str) -> PortalAccount | None:
+    return await session.scalar(
+        select(PortalAccount).where(PortalAccount.username == username.strip().lower())
+    )
+
+
+async def set_portal_password(
+    session: AsyncSession, account: PortalAccount, password: str, now: datetime
+) -> None:
+    account.password_hash = await hash_secret(password)
+    account.password_changed_at = now
+    audit.record(session, "password_reset", subject=account.username)
+
+
+# --- "Xóa dữ liệu của tôi" -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deletion:
+    messages: int
+    media: int
+    kept_requests: list[str]  # codes of open service requests whose files stay
+
+
+async def forget(session: AsyncSession, user: ChatUser) -> Deletion:
+    """Unlink the chat and delete its transcript and media, except the files an open
+    service request still needs. The security audit log stays (legal retention)."""
+    open_requests = list(
+        await session.scalars(
+            select(ServiceRequest).where(
+                ServiceRequest.chat_user_id == user.id,
+                ServiceRequest.status.in_(OPEN_REQUEST_STATUSES),
+            )
+        )
+    )
+    kept_media = {
+        item.get("media")
+        for request in open_requests
+        for item in request.attachments
+        if isinstance(item, dict)
+    }
+    conversation_ids = select(Conversation.id).where(Conversation.chat_user_id == user.id)
+    messages = await session.scalar(
+        select(func.count())
+        .select_from(TranscriptMessage)
+        .where(TranscriptMessage.conversation_id.in_(conversation_ids))
+    )
+    await session.execute(
+        delete(TranscriptMessage).where(TranscriptMessage.conversation_id.in_(conversation_ids))
+    )
+    media_query = delete(Media).where(Media.chat_user_id == user.id)
+    if kept_media:
+        media_query = media_query.where(Media.id.not_in(kept_media))
+    media_result = await session.execute(media_query)
+    media = getattr(media_result, "rowcount", 0) or 0
+    await session.execute(delete(RestMessage).where(RestMessage.chat_user_id == user.id))
+    await session.execute(
+        update(Conversation).where(Conversation.chat_user_id == user.id).values(state={})
+    )
+    logout(session, user, event="data_deleted")
+    user.display_name = None
+    user.consent_version = None
+    user.consent_at = None
+    return Deletion(int(messages or 0), int(media), [r.code for r in open_requests])
+
+
+def _mask(identity: str | None) -> str | None:
+    if identity and identity.startswith("phone:"):
+        from bot.core.fmt import mask_phone
+
+        return "phone:" + mask_phone(identity.removeprefix("phone:"))
+    return identity

@@ -1,0 +1,50 @@
+"""Gates in front of personal features: log in first, then the app PIN when it is due.
+
+A gate remembers what the customer asked for (a button payload) and the flow that
+lets them through resumes it, so "Thanh toán" → log in → payment happens in one go.
+"""
+
+from __future__ import annotations
+
+from bot.auth import accounts
+from bot.core.context import Context
+from bot.core.messages import Button, Reply
+from bot.core.router import PAYLOAD_SEPARATOR, STATE_AWAITING, Router
+from bot.handlers.common import home_button
+
+STATE_RESUME = "resume"
+STEP_PIN_UNLOCK = "pin.unlock"
+
+
+def login_prompt(ctx: Context, resume: str | None) -> list[Reply]:
+    if resume:
+        ctx.state[STATE_RESUME] = resume
+    return [
+        Reply(
+            text=ctx.t("account.login_first"),
+            buttons=((Button(ctx.t("menu.login"), payload="login"),), (home_button(ctx),)),
+        )
+    ]
+
+
+def gate(ctx: Context, resume: str, *, pin: bool = True) -> list[Reply] | None:
+    """None when the customer may go on; otherwise the login or PIN question."""
+    if not ctx.user.is_activated:
+        return login_prompt(ctx, resume)
+    if pin and accounts.pin_needed(ctx.user, ctx.now()):
+        ctx.state[STATE_RESUME] = resume
+        ctx.state[STATE_AWAITING] = {"step": STEP_PIN_UNLOCK}
+        return [Reply(text=ctx.t("pin.ask_unlock"), buttons=((home_button(ctx),),))]
+    return None
+
+
+async def resume(ctx: Context, router: Router, replies: list[Reply]) -> list[Reply]:
+    """`replies`, followed by what the customer asked for before a gate stopped them."""
+    payload = ctx.state.pop(STATE_RESUME, None)
+    if not isinstance(payload, str):
+        return replies
+    name, _, arg = payload.partition(PAYLOAD_SEPARATOR)
+    if not router.has_button(name):
+        return replies
+    ctx.arg = arg or None
+    return replies + await router.button_handler(name)(ctx)

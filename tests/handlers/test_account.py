@@ -1,0 +1,275 @@
+"""After activation: own codes only, adding and removing codes, the PIN, logging out,
+deleting one's data, and brute force stopped at the stated limits."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.store.models import (
+    ChatUser,
+    Media,
+    SecurityEvent,
+    ServiceRequest,
+    TranscriptMessage,
+)
+from tests.drivers import Driver
+from tests.handlers.rig import AN_PHONE, Rig, assert_activated_as_an, start_login
+
+HOA_PHONE = "+84358666777"
+
+
+async def logged_in_an(rig: Rig, channel: str = "rest", name: str = "an") -> Driver:
+    driver = await rig.driver(channel, name)
+    await start_login(driver)
+    await driver.press("👤 Tên đăng nhập/mật khẩu")
+    await driver.say("annguyen")
+    await driver.say("An@2026cskh")
+    assert_activated_as_an(driver)
+    return driver
+
+
+async def test_only_linked_codes_are_acted_on_even_with_forged_buttons(rig: Rig) -> None:
+    an = await logged_in_an(rig)
+    await an.press("⭐ Mặc định PC05CC0123457")
+    assert an.text.startswith("✅ Mã mặc định: PC05CC0123457.")
+    assert "⭐ Cài đặt" not in an.text
+    # Bình's code, typed into a payload by hand.
+    for payload in ("default:PC03BB0045678", "unlink:PC03BB0045678", "unlink_ok:PC03BB0045678"):
+        status, body = await rig.server.post("/api/chat", {"user": "an", "button": payload})
+        assert status == 200
+        assert body["messages"][0]["text"].startswith(
+            "Mã khách hàng này không thuộc tài khoản của Quý khách"
+        ), payload
+    await an.say("/account")
+    assert "PC03BB0045678" not in an.text
+
+
+async def test_a_stranger_cannot_use_account_buttons(rig: Rig) -> None:
+    stranger = await rig.driver("rest", "stranger")
+    for payload in ("default:PC05CC0123456", "unlink_ok:PC05CC0123456", "logout_all_ok"):
+        _, body = await rig.server.post("/api/chat", {"user": "stranger", "button": payload})
+        assert body["messages"][0]["text"].startswith("🔑 Mục này cần đăng nhập"), payload
+    await stranger.close()
+
+
+async def test_adding_a_code_needs_a_code_sent_to_that_contracts_phone(rig: Rig) -> None:
+    an = await logged_in_an(rig)
+    await an.say("/account")
+    await an.press("➕ Thêm mã khách hàng")
+    await an.say("PC05CC")
+    assert an.text.startswith("Mã khách hàng gồm 13 ký tự")
+    await an.say("PC05CC9999999")
+    assert an.text.startswith("Không tìm thấy mã khách hàng PC05CC9999999.")
+    await an.say("pc12aa 0056789")  # Hoa's contract; lower case and a space are fine
+    assert an.text.startswith(
+        "Để xác nhận, mã 6 số đã gửi qua SMS tới số điện thoại trên hợp đồng PC12AA0056789 "
+        "(0358 *** 777)."
+    )
+    await an.say("000000" if rig.sms.last_code(HOA_PHONE) != "000000" else "111111")
+    assert an.text.startswith("Mã chưa đúng hoặc đã hết hạn.")
+    await an.say(rig.sms.last_code(HOA_PHONE))
+    assert an.text.startswith("✅ Đã thêm mã PC12AA0056789 — Võ Thị Hoa.")
+    await an.press("🗑 Gỡ PC12AA0056789")
+    await an.press("✅ Đồng ý")
+    assert an.text.startswith("✅ Đã gỡ mã PC12AA0056789.")
+    assert "PC12AA0056789 —" not in an.text
+
+
+async def test_logout_and_logout_everywhere(rig: Rig) -> None:
+    rest = await logged_in_an(rig, "rest")
+    web = await logged_in_an(rig, "web")
+    telegram = await logged_in_an(rig, "telegram")
+    await rest.say("/logout")
+    await rest.press("✅ Đồng ý")
+    assert rest.text.startswith("Đã đăng xuất khỏi khung chat này.")
+    assert "🔑 Đăng nhập" in rest.button_titles
+    await web.say("/account")
+    await web.press("🚪 Đăng xuất mọi nơi")
+    await web.press("✅ Đồng ý")
+    assert web.text.startswith("Đã đăng xuất khỏi 2 khung chat.")
+    await telegram.say("menu")
+    assert "🔑 Đăng nhập" in telegram.button_titles
+    async with rig.server.runtime.db.reading() as session:
+        active = list(
+            await session.scalars(select(ChatUser).where(ChatUser.activated_at.is_not(None)))
+        )
+    assert active == []
+    for driver in (rest, web, telegram):
+        await driver.close()
+
+
+async def test_delete_my_data_keeps_what_an_open_request_needs(rig: Rig) -> None:
+    an = await logged_in_an(rig)
+    db = rig.server.runtime.db
+    async with db.transaction() as session:
+        user = await session.scalar(select(ChatUser).where(ChatUser.platform_user_id == "an"))
+        assert user is not None
+        session.add(
+            Media(
+                id="kept-photo",
+                chat_user_id=user.id,
+                content_type="image/png",
+                filename="cccd.png",
+                size=3,
+                data=b"png",
+            )
+        )
+        session.add(
+            Media(
+                id="old-photo",
+                chat_user_id=user.id,
+                content_type="image/png",
+                filename="x.png",
+                size=3,
+                data=b"png",
+            )
+        )
+        session.add(
+            ServiceRequest(
+                code="YC-2026-000001",
+                chat_user_id=user.id,
+                type="svc_change_owner",
+                status="in_progress",
+                attachments=[{"type": "photo", "media": "kept-photo"}],
+            )
+        )
+    await an.say("/forget")
+    assert "nhật ký bảo mật" in an.text
+    await an.press("✅ Đồng ý")
+    assert an.text.startswith("✅ Đã xóa")
+    assert "Giữ lại giấy tờ của yêu cầu đang xử lý: YC-2026-000001." in an.text
+    async with db.reading() as session:
+        media = set(await session.scalars(select(Media.id)))
+        user = await session.scalar(select(ChatUser).where(ChatUser.platform_user_id == "an"))
+        messages = list(
+            await session.scalars(
+                select(TranscriptMessage.text).where(TranscriptMessage.direction == "in")
+            )
+        )
+        events = list(await session.scalars(select(SecurityEvent.event)))
+    assert media == {"kept-photo"}
+    assert user is not None and user.activated_at is None and user.customer_codes == []
+    assert messages == []  # only the bot's last answer may follow the deletion
+    assert "activation" in events and "data_deleted" in events  # the audit log stays
+
+
+async def set_pin(driver: Driver, pin: str = "2580") -> None:
+    await driver.say("/pin")
+    await driver.press("🔒 Đặt mật khẩu")
+    await driver.say("12")
+    assert driver.text.startswith("Mật khẩu gồm 4–6 chữ số")
+    await driver.say(pin)
+    await driver.say("9999")
+    assert driver.text.startswith("Hai lần nhập không khớp.")
+    await driver.say(pin)
+    await driver.say(pin)
+    assert driver.text.startswith("✅ Đã đặt mật khẩu ứng dụng.")
+
+
+async def test_the_pin_is_asked_after_15_idle_minutes_and_then_resumes(rig: Rig) -> None:
+    an = await logged_in_an(rig)
+    await set_pin(an)
+    await an.press("🏠 Menu")
+    await an.press("💳 Thanh toán")  # just unlocked: no question
+    assert an.text.startswith("Thanh toán tiền điện trong khung chat sắp có")
+    rig.clock.advance(minutes=10)
+    await an.say("menu")  # activity keeps it unlocked
+    rig.clock.advance(minutes=10)
+    await an.press("💳 Thanh toán")
+    assert an.text.startswith("Thanh toán tiền điện")
+    rig.clock.advance(minutes=16)
+    await an.press("🏠 Menu")
+    await an.press("💳 Thanh toán")
+    assert an.text == "🔒 Vui lòng nhập mật khẩu ứng dụng để tiếp tục."
+    await an.say("1111")
+    assert an.text == "Mật khẩu chưa đúng. Quý khách còn 4 lần thử."
+    await an.say("2580")
+    assert an.text.startswith("Thanh toán tiền điện")  # resumed
+    assert "2580" not in await rig.transcript_texts()
+
+
+async def test_changing_or_removing_the_pin_needs_the_current_one(rig: Rig) -> None:
+    an = await logged_in_an(rig)
+    await set_pin(an)
+    await an.press("🔁 Đổi mật khẩu")
+    await an.say("0000")
+    assert an.text.startswith("Mật khẩu chưa đúng.")
+    await an.say("2580")
+    await an.say("135790")
+    await an.say("135790")
+    assert an.text.startswith("✅ Đã đặt mật khẩu ứng dụng.")
+    await an.press("🗑 Xóa mật khẩu")
+    await an.say("135790")
+    assert an.text.startswith("✅ Đã xóa mật khẩu ứng dụng.")
+    assert {"pin_set", "pin_changed", "pin_removed", "pin_failed"} <= set(await rig.events())
+
+
+async def test_five_wrong_pins_log_the_chat_out(rig: Rig) -> None:
+    an = await logged_in_an(rig)
+    await set_pin(an)
+    rig.clock.advance(minutes=20)
+    await an.press("🏠 Menu")
+    await an.press("💳 Thanh toán")
+    for left in (4, 3, 2, 1):
+        await an.say("0000")
+        assert an.text == f"Mật khẩu chưa đúng. Quý khách còn {left} lần thử."
+    await an.say("0000")
+    assert an.text.startswith("⚠️ Nhập sai mật khẩu 5 lần nên khung chat đã được đăng xuất")
+    await an.press("💳 Thanh toán")
+    assert an.text.startswith("🔑 Mục này cần đăng nhập")
+    assert "pin_lockout" in await rig.events()
+
+
+async def test_five_wrong_passwords_lock_the_account_for_15_minutes(rig: Rig) -> None:
+    driver = await rig.driver("rest")
+    await start_login(driver)
+    await driver.press("👤 Tên đăng nhập/mật khẩu")
+    for left in (4, 3, 2, 1):
+        await driver.say("annguyen")
+        await driver.say("wrong-password")
+        assert driver.text.startswith(
+            f"Tên đăng nhập hoặc mật khẩu chưa đúng. Quý khách còn {left}"
+        )
+    await driver.say("annguyen")
+    await driver.say("wrong-password")
+    assert driver.text.startswith("Vì nhập sai nhiều lần, tài khoản tạm khóa đến")
+    await driver.press("🏠 Menu")
+    await driver.press("🔑 Đăng nhập")
+    await driver.press("👤 Tên đăng nhập/mật khẩu")
+    await driver.say("annguyen")
+    await driver.say("An@2026cskh")  # right, but locked
+    assert driver.text.startswith("Vì nhập sai nhiều lần, tài khoản tạm khóa đến")
+    rig.clock.advance(minutes=15, seconds=1)
+    await driver.press("🏠 Menu")
+    await driver.press("🔑 Đăng nhập")
+    await driver.press("👤 Tên đăng nhập/mật khẩu")
+    await driver.say("annguyen")
+    await driver.say("An@2026cskh")
+    assert_activated_as_an(driver)
+
+
+async def test_an_unknown_username_is_answered_like_a_wrong_password(rig: Rig) -> None:
+    driver = await rig.driver("rest")
+    await start_login(driver)
+    await driver.press("👤 Tên đăng nhập/mật khẩu")
+    await driver.say("nobody-here")
+    await driver.say("whatever1")
+    assert driver.text.startswith("Tên đăng nhập hoặc mật khẩu chưa đúng. Quý khách còn 4 lần thử.")
+
+
+async def test_five_wrong_codes_lock_the_phone(rig: Rig) -> None:
+    driver = await rig.driver("rest")
+    await start_login(driver)
+    await driver.press("📱 Số điện thoại")
+    await driver.say("0905123456")
+    await driver.press("💬 SMS")
+    code = rig.sms.last_code(AN_PHONE)
+    wrong = "000000" if code != "000000" else "111111"
+    for left in (4, 3, 2, 1):
+        await driver.say(wrong)
+        assert driver.text.startswith(
+            f"Mã chưa đúng hoặc đã hết hạn. Quý khách còn {left} lần thử."
+        )
+    await driver.say(wrong)
+    assert driver.text.startswith("Vì nhập sai nhiều lần, việc xác thực số này tạm khóa đến")
+    assert "lockout" in await rig.events()
