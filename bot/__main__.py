@@ -50,8 +50,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cskh", description="CSKH Bot: customer care in chat.")
-    commands = parser.add_subparsers(title="commands")
+    from bot.billing.cli import OneLineErrorParser
+
+    # Usage errors of every command: one line on stderr, exit status 2.
+    parser = OneLineErrorParser(prog="cskh", description="CSKH Bot: customer care in chat.")
+    commands: Any = parser.add_subparsers(title="commands")
 
     serve = commands.add_parser("serve", help="run the web server (REST channel, health check)")
     serve.add_argument("--host", help="address to listen on (CSKH_HOST, default 127.0.0.1)")
@@ -75,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     telegram.add_parser(
         "delete-webhook", help="remove the webhook (for polling mode)"
     ).set_defaults(run=_telegram_delete_webhook)
+
+    from bot.billing import cli as tariff_cli
+    from nlu import cli as nlu_cli
+
+    nlu_cli.register(commands, lambda settings: settings.nlu_cache_path)
+    tariff_cli.register(commands)
 
     dev = commands.add_parser("dev", help="development helpers").add_subparsers(
         title="dev commands"
@@ -156,6 +165,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
         )
         runtime.add_channel(terminal)
         runtime.senders.listen(terminal.show_dev_message)
+        runtime.understanding.start()
         try:
             await terminal.run()
         finally:

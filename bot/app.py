@@ -26,6 +26,7 @@ from bot.core.context import Services
 from bot.core.engine import Engine
 from bot.core.push import Pusher
 from bot.core.texts import Texts
+from bot.core.understanding import Understanding
 from bot.demo import seed as demo_seed
 from bot.handlers import build_router
 from bot.settings import Settings
@@ -58,7 +59,12 @@ class Runtime:
         self.channels[channel.name] = channel
         self.pusher.register(channel.name, channel)
 
+    @property
+    def understanding(self) -> Understanding:
+        return self.engine.services.understanding
+
     async def close(self) -> None:
+        await self.understanding.stop()
         for channel in self.channels.values():
             await channel.stop()
         await self.senders.close()
@@ -102,6 +108,7 @@ async def build_runtime(
             pusher=pusher,
             clock=clock,
             otp=OtpService(settings.secret_key_bytes(), clock, senders),
+            understanding=Understanding(settings.nlu_cache_path),
         )
         engine = Engine(db, build_router(), services)
         links = MediaLinks(
@@ -160,6 +167,7 @@ def create_app(runtime: Runtime) -> web.Application:
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME]
+    runtime.understanding.start()  # in the background: /healthz answers meanwhile
     for channel in runtime.channels.values():
         await channel.start()
     yield

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
     smtp_from: str = "CSKH Điện lực miền Trung <no-reply@cskh.local>"
+    nlu_cache_dir: Path | None = None
     telegram_token: SecretStr | None = None
     telegram_mode: Literal["webhook", "polling"] = "polling"
     telegram_webhook_secret: SecretStr | None = None
@@ -90,6 +91,11 @@ class Settings(BaseSettings):
         """Other origins allowed to open the web chat (CSKH_WEBCHAT_ORIGINS, comma-separated),
         besides the server's own address and CSKH_PUBLIC_URL."""
         return [o.strip().rstrip("/") for o in self.webchat_origins_csv.split(",") if o.strip()]
+
+    @property
+    def nlu_cache_path(self) -> Path:
+        """Where the trained language model is cached (CSKH_NLU_CACHE_DIR, else var/nlu)."""
+        return self.nlu_cache_dir or self.var_dir / "nlu"
 
     @property
     def telegram_enabled(self) -> bool:

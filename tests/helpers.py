@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from bot.core.clock import Clock
 from bot.settings import Settings
 
 TOKEN = "test-rest-token"
+# One trained language model for every test run (keyed by the training data's hash).
+NLU_CACHE = Path(tempfile.gettempdir()) / "cskh-test-nlu-cache"
 PG_URL = os.environ.get("CSKH_TEST_DATABASE_URL")
 
 
@@ -40,6 +43,7 @@ def make_settings(var_dir: Path, database_url: str, **overrides: Any) -> Setting
         "secret_key": "test-secret-key",
         "demo_seed": False,
         "public_url": "http://127.0.0.1:0",
+        "nlu_cache_dir": NLU_CACHE,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -144,6 +148,7 @@ async def running_bot(
     app = create_app(runtime)
     runner = web.AppRunner(app)
     await runner.setup()
+    await runtime.understanding.ready()  # tests do not race the model's loading
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from bot.billing.tariffs import TariffBook
     from bot.core.clock import Clock
     from bot.core.push import Pusher
+    from bot.core.understanding import Understanding
+    from nlu.model import Parse
     from bot.settings import Settings
     from bot.store.backend import UtilityBackend
     from bot.store.models import ChatUser, Conversation
@@ -33,6 +35,7 @@ class Services:
     pusher: Pusher
     clock: Clock
     otp: OtpService
+    understanding: Understanding
 
 
 @dataclass
@@ -50,6 +53,9 @@ class Context:
     # Set by a handler that read a secret (password, PIN): channels that can delete the
     # customer's message from the chat do so.
     delete_incoming: bool = False
+    # What the language model understood of free text (intent, entities) when it opened
+    # this flow, so the flow can start with what the customer already said.
+    parse: Parse | None = None
 
     @property
     def lang(self) -> str:

@@ -144,6 +144,9 @@ class Router:
     def button_handler(self, name: str) -> Handler:
         return self._buttons[name]
 
+    def command_handler(self, name: str) -> Handler:
+        return self._commands[name]
+
     # --- resolution --------------------------------------------------------------------
 
     def resolve(self, ctx: Context) -> Route:

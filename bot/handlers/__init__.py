@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.core.router import Router
 from bot.handlers import (
     account,
+    freetext,
     lookups,
     navigation,
     notices,
@@ -14,7 +15,17 @@ from bot.handlers import (
     support,
 )
 
-MODULES = (navigation, account, lookups, services, payments, notices, settings, support)
+MODULES = (
+    navigation,
+    account,
+    lookups,
+    services,
+    payments,
+    notices,
+    settings,
+    support,
+    freetext,
+)
 
 
 def build_router() -> Router:

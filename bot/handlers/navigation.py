@@ -83,7 +83,3 @@ def register(router: Router) -> None:
     @router.on_contact
     async def unprompted_contact(ctx: Context) -> list[Reply]:
         return [main_menu(ctx, ctx.t("unknown.contact"))]
-
-    @router.fallback
-    async def not_understood(ctx: Context) -> list[Reply]:
-        return [main_menu(ctx, ctx.t("unknown.text"))]

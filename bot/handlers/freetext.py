@@ -1,0 +1,105 @@
+"""Free text that no button, command or open question took: the language model decides.
+
+A confident intent opens its flow (with what the message already says: "tính tiền 250
+số" answers at once); a doubtful one asks "Ý Quý khách là…?" with the two or three
+likeliest flows as buttons; chit-chat gets a short answer and the menu.
+"""
+
+from __future__ import annotations
+
+from bot.core.context import Context
+from bot.core.messages import Button, Reply, rows
+from bot.core.router import Router
+from bot.handlers.common import home_button, main_menu
+from bot.handlers.lookups import estimate_answer
+from nlu.model import CONFIDENT, Parse
+
+# Which button's flow each intent opens. Later issues point their intents at the new
+# flows here (e.g. lookup_invoice -> the invoice lookup) without touching the model.
+INTENT_FLOWS: dict[str, str] = {
+    "help": "help",
+    "login": "login",
+    "set_password": "pin",
+    "lookup_meter_schedule": "lookups",
+    "lookup_payment_points": "lookups",
+    "lookup_outage_schedule": "lookups",
+    "lookup_consumption": "lookups",
+    "lookup_payment_info": "lookups",
+    "lookup_invoice": "lookups",
+    "estimate_bill": "estimate",
+    "pay_bill": "payments",
+    "report_outage": "services",
+    "track_request": "services",
+    "svc_new_connection": "services",
+    "svc_change_info": "services",
+    "svc_change_capacity": "services",
+    "svc_move_meter": "services",
+    "svc_check_meter": "services",
+    "svc_change_purpose": "services",
+    "svc_change_quota": "services",
+    "svc_renew_contract": "services",
+    "svc_terminate_contract": "services",
+    "svc_reconnect": "services",
+    "svc_change_payment_method": "services",
+    "svc_change_owner": "services",
+    "consult_usage": "services",
+    "consult_design": "services",
+    "complaint": "services",
+    "talk_to_human": "support",
+}
+CHIT_CHAT = {
+    "thanks": "nlu.thanks",
+    "goodbye": "nlu.goodbye",
+    "affirm": "nlu.anything_else",
+    "deny": "nlu.anything_else",
+    "out_of_scope": "nlu.out_of_scope",
+}
+SUGGEST_ABOVE = 0.08  # intents less likely than this are not worth a button
+SUGGESTIONS = 3
+
+
+def register(router: Router) -> None:
+    async def run_flow(ctx: Context, intent: str, parse: Parse) -> list[Reply]:
+        if intent == "estimate_bill":
+            kwh = next((e.value for e in parse.entities if e.entity == "kwh"), None)
+            if isinstance(kwh, int):
+                return estimate_answer(ctx, kwh)
+        flow = INTENT_FLOWS[intent]
+        ctx.arg = None
+        ctx.parse = parse
+        return await router.button_handler(flow)(ctx)
+
+    @router.fallback
+    async def free_text(ctx: Context) -> list[Reply]:
+        text = ctx.incoming.text or ""
+        parse = ctx.services.understanding.parse(text) if text else None
+        if parse is None:
+            return [main_menu(ctx, ctx.t("unknown.text"))]
+        if parse.confidence >= CONFIDENT:
+            if parse.intent == "greet":
+                return await router.command_handler("/start")(ctx)
+            if parse.intent in CHIT_CHAT:
+                return [main_menu(ctx, ctx.t(CHIT_CHAT[parse.intent]))]
+            if parse.intent in INTENT_FLOWS:
+                return await run_flow(ctx, parse.intent, parse)
+        return did_you_mean(ctx, parse)
+
+    def did_you_mean(ctx: Context, parse: Parse) -> list[Reply]:
+        choices: list[Button] = []
+        for intent, probability in parse.ranking:
+            flow = INTENT_FLOWS.get(intent)
+            if flow is None or probability < SUGGEST_ABOVE:
+                continue
+            if flow in {b.payload for b in choices}:
+                continue  # two intents of one flow: one button
+            choices.append(Button(ctx.t(f"intents.{intent}"), payload=flow))
+            if len(choices) == SUGGESTIONS:
+                break
+        if not choices:
+            return [main_menu(ctx, ctx.t("unknown.text"))]
+        return [
+            Reply(
+                text=ctx.t("nlu.did_you_mean"),
+                buttons=(*rows(*choices, per_row=1), (home_button(ctx),)),
+            )
+        ]

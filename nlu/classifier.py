@@ -1,0 +1,272 @@
+"""Training the intent classifier with scikit-learn, and measuring it (issue 8).
+
+scikit-learn is imported inside the functions that need it: reading Rasa YAML and
+scoring predictions (`read_examples`, `evaluate`) stay cheap for `cskh nlu test`.
+The model was chosen by cross-validation among `CANDIDATES` (bench/nlu_bench.py,
+figures in docs/BENCHMARKS.md); `CHOSEN` is the one `nlu.model.train` fits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import yaml
+
+from nlu.model import FeatureBlock, NluModel, classifier_text
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+# Rasa marks entities inside examples: "[PC05CC0123456](customer_code)" or "[x]{...}".
+_ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+RANDOM_STATE = 0
+
+
+class DataError(ValueError):
+    """A training or test file that is not Rasa NLU YAML with intent examples."""
+
+
+@dataclass(frozen=True, order=True)
+class Example:
+    """One labelled sentence."""
+
+    intent: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Features and a linear model to compare by cross-validation."""
+
+    name: str
+    blocks: tuple[FeatureBlock, ...]
+    estimator: str  # "logreg", "svm" or "sgd"
+    c: float = 1.0
+
+
+WORDS = FeatureBlock("word", 1, 2)
+CHARS = FeatureBlock("char", 2, 5)
+CANDIDATES: tuple[Candidate, ...] = (
+    Candidate("word 1-2, logreg C=20", (WORDS,), "logreg", 20.0),
+    Candidate("char 2-5, logreg C=20", (CHARS,), "logreg", 20.0),
+    Candidate("word+char, logreg C=1", (WORDS, CHARS), "logreg", 1.0),
+    Candidate("word+char, logreg C=5", (WORDS, CHARS), "logreg", 5.0),
+    Candidate("word+char, logreg C=20", (WORDS, CHARS), "logreg", 20.0),
+    Candidate("word+char, logreg C=100", (WORDS, CHARS), "logreg", 100.0),
+    Candidate("word+char, linear SVM C=1", (WORDS, CHARS), "svm", 1.0),
+    Candidate("word+char, SGD modified huber", (WORDS, CHARS), "sgd", 1e-4),
+)
+CHOSEN = CANDIDATES[4]
+
+
+def read_examples(path: Path) -> list[Example]:
+    """The intent examples of a Rasa NLU YAML file, sorted (training is deterministic).
+
+    Raises:
+        OSError: the file cannot be read.
+        DataError: it is not YAML with an `nlu:` list of intents and examples.
+    """
+    try:
+        document = yaml.safe_load(path.read_text("utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text") from None
+    except yaml.YAMLError as error:
+        raise DataError(f"{path}: not valid YAML ({error.__class__.__name__})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("nlu"), list):
+        raise DataError(f"{path}: no `nlu:` list")
+    examples: list[Example] = []
+    for item in document["nlu"]:
+        if isinstance(item, dict) and "intent" in item:  # synonyms, regexes, lookups skipped
+            examples.extend(Example(str(item["intent"]), t) for t in _texts(path, item))
+    if not examples:
+        raise DataError(f"{path}: no intent examples")
+    return sorted(set(examples))
+
+
+def _texts(path: Path, item: dict[str, Any]) -> list[str]:
+    block = item.get("examples")
+    if isinstance(block, str):
+        lines = [line.strip() for line in block.splitlines() if line.strip()]
+        if any(not line.startswith("-") for line in lines):
+            raise DataError(f"{path}: intent {item['intent']}: examples must be `- ` lines")
+        raw = [line[1:].strip() for line in lines]
+    elif isinstance(block, list):
+        raw = [str(entry["text"] if isinstance(entry, dict) else entry) for entry in block]
+    else:
+        raise DataError(f"{path}: intent {item['intent']} has no examples")
+    return [_ANNOTATION.sub(r"\1", text).strip() for text in raw if text.strip()]
+
+
+def build_pipeline(candidate: Candidate) -> Pipeline:
+    """The scikit-learn pipeline of a candidate: one TF-IDF block per feature kind."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    union = FeatureUnion(
+        [
+            (
+                f"{block.kind}{index}",
+                TfidfVectorizer(
+                    analyzer=block.terms, sublinear_tf=True, lowercase=False, token_pattern=None
+                ),
+            )
+            for index, block in enumerate(candidate.blocks)
+        ]
+    )
+    return Pipeline([("features", union), ("classifier", _estimator(candidate))])
+
+
+def _estimator(candidate: Candidate) -> Any:
+    from sklearn.linear_model import LogisticRegression, SGDClassifier
+    from sklearn.svm import LinearSVC
+
+    if candidate.estimator == "logreg":
+        return LogisticRegression(C=candidate.c, max_iter=5000, random_state=RANDOM_STATE)
+    if candidate.estimator == "svm":
+        return LinearSVC(C=candidate.c, random_state=RANDOM_STATE)
+    return SGDClassifier(
+        loss="modified_huber", alpha=candidate.c, max_iter=1000, random_state=RANDOM_STATE
+    )
+
+
+def fit(examples: Sequence[Example], candidate: Candidate = CHOSEN) -> Pipeline:
+    """Fit a candidate's pipeline on the examples (sorted first)."""
+    ordered = sorted(examples)
+    pipeline = build_pipeline(candidate)
+    pipeline.fit([e.text for e in ordered], [e.intent for e in ordered])
+    return pipeline
+
+
+def export(pipeline: Pipeline, candidate: Candidate = CHOSEN) -> tuple[dict[str, Any], dict]:
+    """Plain numpy arrays and JSON-able settings from a fitted logistic-regression pipeline."""
+    import sklearn
+
+    if candidate.estimator != "logreg":
+        raise ValueError("only logistic regression has probabilities to export")
+    arrays: dict[str, Any] = {}
+    for index, (_, vectorizer) in enumerate(pipeline.named_steps["features"].transformer_list):
+        vocabulary: dict[str, int] = vectorizer.vocabulary_
+        terms = sorted(vocabulary, key=vocabulary.__getitem__)
+        arrays[f"terms_{index}"] = np.array(terms, dtype=str)
+        arrays[f"idf_{index}"] = np.asarray(vectorizer.idf_, dtype=np.float64)
+    classifier = pipeline.named_steps["classifier"]
+    coef = np.asarray(classifier.coef_, dtype=np.float64)
+    intercept = np.asarray(classifier.intercept_, dtype=np.float64)
+    if len(classifier.classes_) == 2:  # one sigmoid score s: softmax(-s/2, s/2) is sigmoid(s)
+        coef, intercept = (
+            np.vstack([-coef / 2, coef / 2]),
+            np.hstack([-intercept / 2, intercept / 2]),
+        )
+    arrays["coef"], arrays["intercept"] = coef, intercept
+    meta = {
+        "classes": [str(c) for c in classifier.classes_],
+        "blocks": [{"kind": b.kind, "low": b.low, "high": b.high} for b in candidate.blocks],
+        "sublinear_tf": True,
+        "model": candidate.name,
+        "sklearn": sklearn.__version__,
+    }
+    return arrays, meta
+
+
+def fit_and_export(examples: Sequence[Example]) -> tuple[dict[str, Any], dict]:
+    """Train the chosen candidate and export it for `NluModel`."""
+    return export(fit(examples))
+
+
+def folds(examples: Sequence[Example], n_splits: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds that keep sentences normalising alike ("hóa đơn"/"hoa don") together,
+    so a fold never tests on a sentence it trained on."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=RANDOM_STATE)
+    groups = [classifier_text(e.text) for e in examples]
+    labels = [e.intent for e in examples]
+    return list(splitter.split(np.zeros(len(examples)), labels, groups))
+
+
+def out_of_fold(
+    examples: Sequence[Example], candidate: Candidate, n_splits: int = 5
+) -> list[tuple[str, float]]:
+    """For each example, the intent and confidence of a model that never saw it."""
+    ordered = sorted(examples)
+    predictions: list[tuple[str, float]] = [("", 0.0)] * len(ordered)
+    for train_index, test_index in folds(ordered, n_splits):
+        pipeline = fit([ordered[i] for i in train_index], candidate)
+        texts = [ordered[i].text for i in test_index]
+        if hasattr(pipeline, "predict_proba"):
+            probabilities = pipeline.predict_proba(texts)
+            classes = pipeline.classes_
+            for i, row in zip(test_index, probabilities, strict=True):
+                predictions[i] = (str(classes[row.argmax()]), float(row.max()))
+        else:
+            for i, intent in zip(test_index, pipeline.predict(texts), strict=True):
+                predictions[i] = (str(intent), 1.0)
+    return predictions
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Accuracy, macro F1, per-intent scores and the most confused pairs."""
+
+    accuracy: float
+    macro_f1: float
+    per_intent: dict[str, dict[str, float]]
+    confused_pairs: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accuracy": round(self.accuracy, 4),
+            "macro_f1": round(self.macro_f1, 4),
+            "per_intent": self.per_intent,
+            "confused_pairs": [
+                {"intent": t, "predicted": p, "count": n} for t, p, n in self.confused_pairs
+            ],
+        }
+
+
+def score(truth: Sequence[str], predicted: Sequence[str], top_pairs: int = 10) -> Evaluation:
+    """Scores as scikit-learn computes them (macro over true and predicted labels)."""
+    pairs = list(zip(truth, predicted, strict=True))
+    per_intent: dict[str, dict[str, float]] = {}
+    for label in sorted(set(truth) | set(predicted)):
+        hits = sum(1 for t, p in pairs if t == label == p)
+        support = sum(1 for t, _ in pairs if t == label)
+        chosen = sum(1 for _, p in pairs if p == label)
+        precision = hits / chosen if chosen else 0.0
+        recall = hits / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
+        per_intent[label] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "support": support,
+        }
+    accuracy = sum(1 for t, p in pairs if t == p) / len(pairs) if pairs else 0.0
+    f1s = [_f1(pairs, label) for label in per_intent]
+    confused = Counter((t, p) for t, p in pairs if t != p).most_common(top_pairs)
+    return Evaluation(
+        accuracy=accuracy,
+        macro_f1=sum(f1s) / len(f1s) if f1s else 0.0,
+        per_intent=per_intent,
+        confused_pairs=[(t, p, n) for (t, p), n in confused],
+    )
+
+
+def _f1(pairs: Iterable[tuple[str, str]], label: str) -> float:
+    pairs = list(pairs)
+    hits = sum(1 for t, p in pairs if t == label == p)
+    support = sum(1 for t, _ in pairs if t == label)
+    chosen = sum(1 for _, p in pairs if p == label)
+    return 2 * hits / (support + chosen) if hits else 0.0
+
+
+def evaluate(model: NluModel, examples: Sequence[Example]) -> Evaluation:
+    """How the model does on labelled examples it may never have seen."""
+    predicted = [model.rank(e.text, 1)[0][0] for e in examples]
+    return score([e.intent for e in examples], predicted)

@@ -1,0 +1,261 @@
+"""The NLU model as the bot uses it: intent, confidence, ranking and entities of a text.
+
+Serving needs numpy only (issue 8): scikit-learn trains the classifier (nlu/classifier.py,
+imported lazily), then its TF-IDF vocabularies, idf vectors and linear weights are
+exported to an .npz plus a small JSON, and `NluModel` recomputes the same scores here.
+The cache in the directory the caller gives is keyed by a hash of the training YAML
+and of the code that shapes the features, so editing either retrains on next load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from nlu.entities import Entity, extract_entities
+from nlu.normalize import normalize
+
+__all__ = [
+    "CONFIDENT",
+    "DEFAULT_DATA",
+    "Entity",
+    "FeatureBlock",
+    "NluModel",
+    "Parse",
+    "TrainingSummary",
+    "extract_entities",
+    "load_or_train",
+    "train",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA = Path(__file__).parent / "data" / "nlu.yml"
+# Below this top probability the bot should ask "Ý bạn là…?" with the ranking
+# (chosen in bench/nlu_bench.py: see docs/BENCHMARKS.md, "NLU (issue 8)").
+CONFIDENT = 0.55
+RANKING_SIZE = 3
+_CACHE_NAME = "intent-model"
+# Sources whose change alters the features or the training: part of the cache key.
+_CODE_FILES = ("normalize.py", "model.py", "classifier.py")
+_DIGIT = re.compile(r"\d")
+
+
+def classifier_text(text: str) -> str:
+    """What the features are computed on: `normalize`d, every digit read as 0."""
+    return _DIGIT.sub("0", normalize(text))
+
+
+@dataclass(frozen=True)
+class FeatureBlock:
+    """One TF-IDF block: word n-grams or character n-grams within each padded word."""
+
+    kind: str  # "word" or "char"
+    low: int
+    high: int
+
+    def terms(self, text: str) -> list[str]:
+        """The n-grams of a raw text (training and serving both call this)."""
+        words = classifier_text(text).split()
+        if self.kind == "word":
+            return [
+                " ".join(words[i : i + n])
+                for n in range(self.low, self.high + 1)
+                for i in range(len(words) - n + 1)
+            ]
+        grams: list[str] = []
+        for word in words:
+            padded = f" {word} "
+            for n in range(self.low, self.high + 1):
+                grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+        return grams
+
+
+@dataclass(frozen=True)
+class Parse:
+    """The understanding of one message: top intent, its probability, ranking, entities."""
+
+    text: str
+    intent: str
+    confidence: float
+    ranking: tuple[tuple[str, float], ...]
+    entities: tuple[Entity, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Rasa's parse shape (`intent`, `entities`, `intent_ranking`)."""
+        return {
+            "intent": {"name": self.intent, "confidence": round(self.confidence, 4)},
+            "entities": [
+                {"entity": e.entity, "value": e.value, "start": e.start, "end": e.end}
+                for e in self.entities
+            ],
+            "intent_ranking": [
+                {"name": name, "confidence": round(p, 4)} for name, p in self.ranking
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    """What a training run did."""
+
+    examples: int
+    intents: int
+    seconds: float
+
+
+class NluModel:
+    """A trained intent classifier (numpy arrays) plus the rule-based entity extractor."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+        self.arrays = dict(arrays)
+        self.meta = dict(meta)
+        self.classes: tuple[str, ...] = tuple(meta["classes"])
+        self.blocks = tuple(FeatureBlock(**block) for block in meta["blocks"])
+        self._sublinear = bool(meta["sublinear_tf"])
+        self._vocabularies: list[dict[str, int]] = []
+        self._idf: list[np.ndarray] = []
+        self._offsets: list[int] = []
+        offset = 0
+        for index in range(len(self.blocks)):
+            terms = self.arrays[f"terms_{index}"].tolist()
+            self._vocabularies.append({term: i for i, term in enumerate(terms)})
+            self._idf.append(self.arrays[f"idf_{index}"])
+            self._offsets.append(offset)
+            offset += len(terms)
+        self._weights = np.ascontiguousarray(self.arrays["coef"].T)  # features x classes
+        self._intercept = self.arrays["intercept"]
+
+    @property
+    def key(self) -> str:
+        return str(self.meta["key"])
+
+    def probabilities(self, text: str) -> np.ndarray:
+        """The probability of each class (in `classes` order), as the softmax of the scores."""
+        scores = self._intercept.copy()
+        for block, vocabulary, idf, offset in zip(
+            self.blocks, self._vocabularies, self._idf, self._offsets, strict=True
+        ):
+            counts = Counter(t for t in block.terms(text) if t in vocabulary)
+            if not counts:
+                continue
+            index = np.fromiter((vocabulary[t] for t in counts), dtype=np.intp, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            if self._sublinear:
+                tf = np.log(tf) + 1.0
+            weight = tf * idf[index]
+            weight /= math.sqrt(float(weight @ weight))
+            scores += weight @ self._weights[index + offset]
+        scores -= scores.max()
+        exp = np.exp(scores)
+        return np.asarray(exp / exp.sum())
+
+    def rank(self, text: str, size: int = RANKING_SIZE) -> tuple[tuple[str, float], ...]:
+        """The `size` most probable intents of `text`, most probable first."""
+        probabilities = self.probabilities(text)
+        order = np.argsort(-probabilities, kind="stable")[:size]
+        return tuple((self.classes[i], float(probabilities[i])) for i in order)
+
+    def parse(self, text: str, *, today: date | None = None) -> Parse:
+        """Intent, confidence, the top-3 ranking and the entities of `text`."""
+        ranking = self.rank(text)
+        return Parse(
+            text=text,
+            intent=ranking[0][0],
+            confidence=ranking[0][1],
+            ranking=ranking,
+            entities=tuple(extract_entities(text, today=today)),
+        )
+
+    def save(self, cache_dir: Path) -> None:
+        """Write the arrays and the JSON side by side; the JSON last, as it marks them valid."""
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, Any] = {**self.arrays, "key": np.array(self.key)}
+        _atomic_write(cache_dir / f"{_CACHE_NAME}.npz", lambda f: np.savez(f, **arrays))
+        text = json.dumps(self.meta, ensure_ascii=False, indent=1).encode()
+        _atomic_write(cache_dir / f"{_CACHE_NAME}.json", lambda f: f.write(text))
+
+    @classmethod
+    def load(cls, cache_dir: Path, key: str) -> NluModel | None:
+        """The cached model trained with `key`, or None when missing, stale or unreadable."""
+        try:
+            meta = json.loads((cache_dir / f"{_CACHE_NAME}.json").read_text("utf-8"))
+            if meta.get("key") != key:
+                return None
+            with np.load(cache_dir / f"{_CACHE_NAME}.npz", allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        except (OSError, ValueError, KeyError):
+            return None
+        if str(arrays.pop("key", "")) != key:  # a concurrent training replaced one file
+            return None
+        return cls(arrays, meta)
+
+
+def cache_key(data_path: Path) -> str:
+    """Hash of the training YAML and of the code that turns it into a model."""
+    digest = hashlib.sha256(data_path.read_bytes())
+    here = Path(__file__).parent
+    for name in _CODE_FILES:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def train(data_path: Path | None = None) -> tuple[NluModel, TrainingSummary]:
+    """Train from a Rasa NLU YAML file (imports scikit-learn); nothing is written."""
+    from nlu.classifier import fit_and_export, read_examples
+
+    path = data_path or DEFAULT_DATA
+    started = time.perf_counter()
+    examples = read_examples(path)
+    arrays, meta = fit_and_export(examples)
+    seconds = time.perf_counter() - started
+    meta.update(key=cache_key(path), examples=len(examples), train_seconds=round(seconds, 2))
+    model = NluModel(arrays, meta)
+    return model, TrainingSummary(len(examples), len(model.classes), seconds)
+
+
+def load_or_train(cache_dir: Path, data_path: Path | None = None) -> NluModel:
+    """The cached model, trained (and cached) first if missing or stale."""
+    path = data_path or DEFAULT_DATA
+    model = NluModel.load(cache_dir, cache_key(path))
+    if model is not None:
+        return model
+    log.info("training the NLU model from %s", path)
+    model, summary = train(path)
+    try:
+        model.save(cache_dir)
+    except OSError as error:  # a read-only directory costs a retraining per start, not a crash
+        log.warning("cannot cache the NLU model in %s: %s", cache_dir, error)
+    log.info(
+        "NLU model: %d examples, %d intents, %.1f s, cached in %s",
+        summary.examples,
+        summary.intents,
+        summary.seconds,
+        cache_dir,
+    )
+    return model
+
+
+def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
