@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -22,11 +23,21 @@ from tests.helpers import BotServer, RestChat
 TELEGRAM_SECRET = "driver_secret"
 
 
+@dataclass(frozen=True)
+class File:
+    """A photo or document the bot sent, as the customer's device receives it."""
+
+    kind: str  # image | document
+    data: bytes
+    filename: str | None = None
+
+
 class Driver(ABC):
     channel: str
     platform_user_id: str
     text: str = ""
     buttons: list[dict[str, Any]]
+    files: list[File]
 
     @abstractmethod
     async def say(self, text: str) -> None:
@@ -54,21 +65,24 @@ class RestDriver(Driver):
     channel = "rest"
 
     def __init__(self, server: BotServer, user: str) -> None:
+        self.server = server
         self.chat = RestChat(server, user)
         self.platform_user_id = user
         self.buttons = []
+        self.files = []
 
-    def _update(self) -> None:
+    async def _update(self) -> None:
         self.text = self.chat.text
         self.buttons = [b for row in self.chat.buttons_rows for b in row]
+        self.files = await fetch_files(self.server, self.chat.messages)
 
     async def say(self, text: str) -> None:
         await self.chat.say(text)
-        self._update()
+        await self._update()
 
     async def press(self, title: str) -> None:
         await self.chat.send(button=self._button(title)["payload"])
-        self._update()
+        await self._update()
 
 
 class WebDriver(Driver):
@@ -79,6 +93,7 @@ class WebDriver(Driver):
         self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         self.socket: aiohttp.ClientWebSocketResponse | None = None
         self.buttons = []
+        self.files = []
         self.platform_user_id = ""
 
     async def open(self) -> WebDriver:
@@ -109,6 +124,7 @@ class WebDriver(Driver):
         assert messages, "the web chat did not answer"
         self.text = "\n".join(m["text"] for m in messages)
         self.buttons = [b for m in messages for row in m.get("buttons", []) for b in row]
+        self.files = await fetch_files(self.server, messages)
 
     async def say(self, text: str) -> None:
         await self._exchange({"type": "text", "text": text})
@@ -132,6 +148,7 @@ class TelegramDriver(Driver):
         self.chat_id = chat_id
         self.platform_user_id = str(chat_id)
         self.buttons = []
+        self.files = []
         self.last_message_id: int | None = None
 
     async def _post(self, update: dict[str, Any]) -> None:
@@ -149,6 +166,14 @@ class TelegramDriver(Driver):
         ]
         assert calls, "Telegram got no answer"
         self.text = "\n".join(c.fields.get("text") or c.fields.get("caption") or "" for c in calls)
+        self.files = [
+            File(
+                "image" if c.method == "sendPhoto" else "document",
+                c.files.get("photo") or c.files.get("document") or b"",
+            )
+            for c in calls
+            if c.method in ("sendPhoto", "sendDocument")
+        ]
         self.buttons = []
         for call in calls:
             markup = call.fields.get("reply_markup") or {}
@@ -181,6 +206,22 @@ class TelegramDriver(Driver):
                 next(self._ids), self.chat_id, phone, contact_user_id=self.chat_id if own else 7
             )
         )
+
+
+async def fetch_files(server: BotServer, messages: list[dict[str, Any]]) -> list[File]:
+    """Download the images and documents of web/REST answers through their signed links."""
+    files = []
+    for message in messages:
+        links = []
+        if message.get("image"):
+            links.append(("image", message["image"], None))
+        if message.get("document"):
+            links.append(("document", message["document"]["url"], message["document"]["filename"]))
+        for kind, url, filename in links:
+            async with server.session.get(url) as response:
+                assert response.status == 200, url
+                files.append(File(kind, await response.read(), filename))
+    return files
 
 
 async def open_driver(kind: str, server: BotServer, fake: FakeTelegram | None, name: str) -> Driver:

@@ -6,6 +6,7 @@ so it is safe to call from several worker threads (asyncio.to_thread).
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,34 +19,21 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from bot.core.fmt import number
+from bot.core.texts import Texts
 
-# Sentences shown with the chart; they will move to domain.yml with the other texts.
-TEXTS: dict[str, dict[str, str]] = {
-    "vi": {
-        "up": "Tăng {percent} ({delta} kWh) so với kỳ trước.",
-        "down": "Giảm {percent} ({delta} kWh) so với kỳ trước.",
-        "same": "Không đổi so với kỳ trước ({current} kWh).",
-        "from_zero": "Tăng {delta} kWh so với kỳ trước (kỳ trước 0 kWh).",
-        "under_one_percent": "dưới 1%",
-        "current": "Điện năng tiêu thụ",
-        "year_before": "Cùng kỳ năm trước",
-        "average": "Trung bình {count} kỳ: {kwh} kWh",
-        "x_axis": "Kỳ hóa đơn",
-        "y_axis": "Điện năng (kWh)",
-    },
-    "en": {
-        "up": "Up {percent} ({delta} kWh) on the previous period.",
-        "down": "Down {percent} ({delta} kWh) on the previous period.",
-        "same": "Unchanged from the previous period ({current} kWh).",
-        "from_zero": "Up {delta} kWh on the previous period (0 kWh then).",
-        "under_one_percent": "less than 1%",
-        "current": "Consumption",
-        "year_before": "Same period last year",
-        "average": "{count}-period average: {kwh} kWh",
-        "x_axis": "Billing period",
-        "y_axis": "Consumption (kWh)",
-    },
-}
+# The words on and under the chart are in domain.yml ("chart.*"), like every text.
+CHART_KEYS = (
+    "up",
+    "down",
+    "same",
+    "from_zero",
+    "under_one_percent",
+    "current",
+    "year_before",
+    "average",
+    "x_axis",
+    "y_axis",
+)
 
 MAX_PERIODS = 12
 # 500 x 350 CSS pixels on a phone, drawn at 2x: 1000 x 700 PNG pixels.
@@ -66,8 +54,10 @@ class ChartPoint:
     kwh_year_before: int | None = None
 
 
+@functools.cache
 def _texts(lang: str) -> dict[str, str]:
-    return TEXTS["vi"] if lang == "vi" else TEXTS["en"]  # as bot.core.fmt: vi or English
+    texts = Texts.load()
+    return {key: texts.get(f"chart.{key}", lang) for key in CHART_KEYS}
 
 
 def change_in_words(current: int, previous: int, lang: str) -> str:

@@ -10,6 +10,7 @@ Rendering is CPU work: call `render_invoice` from a worker thread (asyncio.to_th
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import unicodedata
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from num2words import num2words
 
 from bot.billing.tariffs import BillLine, default_tariffs
 from bot.core.fmt import LOCAL_TZ, day, number
+from bot.core.texts import Texts
 
 if TYPE_CHECKING:  # only annotations: importing the store would pull in SQLAlchemy (~0.3 s)
     from bot.store.backend import BillRecord, CustomerRecord
@@ -34,13 +36,15 @@ BLUE = (0, 70, 140)
 HEADING_FILL = (225, 234, 245)
 WIDTH = 180.0  # A4 (210 mm) less 15 mm margins
 
-PAID_CHANNELS = {
-    "bank_app": "ứng dụng ngân hàng",
-    "ewallet": "ví điện tử",
-    "auto_debit": "trích nợ tự động",
-    "counter": "quầy thu tiền điện",
-    "evncpc_app": "ứng dụng CSKH EVNCPC",
-}
+
+@functools.cache
+def _paid_channel(channel: str) -> str:
+    """How a payment channel reads on the invoice (the same words as in the chat)."""
+    texts = Texts.load()
+    key = f"paid_channel.{channel}"
+    return texts.get(key, "vi") if key in texts else channel
+
+
 GROUPS = {"household": "Sinh hoạt", "business": "Kinh doanh", "production": "Sản xuất"}
 VOLTAGES = {"below_6kv": "cấp điện áp dưới 6 kV", "6_22kv": "cấp điện áp từ 6 kV đến dưới 22 kV"}
 
@@ -279,7 +283,7 @@ def _payment(pdf: FPDF, bill: BillRecord, seller: Seller) -> None:
         if bill.paid_at is not None:
             status += f" ngày {day(bill.paid_at)}"
         if bill.paid_channel:
-            status += f" qua {PAID_CHANNELS.get(bill.paid_channel, bill.paid_channel)}"
+            status += f" qua {_paid_channel(bill.paid_channel)}"
         _field(pdf, "Hạn thanh toán:", day(bill.due_date), width=30)
     else:
         status = f"Chưa thanh toán – hạn thanh toán {day(bill.due_date)}"

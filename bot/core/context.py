@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from bot.core.clock import Clock
     from bot.core.push import Pusher
     from bot.core.understanding import Understanding
-    from nlu.model import Parse
     from bot.settings import Settings
     from bot.store.backend import UtilityBackend
     from bot.store.models import ChatUser, Conversation
+    from nlu.model import Parse
 
 
 @dataclass

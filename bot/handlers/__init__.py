@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.core.router import Router
 from bot.handlers import (
     account,
+    bills,
     freetext,
     lookups,
     navigation,
@@ -19,6 +20,7 @@ MODULES = (
     navigation,
     account,
     lookups,
+    bills,
     services,
     payments,
     notices,

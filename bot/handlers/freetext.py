@@ -11,7 +11,6 @@ from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
 from bot.handlers.common import home_button, main_menu
-from bot.handlers.lookups import estimate_answer
 from nlu.model import CONFIDENT, Parse
 
 # Which button's flow each intent opens. Later issues point their intents at the new
@@ -20,12 +19,12 @@ INTENT_FLOWS: dict[str, str] = {
     "help": "help",
     "login": "login",
     "set_password": "pin",
-    "lookup_meter_schedule": "lookups",
-    "lookup_payment_points": "lookups",
-    "lookup_outage_schedule": "lookups",
-    "lookup_consumption": "lookups",
-    "lookup_payment_info": "lookups",
-    "lookup_invoice": "lookups",
+    "lookup_meter_schedule": "lk_sched",
+    "lookup_payment_points": "lk_points",
+    "lookup_outage_schedule": "lk_outage",
+    "lookup_consumption": "lk_use",
+    "lookup_payment_info": "lk_pay",
+    "lookup_invoice": "lk_inv",
     "estimate_bill": "estimate",
     "pay_bill": "payments",
     "report_outage": "services",
@@ -60,10 +59,6 @@ SUGGESTIONS = 3
 
 def register(router: Router) -> None:
     async def run_flow(ctx: Context, intent: str, parse: Parse) -> list[Reply]:
-        if intent == "estimate_bill":
-            kwh = next((e.value for e in parse.entities if e.entity == "kwh"), None)
-            if isinstance(kwh, int):
-                return estimate_answer(ctx, kwh)
         flow = INTENT_FLOWS[intent]
         ctx.arg = None
         ctx.parse = parse

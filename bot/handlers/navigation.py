@@ -76,10 +76,6 @@ def register(router: Router) -> None:
             text = ctx.t("unknown.unsupported")
         return [main_menu(ctx, text)]
 
-    @router.on_location
-    async def unprompted_location(ctx: Context) -> list[Reply]:
-        return [main_menu(ctx, ctx.t("unknown.location"))]
-
     @router.on_contact
     async def unprompted_contact(ctx: Context) -> list[Reply]:
         return [main_menu(ctx, ctx.t("unknown.contact"))]

@@ -57,7 +57,7 @@ async def test_location_and_photo_are_sent(settings: Settings, tmp_path: Path) -
     photo = tmp_path / "cong-to.png"
     photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 20)
     output = await _run(settings, f"/location 16.06 108.22\n/photo {photo}\n", tmp_path)
-    assert "Tôi đã nhận vị trí" in output and "Tôi đã nhận ảnh" in output
+    assert "Chưa có điểm thu nào gần vị trí này" in output and "Tôi đã nhận ảnh" in output
 
 
 async def test_pushes_and_documents_reach_the_terminal(settings: Settings, tmp_path: Path) -> None:

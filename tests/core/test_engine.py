@@ -41,8 +41,8 @@ async def test_every_tab_answers_with_a_way_on_and_a_way_home(bot: BotServer) ->
         assert "🏠 Menu" in chat.button_titles, tab
     # A feature that has not landed says what to do instead, with the portal link.
     await chat.say("menu")
-    await chat.press("🔎 Tra cứu")
-    assert "cskh.cpc.vn" in chat.text and "1900 1909" in chat.text
+    await chat.press("🛠 Dịch vụ")
+    assert "cskh.cpc.vn" in chat.text and "Điện lực gần nhất" in chat.text
     links = [b for row in chat.buttons_rows for b in row if "url" in b]
     assert links == [{"title": "🌐 Mở cskh.cpc.vn", "url": "https://cskh.cpc.vn"}]
 
@@ -56,7 +56,7 @@ async def test_navigation_words_work_without_diacritics_and_in_any_case(bot: Bot
     await chat.say("Hướng dẫn")
     assert "gõ không dấu cũng được" in chat.text
     await chat.say("tra cuu")  # the title of a button just shown, typed
-    assert chat.text.startswith("Tra cứu tiền điện, hóa đơn điện tử")
+    assert chat.text == "🔎 Quý khách muốn tra cứu gì?"
 
 
 async def test_back_returns_to_the_previous_screen(bot: BotServer) -> None:
@@ -111,7 +111,7 @@ async def test_danger_gets_safety_advice_and_the_hotline_first(bot: BotServer) -
 async def test_unrequested_location_and_photo_are_acknowledged(bot: BotServer) -> None:
     chat = bot.chat()
     await chat.send(location={"lat": 16.06, "lon": 108.22})
-    assert chat.text.startswith("Tôi đã nhận vị trí")
+    assert chat.text.startswith("Chưa có điểm thu nào gần vị trí này")
     png = (
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
         "RU5ErkJggg=="

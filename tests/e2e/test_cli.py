@@ -52,7 +52,7 @@ def test_first_chat_seeds_the_demo_data_and_talks(tmp_path: Path) -> None:
     result = _cskh("chat", cwd=tmp_path, stdin="2\n/quit\n", timeout=300)
     assert result.returncode == 0, result.stderr
     assert "Xin chào! Tôi là trợ lý CSKH" in result.stdout
-    assert "Tra cứu tiền điện, hóa đơn điện tử" in result.stdout
+    assert "🔎 Quý khách muốn tra cứu gì?" in result.stdout
     seeded = _cskh("demo", "seed", cwd=tmp_path)
     assert seeded.returncode == 1 and "already holds 600 customers" in seeded.stderr
 
@@ -151,3 +151,26 @@ def test_a_built_wheel_carries_its_files_and_runs_from_anywhere(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     assert f"schema at revision {head_revision()}" in result.stdout
+
+
+def test_tariff_estimate_command(tmp_path: Path) -> None:
+    result = _cskh(
+        "tariff",
+        "estimate",
+        "--kwh",
+        "134",
+        "--from",
+        "2025-09-16",
+        "--to",
+        "2025-10-15",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    estimate = json.loads(result.stdout)
+    assert (estimate["before_vat"], estimate["vat"], estimate["total"]) == (282620, 22610, 305230)
+    refused = _cskh("tariff", "estimate", "--kwh", "-5", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert len(refused.stderr.strip().splitlines()) == 1
+    typo = _cskh("tarif", cwd=tmp_path)
+    assert typo.returncode == 2 and len(typo.stderr.strip().splitlines()) == 1

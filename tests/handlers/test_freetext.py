@@ -47,7 +47,7 @@ async def test_the_estimate_asks_for_the_kwh_when_the_sentence_has_none(rig: Rig
         ("mat dien roi", "Gửi yêu cầu dịch vụ"),  # report_outage -> services (interim)
         ("ko dong dc tien dien", "🔑 Mục này cần đăng nhập"),  # pay_bill, a personal flow
         ("toi muon gap nhan vien", "Nhân viên chưa trả lời trực tiếp"),
-        ("hoa don thang 9", "Tra cứu tiền điện, hóa đơn điện tử"),
+        ("hoa don thang 9", "🔑 Mục này cần đăng nhập"),  # lookup_invoice: personal
         ("cam on nhe", "Dạ, rất vui được hỗ trợ Quý khách!"),
         ("hom nay troi co mua khong", "Xin lỗi, tôi chỉ hỗ trợ các việc về dịch vụ điện"),
         ("xin chao", "Xin chào! Tôi là trợ lý CSKH"),
