@@ -79,11 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         "delete-webhook", help="remove the webhook (for polling mode)"
     ).set_defaults(run=_telegram_delete_webhook)
 
+    from bot import cli_requests as requests_cli
     from bot.billing import cli as tariff_cli
     from nlu import cli as nlu_cli
 
     nlu_cli.register(commands, lambda settings: settings.nlu_cache_path)
     tariff_cli.register(commands)
+    requests_cli.register(commands)
 
     dev = commands.add_parser("dev", help="development helpers").add_subparsers(
         title="dev commands"

@@ -28,6 +28,7 @@ from bot.core.push import Pusher
 from bot.core.texts import Texts
 from bot.core.understanding import Understanding
 from bot.demo import seed as demo_seed
+from bot.dialogs.forms import FormError
 from bot.handlers import build_router
 from bot.settings import Settings
 from bot.store import migrate
@@ -91,7 +92,7 @@ async def build_runtime(
     """Open the database and build the engine; `prepare` migrates and seeds first.
     Tests pass a FakeClock to move time (OTP expiry, lockouts, the PIN's idle time)."""
     settings.ensure_var_dir()
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, media_dir=settings.media_path)
     try:
         if prepare:
             await prepare_database(settings, db)
@@ -110,7 +111,10 @@ async def build_runtime(
             otp=OtpService(settings.secret_key_bytes(), clock, senders),
             understanding=Understanding(settings.nlu_cache_path),
         )
-        engine = Engine(db, build_router(), services)
+        try:
+            engine = Engine(db, build_router(), services)
+        except FormError as error:  # a typo in domain.yml's forms, named precisely
+            raise StartupError(f"domain.yml: {error}") from error
         links = MediaLinks(
             settings.secret_key_bytes(), settings.effective_public_url, settings.media_link_ttl
         )
@@ -123,33 +127,25 @@ async def build_runtime(
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
-def create_app(runtime: Runtime) -> web.Application:
-    """The web application: health check, media links, and the web channels enabled
-    by the settings (REST when CSKH_REST_TOKEN is set)."""
+def build_channels(runtime: Runtime) -> list[Channel]:
+    """The channels the settings enable, registered with the runtime's pusher: the web
+    chat always, REST when CSKH_REST_TOKEN is set, Telegram when CSKH_TELEGRAM_TOKEN is.
+    Commands that push (e.g. `cskh requests set-status`) use them without serving."""
     settings = runtime.settings
-    max_upload = settings.max_upload_mb * 1024 * 1024
-    # Base64 photos in JSON are 4/3 larger than the file.
-    app = web.Application(
-        client_max_size=max_upload * 4 // 3 + 64 * 1024, middlewares=[_json_errors]
-    )
-    app[RUNTIME] = runtime
-    app.router.add_get("/healthz", _healthz)
-    app.add_routes([runtime.links.handler(runtime.db)])
+    channels: list[Channel] = []
     if settings.rest_token is not None and settings.rest_token.get_secret_value():
-        rest = RestChannel(
-            runtime.engine,
-            runtime.db,
-            settings.rest_token.get_secret_value(),
-            runtime.links,
-            max_upload,
+        channels.append(
+            RestChannel(
+                runtime.engine,
+                runtime.db,
+                settings.rest_token.get_secret_value(),
+                runtime.links,
+                settings.max_upload_mb * 1024 * 1024,
+            )
         )
-        runtime.add_channel(rest)
-        app.add_routes(rest.routes())
-    else:
-        app.router.add_route("*", "/api/{tail:.*}", _rest_disabled)
-    webchat = WebChatChannel(runtime.engine, runtime.db, runtime.texts, runtime.links, settings)
-    runtime.add_channel(webchat)
-    app.add_routes(webchat.routes())
+    channels.append(
+        WebChatChannel(runtime.engine, runtime.db, runtime.texts, runtime.links, settings)
+    )
     if settings.telegram_enabled:
         from bot.channels.telegram import TelegramChannel
 
@@ -158,9 +154,26 @@ def create_app(runtime: Runtime) -> web.Application:
                 "CSKH_TELEGRAM_MODE=webhook needs CSKH_TELEGRAM_WEBHOOK_SECRET "
                 "(Telegram sends it with every update; without it anyone could post updates)"
             )
-        telegram = TelegramChannel(runtime.engine, runtime.db, runtime.pusher, settings)
-        runtime.add_channel(telegram)
-        app.add_routes(telegram.routes())
+        channels.append(TelegramChannel(runtime.engine, runtime.db, runtime.pusher, settings))
+    for channel in channels:
+        runtime.add_channel(channel)
+    return channels
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    """The web application: health check, media links, and the routes of the channels."""
+    max_upload = runtime.settings.max_upload_mb * 1024 * 1024
+    # Base64 photos in JSON are 4/3 larger than the file.
+    app = web.Application(
+        client_max_size=max_upload * 4 // 3 + 64 * 1024, middlewares=[_json_errors]
+    )
+    app[RUNTIME] = runtime
+    app.router.add_get("/healthz", _healthz)
+    app.add_routes([runtime.links.handler(runtime.db)])
+    for channel in build_channels(runtime):
+        app.add_routes(channel.routes())
+    if "rest" not in runtime.channels:
+        app.router.add_route("*", "/api/{tail:.*}", _rest_disabled)
     app.cleanup_ctx.append(_lifecycle)
     return app
 

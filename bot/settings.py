@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_api_url: str | None = None
     max_upload_mb: int = Field(default=10, ge=1, le=50)
+    media_dir: Path | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -91,6 +92,11 @@ class Settings(BaseSettings):
         """Other origins allowed to open the web chat (CSKH_WEBCHAT_ORIGINS, comma-separated),
         besides the server's own address and CSKH_PUBLIC_URL."""
         return [o.strip().rstrip("/") for o in self.webchat_origins_csv.split(",") if o.strip()]
+
+    @property
+    def media_path(self) -> Path:
+        """Where photos and documents are kept (CSKH_MEDIA_DIR, else var/media)."""
+        return self.media_dir or self.var_dir / "media"
 
     @property
     def nlu_cache_path(self) -> Path:

@@ -7,6 +7,7 @@ title, `text` is what the bot answered last, `buttons` the titles it offered.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 from abc import ABC, abstractmethod
@@ -47,6 +48,13 @@ class Driver(ABC):
     async def press(self, title: str) -> None:
         """Tap the button titled `title` in the last answer."""
 
+    async def send_photo(self, data: bytes) -> None:
+        """Send a photo, as the channel's customers do."""
+        raise AssertionError(f"{self.channel} cannot send photos in tests")
+
+    async def send_location(self, lat: float, lon: float) -> None:
+        raise AssertionError(f"{self.channel} cannot send locations in tests")
+
     async def close(self) -> None:
         return None
 
@@ -84,6 +92,14 @@ class RestDriver(Driver):
         await self.chat.send(button=self._button(title)["payload"])
         await self._update()
 
+    async def send_photo(self, data: bytes) -> None:
+        await self.chat.send(photo=base64.b64encode(data).decode())
+        await self._update()
+
+    async def send_location(self, lat: float, lon: float) -> None:
+        await self.chat.send(location={"lat": lat, "lon": lon})
+        await self._update()
+
 
 class WebDriver(Driver):
     channel = "web"
@@ -111,6 +127,10 @@ class WebDriver(Driver):
     async def _exchange(self, frame: dict[str, Any]) -> None:
         assert self.socket is not None
         await self.socket.send_json(frame)
+        await self._collect()
+
+    async def _collect(self) -> None:
+        assert self.socket is not None
         messages = []
         timeout = 5.0
         while True:
@@ -131,6 +151,20 @@ class WebDriver(Driver):
 
     async def press(self, title: str) -> None:
         await self._exchange({"type": "button", "payload": self._button(title)["payload"]})
+
+    async def send_location(self, lat: float, lon: float) -> None:
+        await self._exchange({"type": "location", "lat": lat, "lon": lon})
+
+    async def send_photo(self, data: bytes) -> None:
+        form = aiohttp.FormData()
+        form.add_field("photo", data, filename="anh.png", content_type="image/png")
+        async with self.http.post(
+            self.server.base_url + "/webchat/upload",
+            data=form,
+            headers={"Origin": self.server.base_url},
+        ) as response:
+            assert response.status == 200, await response.text()
+        await self._collect()
 
     async def close(self) -> None:
         if self.socket is not None:
@@ -199,6 +233,14 @@ class TelegramDriver(Driver):
             await self.say(title)  # a reply-keyboard button sends its title
         else:
             await self._post(tu.callback(next(self._ids), self.chat_id, button["payload"]))
+
+    async def send_photo(self, data: bytes) -> None:
+        file_id = f"photo{next(self._ids)}"
+        self.fake.add_file(file_id, data)
+        await self._post(tu.photo(next(self._ids), self.chat_id, file_id))
+
+    async def send_location(self, lat: float, lon: float) -> None:
+        await self._post(tu.location(next(self._ids), self.chat_id, lat, lon))
 
     async def share_contact(self, phone: str, *, own: bool = True) -> None:
         await self._post(

@@ -15,15 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.auth import audit, guard
 from bot.auth.passwords import hash_secret, verify_secret
+from bot.store.media import delete_media
 from bot.store.models import (
     ChatUser,
     Conversation,
     CustomerLink,
     Media,
+    OtpCode,
     PortalAccount,
     RestMessage,
     ServiceRequest,
     TranscriptMessage,
+    utcnow,
 )
 
 # The personal-data notice the customer accepts at activation (Decree 13/2023/NĐ-CP);
@@ -50,17 +53,18 @@ async def activate(
     phone: str | None = None,
     method: str,
 ) -> None:
-    """Activate the chat for `identity` with exactly these customer codes."""
+    """Activate the chat for `identity` with exactly these customer codes (links left
+    from an earlier identity are replaced, never merged)."""
     user.activated_at = now
     user.identity = identity
+    user.otp_required = False
     if phone:
         user.verified_phone = phone
-    existing = {link.customer_code for link in user.links}
-    for code in codes:
-        if code not in existing:
-            user.links.append(CustomerLink(customer_code=code))
-    if codes and user.default_customer_code not in codes:
-        user.default_customer_code = codes[0]
+    kept = [link for link in user.links if link.customer_code in codes]
+    known = {link.customer_code for link in kept}
+    user.links = kept + [CustomerLink(customer_code=c) for c in codes if c not in known]
+    if user.default_customer_code not in codes:
+        user.default_customer_code = codes[0] if codes else None
     audit.record(
         session,
         "activation",
@@ -92,6 +96,7 @@ def set_default(session: AsyncSession, user: ChatUser, code: str) -> None:
 
 
 def _deactivate(user: ChatUser) -> None:
+    user.history_from = utcnow()  # a page reloaded later starts from here
     user.activated_at = None
     user.identity = None
     user.verified_phone = None
@@ -105,6 +110,24 @@ def logout(session: AsyncSession, user: ChatUser, *, event: str = "logout") -> N
     """Unlink this chat from the account."""
     audit.record(session, event, chat_user_id=user.id, subject=_mask(user.identity))
     _deactivate(user)
+
+
+async def logout_identity(session: AsyncSession, identity: str, *, by: int | None) -> int:
+    """Unlink every chat of `identity` (after a password reset: whoever knew the old one)."""
+    chats = list(
+        await session.scalars(
+            select(ChatUser).where(
+                ChatUser.identity == identity, ChatUser.activated_at.is_not(None)
+            )
+        )
+    )
+    for chat in chats:
+        _deactivate(chat)
+    if chats:
+        audit.record(
+            session, "logout_everywhere", chat_user_id=by, subject=_mask(identity), chats=len(chats)
+        )
+    return len(chats)
 
 
 async def logout_everywhere(session: AsyncSession, user: ChatUser) -> int:
@@ -164,6 +187,7 @@ class PinCheck:
 
 async def check_pin(session: AsyncSession, user: ChatUser, pin: str, now: datetime) -> PinCheck:
     subject = f"pin:{user.id}"
+    await guard.serialise(session, subject)
     if await verify_secret(user.pin_hash, pin):
         await guard.clear(session, subject)
         user.pin_unlocked_until = now + PIN_IDLE
@@ -172,6 +196,7 @@ async def check_pin(session: AsyncSession, user: ChatUser, pin: str, now: dateti
     if await guard.record_failure(session, subject, now) is not None:
         await guard.clear(session, subject)
         logout(session, user, event="pin_lockout")
+        user.otp_required = True  # a password or a shared contact will not do now
         return PinCheck(False, locked_out=True)
     return PinCheck(False, attempts_left=await guard.failures_left(session, subject))
 
@@ -215,10 +240,10 @@ async def forget(session: AsyncSession, user: ChatUser) -> Deletion:
         )
     )
     kept_media = {
-        item.get("media")
+        str(item["media"])
         for request in open_requests
         for item in request.attachments
-        if isinstance(item, dict)
+        if isinstance(item, dict) and item.get("media")
     }
     conversation_ids = select(Conversation.id).where(Conversation.chat_user_id == user.id)
     messages = await session.scalar(
@@ -229,12 +254,14 @@ async def forget(session: AsyncSession, user: ChatUser) -> Deletion:
     await session.execute(
         delete(TranscriptMessage).where(TranscriptMessage.conversation_id.in_(conversation_ids))
     )
-    media_query = delete(Media).where(Media.chat_user_id == user.id)
-    if kept_media:
-        media_query = media_query.where(Media.id.not_in(kept_media))
-    media_result = await session.execute(media_query)
-    media = getattr(media_result, "rowcount", 0) or 0
+    media = await delete_media(
+        session,
+        Media.chat_user_id == user.id,
+        *([Media.id.not_in(kept_media)] if kept_media else []),
+    )
     await session.execute(delete(RestMessage).where(RestMessage.chat_user_id == user.id))
+    # The phone numbers typed for codes go too; the audit log keeps only masked ones.
+    await session.execute(delete(OtpCode).where(OtpCode.chat_user_id == user.id))
     await session.execute(
         update(Conversation).where(Conversation.chat_user_id == user.id).values(state={})
     )

@@ -8,12 +8,27 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.locks import advisory_key
 from bot.store.models import AuthGuard
 
 MAX_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
+
+
+async def serialise(session: AsyncSession, subject: str) -> None:
+    """Let one transaction at a time count attempts on `subject` (until it ends).
+
+    Without it, two chats guessing the same phone at once on PostgreSQL would each read
+    the old count and the lock would never come. SQLite runs one writer at a time anyway.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(f"guard|{subject}")}
+        )
 
 
 async def locked_until(session: AsyncSession, subject: str, now: datetime) -> datetime | None:

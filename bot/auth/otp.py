@@ -100,13 +100,15 @@ class OtpService:
         phone or the contract's e-mail); with no address nothing is sent, silently."""
         now = self.clock.now()
         subject = mask_phone(phone)
+        await guard.serialise(session, self._guard_subject(phone))
         until = await guard.locked_until(session, self._guard_subject(phone), now)
         if until is not None:
             return SendResult(Sent.LOCKED, locked_until=until)
-        # A message the gateway refused does not hold the customer back from another way.
+        # One code a minute to a phone, whatever it is for; a message the gateway refused
+        # does not hold the customer back from another way.
         last = await session.scalar(
             select(func.max(OtpCode.created_at)).where(
-                OtpCode.subject == phone, OtpCode.purpose == purpose, OtpCode.failed.is_(False)
+                OtpCode.subject == phone, OtpCode.failed.is_(False)
             )
         )
         if last is not None and now - last < RESEND_AFTER:
@@ -189,6 +191,7 @@ class OtpService:
         """Check a typed code; a right one is used up, a wrong one counts toward the lock."""
         now = self.clock.now()
         subject = self._guard_subject(phone)
+        await guard.serialise(session, subject)  # counting and using up a code: one at a time
         until = await guard.locked_until(session, subject, now)
         if until is not None:
             return CheckResult(Checked.LOCKED, locked_until=until)

@@ -11,6 +11,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
+from aiohttp import web
+
 from bot.core.messages import KeyboardRequest, Reply
 from bot.core.push import Recipient
 
@@ -19,6 +21,10 @@ class Channel(ABC):
     """A way customers reach the bot (an explicit registry in app.py lists them)."""
 
     name: ClassVar[str]
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """The HTTP routes the channel serves under `cskh serve` (webhooks, pages)."""
+        return []
 
     async def start(self) -> None:  # noqa: B027 - most channels have nothing to open
         """Open clients and background tasks; called once when the app starts."""

@@ -60,7 +60,7 @@ class RestChannel(Channel):
         self.links = links
         self.max_upload_bytes = max_upload_bytes
 
-    def routes(self) -> list[web.RouteDef]:
+    def routes(self) -> list[web.AbstractRouteDef]:
         return [
             web.post("/api/chat", self._authorised(self.chat)),
             web.get("/api/messages", self._authorised(self.messages)),

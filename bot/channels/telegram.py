@@ -105,7 +105,7 @@ class TelegramChannel(Channel):
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def routes(self) -> list[web.RouteDef]:
+    def routes(self) -> list[web.AbstractRouteDef]:
         return [web.post(WEBHOOK_PATH, self.webhook)] if self.mode == "webhook" else []
 
     async def start(self) -> None:

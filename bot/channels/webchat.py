@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
+from bot.auth.accounts import pin_needed
 from bot.channels.base import Channel
 from bot.channels.media import MediaLinks, reply_to_client
 from bot.core.engine import Engine
@@ -101,6 +102,7 @@ class WebChatChannel(Channel):
         self.texts = texts
         self.links = links
         self.settings = settings
+        self.clock = engine.services.clock
         self._secret = links.secret
         self._visitors: dict[str, _Visitor] = {}
         self._page = string.Template((STATIC_DIR / "webchat.html").read_text(encoding="utf-8"))
@@ -321,9 +323,15 @@ class WebChatChannel(Channel):
     async def _history(self, visitor_id: str) -> list[dict[str, Any]]:
         async with self.db.reading() as session:
             user = await get_chat_user(session, self.name, visitor_id)
-            if user is None:
+            # Bills and addresses of a session that has ended must not come back on a
+            # shared computer: nothing while the PIN is due, nothing from before a log-out.
+            if user is None or pin_needed(user, self.clock.now()):
                 return []
-            messages = await recent_transcript(session, user.id, HISTORY)
+            messages = [
+                m
+                for m in await recent_transcript(session, user.id, HISTORY)
+                if user.history_from is None or m.created_at >= user.history_from
+            ]
         titles: dict[str, str] = {}
         rendered = []
         for message in messages:

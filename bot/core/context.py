@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,10 @@ class Context:
     # What the language model understood of free text (intent, entities) when it opened
     # this flow, so the flow can start with what the customer already said.
     parse: Parse | None = None
+    # Ids of the photos/documents this update brought, as stored in the media table.
+    incoming_media: list[str] = field(default_factory=list)
+    # Messages to show before the handler's answer (e.g. "your draft expired").
+    notices: list[Reply] = field(default_factory=list)
 
     @property
     def lang(self) -> str:

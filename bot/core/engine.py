@@ -77,7 +77,7 @@ class Engine:
         )
         conversation = await repo.get_or_create_conversation(session, user)
         secret = self.router.expects_secret(conversation.state or {})
-        await repo.record_incoming(session, conversation, incoming, redact=secret)
+        recorded = await repo.record_incoming(session, conversation, incoming, redact=secret)
         now = utcnow()
         user.last_seen_at = now
         user.reachable = True  # whoever writes can be written to (they unblocked us)
@@ -93,12 +93,15 @@ class Engine:
             conversation=conversation,
             services=self.services,
             state=copy.deepcopy(conversation.state or {}),
+            incoming_media=[
+                a["media"] for a in recorded.attachments if a.get("type") in ("photo", "document")
+            ],
         )
         for hook in self.router.before_hooks:
             await hook(ctx)
         route = self.router.resolve(ctx)
         ctx.arg = route.arg
-        replies = await route.handler(ctx)
+        replies = [*ctx.notices, *await route.handler(ctx)]
         replies = await repo.store_reply_media(session, replies, user.id)
         _remember_buttons(ctx.state, replies)
         _save_state(conversation, ctx.state)

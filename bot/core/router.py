@@ -94,32 +94,32 @@ class Router:
         return isinstance(awaiting, dict) and awaiting.get("step") in self._secret_steps
 
     def on_photo(self, handler: Handler) -> Handler:
-        self._photo = handler
+        self._photo = _only(self._photo, handler, "photo")
         return handler
 
     def on_document(self, handler: Handler) -> Handler:
-        self._document = handler
+        self._document = _only(self._document, handler, "document")
         return handler
 
     def on_unsupported(self, handler: Handler) -> Handler:
         """Content the bot cannot take yet: stickers, voice, video..."""
-        self._unsupported = handler
+        self._unsupported = _only(self._unsupported, handler, "unsupported")
         return handler
 
     def on_location(self, handler: Handler) -> Handler:
-        self._location = handler
+        self._location = _only(self._location, handler, "location")
         return handler
 
     def on_contact(self, handler: Handler) -> Handler:
-        self._contact = handler
+        self._contact = _only(self._contact, handler, "contact")
         return handler
 
     def fallback(self, handler: Handler) -> Handler:
-        self._fallback = handler
+        self._fallback = _only(self._fallback, handler, "fallback")
         return handler
 
     def unknown_button(self, handler: Handler) -> Handler:
-        self._unknown_button = handler
+        self._unknown_button = _only(self._unknown_button, handler, "unknown_button")
         return handler
 
     def urgent(self, test: Callable[[str], bool]) -> Callable[[Handler], Handler]:
@@ -194,6 +194,13 @@ class Router:
         if handler is None:
             raise LookupError(f"the router has no {what} handler")
         return handler
+
+
+def _only(current: Handler | None, handler: Handler, what: str) -> Handler:
+    """One handler per kind of content: a second registration is a wiring mistake."""
+    if current is not None and current is not handler:
+        raise ValueError(f"the {what} handler is registered twice")
+    return handler
 
 
 def _add(table: dict[str, Handler], key: str, handler: Handler, what: str) -> None:

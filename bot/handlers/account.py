@@ -1,15 +1,17 @@
 """Đăng nhập: activation by phone + OTP (SMS or e-mail), by portal username/password,
 or (Telegram) by sharing one's own contact; and "forgot password".
 
-Every flow starts with the personal-data notice when it has not been accepted, and
-ends by linking the customer codes proven for the phone or account, then resuming
-whatever the customer asked for before logging in.
+Every way in starts with the personal-data notice when it has not been accepted (a
+hand-made button payload included), and ends by linking the customer codes proven for
+the phone or account, then resuming what the customer asked for before logging in.
+After 5 wrong PINs only a one-time code re-activates the chat.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot.auth import accounts, audit, guard
 from bot.auth.otp import Checked, CodeMessage, SendResult, Sent
@@ -23,7 +25,7 @@ from bot.handlers.common import back_button, home_button
 from bot.handlers.gates import STATE_RESUME, resume
 from bot.store.backend import CustomerRecord
 
-STATE_LOGIN = "login"
+STATE_LOGIN = "login"  # the code flow in progress: subject, purpose, where it went
 STEP_PHONE = "login.phone"
 STEP_OTP = "login.otp"
 STEP_USERNAME = "login.username"
@@ -32,6 +34,7 @@ STEP_RESET_USERNAME = "reset.username"
 STEP_RESET_OTP = "reset.otp"
 STEP_NEW_PASSWORD = "reset.password"
 CODE = re.compile(r"^\d{6}$")
+RESET_WINDOW = timedelta(minutes=10)  # time to choose a new password after the code
 
 
 def code_message(ctx: Context) -> CodeMessage:
@@ -64,9 +67,32 @@ def failed_lock(ctx: Context, key: str, until: datetime | None) -> list[Reply]:
     return [Reply(text=ctx.t(key, time=when), buttons=((home_button(ctx),),))]
 
 
-def sent_answer(
-    ctx: Context, result: SendResult, step: str, key: str, **params: object
-) -> list[Reply]:
+def email_available(ctx: Context) -> bool:
+    """E-mailed codes need an SMTP server; without one only development mode (which keeps
+    messages in the dev outbox) may pretend to send them."""
+    settings = ctx.settings
+    return bool(settings.smtp_host) or settings.sms_provider == "log"
+
+
+async def send_code(ctx: Context, flow: dict[str, Any]) -> list[Reply]:
+    """Send (or resend) the code of a flow kept in state["login"]:
+    {subject, purpose, delivery, address, target, step, sent_key, params}."""
+    ctx.state[STATE_LOGIN] = flow
+    result = await ctx.services.otp.send(
+        ctx.session,
+        phone=flow["subject"],
+        purpose=flow["purpose"],
+        delivery=flow["delivery"],
+        chat_user_id=ctx.user.id,
+        address=flow.get("address"),
+        text=code_message(ctx),
+        target=flow.get("target"),
+    )
+    return sent_answer(ctx, result, flow)
+
+
+def sent_answer(ctx: Context, result: SendResult, flow: dict[str, Any]) -> list[Reply]:
+    step = str(flow["step"])
     outcome = result.outcome
     if outcome == Sent.LOCKED:
         return failed_lock(ctx, "account.locked", result.locked_until)
@@ -78,40 +104,77 @@ def sent_answer(
         return ask(ctx, step, ctx.t("account.resend_wait", seconds=result.wait_seconds), resend)
     if outcome == Sent.DELIVERY_FAILED:
         ctx.state.pop(STATE_AWAITING, None)
-        failed = "account.sms_failed" if "sms" in key else "account.email_failed"
-        other = Button(ctx.t("account.via_email"), payload="otp:email")
-        if "email" in key:
-            other = Button(ctx.t("account.via_sms"), payload="otp:sms")
-        return [Reply(text=ctx.t(failed), buttons=((other,), (home_button(ctx),)))]
-    return ask(ctx, step, ctx.t(key, **params), resend)
+        by_sms = flow["delivery"] == "sms"
+        buttons: tuple[tuple[Button, ...], ...] = ((home_button(ctx),),)
+        if flow["purpose"] == "activate":  # only activation lets the customer choose
+            other = ("account.via_email", "otp:email") if by_sms else ("account.via_sms", "otp:sms")
+            if by_sms and not email_available(ctx):
+                other = None  # type: ignore[assignment]
+            if other is not None:
+                buttons = ((Button(ctx.t(other[0]), payload=other[1]),), *buttons)
+        failed = "account.sms_failed" if by_sms else "account.email_failed"
+        return [Reply(text=ctx.t(failed), buttons=buttons)]
+    return ask(ctx, step, ctx.t(str(flow["sent_key"]), **flow.get("params", {})), resend)
+
+
+async def check_code(ctx: Context, step: str) -> tuple[Any, list[Reply] | None]:
+    """The code typed for the flow in state["login"]: (target, None) when right, else
+    (None, the answer to give)."""
+    flow = ctx.state.get(STATE_LOGIN) or {}
+    code = "".join((ctx.incoming.text or "").split())
+    if not flow.get("subject"):
+        ctx.state.pop(STATE_AWAITING, None)
+        return None, [
+            Reply(text=ctx.t("account.code_wrong", left=0), buttons=((home_button(ctx),),))
+        ]
+    if not CODE.match(code):
+        return None, ask(ctx, step, ctx.t("account.code_format"))
+    result = await ctx.services.otp.check(
+        ctx.session,
+        phone=flow["subject"],
+        purpose=flow["purpose"],
+        code=code,
+        chat_user_id=ctx.user.id,
+    )
+    if result.outcome == Checked.LOCKED:
+        return None, failed_lock(ctx, "account.locked", result.locked_until)
+    if result.outcome == Checked.WRONG:
+        resend = Button(ctx.t("account.resend"), payload="otp:resend")
+        return None, ask(ctx, step, ctx.t("account.code_wrong", left=result.attempts_left), resend)
+    ctx.state.pop(STATE_LOGIN, None)
+    return result.target, None
 
 
 def register(router: Router) -> None:
+    def consent_prompt(ctx: Context) -> list[Reply]:
+        ctx.state.pop(STATE_AWAITING, None)
+        yes = Button(ctx.t("account.consent_yes"), payload="consent:yes")
+        no = Button(ctx.t("account.consent_no"), payload="consent:no")
+        return [Reply(text=ctx.t("account.consent"), buttons=((yes, no), (home_button(ctx),)))]
+
+    def consented(ctx: Context) -> bool:
+        return ctx.user.consent_version == accounts.CONSENT_VERSION
+
     @router.command("/login", "dang nhap", "kich hoat", "login")
     @router.button("login")
     async def login(ctx: Context) -> list[Reply]:
         ctx.state.pop(STATE_AWAITING, None)
         if ctx.user.is_activated:
             return await router.button_handler("account")(ctx)
-        if ctx.user.consent_version != accounts.CONSENT_VERSION:
-            yes = Button(ctx.t("account.consent_yes"), payload="consent:yes")
-            no = Button(ctx.t("account.consent_no"), payload="consent:no")
-            return [Reply(text=ctx.t("account.consent"), buttons=((yes, no), (home_button(ctx),)))]
+        if not consented(ctx):
+            return consent_prompt(ctx)
         return choose_method(ctx)
 
     def choose_method(ctx: Context) -> list[Reply]:
         phone = Button(ctx.t("account.method_phone"), payload="login_phone")
         portal = Button(ctx.t("account.method_portal"), payload="login_portal")
         requests: tuple[RequestButton, ...] = ()
-        if ctx.incoming.channel == "telegram":
+        if ctx.incoming.channel == "telegram" and not ctx.user.otp_required:
             requests = (RequestButton(KeyboardRequest.CONTACT, ctx.t("account.share_contact")),)
-        return [
-            Reply(
-                text=ctx.t("account.choose_method"),
-                buttons=((phone,), (portal,), (home_button(ctx),)),
-                requests=requests,
-            )
-        ]
+        rows: tuple[tuple[Button, ...], ...] = ((phone,), (portal,), (home_button(ctx),))
+        if ctx.user.otp_required:  # after 5 wrong PINs: a code to the phone, nothing else
+            rows = ((phone,), (home_button(ctx),))
+        return [Reply(text=ctx.t("account.choose_method"), buttons=rows, requests=requests)]
 
     @router.button("consent")
     async def consent(ctx: Context) -> list[Reply]:
@@ -132,8 +195,10 @@ def register(router: Router) -> None:
 
     @router.button("login_phone")
     async def login_phone(ctx: Context) -> list[Reply]:
+        if ctx.user.is_activated or not consented(ctx):
+            return await login(ctx)
         replies = ask(ctx, STEP_PHONE, ctx.t("account.ask_phone"))
-        if ctx.incoming.channel == "telegram":
+        if ctx.incoming.channel == "telegram" and not ctx.user.otp_required:
             share = RequestButton(KeyboardRequest.CONTACT, ctx.t("account.share_contact"))
             replies = [Reply(replies[0].text, replies[0].buttons, requests=(share,))]
         return replies
@@ -146,62 +211,58 @@ def register(router: Router) -> None:
             phone = parse_phone(ctx.incoming.text or "")
         except FieldError:
             return ask(ctx, STEP_PHONE, ctx.t("account.bad_phone"))
-        ctx.state[STATE_LOGIN] = {"phone": phone}
+        ctx.state[STATE_LOGIN] = {"subject": phone, "purpose": "activate"}
         ctx.state.pop(STATE_AWAITING, None)
-        sms = Button(ctx.t("account.via_sms"), payload="otp:sms")
-        email = Button(ctx.t("account.via_email"), payload="otp:email")
+        choices = [Button(ctx.t("account.via_sms"), payload="otp:sms")]
+        if email_available(ctx):
+            choices.append(Button(ctx.t("account.via_email"), payload="otp:email"))
         return [
             Reply(
                 text=ctx.t("account.choose_delivery"),
-                buttons=((sms, email), (back_button(ctx), home_button(ctx))),
+                buttons=(tuple(choices), (back_button(ctx), home_button(ctx))),
             )
         ]
 
     @router.button("otp")
-    async def send_code(ctx: Context) -> list[Reply]:
-        login_state = ctx.state.get(STATE_LOGIN) or {}
-        phone = login_state.get("phone")
-        if not phone or ctx.arg not in ("sms", "email", "resend"):
+    async def otp_button(ctx: Context) -> list[Reply]:
+        flow = dict(ctx.state.get(STATE_LOGIN) or {})
+        if ctx.arg == "resend" and flow.get("step"):
+            return await send_code(ctx, flow)  # the same flow, purpose and address again
+        if (
+            ctx.arg not in ("sms", "email")
+            or flow.get("purpose") != "activate"
+            or not flow.get("subject")
+            or not consented(ctx)
+        ):
             return await login(ctx)
-        delivery = login_state.get("delivery", "sms") if ctx.arg == "resend" else ctx.arg
+        if ctx.arg == "email" and not email_available(ctx):
+            return await login(ctx)
+        phone = str(flow["subject"])
         customers = await ctx.services.backend.customers_by_phone(phone)
         address: str | None = None
-        if customers and delivery == "sms":
+        if customers and ctx.arg == "sms":
             address = phone
         elif customers:
             address = next((c.email for c in customers if c.email), None)
-        result = await ctx.services.otp.send(
-            ctx.session,
-            phone=phone,
-            purpose="activate",
-            delivery=delivery,
-            chat_user_id=ctx.user.id,
-            address=address,
-            text=code_message(ctx),
-        )
-        ctx.state[STATE_LOGIN] = {"phone": phone, "delivery": delivery}
-        return sent_answer(
-            ctx, result, STEP_OTP, f"account.code_sent_{delivery}", phone=mask_phone(phone)
+        return await send_code(
+            ctx,
+            {
+                "subject": phone,
+                "purpose": "activate",
+                "delivery": ctx.arg,
+                "address": address,
+                "step": STEP_OTP,
+                "sent_key": f"account.code_sent_{ctx.arg}",
+                "params": {"phone": mask_phone(phone)},
+            },
         )
 
     @router.step(STEP_OTP, secret=True)
     async def typed_code(ctx: Context) -> list[Reply]:
-        phone = (ctx.state.get(STATE_LOGIN) or {}).get("phone")
-        code = "".join((ctx.incoming.text or "").split())
-        if not phone:
-            return await login(ctx)
-        if not CODE.match(code):
-            return ask(ctx, STEP_OTP, ctx.t("account.code_format"))
-        result = await ctx.services.otp.check(
-            ctx.session, phone=phone, purpose="activate", code=code, chat_user_id=ctx.user.id
-        )
-        if result.outcome == Checked.LOCKED:
-            return failed_lock(ctx, "account.locked", result.locked_until)
-        if result.outcome == Checked.WRONG:
-            resend = Button(ctx.t("account.resend"), payload="otp:resend")
-            return ask(
-                ctx, STEP_OTP, ctx.t("account.code_wrong", left=result.attempts_left), resend
-            )
+        phone = str((ctx.state.get(STATE_LOGIN) or {}).get("subject", ""))
+        _, refused = await check_code(ctx, STEP_OTP)
+        if refused is not None:
+            return refused
         customers = await ctx.services.backend.customers_by_phone(phone)
         return await activated(ctx, f"phone:{phone}", customers, phone=phone, method="otp")
 
@@ -213,7 +274,7 @@ def register(router: Router) -> None:
         assert contact is not None
         if ctx.user.is_activated:
             return await router.button_handler("account")(ctx)
-        if ctx.user.consent_version != accounts.CONSENT_VERSION:
+        if not consented(ctx) or ctx.user.otp_required:
             return await login(ctx)
         if not contact.verified:
             return ask(ctx, STEP_PHONE, ctx.t("account.contact_not_own"))
@@ -235,6 +296,8 @@ def register(router: Router) -> None:
 
     @router.button("login_portal")
     async def login_portal(ctx: Context) -> list[Reply]:
+        if ctx.user.is_activated or not consented(ctx) or ctx.user.otp_required:
+            return await login(ctx)
         return ask(ctx, STEP_USERNAME, ctx.t("account.ask_username"))
 
     @router.step(STEP_USERNAME)
@@ -247,10 +310,13 @@ def register(router: Router) -> None:
 
     @router.step(STEP_PASSWORD, secret=True)
     async def typed_password(ctx: Context) -> list[Reply]:
+        if not consented(ctx) or ctx.user.otp_required:
+            return await login(ctx)
         username = str(ctx.state.get(STATE_AWAITING, {}).get("username", ""))
         password = ctx.incoming.text or ""
         subject = f"portal:{username}"
         now = ctx.now()
+        await guard.serialise(ctx.session, subject)
         until = await guard.locked_until(ctx.session, subject, now)
         if until is not None:
             return failed_lock(ctx, "account.login_locked", until)
@@ -293,63 +359,65 @@ def register(router: Router) -> None:
 
     @router.button("forgot")
     async def forgot(ctx: Context) -> list[Reply]:
+        if not consented(ctx):
+            return await login(ctx)
         return ask(ctx, STEP_RESET_USERNAME, ctx.t("account.reset_ask_username"))
 
     @router.step(STEP_RESET_USERNAME)
     async def reset_username(ctx: Context) -> list[Reply]:
         username = (ctx.incoming.text or "").strip().lower()[:60]
         account = await accounts.portal_account(ctx.session, username)
-        known = account is not None and account.phone is not None
-        # An unknown username gets the same answer and the same limits; nothing is sent.
-        phone = account.phone if known and account else f"portal:{username}"
-        result = await ctx.services.otp.send(
-            ctx.session,
-            phone=str(phone),
-            purpose="reset_password",
-            delivery="sms",
-            chat_user_id=ctx.user.id,
-            address=phone if known else None,
-            text=code_message(ctx),
-            target=username,
+        # Limits are kept per typed username, so they tell nothing about the account's
+        # phone; an unknown username gets the same answer and nothing is sent.
+        return await send_code(
+            ctx,
+            {
+                "subject": f"portal:{username}",
+                "purpose": "reset_password",
+                "delivery": "sms",
+                "address": account.phone if account and account.phone else None,
+                "target": username,
+                "step": STEP_RESET_OTP,
+                "sent_key": "account.reset_sent",
+            },
         )
-        ctx.state[STATE_LOGIN] = {"reset_phone": phone, "username": username}
-        return sent_answer(ctx, result, STEP_RESET_OTP, "account.reset_sent")
 
     @router.step(STEP_RESET_OTP, secret=True)
     async def reset_code(ctx: Context) -> list[Reply]:
-        login_state = ctx.state.get(STATE_LOGIN) or {}
-        phone = login_state.get("reset_phone")
-        code = "".join((ctx.incoming.text or "").split())
-        if not phone:
-            return await login(ctx)
-        if not CODE.match(code):
-            return ask(ctx, STEP_RESET_OTP, ctx.t("account.code_format"))
-        result = await ctx.services.otp.check(
-            ctx.session,
-            phone=phone,
-            purpose="reset_password",
-            code=code,
-            chat_user_id=ctx.user.id,
-        )
-        if result.outcome == Checked.LOCKED:
-            return failed_lock(ctx, "account.locked", result.locked_until)
-        if result.outcome == Checked.WRONG:
-            return ask(ctx, STEP_RESET_OTP, ctx.t("account.code_wrong", left=result.attempts_left))
+        target, refused = await check_code(ctx, STEP_RESET_OTP)
+        if refused is not None:
+            return refused
         return ask(
-            ctx, STEP_NEW_PASSWORD, ctx.t("account.ask_new_password"), username=result.target
+            ctx,
+            STEP_NEW_PASSWORD,
+            ctx.t("account.ask_new_password"),
+            username=str(target),
+            verified_at=ctx.now().isoformat(),
         )
 
     @router.step(STEP_NEW_PASSWORD, secret=True)
     async def new_password(ctx: Context) -> list[Reply]:
-        username = str(ctx.state.get(STATE_AWAITING, {}).get("username", ""))
+        awaiting = ctx.state.get(STATE_AWAITING, {})
+        username = str(awaiting.get("username", ""))
+        verified_at = datetime.fromisoformat(str(awaiting.get("verified_at")))
+        if ctx.now() - verified_at > RESET_WINDOW:  # the code proved it then, not now
+            return await forgot(ctx)
         password = ctx.incoming.text or ""
         if len(password) < 8 or not re.search(r"\d", password) or not re.search(r"\D", password):
-            return ask(ctx, STEP_NEW_PASSWORD, ctx.t("account.weak_password"), username=username)
+            return ask(
+                ctx,
+                STEP_NEW_PASSWORD,
+                ctx.t("account.weak_password"),
+                username=username,
+                verified_at=awaiting.get("verified_at"),
+            )
         account = await accounts.portal_account(ctx.session, username)
         if account is None:
             return await login(ctx)
         await accounts.set_portal_password(ctx.session, account, password, ctx.now())
         await guard.clear(ctx.session, f"portal:{username}")
+        # Whoever knew the old password is out now.
+        await accounts.logout_identity(ctx.session, f"portal:{username}", by=ctx.user.id)
         customers = [
             c
             for c in [
@@ -372,6 +440,10 @@ def register(router: Router) -> None:
         phone: str | None,
         method: str,
     ) -> list[Reply]:
+        if not consented(ctx):  # defence in depth: no way in skips the notice
+            return consent_prompt(ctx)
+        if ctx.user.otp_required and method != "otp":
+            return await login(ctx)
         ctx.state.pop(STATE_AWAITING, None)
         ctx.state.pop(STATE_LOGIN, None)
         await accounts.activate(

@@ -101,6 +101,9 @@ def register(router: Router) -> None:
     async def typed_period(ctx: Context) -> list[Reply]:
         awaiting = ctx.state.get(STATE_AWAITING, {})
         lookup, code = str(awaiting.get("lookup", "pay")), str(awaiting.get("code", ""))
+        # An answer typed after a while goes through the same gates as a button.
+        if (stop := gate(ctx, f"lk_{lookup}:{code}")) is not None:
+            return stop
         if code not in ctx.user.customer_codes:
             return await router.button_handler("lookups")(ctx)
         bills = await ctx.services.backend.bills(code, limit=24)

@@ -27,23 +27,23 @@ INTENT_FLOWS: dict[str, str] = {
     "lookup_invoice": "lk_inv",
     "estimate_bill": "estimate",
     "pay_bill": "payments",
-    "report_outage": "services",
-    "track_request": "services",
-    "svc_new_connection": "services",
-    "svc_change_info": "services",
-    "svc_change_capacity": "services",
-    "svc_move_meter": "services",
-    "svc_check_meter": "services",
-    "svc_change_purpose": "services",
-    "svc_change_quota": "services",
-    "svc_renew_contract": "services",
-    "svc_terminate_contract": "services",
-    "svc_reconnect": "services",
-    "svc_change_payment_method": "services",
-    "svc_change_owner": "services",
-    "consult_usage": "services",
-    "consult_design": "services",
-    "complaint": "services",
+    "report_outage": "svc:report_outage",
+    "track_request": "req_list",
+    "svc_new_connection": "svc:svc_new_connection",
+    "svc_change_info": "svc:svc_change_info",
+    "svc_change_capacity": "svc:svc_change_capacity",
+    "svc_move_meter": "svc:svc_move_meter",
+    "svc_check_meter": "svc:svc_check_meter",
+    "svc_change_purpose": "svc:svc_change_purpose",
+    "svc_change_quota": "svc:svc_change_quota",
+    "svc_renew_contract": "svc:svc_renew_contract",
+    "svc_terminate_contract": "svc:svc_terminate_contract",
+    "svc_reconnect": "svc:svc_reconnect",
+    "svc_change_payment_method": "svc:svc_change_payment_method",
+    "svc_change_owner": "svc:svc_change_owner",
+    "consult_usage": "svc:consult_usage",
+    "consult_design": "svc:consult_design",
+    "complaint": "svc:complaint",
     "talk_to_human": "support",
 }
 CHIT_CHAT = {
@@ -59,10 +59,10 @@ SUGGESTIONS = 3
 
 def register(router: Router) -> None:
     async def run_flow(ctx: Context, intent: str, parse: Parse) -> list[Reply]:
-        flow = INTENT_FLOWS[intent]
-        ctx.arg = None
+        name, _, arg = INTENT_FLOWS[intent].partition(":")
+        ctx.arg = arg or None
         ctx.parse = parse
-        return await router.button_handler(flow)(ctx)
+        return await router.button_handler(name)(ctx)
 
     @router.fallback
     async def free_text(ctx: Context) -> list[Reply]:

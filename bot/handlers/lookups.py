@@ -49,9 +49,11 @@ async def pick_code(ctx: Context, lookup: str) -> str | list[Reply]:
             return wanted
         return [Reply(text=ctx.t("account.not_yours"), buttons=((home_button(ctx),),))]
     if ctx.parse is not None:  # "hóa đơn PC05CC0123456 tháng 9"
-        typed = [e.value for e in ctx.parse.entities if e.entity == "customer_code"]
-        if typed and accounts.is_linked(ctx.user, str(typed[0])):
-            return str(typed[0])
+        typed = [str(e.value) for e in ctx.parse.entities if e.entity == "customer_code"]
+        if typed and accounts.is_linked(ctx.user, typed[0]):
+            return typed[0]
+        if typed:  # somebody else's code, named in a sentence: refused like a forged button
+            return [Reply(text=ctx.t("account.not_yours"), buttons=((home_button(ctx),),))]
     if len(codes) == 1:
         return codes[0]
     if not codes:
@@ -268,6 +270,8 @@ def register(router: Router) -> None:
     @router.step(STEP_RANGE)
     async def typed_range(ctx: Context) -> list[Reply]:
         code = str(ctx.state.get(STATE_AWAITING, {}).get("code", ""))
+        if (stop := gate(ctx, f"lk_sched:{code}", pin=False)) is not None:
+            return stop
         if not accounts.is_linked(ctx.user, code):
             return await lookups(ctx)
         answer = await schedule_typed(ctx, code, ctx.incoming.text or "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.context import Context
-from bot.core.messages import Reply
+from bot.core.messages import Button, Reply
 from bot.core.router import STATE_AWAITING, Router
 from bot.handlers.common import STATE_SCREEN, home_button, main_menu
 from nlu.safety import is_danger
@@ -49,10 +49,12 @@ def register(router: Router) -> None:
 
     @router.urgent(is_danger)
     async def danger(ctx: Context) -> list[Reply]:
+        # Safety first, then the way to report it (the outage report records where).
+        report = Button(ctx.t("services.report_outage"), payload="svc:report_outage")
         return [
             Reply(
                 text=ctx.t("danger.advice", hotline=ctx.settings.hotline),
-                buttons=((home_button(ctx),),),
+                buttons=((report,), (home_button(ctx),)),
             )
         ]
 
@@ -75,7 +77,3 @@ def register(router: Router) -> None:
         else:
             text = ctx.t("unknown.unsupported")
         return [main_menu(ctx, text)]
-
-    @router.on_contact
-    async def unprompted_contact(ctx: Context) -> list[Reply]:
-        return [main_menu(ctx, ctx.t("unknown.contact"))]

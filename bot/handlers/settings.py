@@ -5,21 +5,11 @@ from __future__ import annotations
 import re
 
 from bot.auth import accounts
-from bot.auth.otp import Checked
 from bot.auth.passwords import hash_secret, verify_secret
 from bot.core.context import Context
-from bot.core.fmt import mask_phone
 from bot.core.messages import Button, Reply
 from bot.core.router import STATE_AWAITING, Router
-from bot.handlers.account import (
-    CODE,
-    STATE_LOGIN,
-    ask,
-    code_message,
-    failed_lock,
-    linked_customers,
-    sent_answer,
-)
+from bot.handlers.account import ask, check_code, linked_customers, send_code
 from bot.handlers.common import STATE_SCREEN, back_button, home_button, main_menu
 from bot.handlers.gates import STEP_PIN_UNLOCK, gate, resume
 
@@ -158,6 +148,8 @@ def register(router: Router) -> None:
 
     @router.step(STEP_ADD_CODE)
     async def typed_code(ctx: Context) -> list[Reply]:
+        if (stop := gate(ctx, "add_code")) is not None:
+            return stop
         code = "".join((ctx.incoming.text or "").split()).upper()
         if not CUSTOMER_CODE.match(code):
             return ask(ctx, STEP_ADD_CODE, ctx.t("account.bad_code"))
@@ -165,53 +157,33 @@ def register(router: Router) -> None:
             ctx.state.pop(STATE_AWAITING, None)
             return [Reply(text=ctx.t("account.already_linked", code=code))] + await account(ctx)
         customer = await ctx.services.backend.customer(code)
-        if customer is None:
-            return ask(ctx, STEP_ADD_CODE, ctx.t("account.code_unknown", code=code))
-        if not customer.phones:
-            ctx.state.pop(STATE_AWAITING, None)
-            text = ctx.t("account.add_code_no_phone", code=code, hotline=ctx.settings.hotline)
-            return [Reply(text=text, buttons=((home_button(ctx),),))]
-        phone = customer.phones[0]
-        result = await ctx.services.otp.send(
-            ctx.session,
-            phone=phone,
-            purpose="add_code",
-            delivery="sms",
-            chat_user_id=ctx.user.id,
-            address=phone,
-            text=code_message(ctx),
-            target=code,
-        )
-        ctx.state[STATE_LOGIN] = {"phone": phone}
-        return sent_answer(
+        phone = customer.phones[0] if customer and customer.phones else None
+        # One answer whether the code exists or has a phone: codes are printed on bills,
+        # but which ones exist and whose phone they carry is nobody else's business. The
+        # same limits apply either way (the request is recorded under the code).
+        return await send_code(
             ctx,
-            result,
-            STEP_ADD_CODE_OTP,
-            "account.add_code_sent",
-            code=code,
-            phone=mask_phone(phone),
+            {
+                "subject": phone or f"code:{code}",
+                "purpose": "add_code",
+                "delivery": "sms",
+                "address": phone,
+                "target": code,
+                "step": STEP_ADD_CODE_OTP,
+                "sent_key": "account.add_code_sent",
+                "params": {"code": code},
+            },
         )
 
     @router.step(STEP_ADD_CODE_OTP, secret=True)
     async def add_code_otp(ctx: Context) -> list[Reply]:
-        phone = (ctx.state.get(STATE_LOGIN) or {}).get("phone")
-        code = "".join((ctx.incoming.text or "").split())
-        if not phone:
-            return await add_code(ctx)
-        if not CODE.match(code):
-            return ask(ctx, STEP_ADD_CODE_OTP, ctx.t("account.code_format"))
-        result = await ctx.services.otp.check(
-            ctx.session, phone=phone, purpose="add_code", code=code, chat_user_id=ctx.user.id
-        )
-        if result.outcome == Checked.LOCKED:
-            return failed_lock(ctx, "account.locked", result.locked_until)
-        if result.outcome == Checked.WRONG:
-            return ask(
-                ctx, STEP_ADD_CODE_OTP, ctx.t("account.code_wrong", left=result.attempts_left)
-            )
-        ctx.state.pop(STATE_LOGIN, None)
+        if (stop := gate(ctx, "add_code")) is not None:
+            return stop
+        target, refused = await check_code(ctx, STEP_ADD_CODE_OTP)
+        if refused is not None:
+            return refused
         ctx.state.pop(STATE_AWAITING, None)
-        customer_code = str(result.target)
+        customer_code = str(target)
         customer = await ctx.services.backend.customer(customer_code)
         accounts.link_code(ctx.session, ctx.user, customer_code)
         name = customer.name if customer else customer_code
@@ -226,17 +198,31 @@ def register(router: Router) -> None:
         no = Button(ctx.t("account.confirm_no"), payload="account")
         return [Reply(text=ctx.t(text_key), buttons=((yes, no),))]
 
+    def forget_conversation(ctx: Context) -> None:
+        """Nothing of the logged-in session carries over: questions, drafts, resumes."""
+        greeted = ctx.state.get("greeted")
+        ctx.state.clear()
+        if greeted:
+            ctx.state["greeted"] = greeted
+
     @router.command("/logout", "dang xuat")
     @router.button("logout")
     async def logout(ctx: Context) -> list[Reply]:
         if not ctx.user.is_activated:
             return [main_menu(ctx)]
+        # Behind the PIN: logging out must not be a way to get rid of it.
+        if (stop := gate(ctx, "logout")) is not None:
+            return stop
         return confirm(ctx, "account.confirm_logout", "logout_ok")
 
     @router.button("logout_ok")
     async def logout_confirmed(ctx: Context) -> list[Reply]:
-        if ctx.user.is_activated:
-            accounts.logout(ctx.session, ctx.user)
+        if not ctx.user.is_activated:
+            return [main_menu(ctx)]
+        if (stop := gate(ctx, "logout")) is not None:
+            return stop
+        accounts.logout(ctx.session, ctx.user)
+        forget_conversation(ctx)
         return [main_menu(ctx, ctx.t("account.logged_out"))]
 
     @router.button("logout_all")
@@ -250,15 +236,20 @@ def register(router: Router) -> None:
         if (stop := gate(ctx, "logout_all")) is not None:
             return stop
         count = await accounts.logout_everywhere(ctx.session, ctx.user)
+        forget_conversation(ctx)
         return [main_menu(ctx, ctx.t("account.logged_out_all", count=count))]
 
     @router.command("/forget", "xoa du lieu", "xoa du lieu cua toi")
     @router.button("forget")
     async def forget(ctx: Context) -> list[Reply]:
+        if ctx.user.is_activated and (stop := gate(ctx, "forget")) is not None:
+            return stop
         return confirm(ctx, "account.confirm_forget", "forget_ok")
 
     @router.button("forget_ok")
     async def forget_confirmed(ctx: Context) -> list[Reply]:
+        if ctx.user.is_activated and (stop := gate(ctx, "forget")) is not None:
+            return stop
         deletion = await accounts.forget(ctx.session, ctx.user)
         ctx.state.clear()
         if deletion.kept_requests:

@@ -119,6 +119,8 @@ class PaymentPointRecord:
     address: str
     ward_name: str
     province_name: str
+    ward_code: int | None
+    province_code: int
     latitude: float
     longitude: float
     opening_hours: str
@@ -299,6 +301,8 @@ class SqlUtilityBackend:
                     p.address,
                     p.ward_name,
                     p.province_name,
+                    p.ward_code,
+                    p.province_code,
                     p.latitude,
                     p.longitude,
                     p.opening_hours,

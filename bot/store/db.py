@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
@@ -24,6 +25,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.store.media import FILES, REMOVED, WRITTEN, MediaFiles
+
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -32,8 +35,11 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 class Database:
     """An async engine plus the session factory; one per process."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, media_dir: Path | None = None) -> None:
+        """`media_dir`: where photos and documents are written (bot/store/media.py);
+        without one their bytes are kept in the database."""
         self.url = make_url(url)
+        self.media_files = MediaFiles(media_dir) if media_dir is not None else None
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.is_postgres = self.url.get_backend_name() == "postgresql"
         kwargs: dict[str, Any] = {"echo": echo}
@@ -69,8 +75,17 @@ class Database:
         Never open a second transaction while holding one (on SQLite it would wait
         for itself); pass the session down instead.
         """
-        async with self._turn(), self.sessions() as session, session.begin():
-            yield session
+        async with self._turn(), self.sessions() as session:
+            session.info[FILES] = self.media_files
+            try:
+                async with session.begin():
+                    yield session
+            except BaseException:
+                if self.media_files is not None:  # files of rows that were never kept
+                    self.media_files.remove(session.info.get(WRITTEN, []))
+                raise
+            if self.media_files is not None:  # files of rows that are gone for good
+                self.media_files.remove(session.info.get(REMOVED, []))
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -85,6 +100,7 @@ class Database:
         """A read-only session that never waits for a writer (and is never rolled into
         one): safe to use while a `transaction()` is open in the same task."""
         async with self._read_sessions() as session:
+            session.info[FILES] = self.media_files
             yield session  # closing the session rolls its transaction back
 
     async def ping(self) -> bool:

@@ -252,6 +252,10 @@ class ChatUser(Base):
     consent_at: Mapped[datetime | None]
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     pin_unlocked_until: Mapped[datetime | None]
+    # Set by 5 wrong PINs: only a one-time code sent to the phone activates this chat again.
+    otp_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set at log-out: a web page reconnecting shows the conversation only from here on.
+    history_from: Mapped[datetime | None]
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -350,8 +354,9 @@ class ServiceRequestEvent(Base):
 class Media(Base):
     """A photo or document, sent by a customer or generated for one (chart, invoice).
 
-    Kept in the database so every process behind a load balancer can serve it; the id
-    is random and links to it are signed and expire (they carry personal data).
+    The bytes are a file in the media directory named by the random id (`data` is
+    NULL), or in `data` when no directory is configured; links to it are signed and
+    expire (they carry personal data). bot/store/media.py reads and writes both.
     """
 
     __tablename__ = "media"
@@ -362,7 +367,7 @@ class Media(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     filename: Mapped[str] = mapped_column(String(200))
     size: Mapped[int]
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -197,3 +198,21 @@ async def test_a_failed_delivery_is_reported_and_its_code_is_void(otp: Otp) -> N
 async def test_codes_of_one_purpose_do_not_open_another(otp: Otp) -> None:
     await otp.send(purpose="add_code")
     assert await otp.check(otp.sms.last_code(), purpose="activate") == Checked.WRONG
+
+
+async def test_simultaneous_guesses_still_meet_the_lock(otp: Otp) -> None:
+    """Guesses sent at once from many chats (separate transactions; on PostgreSQL they
+    really run side by side) are counted one by one: the sixth is refused."""
+    await otp.send()
+    code = otp.sms.last_code()
+    outcomes = await asyncio.gather(*(otp.check(wrong(code)) for _ in range(12)))
+    assert outcomes.count(Checked.WRONG) == 4
+    assert outcomes.count(Checked.LOCKED) == 8
+    assert await otp.check(code) == Checked.LOCKED
+
+
+async def test_a_right_code_entered_twice_at_once_works_once(otp: Otp) -> None:
+    await otp.send()
+    code = otp.sms.last_code()
+    outcomes = await asyncio.gather(otp.check(code), otp.check(code), otp.check(code))
+    assert outcomes.count(Checked.OK) == 1

@@ -163,6 +163,7 @@ def test_links_expire_and_cannot_be_altered() -> None:
 async def test_customer_photos_are_stored_with_the_transcript(bot: BotServer) -> None:
     chat = bot.chat("photographer")
     await chat.send(photo=base64.b64encode(PNG).decode(), caption="công tơ nhà tôi")
+    from bot.store.media import load_media
     from bot.store.models import Media as MediaRow
     from bot.store.models import TranscriptMessage
 
@@ -173,7 +174,13 @@ async def test_customer_photos_are_stored_with_the_transcript(bot: BotServer) ->
         assert message is not None and message.text == "công tơ nhà tôi"
         (attachment,) = message.attachments
         stored = await session.get(MediaRow, attachment["media"])
-    assert stored is not None and stored.data == PNG and stored.content_type == "image/png"
+        assert stored is not None and stored.content_type == "image/png"
+        loaded = await load_media(session, stored.id)
+    # The bytes are a file under the media directory, named by the random id.
+    media_dir = bot.runtime.settings.media_path
+    assert stored.data is None and len(stored.id) == 24
+    assert (media_dir / stored.id[:2] / stored.id).read_bytes() == PNG
+    assert loaded is not None and loaded.data == PNG
 
 
 async def test_healthz_answers_ok(bot: BotServer) -> None:

@@ -41,8 +41,8 @@ async def test_every_tab_answers_with_a_way_on_and_a_way_home(bot: BotServer) ->
         assert "🏠 Menu" in chat.button_titles, tab
     # A feature that has not landed says what to do instead, with the portal link.
     await chat.say("menu")
-    await chat.press("🛠 Dịch vụ")
-    assert "cskh.cpc.vn" in chat.text and "Điện lực gần nhất" in chat.text
+    await chat.press("👤 Gặp nhân viên")
+    assert "Nhân viên chưa trả lời" in chat.text and "1900 1909" in chat.text
     links = [b for row in chat.buttons_rows for b in row if "url" in b]
     assert links == [{"title": "🌐 Mở cskh.cpc.vn", "url": "https://cskh.cpc.vn"}]
 

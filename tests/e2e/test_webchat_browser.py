@@ -84,8 +84,8 @@ async def test_a_visitor_goes_through_the_menu_by_clicking(page: Any, bot: BotSe
     await page.get_by_role("button", name="🌐 Ngôn ngữ / Language").last.click()
     await page.get_by_role("button", name="English").last.click()
     await page.locator(".msg.out", has_text="Switched to English.").last.wait_for()
-    await page.get_by_role("button", name="🛠 Services").last.click()
-    await page.locator(".msg.out", has_text="cskh.cpc.vn").last.wait_for()
+    await page.get_by_role("button", name="👤 Talk to staff").last.click()
+    await page.locator(".msg.out", has_text="hotline").last.wait_for()
     link = page.get_by_role("link", name="🌐 Open cskh.cpc.vn").last
     assert await link.get_attribute("href") == "https://cskh.cpc.vn"
     assert await link.get_attribute("target") == "_blank"

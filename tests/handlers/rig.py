@@ -71,6 +71,17 @@ async def make_rig(tmp_path: Path, seeded_sqlite_template: Path) -> AsyncIterato
         await telegram.close()
 
 
+async def password_login(rig: Rig, channel: str, name: str, username: str, password: str) -> Driver:
+    """A new chat on `channel` that logs in with a cskh.cpc.vn username and password."""
+    driver = await rig.driver(channel, name)
+    await start_login(driver)
+    await driver.press("👤 Tên đăng nhập/mật khẩu")
+    await driver.say(username)
+    await driver.say(password)
+    assert driver.text.startswith("✅ Kích hoạt thành công."), driver.text
+    return driver
+
+
 async def start_login(driver: Driver) -> None:
     await driver.say("/start")
     await driver.press("🔑 Đăng nhập")

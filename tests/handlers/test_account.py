@@ -12,7 +12,7 @@ from bot.store.models import (
     ServiceRequest,
     TranscriptMessage,
 )
-from tests.drivers import Driver
+from tests.drivers import Driver, WebDriver
 from tests.handlers.rig import AN_PHONE, Rig, assert_activated_as_an, start_login
 
 HOA_PHONE = "+84358666777"
@@ -58,17 +58,30 @@ async def test_adding_a_code_needs_a_code_sent_to_that_contracts_phone(rig: Rig)
     await an.press("➕ Thêm mã khách hàng")
     await an.say("PC05CC")
     assert an.text.startswith("Mã khách hàng gồm 13 ký tự")
-    await an.say("PC05CC9999999")
-    assert an.text.startswith("Không tìm thấy mã khách hàng PC05CC9999999.")
-    await an.say("pc12aa 0056789")  # Hoa's contract; lower case and a space are fine
-    assert an.text.startswith(
-        "Để xác nhận, mã 6 số đã gửi qua SMS tới số điện thoại trên hợp đồng PC12AA0056789 "
-        "(0358 *** 777)."
-    )
-    await an.say("000000" if rig.sms.last_code(HOA_PHONE) != "000000" else "111111")
+    await an.say("PC05CC9999999")  # no such contract: the same answer, nothing sent
+    assert an.text.startswith("Nếu mã PC05CC9999999 đúng và hợp đồng có số điện thoại")
+    assert rig.sms.received == []
+    await an.say("123456")
     assert an.text.startswith("Mã chưa đúng hoặc đã hết hạn.")
-    await an.say(rig.sms.last_code(HOA_PHONE))
+    rig.clock.advance(seconds=61)
+    await an.say("/account")
+    await an.press("➕ Thêm mã khách hàng")
+    await an.say("pc12aa 0056789")  # Hoa's contract; lower case and a space are fine
+    assert an.text.startswith("Nếu mã PC12AA0056789 đúng và hợp đồng có số điện thoại")
+    assert "0358" not in an.text and "777" not in an.text  # no digits of her phone
+    first = rig.sms.last_code(HOA_PHONE)
+    rig.clock.advance(seconds=61)
+    await an.press("🔁 Gửi lại mã")  # resends the code of THIS flow (adding a code)
+    assert len([m for m in rig.sms.received if m["to"] == HOA_PHONE]) == 2
+    second = rig.sms.last_code(HOA_PHONE)
+    if first != second:
+        await an.say(first)
+        assert an.text.startswith("Mã chưa đúng hoặc đã hết hạn.")  # the new code replaced it
+    await an.say(second)
     assert an.text.startswith("✅ Đã thêm mã PC12AA0056789 — Võ Thị Hoa.")
+    async with rig.server.runtime.db.reading() as session:
+        user = await session.scalar(select(ChatUser).where(ChatUser.platform_user_id == "an"))
+    assert user is not None and user.identity == "portal:annguyen"  # still An, one more code
     await an.press("🗑 Gỡ PC12AA0056789")
     await an.press("✅ Đồng ý")
     assert an.text.startswith("✅ Đã gỡ mã PC12AA0056789.")
@@ -273,3 +286,121 @@ async def test_five_wrong_codes_lock_the_phone(rig: Rig) -> None:
     await driver.say(wrong)
     assert driver.text.startswith("Vì nhập sai nhiều lần, việc xác thực số này tạm khóa đến")
     assert "lockout" in await rig.events()
+
+
+async def test_logging_out_is_behind_the_pin_and_a_pin_lockout_needs_a_phone_code(
+    rig: Rig,
+) -> None:
+    an = await logged_in_an(rig)
+    await set_pin(an)
+    rig.clock.advance(minutes=20)
+    await an.say("/logout")
+    assert an.text == "🔒 Vui lòng nhập mật khẩu ứng dụng để tiếp tục."
+    for _ in range(5):
+        await an.say("0000")
+    assert an.text.startswith("⚠️ Nhập sai mật khẩu 5 lần")
+    await an.press("🔑 Đăng nhập")
+    assert an.button_titles == ["📱 Số điện thoại", "🏠 Menu"]  # no password, no contact
+    _, body = await rig.server.post("/api/chat", {"user": "an", "button": "login_portal"})
+    assert body["messages"][0]["text"] == "Quý khách muốn đăng nhập bằng cách nào?"
+    await an.press("📱 Số điện thoại")
+    await an.say("0905123456")
+    await an.press("💬 SMS")
+    await an.say(rig.sms.last_code(AN_PHONE))
+    assert_activated_as_an(an)
+    async with rig.server.runtime.db.reading() as session:
+        user = await session.scalar(select(ChatUser).where(ChatUser.platform_user_id == "an"))
+    assert user is not None and user.otp_required is False and user.pin_hash is None
+
+
+async def test_a_typed_answer_after_idle_time_still_asks_the_pin(rig: Rig) -> None:
+    an = await logged_in_an(rig)
+    await set_pin(an)
+    await an.say("/lookup")
+    await an.press("🧾 Thông tin thanh toán")
+    await an.press("PC05CC0123456 — Nguyễn Văn An")
+    await an.press("🗓 Kỳ khác")
+    rig.clock.advance(minutes=20)
+    await an.say("thang 8 nam 2026")
+    assert an.text == "🔒 Vui lòng nhập mật khẩu ứng dụng để tiếp tục."
+
+
+async def test_no_way_in_skips_the_personal_data_notice(rig: Rig) -> None:
+    for payload in ("login_portal", "login_phone", "forgot", "otp:sms"):
+        user = f"direct-{payload}"
+        _, body = await rig.server.post("/api/chat", {"user": user, "button": payload})
+        assert body["messages"][0]["text"].startswith("Để kích hoạt, Quý khách đồng ý"), payload
+
+
+async def test_a_reset_code_is_good_for_ten_minutes_and_logs_out_the_old_password(
+    rig: Rig,
+) -> None:
+    other = await logged_in_an(rig, "web", "old-session")
+    driver = await rig.driver("rest", "resetter")
+    await start_login(driver)
+    await driver.press("👤 Tên đăng nhập/mật khẩu")
+    await driver.say("annguyen")
+    await driver.press("❓ Quên mật khẩu")
+    await driver.say("annguyen")
+    await driver.say(rig.sms.last_code(AN_PHONE))
+    rig.clock.advance(minutes=11)
+    await driver.say("MoiMoi2027")
+    assert driver.text.startswith("Để đặt lại mật khẩu, vui lòng nhập tên đăng nhập.")
+    rig.clock.advance(seconds=61)
+    await driver.say("annguyen")
+    await driver.say(rig.sms.last_code(AN_PHONE))
+    await driver.say("MoiMoi2027")
+    assert driver.text.startswith("✅ Đã đặt lại mật khẩu.")
+    await other.say("menu")
+    assert "🔑 Đăng nhập" in other.button_titles  # whoever had the old password is out
+    await other.close()
+
+
+async def test_web_history_shows_nothing_from_before_a_logout(rig: Rig) -> None:
+    web = await logged_in_an(rig, "web", "shared-computer")
+    await web.say("/lookup")
+    await web.press("🧾 Thông tin thanh toán")
+    await web.press("PC05CC0123456 — Nguyễn Văn An")
+    assert web.text.startswith("🧾 Tiền điện")
+    await web.say("/logout")
+    await web.press("✅ Đồng ý")
+    assert isinstance(web, WebDriver)
+    assert web.socket is not None
+    await web.socket.close()
+    web.socket = await web.http.ws_connect(
+        web.server.base_url + "/webchat/ws", headers={"Origin": web.server.base_url}
+    )
+    history = (await web.socket.receive_json())["messages"]
+    shown = "\n".join(m["text"] for m in history)
+    assert "Tiền điện" not in shown and "Kích hoạt thành công" not in shown
+    await web.close()
+
+
+async def test_delete_my_data_works_when_requests_hold_non_media_attachments(rig: Rig) -> None:
+    an = await logged_in_an(rig)
+    async with rig.server.runtime.db.transaction() as session:
+        user = await session.scalar(select(ChatUser).where(ChatUser.platform_user_id == "an"))
+        assert user is not None
+        session.add(
+            Media(
+                id="a-photo",
+                chat_user_id=user.id,
+                content_type="image/png",
+                filename="x.png",
+                size=3,
+                data=b"png",
+            )
+        )
+        session.add(
+            ServiceRequest(
+                code="YC-2026-000002",
+                chat_user_id=user.id,
+                type="report_outage",
+                status="received",
+                attachments=[{"type": "location", "lat": 16.0, "lon": 108.0}],
+            )
+        )
+    await an.say("/forget")
+    await an.press("✅ Đồng ý")
+    async with rig.server.runtime.db.reading() as session:
+        assert list(await session.scalars(select(Media.id))) == []

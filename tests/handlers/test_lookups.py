@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from bot.core.fmt import day, money, short_day
 from bot.store.backend import BillRecord
 from tests.drivers import Driver
-from tests.handlers.rig import CHANNELS, Rig, start_login
+from tests.handlers.rig import CHANNELS, Rig, password_login
 
 DUNG = ("dungpham", "Dung@2026cskh")
 CUONG = ("cuongle", "Cuong@2026cskh")
@@ -25,13 +25,7 @@ AN = ("annguyen", "An@2026cskh")
 async def logged_in(
     rig: Rig, who: tuple[str, str], channel: str = "rest", name: str | None = None
 ) -> Driver:
-    driver = await rig.driver(channel, name or who[0])
-    await start_login(driver)
-    await driver.press("👤 Tên đăng nhập/mật khẩu")
-    await driver.say(who[0])
-    await driver.say(who[1])
-    assert driver.text.startswith("✅ Kích hoạt thành công."), driver.text
-    return driver
+    return await password_login(rig, channel, name or who[0], *who)
 
 
 async def bills_of(rig: Rig, code: str) -> list[BillRecord]:

@@ -1,0 +1,31 @@
+"""Working days: the processing-time commitments of service requests count neither
+weekends nor Vietnamese public holidays (the `holidays` package keeps the list, Tết
+included, with the substitute days off the government announces)."""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, timedelta
+
+import holidays
+
+
+@functools.cache
+def _public_holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("VN", years=year))
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _public_holidays(day.year)
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The date `days` working days after `start` (a request received on a Friday with
+    3 working days is due on Wednesday)."""
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += timedelta(days=1)
+        if is_working_day(current):
+            remaining -= 1
+    return current

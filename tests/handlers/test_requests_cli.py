@@ -1,0 +1,123 @@
+"""`cskh requests list|show|set-status`: what staff type in a shell, run as the `cskh`
+command runs it, against the database a live bot uses; the customer hears of changes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+from sqlalchemy import select
+
+from bot.__main__ import _parser
+from bot.store.models import ChatUser, RestMessage
+from tests.handlers.rig import Rig
+from tests.handlers.test_services import complete, logged_in, stored
+
+
+async def cskh(rig: Rig, *argv: str) -> int:
+    """Parse the command line as bot/__main__.py does and run it on the bot's settings
+    (in a thread: the command runs its own event loop)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    return int(await asyncio.to_thread(args.run, rig.server.runtime.settings, args))
+
+
+async def submitted(rig: Rig, user: str, form_id: str) -> str:
+    driver = await logged_in(rig, "rest", user)
+    text = await complete(driver, form_id)
+    match = re.search(r"YC-2026-\d{6}", text)
+    assert match, text
+    return match.group(0)
+
+
+async def pushed(rig: Rig, user: str) -> list[str]:
+    async with rig.server.runtime.db.reading() as session:
+        rows = await session.scalars(
+            select(RestMessage)
+            .join(ChatUser, ChatUser.id == RestMessage.chat_user_id)
+            .where(ChatUser.channel == "rest", ChatUser.platform_user_id == user)
+            .order_by(RestMessage.id)
+        )
+        return [r.message["text"] for r in rows]
+
+
+async def test_staff_list_show_and_move_a_request_on(
+    rig: Rig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    meter = await submitted(rig, "cli-an", "svc_check_meter")
+    outage = await submitted(rig, "cli-an2", "report_outage")
+    capsys.readouterr()
+
+    assert await cskh(rig, "requests", "list", "--json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["code"] for r in rows][:2] == [outage, meter]  # urgent first
+    assert rows[0]["urgent"] is True and rows[0]["title"] == "Xử lý báo mất điện"
+    assert rows[1]["status"] == "received" and rows[1]["customer_code"].startswith("PC05CC")
+
+    assert await cskh(rig, "requests", "list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{outage}  received") and "⚡ Xử lý báo mất điện" in lines[0]
+
+    assert await cskh(rig, "requests", "show", meter) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["title"] == "Kiểm tra công tơ và thiết bị đo đếm"
+    assert shown["answers"] and shown["history"][0]["status"] == "received"
+
+    assert await cskh(rig, "requests", "set-status", meter, "in_progress") == 0
+    assert capsys.readouterr().out.strip() == f"{meter}: in_progress; the customer was told"
+    assert (await pushed(rig, "cli-an"))[-1] == (
+        f"📋 Yêu cầu {meter} (Kiểm tra công tơ và thiết bị đo đếm): Đang xử lý."
+    )
+    assert (
+        await cskh(
+            rig,
+            "requests",
+            "set-status",
+            meter,
+            "rejected",
+            "--note",
+            "Công tơ đã được kiểm định tháng trước.",
+        )
+        == 0
+    )
+    assert (await pushed(rig, "cli-an"))[-1] == (
+        f"❌ Yêu cầu {meter} (Kiểm tra công tơ và thiết bị đo đếm) không được chấp nhận. "
+        "Lý do: Công tơ đã được kiểm định tháng trước."
+    )
+    request = await stored(rig, meter)
+    assert request.status == "rejected"
+    assert [(e.status, e.actor) for e in request.events][-2:] == [
+        ("in_progress", "staff:cli"),
+        ("rejected", "staff:cli"),
+    ]
+
+    capsys.readouterr()
+    assert await cskh(rig, "requests", "list", "--status", "rejected", "--json") == 0
+    assert [r["code"] for r in json.loads(capsys.readouterr().out)] == [meter]
+
+
+async def test_staff_mistakes_are_refused_and_the_customer_is_not_told(
+    rig: Rig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = await submitted(rig, "cli-mistakes", "svc_check_meter")
+    before = await pushed(rig, "cli-mistakes")
+    capsys.readouterr()
+
+    assert await cskh(rig, "requests", "set-status", code, "rejected") == 2
+    assert "needs --note" in capsys.readouterr().err
+    assert await cskh(rig, "requests", "set-status", code, "needs_info", "--note", "  ") == 2
+    assert await cskh(rig, "requests", "set-status", code, "received") == 2
+    assert f"{code} is already received" in capsys.readouterr().err
+    assert await cskh(rig, "requests", "set-status", "YC-2026-999999", "done") == 2
+    assert "no service request YC-2026-999999" in capsys.readouterr().err
+    assert await cskh(rig, "requests", "set-status", code, "finished") == 2  # not a status
+    assert "invalid choice" in capsys.readouterr().err
+    assert await cskh(rig, "requests", "show", "YC-2026-999999") == 1
+
+    assert (await stored(rig, code)).status == "received"
+    assert await pushed(rig, "cli-mistakes") == before
