@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (CSKH_PORT, default 8080)")
     serve.set_defaults(run=_serve)
 
+    worker = commands.add_parser(
+        "worker", help="deliver notices only (beside `cskh serve`, for more sending capacity)"
+    )
+    worker.set_defaults(run=_worker)
+
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--user", default="local", help="who you are to the bot (default: local)")
     chat.set_defaults(run=_chat)
@@ -81,11 +86,15 @@ def _parser() -> argparse.ArgumentParser:
 
     from bot import cli_requests as requests_cli
     from bot.billing import cli as tariff_cli
+    from bot.notify import cli as notify_cli
+    from bot.notify import inbox_cli
     from nlu import cli as nlu_cli
 
     nlu_cli.register(commands, lambda settings: settings.nlu_cache_path)
     tariff_cli.register(commands)
     requests_cli.register(commands)
+    notify_cli.register(commands)
+    inbox_cli.register(commands)
 
     dev = commands.add_parser("dev", help="development helpers").add_subparsers(
         title="dev commands"
@@ -142,6 +151,30 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         return app
 
     web.run_app(make_app(), host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+
+    from bot.app import build_runtime, open_for_sending
+
+    _configure_logging(settings)
+
+    async def run() -> None:
+        runtime = await build_runtime(settings)
+        try:
+            channels = await open_for_sending(runtime)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            log.info("delivery worker %s for %s", runtime.worker.id, ", ".join(sorted(channels)))
+            await runtime.worker.run(stop)
+        finally:
+            await runtime.close()
+
+    asyncio.run(run())
     return 0
 
 

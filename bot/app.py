@@ -8,9 +8,10 @@ SQLite database (unless CSKH_DEMO_SEED=0).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
@@ -30,6 +31,8 @@ from bot.core.understanding import Understanding
 from bot.demo import seed as demo_seed
 from bot.dialogs.forms import FormError
 from bot.handlers import build_router
+from bot.notify.limits import ChannelLimit, RateLimiter
+from bot.notify.worker import DeliveryWorker, WorkerOptions
 from bot.settings import Settings
 from bot.store import migrate
 from bot.store.backend import SqlUtilityBackend
@@ -54,7 +57,17 @@ class Runtime:
     pusher: Pusher
     links: MediaLinks
     senders: Senders
+    worker: DeliveryWorker
     channels: dict[str, Channel] = field(default_factory=dict)
+    _stop_delivery: asyncio.Event = field(default_factory=asyncio.Event)
+    _delivery: asyncio.Task[None] | None = None
+
+    def start_delivery(self, channels: frozenset[str] | None = None) -> None:
+        """Run the delivery worker in this process (until `close`), for `channels`
+        (None: all the process has)."""
+        if self._delivery is None:
+            self.worker.options = replace(self.worker.options, channels=channels)
+            self._delivery = asyncio.create_task(self.worker.run(self._stop_delivery))
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -65,6 +78,10 @@ class Runtime:
         return self.engine.services.understanding
 
     async def close(self) -> None:
+        if self._delivery is not None:
+            self._stop_delivery.set()
+            await self._delivery
+            self._delivery = None
         await self.understanding.stop()
         for channel in self.channels.values():
             await channel.stop()
@@ -98,8 +115,8 @@ async def build_runtime(
             await prepare_database(settings, db)
         texts = Texts.load()
         tariffs = default_tariffs()
-        pusher = Pusher(db)
         clock = clock or SystemClock()
+        pusher = Pusher(db, clock=clock)
         senders = Senders.from_settings(settings)
         services = Services(
             settings=settings,
@@ -118,10 +135,27 @@ async def build_runtime(
         links = MediaLinks(
             settings.secret_key_bytes(), settings.effective_public_url, settings.media_link_ttl
         )
+        worker = DeliveryWorker(
+            db,
+            pusher.channels,
+            RateLimiter(channel_limits(settings)),
+            clock,
+            WorkerOptions(
+                concurrency=settings.notify_concurrency, quiet_hours=settings.quiet_range
+            ),
+        )
+        pusher.worker = worker
     except BaseException:
         await db.dispose()
         raise
-    return Runtime(settings, db, texts, tariffs, engine, pusher, links, senders)
+    return Runtime(settings, db, texts, tariffs, engine, pusher, links, senders, worker)
+
+
+def channel_limits(settings: Settings) -> dict[str, ChannelLimit]:
+    """Send limits per channel: Telegram's from the settings; the others have none."""
+    return {
+        "telegram": ChannelLimit(settings.telegram_rate, settings.telegram_chat_interval),
+    }
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -160,6 +194,20 @@ def build_channels(runtime: Runtime) -> list[Channel]:
     return channels
 
 
+async def open_for_sending(runtime: Runtime) -> frozenset[str]:
+    """The channels of a process that sends but does not serve (`cskh worker`, staff
+    commands): not started, so no Telegram polling. The web chat's pages live in
+    `cskh serve`; only with Redis (CSKH_REDIS_URL) can this process reach them, so
+    without it web chat rows are left to `cskh serve`. Returns the channels served."""
+    build_channels(runtime)
+    reach_web = bool(runtime.settings.redis_url)
+    if reach_web:
+        await runtime.channels["web"].start()  # the Redis connection it publishes on
+    channels = frozenset(name for name in runtime.channels if name != "web" or reach_web)
+    runtime.worker.options = replace(runtime.worker.options, channels=channels)
+    return channels
+
+
 def create_app(runtime: Runtime) -> web.Application:
     """The web application: health check, media links, and the routes of the channels."""
     max_upload = runtime.settings.max_upload_mb * 1024 * 1024
@@ -183,7 +231,24 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     runtime.understanding.start()  # in the background: /healthz answers meanwhile
     for channel in runtime.channels.values():
         await channel.start()
+    # The web chat's sockets are here, so its pushes are always sent from here; the
+    # other channels too unless CSKH_NOTIFY_WORKER=0 leaves them to `cskh worker`.
+    runtime.start_delivery(None if runtime.settings.notify_worker else frozenset({"web"}))
+    scheduler = None
+    if runtime.settings.notify_scheduler:  # bill, payment and outage notice runs
+        from bot.notify.scheduler import NoticeScheduler
+
+        scheduler = NoticeScheduler(
+            runtime.db,
+            runtime.texts,
+            runtime.settings,
+            runtime.engine.services.clock,
+            runtime.worker.wake,
+        )
+        scheduler.start()
     yield
+    if scheduler is not None:
+        await scheduler.stop()
     await runtime.close()
 
 

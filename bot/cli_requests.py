@@ -111,7 +111,7 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _set_status(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_channels, build_runtime
+    from bot.app import build_runtime, open_for_sending
     from bot.dialogs.forms import default_forms
     from bot.dialogs.lifecycle import change_status
     from bot.store.requests import RequestError
@@ -119,7 +119,7 @@ def _set_status(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> tuple[str, bool]:
         runtime = await build_runtime(settings, prepare=False)
         try:
-            build_channels(runtime)  # to tell the customer on their channel
+            await open_for_sending(runtime)  # to tell the customer on their channel
             request, told = await change_status(
                 runtime.db,
                 runtime.pusher,

@@ -66,6 +66,19 @@ class Settings(BaseSettings):
     telegram_api_url: str | None = None
     max_upload_mb: int = Field(default=10, ge=1, le=50)
     media_dir: Path | None = None
+    redis_url: str | None = None
+    # Notices (bot/notify/): delivery inside `cskh serve`, rate limits, quiet hours.
+    notify_worker: bool = True
+    notify_concurrency: int = Field(default=30, ge=1, le=1000)
+    telegram_rate: float = Field(default=30.0, gt=0)
+    telegram_chat_interval: float = Field(default=1.0, ge=0)
+    quiet_hours: str = Field(default="21-7", pattern=r"^([01]?\d|2[0-3])-([01]?\d|2[0-3])$")
+    outage_notice_days: int = Field(default=5, ge=0, le=30)
+    marketing_per_week: int = Field(default=2, ge=0)
+    # Producers (bot/notify/producers.py, scheduler.py): the scheduled runs in `cskh serve`
+    # and how many days before the due date an unpaid bill is reminded of.
+    notify_scheduler: bool = True
+    payment_reminder_days: int = Field(default=3, ge=0, le=30)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -92,6 +105,12 @@ class Settings(BaseSettings):
         """Other origins allowed to open the web chat (CSKH_WEBCHAT_ORIGINS, comma-separated),
         besides the server's own address and CSKH_PUBLIC_URL."""
         return [o.strip().rstrip("/") for o in self.webchat_origins_csv.split(",") if o.strip()]
+
+    @property
+    def quiet_range(self) -> tuple[int, int]:
+        """CSKH_QUIET_HOURS as (start hour, end hour), local time."""
+        start, end = self.quiet_hours.split("-")
+        return int(start), int(end)
 
     @property
     def media_path(self) -> Path:

@@ -20,7 +20,10 @@ from bot.store.models import (
     ChatUser,
     Conversation,
     CustomerLink,
+    Delivery,
+    InboxItem,
     Media,
+    NoticeOptOut,
     OtpCode,
     PortalAccount,
     RestMessage,
@@ -260,6 +263,10 @@ async def forget(session: AsyncSession, user: ChatUser) -> Deletion:
         *([Media.id.not_in(kept_media)] if kept_media else []),
     )
     await session.execute(delete(RestMessage).where(RestMessage.chat_user_id == user.id))
+    # The notices sent to this chat, its answers to them and its subscription choices.
+    await session.execute(delete(InboxItem).where(InboxItem.chat_user_id == user.id))
+    await session.execute(delete(Delivery).where(Delivery.chat_user_id == user.id))
+    await session.execute(delete(NoticeOptOut).where(NoticeOptOut.chat_user_id == user.id))
     # The phone numbers typed for codes go too; the audit log keeps only masked ones.
     await session.execute(delete(OtpCode).where(OtpCode.chat_user_id == user.id))
     await session.execute(

@@ -33,11 +33,13 @@ class Channel(ABC):
         """Close what `start` opened."""
 
     @abstractmethod
-    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> None:
-        """Send replies the user did not ask for just now (a push).
+    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None:
+        """Send replies the user did not ask for just now (a push from the delivery
+        worker), once; the platform's id of the last message sent, if it has ids.
 
         Raises:
             ChannelUnreachable: the platform refuses this user for good.
+            RateLimited: the platform asks to slow down (the worker pauses the channel).
         """
 
 

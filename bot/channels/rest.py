@@ -167,7 +167,7 @@ class RestChannel(Channel):
         messages = [self.render(reply_from_storage(row.message)) for row in rows]
         return web.json_response({"messages": messages, "cursor": str(cursor)})
 
-    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> None:
+    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None:
         """Keep the push until the integration fetches it with GET /api/messages."""
         async with self.db.transaction() as session:
             for reply in replies:
@@ -176,6 +176,7 @@ class RestChannel(Channel):
                         chat_user_id=recipient.chat_user_id, message=reply_to_storage(reply)
                     )
                 )
+        return None
 
     def render(self, reply: Reply) -> dict[str, Any]:
         """A reply in the documented answer shape, with fresh signed media links."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hmac
 import html
 import io
@@ -47,7 +48,7 @@ from pydantic import ValidationError
 from bot.channels.base import Channel
 from bot.core.engine import Engine
 from bot.core.messages import Contact, Incoming, KeyboardRequest, Location, Media, Reply
-from bot.core.push import ChannelUnreachable, Pusher, Recipient
+from bot.core.push import ChannelUnreachable, Pusher, RateLimited, Recipient
 from bot.dialogs.fields import FieldError, parse_phone
 from bot.settings import Settings
 from bot.store.db import Database
@@ -65,6 +66,9 @@ ALBUM_WAIT = 0.8  # seconds to wait for the rest of an album after its last part
 ALLOWED_UPDATES = ["message", "callback_query"]
 UNSUPPORTED = ("sticker", "voice", "video", "video_note", "animation", "audio", "poll", "dice")
 MAX_ATTEMPTS = 5
+# Set while the delivery worker pushes: Bot API calls try once and report a 429 or an
+# error to the worker instead of sleeping and retrying here.
+_PUSHING: contextvars.ContextVar[bool] = contextvars.ContextVar("pushing", default=False)
 BACKOFF_BASE = 1.0  # seconds before the first retry after a network error; doubles each time
 
 
@@ -102,6 +106,9 @@ class TelegramChannel(Channel):
         self._tasks: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
         self.backoff_base = BACKOFF_BASE
+        # Telegram's file_id of a stored media already uploaded once: a campaign image
+        # goes up once, not once per customer.
+        self._file_ids: dict[str, str] = {}
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -337,8 +344,15 @@ class TelegramChannel(Channel):
         except ChannelUnreachable:
             await self._mark_unreachable(str(chat_id))
 
-    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> None:
-        await self._send(int(recipient.platform_user_id), replies)
+    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None:
+        """A push from the delivery worker: one try, a 429 or a failure goes back to the
+        worker (which pauses the channel or retries later); the last message's id."""
+        token = _PUSHING.set(True)
+        try:
+            sent = await self._send(int(recipient.platform_user_id), replies)
+        finally:
+            _PUSHING.reset(token)
+        return str(sent[-1]) if sent else None
 
     async def _keep_typing(self, chat_id: int) -> None:
         """Show "typing…" while a slow answer is prepared (from 0.5 s, renewed every 4 s)."""
@@ -348,44 +362,61 @@ class TelegramChannel(Channel):
                 await self.bot.send_chat_action(chat_id, "typing")
             await asyncio.sleep(4)
 
-    async def _send(self, chat_id: int, replies: Sequence[Reply]) -> None:
+    async def _send(self, chat_id: int, replies: Sequence[Reply]) -> list[int]:
+        """Send the replies; the ids of the messages sent."""
+        sent: list[int] = []
         for reply in replies:
             markup = _markup(reply)
             text = _with_links(reply) if reply.requests else reply.text
             if reply.image is not None or reply.document is not None:
-                await self._send_media(chat_id, reply, text, markup)
+                sent.extend(await self._send_media(chat_id, reply, text, markup))
             elif text or markup:
-                await self._send_text(chat_id, text or "…", markup)
+                sent.extend(await self._send_text(chat_id, text or "…", markup))
+        return sent
 
-    async def _send_media(self, chat_id: int, reply: Reply, text: str, markup: Any) -> None:
+    async def _send_media(self, chat_id: int, reply: Reply, text: str, markup: Any) -> list[int]:
         media = reply.image or reply.document
         assert media is not None
         file = await self._input_file(media)
+        sent: list[int] = []
         if len(html.escape(text, quote=False)) > MAX_CAPTION:
-            await self._send_text(chat_id, text, None)
+            sent.extend(await self._send_text(chat_id, text, None))
             text = ""
         caption = html.escape(text, quote=False) or None
+        pushing = _PUSHING.get()  # a push shows no "uploading…" (one call less per notice)
         if reply.image is not None:
-            await self._call(lambda: self.bot.send_chat_action(chat_id, "upload_photo"))
-            await self._call(
+            if not pushing:
+                await self._call(lambda: self.bot.send_chat_action(chat_id, "upload_photo"))
+            message = await self._call(
                 lambda: self.bot.send_photo(chat_id, file, caption=caption, reply_markup=markup)
             )
+            if media.media_id is not None and message.photo:
+                self._file_ids[media.media_id] = message.photo[-1].file_id
         else:
-            await self._call(lambda: self.bot.send_chat_action(chat_id, "upload_document"))
-            await self._call(
+            if not pushing:
+                await self._call(lambda: self.bot.send_chat_action(chat_id, "upload_document"))
+            message = await self._call(
                 lambda: self.bot.send_document(chat_id, file, caption=caption, reply_markup=markup)
             )
+        return [*sent, message.message_id]
 
-    async def _send_text(self, chat_id: int, text: str, markup: Any) -> None:
+    async def _send_text(self, chat_id: int, text: str, markup: Any) -> list[int]:
         chunks = split_text(text)
+        sent: list[int] = []
         for index, chunk in enumerate(chunks):
             keyboard = markup if index == len(chunks) - 1 else None  # buttons under the last
-            await self._send_chunk(chat_id, html.escape(chunk, quote=False), keyboard)
+            sent.append(await self._send_chunk(chat_id, html.escape(chunk, quote=False), keyboard))
+        return sent
 
-    async def _send_chunk(self, chat_id: int, escaped: str, markup: Any) -> None:
-        await self._call(lambda: self.bot.send_message(chat_id, escaped, reply_markup=markup))
+    async def _send_chunk(self, chat_id: int, escaped: str, markup: Any) -> int:
+        message = await self._call(
+            lambda: self.bot.send_message(chat_id, escaped, reply_markup=markup)
+        )
+        return message.message_id
 
     async def _input_file(self, media: Media) -> BufferedInputFile | str:
+        if media.media_id is not None and media.media_id in self._file_ids:
+            return self._file_ids[media.media_id]
         if media.data is not None:
             return BufferedInputFile(media.data, filename=media.filename)
         if media.media_id is not None:
@@ -406,6 +437,8 @@ class TelegramChannel(Channel):
                 return await make()
             except TelegramRetryAfter as error:
                 log.warning("telegram asks to wait %s s (429)", error.retry_after)
+                if _PUSHING.get():  # the delivery worker pauses the whole channel
+                    raise RateLimited(float(error.retry_after)) from error
                 await asyncio.sleep(error.retry_after)
             except TelegramForbiddenError as error:
                 raise ChannelUnreachable(str(error)) from error
@@ -415,6 +448,8 @@ class TelegramChannel(Channel):
                 raise
             except (TelegramNetworkError, TelegramServerError) as error:
                 log.warning("telegram call failed (attempt %s: %s)", attempt, error)
+                if _PUSHING.get():  # the worker retries with its own backoff
+                    raise
                 await asyncio.sleep(delay)
                 delay *= 2
         raise TelegramDeliveryError(f"telegram still failing after {MAX_ATTEMPTS} attempts")

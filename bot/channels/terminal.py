@@ -146,9 +146,10 @@ class TerminalChannel(Channel):
             )
         )
 
-    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> None:
+    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None:
         if recipient.platform_user_id == self.user_id:
             await self._show(replies, pushed=True)
+        return None
 
     def _read_line(self) -> str | None:
         self.stdout.write("> ")

@@ -10,6 +10,8 @@ size, and slows down a visitor who floods it, with a polite notice.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import html
@@ -29,7 +31,12 @@ from aiohttp import WSMsgType, web
 
 from bot.auth.accounts import pin_needed
 from bot.channels.base import Channel
-from bot.channels.media import MediaLinks, reply_to_client
+from bot.channels.media import (
+    MediaLinks,
+    reply_from_storage,
+    reply_to_client,
+    reply_to_storage,
+)
 from bot.core.engine import Engine
 from bot.core.messages import MAX_PAYLOAD_BYTES, Incoming, Location, Media, Reply
 from bot.core.push import Recipient
@@ -48,6 +55,7 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 MAX_WS_MESSAGE = 64 * 1024  # bytes of one websocket frame
 MAX_TEXT = 4000  # characters of one typed message
 HISTORY = 50  # messages shown again when a page (re)connects
+FANOUT = "cskh:webchat:push"  # the Redis channel pushes travel on between processes
 UI_KEYS = (
     "placeholder",
     "send",
@@ -107,6 +115,48 @@ class WebChatChannel(Channel):
         self._visitors: dict[str, _Visitor] = {}
         self._page = string.Template((STATIC_DIR / "webchat.html").read_text(encoding="utf-8"))
         self._secure_cookie = settings.effective_public_url.startswith("https://")
+        # With CSKH_REDIS_URL, pushes go through Redis to every process, each sending
+        # them to the pages it holds; without it, to this process's pages only.
+        self._redis: Any = None
+        self._listener: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.settings.redis_url:
+            await self.start_fanout()
+
+    async def start_fanout(self) -> None:
+        """Connect to Redis and listen for pushes any process makes."""
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(str(self.settings.redis_url))
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(FANOUT)
+        self._listener = asyncio.create_task(self._listen(pubsub), name="webchat-fanout")
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def _listen(self, pubsub: Any) -> None:
+        while True:
+            try:
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    push = json.loads(message["data"])
+                    replies = [reply_from_storage(r) for r in push["replies"]]
+                    await self._broadcast(str(push["visitor"]), replies)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis went away: try again (history covers the gap)
+                log.warning("web chat fan-out interrupted; resubscribing", exc_info=True)
+                await asyncio.sleep(1)
+                with contextlib.suppress(Exception):
+                    await pubsub.subscribe(FANOUT)
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [
@@ -276,8 +326,18 @@ class WebChatChannel(Channel):
             for frame in frames:
                 await socket.send_json(frame)
 
-    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> None:
-        await self._broadcast(recipient.platform_user_id, replies)
+    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None:
+        """To the visitor's open pages, in whatever process holds them (Redis), or to
+        this process's; a visitor with no page open sees it in the history later."""
+        if self._redis is not None:
+            push = {
+                "visitor": recipient.platform_user_id,
+                "replies": [reply_to_storage(r) for r in replies],
+            }
+            await self._redis.publish(FANOUT, json.dumps(push, ensure_ascii=False))
+        else:
+            await self._broadcast(recipient.platform_user_id, replies)
+        return None
 
     # --- photos ---------------------------------------------------------------------------------
 

@@ -1,23 +1,32 @@
 """The push API: send messages to a user who did not just write, on their channel.
 
-Every push (notice, broadcast, staff reply, status change) goes through
-`Pusher.push`. It records the messages in the user's transcript in one transaction,
-then, once that is committed, hands them to the user's channel: a network call never
-holds a database transaction. The notices issue puts an outbox and a delivery worker
-behind this same call.
+Every push (notice, broadcast, staff reply, status change) goes through `Pusher`:
+it writes an outbox row (bot/notify/outbox.py) and a delivery worker
+(bot/notify/worker.py) sends it under the channel's rate limit. `push` without a
+session is for one customer waiting for the news: it commits the row, then asks this
+process's worker to send it at once. `push(..., session=s)` writes the row in the
+caller's transaction (the event and its notice commit together); the worker sends it
+after the commit.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.clock import Clock, SystemClock
 from bot.core.messages import Reply
 from bot.store import repo
-from bot.store.db import Database
+from bot.store.db import AFTER_COMMIT, Database
 from bot.store.models import ChatUser
+
+if TYPE_CHECKING:
+    from bot.notify.worker import DeliveryWorker
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +49,24 @@ class ChannelUnreachable(Exception):
     """The platform says this user cannot be reached any more (e.g. blocked the bot)."""
 
 
-class Outbound(Protocol):
-    """What a channel offers the pusher: deliver replies to one of its users.
+class RateLimited(Exception):
+    """The platform said "too many requests" (HTTP 429): wait `retry_after` seconds."""
 
-    Raises ChannelUnreachable when the platform refuses the user for good.
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after} s")
+        self.retry_after = retry_after
+
+
+class Outbound(Protocol):
+    """What a channel offers the delivery worker: deliver replies to one of its users
+    once (no retries of its own) and return the platform's id of the last message
+    sent, when it has one (a reply to it is matched to the notice).
+
+    Raises ChannelUnreachable when the platform refuses the user for good,
+    RateLimited on a 429; any other exception is retried later by the worker.
     """
 
-    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> None: ...
+    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None: ...
 
 
 class PushError(Exception):
@@ -54,44 +74,95 @@ class PushError(Exception):
 
 
 class Pusher:
-    """Sends replies to a chat user on whatever channel they use."""
+    """Sends replies to a chat user on whatever channel they use, through the outbox."""
 
-    def __init__(self, db: Database, channels: Mapping[str, Outbound] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        channels: Mapping[str, Outbound] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.db = db
         self.channels: dict[str, Outbound] = dict(channels or {})
+        self.clock: Clock = clock or SystemClock()
+        self.worker: DeliveryWorker | None = None  # this process's, set by the app
 
     def register(self, name: str, channel: Outbound) -> None:
         self.channels[name] = channel
 
     async def push(
-        self, chat_user_id: int, replies: Sequence[Reply], *, author: str = "system"
+        self,
+        chat_user_id: int,
+        replies: Sequence[Reply],
+        *,
+        author: str = "system",
+        session: AsyncSession | None = None,
+        kind: str = "push",
     ) -> bool:
-        """Deliver `replies` to the user; False when the user cannot be reached.
-
-        Call it outside any transaction of yours: it commits the transcript first.
+        """Deliver `replies` to the user. Without `session`: commit the row and send it
+        now; True when it was sent. With `session`: add the row to the caller's
+        transaction; True when it was queued (the worker sends it after the commit).
+        False when the user cannot be reached.
         """
-        async with self.db.transaction() as session:
-            user = await session.get(ChatUser, chat_user_id)
-            if user is None:
-                raise PushError(f"no chat user {chat_user_id}")
-            if not user.reachable:
-                log.info("push to unreachable chat user %s skipped", chat_user_id)
-                return False
-            channel = self.channels.get(user.channel)
-            if channel is None:
-                raise PushError(
-                    f"channel {user.channel!r} of chat user {chat_user_id} is not running"
-                )
-            stored = await repo.store_reply_media(session, replies, user.id)
-            conversation = await repo.get_or_create_conversation(session, user)
-            repo.record_replies(session, conversation.id, stored, author=author)
-            recipient = Recipient.of(user)
-        try:
-            await channel.deliver(recipient, stored)
-        except ChannelUnreachable:
-            await self.mark_unreachable(chat_user_id)
-            return False
-        return True
+        if session is not None:
+            return await self.enqueue(session, chat_user_id, replies, author, kind) is not None
+        if self.worker is not None:
+            await self.worker.ensure_registered()
+        async with self.db.transaction() as own:
+            delivery_id = await self.enqueue(own, chat_user_id, replies, author, kind, claim=True)
+        return await self.send_now([delivery_id]) if delivery_id is not None else False
+
+    async def send_now(self, delivery_ids: Sequence[int]) -> bool:
+        """Send committed rows at once with this process's worker; True when sent (or,
+        with no worker here, left to a worker in another process)."""
+        if self.worker is None:
+            return bool(delivery_ids)
+        return await self.worker.send_now(delivery_ids)
+
+    async def enqueue(
+        self,
+        session: AsyncSession,
+        chat_user_id: int,
+        replies: Sequence[Reply],
+        author: str = "system",
+        kind: str = "push",
+        *,
+        claim: bool = False,
+    ) -> int | None:
+        """Write the outbox row for one user in the caller's transaction; its id, or
+        None when the user cannot be reached. `claim`: the caller will `send_now` it
+        after the commit, so this process's worker takes it at once (when it sends for
+        the user's channel); otherwise the worker is woken once the row commits."""
+        from bot.notify import outbox  # the outbox builds on this module's types
+
+        user = await session.get(ChatUser, chat_user_id)
+        if user is None:
+            raise PushError(f"no chat user {chat_user_id}")
+        if not user.reachable:
+            log.info("push to unreachable chat user %s skipped", chat_user_id)
+            return None
+        if user.channel not in self.channels:
+            raise PushError(f"channel {user.channel!r} of chat user {chat_user_id} is not running")
+        stored = await repo.store_reply_media(session, replies, user.id)
+        notice = await outbox.notice_for(
+            session,
+            f"{kind}:{uuid.uuid4().hex}",
+            kind=kind,
+            category=outbox.SERVICE,
+            urgent=True,  # the customer's own business: no quiet hours
+            meta={"author": author},
+        )
+        mine = self.worker is not None and claim and user.channel in self.worker.serves()
+        ids = await outbox.enqueue(
+            session,
+            notice,
+            [outbox.Addressee(user, stored)],
+            now=self.clock.now(),
+            claimed_by=self.worker.id if mine and self.worker is not None else None,
+        )
+        if self.worker is not None and not mine:
+            session.info.setdefault(AFTER_COMMIT, []).append(self.worker.wake)
+        return ids[0] if ids else None
 
     async def mark_unreachable(self, chat_user_id: int) -> None:
         """Stop pushing to a user the platform refuses (they blocked the bot)."""

@@ -6,10 +6,11 @@ Order (ARCHITECTURE.md, "per-update flow"):
    diacritics ("menu", "hủy"/"huy", "quay lại"...): these work everywhere, even in the
    middle of a question;
 2b. urgent text (a danger to life: fallen wire, fire, shock) before anything else reads it;
+2c. a reply to an earlier bot message (Telegram) that may answer a notice (`on_answer`);
 3. an answer to the open question (`state["awaiting"]["step"]`), whatever it carries;
 4. a typed title of a button the bot just showed ("tra cuu" for "🔎 Tra cứu");
 5. a photo, a document, a location or a contact nobody asked for (or content the
-   bot cannot take, such as a sticker);
+   bot cannot take, such as a sticker); a photo may answer a notice (`on_answer`);
 6. free text: the fallback (the NLU, when it lands).
 """
 
@@ -50,6 +51,7 @@ class Router:
         self._contact: Handler | None = None
         self._fallback: Handler | None = None
         self._unknown_button: Handler | None = None
+        self._answer: Handler | None = None
         self._urgent: list[tuple[Callable[[str], bool], Handler]] = []
         self.before_hooks: list[Callable[[Context], Awaitable[None]]] = []
 
@@ -122,6 +124,13 @@ class Router:
         self._unknown_button = _only(self._unknown_button, handler, "unknown_button")
         return handler
 
+    def on_answer(self, handler: Handler) -> Handler:
+        """A message that may answer a pushed notice rather than the conversation: a
+        reply to an earlier bot message, or a photo nobody asked for. The handler
+        decides, and routes what is no answer on with `resolve(ctx, answers=False)`."""
+        self._answer = _only(self._answer, handler, "answer")
+        return handler
+
     def urgent(self, test: Callable[[str], bool]) -> Callable[[Handler], Handler]:
         """A handler for text that must be answered before any form or menu sees it."""
 
@@ -149,8 +158,9 @@ class Router:
 
     # --- resolution --------------------------------------------------------------------
 
-    def resolve(self, ctx: Context) -> Route:
+    def resolve(self, ctx: Context, *, answers: bool = True) -> Route:
         incoming = ctx.incoming
+        answer = self._answer if answers else None
         if incoming.payload is not None:
             return self._by_payload(incoming.payload)
         if incoming.unsupported and self._unsupported:
@@ -166,12 +176,17 @@ class Router:
         for test, urgent_handler in self._urgent if text else ():
             if test(text):
                 return Route(urgent_handler)
+        # Never in place of a secret (a PIN typed as a reply stays a PIN).
+        if answer and incoming.reply_to_ref and not self.expects_secret(ctx.state):
+            return Route(answer)
         awaiting = ctx.state.get(STATE_AWAITING)
         if isinstance(awaiting, dict) and awaiting.get("step") in self._steps:
             return Route(self._steps[awaiting["step"]])
         shown = ctx.state.get(STATE_BUTTONS)
         if folded and isinstance(shown, dict) and folded in shown:
             return self._by_payload(str(shown[folded]))
+        if incoming.photos and answer:
+            return Route(answer)
         if incoming.photos and self._photo:
             return Route(self._photo)
         if incoming.documents and self._document:

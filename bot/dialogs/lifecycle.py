@@ -1,8 +1,9 @@
 """Moving a service request along its lifecycle and telling the customer.
 
 The one path for every status change (the `cskh requests` command now, the staff
-console later): the change is stored with its history in one transaction, then the
-customer gets a push in their language on whatever channel they use.
+console later): the change, its history and the customer's notice (an outbox row, in
+their language) are stored in one transaction; then the notice is sent at once on
+whatever channel the customer uses.
 """
 
 from __future__ import annotations
@@ -39,14 +40,39 @@ async def change_status(
     Raises:
         store.RequestError: unknown request or status, or a missing note.
     """
+    if pusher.worker is not None:
+        await pusher.worker.ensure_registered()
     async with db.transaction() as session:
         request = await store.set_status(
             session, code, status, note=note, actor=actor, now=clock.now()
         )
         user = await session.get(ChatUser, request.chat_user_id) if request.chat_user_id else None
-        lang = user.language if user else "vi"
-    if user is None:
-        return request, False
+        delivery = None
+        if user is not None:
+            notice = _notice(texts, forms, request, status, note, user.language)
+            try:
+                delivery = await pusher.enqueue(
+                    session, user.id, [notice], author=actor, claim=True
+                )
+            except PushError:  # the customer's channel is not configured here
+                log.warning(
+                    "status of %s changed; customer not told (channel %s is off)",
+                    request.code,
+                    user.channel,
+                )
+    told = await pusher.send_now([delivery]) if delivery is not None else False
+    return request, told
+
+
+def _notice(
+    texts: Texts,
+    forms: Mapping[str, FormSpec],
+    request: ServiceRequest,
+    status: str,
+    note: str | None,
+    lang: str,
+) -> Reply:
+    """What the customer reads about the change, with the way to the request."""
     form = forms.get(request.type)
     title = (form.title.get(lang) or form.title["vi"]) if form else request.type
     status_name = texts.get(f"status.{status}", lang)
@@ -76,13 +102,4 @@ async def change_status(
         text = texts.get(
             "requests.changed", lang, code=request.code, title=title, status=status_name
         )
-    try:
-        told = await pusher.push(user.id, [Reply(text=text, buttons=buttons)], author=actor)
-    except PushError:
-        log.warning(
-            "status of %s changed; customer not told (channel %s not running here)",
-            request.code,
-            user.channel,
-        )
-        told = False
-    return request, told
+    return Reply(text=text, buttons=buttons)

@@ -9,7 +9,14 @@ from bot.handlers.common import STATE_SCREEN, home_button, main_menu
 from nlu.safety import is_danger
 
 # Where "⬅ Quay lại" leads from each screen; anything not listed goes to the main menu.
-PARENT_SCREEN = {"settings.language": "settings", "pin": "settings", "account": "settings"}
+PARENT_SCREEN = {
+    "settings.language": "settings",
+    "pin": "settings",
+    "account": "settings",
+    "subs": "settings",
+    "notices.shelf": "notices",
+    "notices.notice": "notices",
+}
 
 
 def register(router: Router) -> None:

@@ -1,4 +1,5 @@
-"""Cài đặt: language, the account (linked codes, log out, delete my data) and the PIN."""
+"""Cài đặt: language, which notices arrive, the account (linked codes, log out, delete my
+data) and the PIN."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from bot.core.router import STATE_AWAITING, Router
 from bot.handlers.account import ask, check_code, linked_customers, send_code
 from bot.handlers.common import STATE_SCREEN, back_button, home_button, main_menu
 from bot.handlers.gates import STEP_PIN_UNLOCK, gate, resume
+from bot.notify import subscriptions
+from bot.notify.outbox import CATEGORIES
 
 LANGUAGES = ("vi", "en")
 CUSTOMER_CODE = re.compile(r"^[A-Z]{2}[0-9A-Z]{4}\d{7}$")
@@ -34,6 +37,7 @@ def register(router: Router) -> None:
                     (Button(ctx.t("settings.account_button"), payload="account"),),
                     (Button(ctx.t("settings.language_button"), payload="language"),),
                     (Button(ctx.t("settings.pin_button"), payload="pin"),),
+                    (Button(ctx.t("notices.settings_button"), payload="subs"),),
                     (home_button(ctx),),
                 ),
             )
@@ -71,6 +75,106 @@ def register(router: Router) -> None:
     async def to_vietnamese(ctx: Context) -> list[Reply]:
         ctx.arg = "vi"
         return await set_language(ctx)
+
+    # --- which notices arrive ("Nhận thông báo"; issue 7) ---------------------------------------
+
+    @router.command("/subscriptions", "nhan thong bao")
+    @router.button("subs")
+    async def notice_settings(ctx: Context) -> list[Reply]:
+        return await notice_switches(ctx)
+
+    async def notice_switches(ctx: Context, note: str | None = None) -> list[Reply]:
+        # No gate: "Thông báo khác" reaches chats that never logged in too; bills and
+        # outages are switched per linked code, which only a logged-in chat has.
+        ctx.state[STATE_SCREEN] = "subs"
+        codes = ctx.user.customer_codes
+        found = await subscriptions.switches(ctx.session, ctx.user.id, codes)
+        on = {
+            (s.category, s.customer_code): ctx.t(f"notices.{'on' if s.on else 'off'}")
+            for s in found
+        }
+        lines = [note] if note else []
+        lines.append(ctx.t("notices.subs_title"))
+        lines += [
+            ctx.t("notices.subs_code", code=c, bill=on["bill", c], outage=on["outage", c])
+            for c in codes
+        ]
+        lines.append(ctx.t("notices.subs_other", other=on["other", ""]))
+        rows = [(switch_button(ctx, s, several=len(codes) > 1),) for s in found]
+        if not ctx.user.is_activated:
+            lines.append(ctx.t("notices.subs_login"))
+            rows.append((Button(ctx.t("menu.login"), payload="login"),))
+        way_back = (Button(ctx.t("menu.back"), payload="settings"), home_button(ctx))
+        return [Reply(text="\n".join(lines), buttons=(*rows, way_back))]
+
+    def switch_button(ctx: Context, switch: subscriptions.Switch, *, several: bool) -> Button:
+        action = "off" if switch.on else "on"
+        payload = ":".join(p for p in ("nsub", action, switch.category, switch.customer_code) if p)
+        return Button(
+            ctx.t(
+                f"notices.switch_{action}",
+                what=ctx.t(f"notices.short.{switch.category}"),
+                code=f" · {switch.customer_code}" if several and switch.customer_code else "",
+            ),
+            payload=payload,
+        )
+
+    async def notice_choice(ctx: Context, arg: str) -> tuple[str, str] | list[Reply]:
+        """(category, code) from a payload argument, or the screen again when it is not
+        this chat's to switch (e.g. the code was unlinked since the button was shown)."""
+        category, _, code = arg.partition(":")
+        code = code.upper()
+        if category not in CATEGORIES:
+            return await notice_switches(ctx)
+        if code and not accounts.is_linked(ctx.user, code):
+            return await notice_switches(ctx, ctx.t("account.not_yours"))
+        return category, code
+
+    @router.button("nsub")
+    async def switch_notices(ctx: Context) -> list[Reply]:
+        action, _, rest = (ctx.arg or "").partition(":")
+        if action not in ("on", "off"):
+            return await notice_switches(ctx)
+        choice = await notice_choice(ctx, rest)
+        if isinstance(choice, list):
+            return choice
+        category, code = choice
+        await subscriptions.switch(
+            ctx.session,
+            ctx.user.id,
+            category,
+            code,
+            on=action == "on",
+            customer_codes=ctx.user.customer_codes,
+            now=ctx.now(),
+        )
+        note = ctx.t(
+            f"notices.switched_{action}",
+            what=ctx.t(f"notices.short.{category}"),
+            code=f" ({code})" if code else "",
+        )
+        return await notice_switches(ctx, note)
+
+    @router.button("unsub")
+    async def unsubscribe(ctx: Context) -> list[Reply]:
+        """The one-tap "unsubscribe" under a notice (every marketing one carries it)."""
+        choice = await notice_choice(ctx, ctx.arg or "")
+        if isinstance(choice, list):
+            return choice
+        category, code = choice
+        await subscriptions.switch(
+            ctx.session, ctx.user.id, category, code, on=False, now=ctx.now()
+        )
+        again = Button(
+            ctx.t("notices.turn_back_on"),
+            payload=":".join(p for p in ("nsub", "on", category, code) if p),
+        )
+        text = ctx.t(
+            "notices.unsubscribed",
+            category=ctx.t(f"notices.category.{category}"),
+            code=f" ({code})" if code else "",
+        )
+        return [Reply(text=text, buttons=((again, home_button(ctx)),))]
 
     # --- the account: linked codes ------------------------------------------------------------
 

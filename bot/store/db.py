@@ -29,6 +29,9 @@ from bot.store.media import FILES, REMOVED, WRITTEN, MediaFiles
 
 log = logging.getLogger(__name__)
 
+# Key of AsyncSession.info: plain callables run once the transaction has committed.
+AFTER_COMMIT = "after_commit"
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -86,6 +89,8 @@ class Database:
                 raise
             if self.media_files is not None:  # files of rows that are gone for good
                 self.media_files.remove(session.info.get(REMOVED, []))
+            for callback in session.info.get(AFTER_COMMIT, []):
+                callback()  # e.g. wake the delivery worker for rows just committed
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:

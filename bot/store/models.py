@@ -474,3 +474,123 @@ class RestMessage(Base):
     )
     message: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- notices: the outbox (bot/notify/) ------------------------------------------------
+
+
+class Campaign(Base):
+    """A marketing broadcast (Thông báo khác): text, optional image, a segment, a time."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    image_media_id: Mapped[str | None] = mapped_column(String(32))
+    # province_code, ward_code, tariff_group, has_debt, channel, language: all optional.
+    segment: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    send_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(12), default="draft")  # draft|running|paused|done
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+
+
+class Notice(Base):
+    """Something to tell: a bill, a reminder, an outage, a campaign, a staff answer.
+
+    `key` is the producer's idempotency key ("bill:123:issued", "outage:7:planned"): a
+    producer run twice finds its notice and adds no second row for a recipient.
+    """
+
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    # bill | outage | other (the three the customer subscribes to) | service (answers
+    # to the customer's own requests and messages: always delivered).
+    category: Mapped[str] = mapped_column(String(10))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    marketing: Mapped[bool] = mapped_column(Boolean, default=False)
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
+    )
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """One notice for one chat user: the outbox row a delivery worker sends.
+
+    status: queued → claimed (taken by a worker) → sending (the platform call is under
+    way) → sent | failed | unreachable; held (campaign paused); skipped (not sent:
+    marketing cap, unsubscribed in the meantime).
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("notice_id", "chat_user_id"),  # the idempotency key
+        Index("ix_deliveries_due", "status", "not_before"),
+        Index("ix_deliveries_user", "chat_user_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    chat_user_id: Mapped[int] = mapped_column(ForeignKey("chat_users.id", ondelete="CASCADE"))
+    customer_code: Mapped[str | None] = mapped_column(String(13))
+    channel: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(10))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    message: Mapped[list[Any]] = mapped_column(default=list)  # the replies (notify/wire.py)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    worker: Mapped[str | None] = mapped_column(String(80))
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    # Sent again after a worker died while its platform call was under way: the
+    # customer may have it twice. Counted in the campaign status.
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(String(300))
+    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    read_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    notice: Mapped[Notice] = relationship(lazy="joined")
+
+
+class WorkerHeartbeat(Base):
+    """A running delivery worker; one whose heartbeat stopped has its rows taken back."""
+
+    __tablename__ = "delivery_workers"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class NoticeOptOut(Base):
+    """A category the customer switched off, for one linked code or ("") for the chat."""
+
+    __tablename__ = "notice_optouts"
+    __table_args__ = (UniqueConstraint("chat_user_id", "customer_code", "category"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_user_id: Mapped[int] = mapped_column(ForeignKey("chat_users.id", ondelete="CASCADE"))
+    customer_code: Mapped[str] = mapped_column(String(13), default="")
+    category: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboxItem(Base):
+    """A customer's answer to a notice, waiting in the staff queue (`cskh inbox`)."""
+
+    __tablename__ = "inbox_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_user_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_users.id", ondelete="CASCADE"), index=True
+    )
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
+    text: Mapped[str | None] = mapped_column(Text)
+    media: Mapped[list[Any]] = mapped_column(default=list)  # media ids
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)  # open|answered
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(60))
+    answered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -148,7 +148,7 @@ async def record_incoming(
 
 
 async def store_reply_media(
-    session: AsyncSession, replies: Sequence[Reply], chat_user_id: int
+    session: AsyncSession, replies: Sequence[Reply], chat_user_id: int | None
 ) -> list[Reply]:
     """Give every image/document with bytes a media id (links and transcript use it)."""
     stored: list[Reply] = []

@@ -3,17 +3,26 @@ deleting one's data, and brute force stopped at the stated limits."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import UTC, datetime
 
+from sqlalchemy import func, select
+
+from bot.core.messages import Reply
+from bot.notify import outbox
 from bot.store.models import (
     ChatUser,
+    Delivery,
+    InboxItem,
     Media,
+    NoticeOptOut,
     SecurityEvent,
     ServiceRequest,
     TranscriptMessage,
 )
 from tests.drivers import Driver, WebDriver
 from tests.handlers.rig import AN_PHONE, Rig, assert_activated_as_an, start_login
+
+NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
 HOA_PHONE = "+84358666777"
 
@@ -146,6 +155,12 @@ async def test_delete_my_data_keeps_what_an_open_request_needs(rig: Rig) -> None
                 attachments=[{"type": "photo", "media": "kept-photo"}],
             )
         )
+        notice = await outbox.notice_for(session, "bill:1:issued", kind="bill", category="bill")
+        (row,) = await outbox.enqueue(
+            session, notice, [outbox.Addressee(user, [Reply(text="💡 Hóa đơn")])], now=NOW
+        )
+        session.add(InboxItem(chat_user_id=user.id, delivery_id=row, text="Sao tiền cao thế?"))
+        session.add(NoticeOptOut(chat_user_id=user.id, customer_code="", category="other"))
     await an.say("/forget")
     assert "nhật ký bảo mật" in an.text
     await an.press("✅ Đồng ý")
@@ -160,7 +175,12 @@ async def test_delete_my_data_keeps_what_an_open_request_needs(rig: Rig) -> None
             )
         )
         events = list(await session.scalars(select(SecurityEvent.event)))
+        left = [
+            await session.scalar(select(func.count()).select_from(table))
+            for table in (Delivery, InboxItem, NoticeOptOut)
+        ]
     assert media == {"kept-photo"}
+    assert left == [0, 0, 0]  # its notices, its answers to them, its subscription choices
     assert user is not None and user.activated_at is None and user.customer_codes == []
     assert messages == []  # only the bot's last answer may follow the deletion
     assert "activation" in events and "data_deleted" in events  # the audit log stays

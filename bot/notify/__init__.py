@@ -1,0 +1,1 @@
+"""Notices: the outbox, delivery workers, rate limits, producers, campaigns."""

@@ -1,0 +1,595 @@
+"""Producers of notices (issue 7): bills, payment reminders, debts, payments received,
+outages and power restored.
+
+Each producer writes a `Notice` named by an idempotency key ("bill:12:issued",
+"outage:7:eve") and one outbox row per recipient through `outbox.enqueue`, in the
+caller's transaction, so the event and its notice commit together and a producer run
+twice adds nothing. Recipients are the activated, reachable chats linked to the
+customer code (or to a customer in the outage's area), each in its own language;
+the row carries the customer code, so a category switched off for one code holds.
+
+Every notice ends with "🔕 Tắt loại thông báo này" (`unsub:<category>:<code>`, as
+UX.md shows) and a "💬 Phản hồi" button (`nreply:<notice id>`) below it. Bills, reminders
+and planned outages wait out the quiet hours (the worker's business); incidents and
+power restored are urgent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import Select, and_, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core import fmt
+from bot.core.messages import Button, Reply
+from bot.core.texts import Texts
+from bot.notify import outbox
+from bot.notify.outbox import Addressee
+from bot.notify.segments import Area, Linked, Segment, in_sentence, linked_users, users_of_codes
+from bot.store.models import (
+    Bill,
+    ChatUser,
+    Customer,
+    CustomerLink,
+    Delivery,
+    ManagingUnit,
+    Notice,
+    Outage,
+    OutageArea,
+)
+
+log = logging.getLogger(__name__)
+
+# "💳 Thanh toán" opens the Thanh toán tab with the code as its argument (the tab
+# answers for every code today; the payments issue reads the argument).
+PAY_PAYLOAD = "payments"
+REPLY_PAYLOAD = "nreply"
+# The Cài đặt tab's one-tap switch: "unsub:<category>[:<customer code>]".
+UNSUBSCRIBE_PAYLOAD = "unsub"
+BILL_KINDS = ("issued", "reminder", "debt", "paid")
+# How far back a run looks, so a missed day is caught up but a chat linked today is
+# not told about last year's bills.
+ISSUED_LOOKBACK = timedelta(days=5)
+DEBT_LOOKBACK = timedelta(days=10)
+PAID_LOOKBACK = timedelta(days=3)
+EVE_HOUR = time(18, 0)  # the evening-before reminder of a planned outage, local time
+RESTORED_FROM = ("sent", "claimed", "sending")  # incident rows that (may) have arrived
+
+
+class NoticeError(ValueError):
+    """A producer was asked for something impossible (unknown outage, end before start);
+    the message says what, for the command line to print."""
+
+
+@dataclass(frozen=True)
+class Produced:
+    """A notice and the rows this call wrote for it (0 when everyone had one)."""
+
+    notice_id: int
+    recipients: int
+    not_before: datetime
+
+
+def reply_row(texts: Texts, lang: str, notice_id: int) -> tuple[Button, ...]:
+    """The "💬 Phản hồi" row every notice ends with."""
+    return (Button(texts.get("notify.reply_button", lang), payload=f"{REPLY_PAYLOAD}:{notice_id}"),)
+
+
+def switch_off_row(texts: Texts, lang: str, category: str, code: str | None) -> tuple[Button, ...]:
+    """ "🔕 Tắt loại thông báo này": one tap switches the category off (for the code)."""
+    payload = ":".join(part for part in (UNSUBSCRIBE_PAYLOAD, category, code) if part)
+    return (Button(texts.get("notify.unsubscribe_button", lang), payload=payload),)
+
+
+def notice_reply(
+    texts: Texts, lang: str, notice_id: int, text: str, *rows: tuple[Button, ...]
+) -> Reply:
+    return Reply(text=text, buttons=(*rows, reply_row(texts, lang, notice_id)))
+
+
+# --- bills --------------------------------------------------------------------------------
+
+
+def _bill_text(texts: Texts, lang: str, bill: Bill, code: str, kind: str) -> str:
+    values = {
+        "period": texts.get(
+            "lookups.period_name", lang, term=bill.term, month=bill.month, year=bill.year
+        ),
+        "code": code,
+        "amount": fmt.money(bill.total, lang),
+        "due": fmt.day(bill.due_date),
+    }
+    if kind == "issued":
+        values |= {
+            "start": fmt.short_day(bill.period_start),
+            "end": fmt.short_day(bill.period_end),
+            "kwh": fmt.kwh(bill.kwh, lang),
+        }
+    if kind == "paid":
+        paid_at = bill.paid_at or datetime.combine(bill.due_date, time(), fmt.LOCAL_TZ)
+        values |= {"time": fmt.clock(paid_at), "date": fmt.day(paid_at)}
+        del values["due"]
+    return texts.get(f"notify.bill_{kind}", lang, **values)
+
+
+def bill_replies(
+    texts: Texts, lang: str, notice_id: int, bill: Bill, code: str, kind: str
+) -> list[Reply]:
+    text = _bill_text(texts, lang, bill, code, kind)
+    switch_off = switch_off_row(texts, lang, "bill", code)
+    if kind == "paid":
+        return [notice_reply(texts, lang, notice_id, text, switch_off)]
+    pay = Button(texts.get("notify.pay_button", lang), payload=f"{PAY_PAYLOAD}:{code}")
+    return [notice_reply(texts, lang, notice_id, text, (pay,), switch_off)]
+
+
+async def bill_notice(
+    session: AsyncSession,
+    bill: Bill,
+    customer_code: str,
+    kind: str,
+    texts: Texts,
+    *,
+    now: datetime,
+    users: Sequence[ChatUser] | None = None,
+) -> Produced | None:
+    """Tell the chats linked to `customer_code` about `bill`: "issued", "reminder",
+    "debt" or "paid". None when no chat is linked (no notice is made)."""
+    if kind not in BILL_KINDS:
+        raise ValueError(f"unknown bill notice {kind!r}")
+    if users is None:
+        users = (await users_of_codes(session, [customer_code])).get(customer_code, [])
+    if kind == "paid" and bill.paid_at is not None:
+        # A chat that linked the code after the payment did not wait for the news.
+        paid_at = bill.paid_at
+        users = [u for u in users if _linked_by(u, customer_code, paid_at)]
+    if not users:
+        return None
+    notice = await outbox.notice_for(
+        session,
+        f"bill:{bill.id}:{kind}",
+        kind=f"bill_{kind}",
+        category="bill",
+        meta={"bill_id": bill.id, "customer_code": customer_code},
+    )
+    addressees = [
+        Addressee(
+            user,
+            bill_replies(texts, user.language, notice.id, bill, customer_code, kind),
+            customer_code,
+        )
+        for user in users
+    ]
+    written = await outbox.enqueue(session, notice, addressees, now=now)
+    return Produced(notice.id, len(written), now)
+
+
+def _linked_by(user: ChatUser, customer_code: str, moment: datetime) -> bool:
+    return any(
+        link.customer_code == customer_code and link.linked_at <= moment for link in user.links
+    )
+
+
+async def bill_issued(
+    session: AsyncSession, bill: Bill, customer_code: str, texts: Texts, *, now: datetime
+) -> Produced | None:
+    """🧾 A new bill: amount, period, due date and "💳 Thanh toán"."""
+    return await bill_notice(session, bill, customer_code, "issued", texts, now=now)
+
+
+async def payment_reminder(
+    session: AsyncSession, bill: Bill, customer_code: str, texts: Texts, *, now: datetime
+) -> Produced | None:
+    """🧾 An unpaid bill whose due date is near."""
+    return await bill_notice(session, bill, customer_code, "reminder", texts, now=now)
+
+
+async def debt_notice(
+    session: AsyncSession, bill: Bill, customer_code: str, texts: Texts, *, now: datetime
+) -> Produced | None:
+    """⚠️ An unpaid bill past its due date."""
+    return await bill_notice(session, bill, customer_code, "debt", texts, now=now)
+
+
+async def payment_received(
+    session: AsyncSession, bill: Bill, customer_code: str, texts: Texts, *, now: datetime
+) -> Produced | None:
+    """✅ A bill was paid (its paid_at is set)."""
+    return await bill_notice(session, bill, customer_code, "paid", texts, now=now)
+
+
+def due_bills(
+    kind: str, *, now: datetime, reminder_days: int, period: tuple[int, int] | None = None
+) -> Select[Bill, str]:
+    """The bills a run tells about (only those with a linked chat), oldest first.
+
+    issued: unpaid, issued in the last days (or of `period`, a (year, month));
+    reminder: unpaid, due within `reminder_days`;
+    debt: unpaid, due date passed in the last days; paid: paid in the last days.
+    """
+    today = fmt.local(now).date()
+    query = select(Bill, Customer.code).join(Customer, Customer.id == Bill.customer_id)
+    linked = exists().where(CustomerLink.customer_code == Customer.code)
+    if kind == "issued":
+        query = query.where(Bill.status == "unpaid")
+        if period is not None:
+            query = query.where(Bill.year == period[0], Bill.month == period[1])
+        else:
+            query = query.where(Bill.issued_on.between(today - ISSUED_LOOKBACK, today))
+    elif kind == "reminder":
+        first_day = today + timedelta(days=reminder_days)
+        # (`reminder_wanted` leaves out bills issued that late: the bill notice is enough.)
+        query = query.where(Bill.status == "unpaid", Bill.due_date.between(today, first_day))
+    elif kind == "debt":
+        yesterday = today - timedelta(days=1)
+        query = query.where(
+            Bill.status == "unpaid", Bill.due_date.between(today - DEBT_LOOKBACK, yesterday)
+        )
+    elif kind == "paid":
+        query = query.where(
+            Bill.status == "paid", Bill.paid_at.is_not(None), Bill.paid_at >= now - PAID_LOOKBACK
+        )
+    else:
+        raise ValueError(f"unknown bill notice {kind!r}")
+    return query.where(linked).order_by(Bill.id)
+
+
+def reminder_wanted(bill: Bill, reminder_days: int) -> bool:
+    """A reminder for a bill issued within the reminder period would repeat its notice."""
+    return bill.issued_on < bill.due_date - timedelta(days=reminder_days)
+
+
+async def bill_notices(
+    session: AsyncSession,
+    bills: Iterable[tuple[Bill, str]],
+    kind: str,
+    texts: Texts,
+    *,
+    now: datetime,
+) -> tuple[int, int]:
+    """Notices of one kind for these (bill, customer code) pairs: (notices, rows)."""
+    pairs = list(bills)
+    users = await users_of_codes(session, [code for _, code in pairs])
+    notices = rows = 0
+    for bill, code in pairs:
+        produced = await bill_notice(
+            session, bill, code, kind, texts, now=now, users=users.get(code, [])
+        )
+        if produced is not None:
+            notices += 1
+            rows += produced.recipients
+    return notices, rows
+
+
+# --- outages ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutageNotices:
+    """What announcing an outage wrote: the notice (the first one of a planned
+    outage, or the incident's) and the evening-before reminder when there is one."""
+
+    outage_id: int
+    notice: Produced | None
+    eve: Produced | None = None
+
+
+def first_notice_at(start: datetime, now: datetime, notice_days: int) -> datetime:
+    """A planned outage is announced `notice_days` ahead (at once when it is nearer)."""
+    return max(now, start - timedelta(days=notice_days))
+
+
+def eve_notice_at(start: datetime, now: datetime, first_at: datetime) -> datetime | None:
+    """18:00 local the day before the outage, or None when that time has passed or
+    the first notice already goes out that day."""
+    day_before = fmt.local(start).date() - timedelta(days=1)
+    eve = datetime.combine(day_before, EVE_HOUR, fmt.LOCAL_TZ)
+    if eve <= now or fmt.local(first_at).date() >= day_before:
+        return None
+    return eve
+
+
+async def create_outage(
+    session: AsyncSession,
+    texts: Texts,
+    *,
+    area: Area,
+    start: datetime,
+    end: datetime,
+    reason: str,
+    kind: str,
+    now: datetime,
+    notice_days: int,
+) -> OutageNotices:
+    """Record an outage for `area` (the lookups show it from now on) and announce it."""
+    reason = " ".join(reason.split())
+    if kind not in ("planned", "incident"):
+        raise NoticeError(f"unknown outage kind {kind!r} (planned or incident)")
+    if not reason or len(reason) > 300:
+        raise NoticeError("the reason must be 1 to 300 characters")
+    if end <= start:
+        raise NoticeError("the end must be after the start")
+    if kind == "planned" and start <= now:
+        raise NoticeError("a planned outage must start in the future")
+    if end <= now:
+        raise NoticeError("the outage is already over")
+    outage = Outage(
+        kind=kind,
+        start_at=start,
+        end_at=end,
+        reason=reason,
+        area_description=area.name,
+        status="scheduled" if kind == "planned" else "in_progress",
+        unit_code=await _unit_of_area(session, area),
+        created_at=now,
+        areas=[OutageArea(province_code=area.province_code, ward_code=area.ward_code)],
+    )
+    session.add(outage)
+    await session.flush()
+    log.info("outage %s (%s) recorded for %s", outage.id, kind, area.name)
+    return await announce_outage(
+        session, outage, texts, now=now, notice_days=notice_days, always=True
+    )
+
+
+async def announce_outage(
+    session: AsyncSession,
+    outage: Outage,
+    texts: Texts,
+    *,
+    now: datetime,
+    notice_days: int,
+    always: bool = False,
+) -> OutageNotices:
+    """Notices of `outage` for the chats linked to a customer in its areas (again for
+    chats linked since: rows already written are not doubled). Without `always`, no
+    notice is made while nobody is to be told."""
+    people = await _people_in(session, outage.areas, now)
+    if not people and not always:
+        return OutageNotices(outage.id, None)
+    units = await _unit_names(session, [p.codes[0] for p in people if p.codes])
+    if outage.kind == "incident":
+        notice = await _outage_notice(
+            session, outage, "incident", texts, people, units, now=now, not_before=now
+        )
+        return OutageNotices(outage.id, notice)
+    first_at = first_notice_at(outage.start_at, now, notice_days)
+    first = await _outage_notice(
+        session, outage, "planned", texts, people, units, now=now, not_before=first_at
+    )
+    eve_at = eve_notice_at(outage.start_at, now, first_at)
+    eve = None
+    if eve_at is not None:
+        eve = await _outage_notice(
+            session, outage, "eve", texts, people, units, now=now, not_before=eve_at
+        )
+    return OutageNotices(outage.id, first, eve)
+
+
+async def power_restored(
+    session: AsyncSession,
+    outage_id: int,
+    texts: Texts,
+    *,
+    now: datetime,
+    at: datetime | None = None,
+) -> Produced:
+    """✅ Power is back: the outage ends (`at`, default now) and the chats its notices
+    reached are told; its notices not sent yet are dropped (they would be stale)."""
+    outage = await session.get(Outage, outage_id)
+    if outage is None:
+        raise NoticeError(f"no outage {outage_id}")
+    at = at or now
+    if at < outage.start_at:
+        raise NoticeError(f"outage {outage_id} starts at {outage.start_at:%Y-%m-%d %H:%M} UTC")
+    if at > now:
+        raise NoticeError("the power cannot be back in the future")
+    outage.status = "restored"
+    outage.end_at = min(outage.end_at, at)
+    keys = [f"outage:{outage_id}:{kind}" for kind in ("incident", "planned", "eve")]
+    notice_ids = list(await session.scalars(select(Notice.id).where(Notice.key.in_(keys))))
+    reached = await session.execute(
+        select(ChatUser, Delivery.customer_code)
+        .join(Delivery, Delivery.chat_user_id == ChatUser.id)
+        .where(Delivery.notice_id.in_(notice_ids), Delivery.status.in_(RESTORED_FROM))
+        .order_by(ChatUser.id, Delivery.id)
+    )
+    people: dict[int, Linked] = {}
+    for chat_user, code in reached:
+        person = people.setdefault(chat_user.id, Linked(chat_user))
+        if code and code not in person.codes:
+            person.codes.append(code)
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.notice_id.in_(notice_ids), Delivery.status.in_(("queued", "held")))
+        .values(status="skipped", error="restored")
+        .execution_options(synchronize_session=False)
+    )
+    units = await _unit_names(session, [p.codes[0] for p in people.values() if p.codes])
+    produced = await _outage_notice(
+        session, outage, "restored", texts, list(people.values()), units, now=now, not_before=now
+    )
+    log.info("outage %s restored; %s chats told", outage_id, produced.recipients)
+    return produced
+
+
+async def drop_cancelled(session: AsyncSession, outage_id: int) -> int:
+    """Rows of a cancelled outage's notices that were not sent yet are skipped."""
+    keys = [f"outage:{outage_id}:{kind}" for kind in ("incident", "planned", "eve")]
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.notice_id.in_(select(Notice.id).where(Notice.key.in_(keys))),
+            Delivery.status.in_(("queued", "held")),
+        )
+        .values(status="skipped", error="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _outage_notice(
+    session: AsyncSession,
+    outage: Outage,
+    kind: str,
+    texts: Texts,
+    people: Sequence[Linked],
+    units: dict[str, str],
+    *,
+    now: datetime,
+    not_before: datetime,
+) -> Produced:
+    urgent = kind in ("incident", "restored")
+    notice = await outbox.notice_for(
+        session,
+        f"outage:{outage.id}:{kind}",
+        kind=f"outage_{kind}",
+        category="outage",
+        urgent=urgent,
+        meta={"outage_id": outage.id},
+    )
+    refused = await outbox.opted_out(session, (p.chat_user.id for p in people), "outage")
+    addressees = []
+    for person in people:
+        code = _code_for(person, refused)
+        lang = person.chat_user.language
+        unit = units.get(code or "") or texts.get("notify.default_unit", lang)
+        text = _outage_text(texts, lang, outage, kind, unit, now)
+        addressees.append(
+            Addressee(
+                person.chat_user,
+                [
+                    notice_reply(
+                        texts, lang, notice.id, text, switch_off_row(texts, lang, "outage", code)
+                    )
+                ],
+                code,
+            )
+        )
+    written = await outbox.enqueue(session, notice, addressees, now=now, not_before=not_before)
+    return Produced(notice.id, len(written), not_before)
+
+
+def _code_for(person: Linked, refused: set[tuple[int, str]]) -> str | None:
+    """The first of the chat's codes in the area whose notices it did not switch off."""
+    for code in person.codes:
+        if (person.chat_user.id, code) not in refused:
+            return code
+    return person.codes[0] if person.codes else None
+
+
+def _outage_text(
+    texts: Texts, lang: str, outage: Outage, kind: str, unit: str, now: datetime
+) -> str:
+    area = _area_words(outage)
+    if kind == "restored":
+        return texts.get(
+            "notify.outage_restored",
+            lang,
+            area=area,
+            moment=_moment(texts, lang, outage.end_at),
+            unit=unit,
+        )
+    if kind == "incident":
+        return texts.get(
+            "notify.outage_incident",
+            lang,
+            area=area,
+            start=_moment(texts, lang, outage.start_at),
+            end=_moment(texts, lang, outage.end_at),
+            reason=outage.reason,
+            unit=unit,
+        )
+    return texts.get(
+        f"notify.outage_{kind}",
+        lang,
+        window=_window(texts, lang, outage.start_at, outage.end_at),
+        area=area,
+        reason=outage.reason,
+        unit=unit,
+    )
+
+
+def _area_words(outage: Outage) -> str:
+    """'phường Hội An' (the areas' names as they read in a sentence)."""
+    try:
+        names = [Area(a.province_code, a.ward_code).in_sentence for a in outage.areas]
+    except ValueError:  # a code vietnam-provinces does not know: the staff's words
+        names = []
+    return ", ".join(names) or in_sentence(outage.area_description)
+
+
+def _moment(texts: Texts, lang: str, moment: datetime) -> str:
+    return texts.get("notify.moment", lang, time=fmt.clock(moment), date=fmt.day(moment))
+
+
+def _window(texts: Texts, lang: str, start: datetime, end: datetime) -> str:
+    if fmt.local(start).date() == fmt.local(end).date():
+        return texts.get(
+            "notify.window_day",
+            lang,
+            start=fmt.clock(start),
+            end=fmt.clock(end),
+            date=fmt.day(start),
+        )
+    return texts.get(
+        "notify.window_days",
+        lang,
+        start=_moment(texts, lang, start),
+        end=_moment(texts, lang, end),
+    )
+
+
+async def _people_in(
+    session: AsyncSession, areas: Iterable[OutageArea], now: datetime
+) -> list[Linked]:
+    """Chats linked to a customer in any of the areas, each once, codes merged."""
+    people: dict[int, Linked] = {}
+    today = fmt.local(now).date()
+    for area in areas:
+        segment = Segment(province_code=area.province_code, ward_code=area.ward_code)
+        for linked in await linked_users(session, segment, today=today):
+            person = people.setdefault(linked.chat_user.id, Linked(linked.chat_user))
+            person.codes += [code for code in linked.codes if code not in person.codes]
+    return [people[key] for key in sorted(people)]
+
+
+async def _unit_names(session: AsyncSession, codes: Sequence[str]) -> dict[str, str]:
+    """The Điện lực of each customer code ("Điện lực Hội An")."""
+    if not codes:
+        return {}
+    rows = await session.execute(
+        select(Customer.code, ManagingUnit.name)
+        .join(ManagingUnit, ManagingUnit.code == Customer.unit_code)
+        .where(Customer.code.in_(sorted(set(codes))))
+    )
+    return {code: name for code, name in rows}
+
+
+async def _unit_of_area(session: AsyncSession, area: Area) -> str | None:
+    """The Điện lực serving the area, when its customers have only one."""
+    query = select(Customer.unit_code).where(Customer.province_code == area.province_code)
+    if area.ward_code is not None:
+        query = query.where(Customer.ward_code == area.ward_code)
+    units = list(await session.scalars(query.distinct().limit(2)))
+    return units[0] if len(units) == 1 else None
+
+
+async def outages_to_announce(
+    session: AsyncSession, *, now: datetime, notice_days: int
+) -> list[Outage]:
+    """Planned outages whose first notice is due within a day, and incidents still on."""
+    horizon = now + timedelta(days=notice_days + 1)
+    planned = and_(
+        Outage.kind == "planned",
+        Outage.status == "scheduled",
+        Outage.start_at > now,
+        Outage.start_at <= horizon,
+    )
+    incident = and_(Outage.kind == "incident", Outage.status == "in_progress", Outage.end_at > now)
+    rows = await session.scalars(select(Outage).where(planned | incident).order_by(Outage.id))
+    return list(rows)

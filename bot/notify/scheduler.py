@@ -1,0 +1,224 @@
+"""Scheduled notice runs inside `cskh serve` (APScheduler 3, on the event loop).
+
+- bills, daily at 08:00 local: bills issued in the last days, payment reminders
+  (CSKH_PAYMENT_REMINDER_DAYS before the due date) and debt notices (after it);
+- payments received, every 10 minutes;
+- outages, every 30 minutes: planned outages coming into their notice period and
+  incidents still on (for outages another system recorded, and for chats linked since
+  the outage was announced); rows of cancelled outages not sent yet are dropped.
+
+Each job also runs a few minutes after start (a server restarted past 08:00 still
+sends the day's bills). Runs are idempotent through the notices' keys, so several
+processes may run them: on PostgreSQL each batch takes an advisory lock per job, so
+two processes do not write the same notice at once. The job functions are plain async
+functions of (db, texts, settings, now), which tests and `cskh notify run` call directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.clock import Clock
+from bot.core.fmt import LOCAL_TZ
+from bot.core.texts import Texts
+from bot.notify.producers import (
+    announce_outage,
+    bill_notices,
+    drop_cancelled,
+    due_bills,
+    outages_to_announce,
+    reminder_wanted,
+)
+from bot.settings import Settings
+from bot.store.db import Database
+from bot.store.models import Bill, Outage
+
+log = logging.getLogger(__name__)
+
+BATCH = 500  # bills per transaction: SQLite's one writer is not held for long
+STARTUP_DELAY = timedelta(minutes=5)
+DAILY_HOUR = 8  # local time: the bill run's notices arrive in the morning
+PAYMENTS_EVERY = timedelta(minutes=10)
+OUTAGES_EVERY = timedelta(minutes=30)
+
+Summary = dict[str, tuple[int, int]]  # per kind: (notices, rows written)
+Job = Callable[[Database, Texts, Settings, datetime], Awaitable[Summary]]
+
+
+async def _exclusive(session: AsyncSession, job: str) -> None:
+    """One process at a time runs a batch of `job` (PostgreSQL; SQLite has one writer)."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        key = zlib.crc32(f"cskh:notify:{job}".encode())
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+async def bill_kind(
+    db: Database,
+    texts: Texts,
+    kind: str,
+    *,
+    now: datetime,
+    reminder_days: int,
+    period: tuple[int, int] | None = None,
+) -> tuple[int, int]:
+    """Notices of one kind for every bill due one, batch by batch: (notices, rows)."""
+    after = 0
+    notices = rows = 0
+    while True:
+        async with db.transaction() as session:
+            await _exclusive(session, f"bills:{kind}")
+            query = due_bills(kind, now=now, reminder_days=reminder_days, period=period)
+            pairs = [
+                (bill, str(code))
+                for bill, code in await session.execute(query.where(Bill.id > after).limit(BATCH))
+            ]
+            if not pairs:
+                break
+            after = pairs[-1][0].id
+            if kind == "reminder":
+                pairs = [(b, code) for b, code in pairs if reminder_wanted(b, reminder_days)]
+            made, written = await bill_notices(session, pairs, kind, texts, now=now)
+        notices, rows = notices + made, rows + written
+    return notices, rows
+
+
+async def run_bill_notices(
+    db: Database, texts: Texts, settings: Settings, now: datetime
+) -> Summary:
+    """The daily run: bills issued, payment reminders, debt notices."""
+    return {
+        kind: await bill_kind(
+            db, texts, kind, now=now, reminder_days=settings.payment_reminder_days
+        )
+        for kind in ("issued", "reminder", "debt")
+    }
+
+
+async def run_payments_received(
+    db: Database, texts: Texts, settings: Settings, now: datetime
+) -> Summary:
+    """✅ for bills paid in the last days."""
+    paid = await bill_kind(db, texts, "paid", now=now, reminder_days=settings.payment_reminder_days)
+    return {"paid": paid}
+
+
+async def run_outage_notices(
+    db: Database, texts: Texts, settings: Settings, now: datetime
+) -> Summary:
+    """Announce outages entering their notice period; drop rows of cancelled ones."""
+    notices = rows = dropped = 0
+    async with db.transaction() as session:
+        await _exclusive(session, "outages")
+        for outage in await outages_to_announce(
+            session, now=now, notice_days=settings.outage_notice_days
+        ):
+            announced = await announce_outage(
+                session, outage, texts, now=now, notice_days=settings.outage_notice_days
+            )
+            for produced in (announced.notice, announced.eve):
+                if produced is not None:
+                    notices, rows = notices + 1, rows + produced.recipients
+        cancelled = await session.scalars(
+            select(Outage.id).where(
+                Outage.status == "cancelled", Outage.end_at > now - timedelta(days=1)
+            )
+        )
+        for outage_id in list(cancelled):
+            dropped += await drop_cancelled(session, outage_id)
+    return {"outages": (notices, rows), "cancelled": (0, dropped)}
+
+
+async def run_all(db: Database, texts: Texts, settings: Settings, now: datetime) -> Summary:
+    """Every job once (`cskh notify run`, e.g. from cron when no server runs them)."""
+    summary: Summary = {}
+    for job in (run_bill_notices, run_payments_received, run_outage_notices):
+        summary |= await job(db, texts, settings, now)
+    return summary
+
+
+class NoticeScheduler:
+    """The notice jobs on an APScheduler `AsyncIOScheduler`, started with the server.
+
+    `wake` (the process's delivery worker) is called after a run wrote rows, so they
+    go out without waiting for the worker's next poll.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        texts: Texts,
+        settings: Settings,
+        clock: Clock,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.texts = texts
+        self.settings = settings
+        self.clock = clock
+        self.wake = wake
+        self._scheduler: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[object]] = set()
+
+    def start(self) -> None:
+        """Add the jobs and start (inside the running event loop)."""
+        scheduler = AsyncIOScheduler(
+            timezone=LOCAL_TZ,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        )
+        first = datetime.now(LOCAL_TZ) + STARTUP_DELAY
+        jobs: list[tuple[str, Job, Any]] = [
+            ("bills", run_bill_notices, CronTrigger(hour=DAILY_HOUR, timezone=LOCAL_TZ)),
+            ("payments", run_payments_received, IntervalTrigger(seconds=PAYMENTS_EVERY.seconds)),
+            ("outages", run_outage_notices, IntervalTrigger(seconds=OUTAGES_EVERY.seconds)),
+        ]
+        for name, job, trigger in jobs:
+            scheduler.add_job(
+                self.run, trigger, args=[name, job], id=name, name=name, next_run_time=first
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("notice jobs scheduled (bills daily at %02d:00)", DAILY_HOUR)
+
+    def jobs(self) -> dict[str, datetime]:
+        """The scheduled jobs and when each runs next."""
+        if self._scheduler is None:
+            return {}
+        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
+
+    async def run(self, name: str, job: Job) -> Summary | None:
+        """Run one job now; a failure is logged (the next run tries again)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            summary = await job(self.db, self.texts, self.settings, self.clock.now())
+        except Exception:
+            log.exception("notice job %s failed", name)
+            return None
+        finally:
+            if task is not None:
+                self._running.discard(task)
+        log.info("notice job %s: %s", name, summary)
+        if self.wake is not None and any(rows for _, rows in summary.values()):
+            self.wake()
+        return summary
+
+    async def stop(self) -> None:
+        """Stop scheduling and let a run under way finish (before the database closes)."""
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=30)
