@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, delete, select, update
+from sqlalchemy import Table, bindparam, case, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +34,14 @@ from bot.notify.limits import RateLimiter
 from bot.notify.outbox import quiet, replies_of
 from bot.store import repo
 from bot.store.db import Database
-from bot.store.models import ChatUser, Conversation, Delivery, WorkerHeartbeat, utcnow
+from bot.store.models import (
+    ChatUser,
+    Conversation,
+    Delivery,
+    TranscriptMessage,
+    WorkerHeartbeat,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -429,14 +436,18 @@ class DeliveryWorker:
             return
         user_ids = {o.delivery.chat_user_id for o in sent}
         conversations = await _conversations(session, user_ids)
+        rows: list[dict[str, Any]] = []
         for outcome in sent:
             row = outcome.delivery
             if row.chat_user_id not in conversations:
                 continue  # the chat user was deleted meanwhile
             author = str(row.notice.meta.get("author", "system"))
-            repo.record_replies(
-                session, conversations[row.chat_user_id], replies_of(row), author=author
+            rows += repo.transcript_rows(
+                conversations[row.chat_user_id], replies_of(row), author=author
             )
+        if rows:  # one statement executed for many rows, as for the outcomes
+            connection = await session.connection()
+            await connection.execute(insert(cast(Table, TranscriptMessage.__table__)), rows)
 
 
 def _process_gone(worker_id: str) -> bool:

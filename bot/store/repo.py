@@ -170,27 +170,43 @@ def record_replies(
     author: str = "bot",
     at: datetime | None = None,
 ) -> None:
+    for values in transcript_rows(conversation_id, replies, author=author, at=at):
+        session.add(TranscriptMessage(**values))
+
+
+def transcript_rows(
+    conversation_id: int,
+    replies: Sequence[Reply],
+    *,
+    author: str = "bot",
+    at: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The transcript rows of `replies` sent in a conversation, as column values (for
+    a bulk insert of many conversations' rows at once)."""
+    rows: list[dict[str, Any]] = []
     for reply in replies:
         attachments: list[dict[str, Any]] = []
         for kind, media in (("image", reply.image), ("document", reply.document)):
             if media is not None:
                 attachments.append(_media_attachment(kind, media))
-        rows = [
+        buttons = [
             [{"title": b.title, "payload": b.payload, "url": b.url} for b in row]
             for row in reply.buttons
         ]
-        if rows:
-            attachments.append({"type": "buttons", "rows": rows})
-        session.add(
-            TranscriptMessage(
-                conversation_id=conversation_id,
-                direction="out",
-                author=author,
-                text=reply.text,
-                attachments=attachments,
-                created_at=at or utcnow(),
-            )
+        if buttons:
+            attachments.append({"type": "buttons", "rows": buttons})
+        rows.append(
+            {
+                "conversation_id": conversation_id,
+                "direction": "out",
+                "author": author,
+                "text": reply.text,
+                "payload": None,
+                "attachments": attachments,
+                "created_at": at or utcnow(),
+            }
         )
+    return rows
 
 
 def _media_attachment(kind: str, media: Media) -> dict[str, Any]:
