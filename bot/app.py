@@ -9,6 +9,7 @@ SQLite database (unless CSKH_DEMO_SEED=0).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -226,9 +227,17 @@ def create_app(runtime: Runtime) -> web.Application:
     return app
 
 
+def _import_renderers() -> None:
+    """matplotlib and fpdf take most of a second to import: the first chart or e-invoice
+    should not wait for that, nor should the server's start."""
+    import bot.billing.charts
+    import bot.billing.invoice_pdf  # noqa: F401
+
+
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME]
     runtime.understanding.start()  # in the background: /healthz answers meanwhile
+    warming = asyncio.create_task(asyncio.to_thread(_import_renderers), name="warm-up")
     for channel in runtime.channels.values():
         await channel.start()
     # The web chat's sockets are here, so its pushes are always sent from here; the
@@ -249,6 +258,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     yield
     if scheduler is not None:
         await scheduler.stop()
+    with contextlib.suppress(Exception):  # an import that failed shows when first used
+        await warming
     await runtime.close()
 
 

@@ -8,8 +8,6 @@ import asyncio
 from collections import defaultdict
 from datetime import date
 
-from bot.billing.charts import ChartPoint, change_in_words, consumption_chart
-from bot.billing.invoice_pdf import render_invoice
 from bot.core.context import Context
 from bot.core.fmt import day, kwh, money, short_day
 from bot.core.messages import Button, Media, Reply, rows
@@ -202,6 +200,8 @@ def register(router: Router) -> None:
                 )
             ]
         customer = await customer_of(ctx, code)
+        from bot.billing.invoice_pdf import render_invoice  # fpdf: imported when first used
+
         pdf = await asyncio.to_thread(render_invoice, customer, bill)  # CPU work: off the loop
         filename = f"hoa-don-{code}-{bill.year}-{bill.month:02d}-ky{bill.term}.pdf"
         text = ctx.t(
@@ -244,6 +244,9 @@ def register(router: Router) -> None:
             by_month[(bill.year, bill.month)][0] += bill.kwh
             by_month[(bill.year, bill.month)][1] += bill.total
         months = sorted(by_month)[-12:]
+        # matplotlib: imported when first used (see bot/app.py's warm-up)
+        from bot.billing.charts import ChartPoint, change_in_words, consumption_chart
+
         points = [
             ChartPoint(
                 label=f"{month:02d}/{year}",
