@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 3500  # Telegram takes 4096 characters; leave room for the buttons' sake
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # Telegram's limit for a photo sent by upload
+# With an image the text is the photo's caption, one message: Telegram's caption limit.
+MAX_CAPTION = 1024
 # Counted in `campaign status`: every status a row can have, plus in_doubt.
 STATUSES = ("queued", "held", "claimed", "sending", "sent", "failed", "unreachable", "skipped")
 _WAITING = ("queued", "held", "claimed", "sending")
@@ -76,6 +78,11 @@ async def create_campaign(
         text=text, segment=segment.to_json(), send_at=send_at, status="draft", created_at=now
     )
     if image is not None:
+        if len(text) > MAX_CAPTION:  # or it would go as two messages, the text first
+            raise CampaignError(
+                f"with an image the text is its caption: {len(text)} characters, "
+                f"at most {MAX_CAPTION}"
+            )
         content_type = sniff_image(image)
         if content_type is None:
             raise CampaignError("the image is not a JPEG, PNG, GIF or WebP picture")
@@ -92,7 +99,7 @@ async def create_campaign(
 async def audience(session: AsyncSession, campaign: Campaign, *, now: datetime) -> int:
     """How many chats the campaign's segment matches now."""
     segment = Segment.from_json(campaign.segment)
-    return len(await linked_users(session, segment, today=fmt.local(now).date()))
+    return len(await linked_users(session, segment))
 
 
 async def start_campaign(
@@ -200,9 +207,7 @@ async def _write_rows(
         campaign_id=campaign.id,
         meta={"campaign_id": campaign.id},
     )
-    people = await linked_users(
-        session, Segment.from_json(campaign.segment), today=fmt.local(now).date()
-    )
+    people = await linked_users(session, Segment.from_json(campaign.segment))
     refused = await outbox.opted_out(session, (p.chat_user.id for p in people), "other")
     image = await _image(session, campaign)
     addressees = []

@@ -71,7 +71,7 @@ def register(commands: Any) -> None:
     create.add_argument("--province", help="customers in this province (name or code)")
     create.add_argument("--ward", help="customers in this ward (name or code)")
     create.add_argument("--tariff", choices=TARIFFS, help="customers of this tariff group")
-    create.add_argument("--has-debt", action="store_true", help="customers with a bill past due")
+    create.add_argument("--has-debt", action="store_true", help="customers with an unpaid bill")
     create.add_argument("--channel", choices=CHANNELS)
     create.add_argument("--language", choices=LANGUAGES)
     create.add_argument("--at", type=_moment, help="send time, ISO (default: when started)")

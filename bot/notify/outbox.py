@@ -103,9 +103,12 @@ async def opted_out(
 
 
 async def marketing_received(
-    session: AsyncSession, chat_user_ids: Iterable[int], now: datetime
+    session: AsyncSession, chat_user_ids: Iterable[int], at: datetime
 ) -> dict[int, int]:
-    """Marketing rows per chat user in the last seven days (queued ones included)."""
+    """Marketing rows per chat user sent, or due to be sent, less than seven days from
+    `at` either way (queued and scheduled ones included): a message that goes at `at`
+    then shares no seven days with more than the cap, whatever order campaigns were
+    started in."""
     ids = list(set(chat_user_ids))
     counts: dict[int, int] = {}
     for start in range(0, len(ids), 5000):
@@ -115,7 +118,8 @@ async def marketing_received(
             .where(
                 Notice.marketing.is_(True),
                 Delivery.status.in_(_COUNTED),
-                Delivery.created_at >= now - MARKETING_WINDOW,
+                func.coalesce(Delivery.sent_at, Delivery.not_before) > at - MARKETING_WINDOW,
+                func.coalesce(Delivery.sent_at, Delivery.not_before) < at + MARKETING_WINDOW,
                 Delivery.chat_user_id.in_(ids[start : start + 5000]),
             )
             .group_by(Delivery.chat_user_id)
@@ -153,7 +157,9 @@ async def enqueue(
         ]
     received: dict[int, int] = {}
     if notice.marketing and marketing_per_week is not None:
-        received = await marketing_received(session, (a.chat_user.id for a in people), now)
+        received = await marketing_received(
+            session, (a.chat_user.id for a in people), not_before or now
+        )
     rows: list[dict[str, Any]] = []
     for person in people:
         status = "held" if held else "claimed" if claimed_by else "queued"

@@ -549,10 +549,9 @@ async def _people_in(
 ) -> list[Linked]:
     """Chats linked to a customer in any of the areas, each once, codes merged."""
     people: dict[int, Linked] = {}
-    today = fmt.local(now).date()
     for area in areas:
         segment = Segment(province_code=area.province_code, ward_code=area.ward_code)
-        for linked in await linked_users(session, segment, today=today):
+        for linked in await linked_users(session, segment):
             person = people.setdefault(linked.chat_user.id, Linked(linked.chat_user))
             person.codes += [code for code in linked.codes if code not in person.codes]
     return [people[key] for key in sorted(people)]

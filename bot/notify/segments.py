@@ -2,7 +2,7 @@
 
 An outage names its area by province and ward (`cskh notify outage --province
 "da nang" --ward "Hoi An"`); a campaign picks chat users by the customers they are
-linked to (province, ward, tariff group, unpaid bills past due) and by the chat itself
+linked to (province, ward, tariff group, unpaid bills) and by the chat itself
 (channel, language). Only activated chats the platform still reaches are recipients.
 """
 
@@ -12,7 +12,6 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, select
@@ -180,7 +179,7 @@ class Linked:
     codes: list[str] = field(default_factory=list)
 
 
-async def linked_users(session: AsyncSession, segment: Segment, *, today: date) -> list[Linked]:
+async def linked_users(session: AsyncSession, segment: Segment) -> list[Linked]:
     """Activated, reachable chat users in `segment`, by id, with their matching codes."""
     found: dict[int, Linked] = {}
     if segment.about_customers:
@@ -188,7 +187,7 @@ async def linked_users(session: AsyncSession, segment: Segment, *, today: date) 
             select(ChatUser, CustomerLink.customer_code)
             .join(CustomerLink, CustomerLink.chat_user_id == ChatUser.id)
             .join(Customer, Customer.code == CustomerLink.customer_code)
-            .where(*_customer_filters(segment, today))
+            .where(*_customer_filters(segment))
         )
     else:  # everybody: codes are whatever the chat has linked (maybe none)
         query = select(ChatUser, CustomerLink.customer_code).outerjoin(
@@ -228,7 +227,7 @@ def _chat_filters(segment: Segment) -> list[Any]:
     return filters
 
 
-def _customer_filters(segment: Segment, today: date) -> list[Any]:
+def _customer_filters(segment: Segment) -> list[Any]:
     filters: list[Any] = []
     if segment.province_code is not None:
         filters.append(Customer.province_code == segment.province_code)
@@ -242,7 +241,6 @@ def _customer_filters(segment: Segment, today: date) -> list[Any]:
                 and_(
                     Bill.customer_id == Customer.id,
                     Bill.status == "unpaid",
-                    Bill.due_date < today,
                 )
             )
         )

@@ -318,7 +318,7 @@ class DeliveryWorker:
                     wave.append(item)
                     chats.add(chat)
             pending = later
-            await self._mark_sending(wave)
+            wave = await self._mark_sending(wave)
             self.in_flight = len(wave)
             results = await asyncio.gather(*(self._send(item) for item in wave))
             self.in_flight = 0
@@ -326,17 +326,31 @@ class DeliveryWorker:
             outcomes.extend(results)
         return outcomes
 
-    async def _mark_sending(self, wave: list[Claimed]) -> None:
+    async def _mark_sending(self, wave: list[Claimed]) -> list[Claimed]:
+        """Mark the wave `sending`; what is still ours to send. A row another worker
+        took back meanwhile (ours looked dead: a long database outage) is its now."""
+        table = cast(Table, Delivery.__table__)
         async with self.db.transaction() as session:
-            await session.execute(
-                update(Delivery)
+            connection = await session.connection()
+            result = await connection.execute(
+                update(table)
                 .where(
-                    Delivery.id.in_([item.delivery.id for item in wave]),
-                    Delivery.worker == self.id,
+                    table.c.id.in_([item.delivery.id for item in wave]),
+                    table.c.worker == self.id,
+                    table.c.status == "claimed",
                 )
                 .values(status="sending")
-                .execution_options(synchronize_session=False)
+                .returning(table.c.id)
             )
+            ours = {int(row_id) for (row_id,) in result}
+        if len(ours) < len(wave):
+            log.warning(
+                "delivery worker %s: %s rows were taken back before they were sent; left "
+                "to the worker that took them",
+                self.id,
+                len(wave) - len(ours),
+            )
+        return [item for item in wave if item.delivery.id in ours]
 
     async def _send(self, item: Claimed) -> Outcome:
         row, recipient = item.delivery, item.recipient

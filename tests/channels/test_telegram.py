@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from bot.channels.telegram import TelegramChannel, split_text
 from bot.core.context import Context
 from bot.core.messages import Button, KeyboardRequest, Media, Reply, RequestButton
-from bot.store.models import ChatUser, Conversation, TranscriptMessage
+from bot.store.models import ChatUser, Conversation, Delivery, TranscriptMessage
 from tests.fakes import telegram_updates as tu
 from tests.fakes.telegram_api import FakeTelegram
 from tests.helpers import BotServer, make_settings, running_bot
@@ -309,6 +310,36 @@ async def test_pushes_reach_telegram_with_escaping_files_and_keyboards(tg: Teleg
         [{"text": "🏠 Menu"}],
     ]
     assert keyboard["one_time_keyboard"] is True
+
+
+async def test_a_push_refused_for_the_rate_or_a_server_error_goes_back_to_the_outbox(
+    tg: TelegramRig,
+) -> None:
+    """A push makes one try: a 429 pauses the whole channel in the delivery worker and
+    the row waits retry_after; a 502 leaves the row queued for the worker's backoff.
+    Neither sleeps inside the send nor tries again on its own."""
+    user_id = await _user_id(tg)
+    runtime = tg.server.runtime
+    before = len(tg.fake.attempts("sendMessage", CHAT))
+    tg.fake.fail("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
+    started = time.monotonic()
+    assert await runtime.pusher.push(user_id, [Reply(text="⚡ Mất điện đột xuất")]) is False
+    assert time.monotonic() - started < 5  # not waited out inside the send
+    assert runtime.worker.limiter.paused_for("telegram") > 5
+    runtime.worker.limiter._paused_until.clear()
+    tg.fake.fail("sendMessage", 502, "Bad Gateway")
+    assert await runtime.pusher.push(user_id, [Reply(text="🔌 Đã có điện trở lại")]) is False
+    assert len(tg.fake.attempts("sendMessage", CHAT)) == before + 2  # one try each
+    async with runtime.db.reading() as session:
+        rows = {
+            row.message[0]["text"]: row
+            for row in await session.scalars(select(Delivery).order_by(Delivery.id))
+        }
+    limited, failed = rows["⚡ Mất điện đột xuất"], rows["🔌 Đã có điện trở lại"]
+    assert (limited.status, limited.attempts) == ("queued", 0)  # not the row's fault
+    assert limited.not_before >= limited.created_at + timedelta(seconds=7)
+    assert (failed.status, failed.attempts) == ("queued", 1)
+    assert failed.error is not None and "Bad Gateway" in failed.error
 
 
 async def test_long_text_is_split_with_buttons_under_the_last_part(tg: TelegramRig) -> None:

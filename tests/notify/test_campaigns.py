@@ -57,13 +57,13 @@ async def status(world: World, campaign_id: int) -> dict[str, object]:
 
 @pytest.fixture
 async def town(world: World) -> dict[str, int]:
-    """Chats of three customers: a household in debt in Hội An, a shop in Hải Châu, a
+    """Chats of three customers: a household in debt (past due) in Hội An, a shop in Hải Châu, a
     workshop in Pleiku; plus a chat with no code and one not activated."""
     await world.customer(A, ward=HOI_AN)
     await world.customer(B, ward=HAI_CHAU, tariff="business")
     await world.customer(P, ward=PLEIKU, tariff="production")
     await world.bill(A, issued_on=TODAY - timedelta(days=20))  # past due, unpaid
-    await world.bill(B)  # not due yet
+    await world.bill(B)  # unpaid, not due yet
     chats = {
         "hoi-an": await world.chat("hoi-an", A),
         "hai-chau": await world.chat("hai-chau", B, channel="web", language="en"),
@@ -81,7 +81,7 @@ async def town(world: World) -> dict[str, int]:
         (Segment(province_code=48), ["hoi-an", "hai-chau"]),
         (Segment(province_code=48, ward_code=HOI_AN), ["hoi-an"]),
         (Segment(tariff_group="business"), ["hai-chau"]),
-        (Segment(has_debt=True), ["hoi-an"]),
+        (Segment(has_debt=True), ["hoi-an", "hai-chau"]),  # unpaid, due or not
         (Segment(channel="web"), ["hai-chau"]),
         (Segment(language="vi"), ["hoi-an", "pleiku", "no-code"]),
         (Segment(province_code=48, language="vi"), ["hoi-an"]),
@@ -127,6 +127,27 @@ async def test_the_weekly_cap_skips_and_counts_the_extra_message(
     fourth = await create(world, Segment(province_code=48))
     await start(world, fourth)
     assert (await status(world, fourth))["queued"] == 2
+
+
+async def test_a_campaign_scheduled_for_later_counts_in_the_week_it_goes(
+    world: World, town: dict[str, int]
+) -> None:
+    """Started long before its send time, a campaign counts for the cap of whatever
+    goes near that time: no seven days hold three marketing messages."""
+    later = await create(world, Segment(province_code=48), send_at=NOW + timedelta(days=10))
+    await start(world, later)
+    world.clock.advance(days=8)  # two days before it goes
+    first = await create(world, Segment(province_code=48))
+    await start(world, first)
+    second = await create(world, Segment(province_code=48))
+    await start(world, second)
+    assert (await status(world, first))["queued"] == 2
+    assert (await status(world, second))["skipped"] == 2
+
+    world.clock.advance(days=10)  # a week after the scheduled one: room again
+    fresh = await create(world, Segment(province_code=48))
+    await start(world, fresh)
+    assert (await status(world, fresh))["queued"] == 2
 
 
 async def test_pause_holds_what_is_not_sent_and_start_resumes(
@@ -185,6 +206,10 @@ async def test_the_image_is_stored_once_for_every_recipient(
             await create_campaign(
                 session, text="x", segment=Segment(), now=NOW, image=b"%PDF-1.7 not a picture"
             )
+        # The text of a picture is its caption, one message: Telegram takes 1,024.
+        with pytest.raises(CampaignError, match="caption: 1025 characters, at most 1024"):
+            await create_campaign(session, text="đ" * 1025, segment=Segment(), now=NOW, image=PNG)
+        await create_campaign(session, text="đ" * 1024, segment=Segment(), now=NOW, image=PNG)
 
 
 async def test_a_chat_that_switched_other_notices_off_gets_no_campaign(

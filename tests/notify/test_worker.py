@@ -170,6 +170,28 @@ async def test_a_crash_loses_nothing_and_counts_the_sends_it_left_in_doubt(db: D
     assert len(channel.delivered) == 25
 
 
+async def test_a_worker_back_from_a_stall_leaves_the_rows_taken_from_it(db: Database) -> None:
+    """Its heartbeat went stale (say, a long database outage) and another worker took
+    its claimed rows: when it comes back it must not send them too."""
+    users = await chat_users(db, 6)
+    await notify(db, users)
+    clock = FakeClock(NOON)
+    slow_channel, quick_channel = FakeChannel(), FakeChannel()
+    stalled = worker(db, slow_channel, clock, batch=6)
+    await stalled.heartbeat()
+    claimed = await stalled.claim(6)
+    clock.advance(seconds=31)
+    other = worker(db, quick_channel, clock, stale_after=30)
+    await other.heartbeat()
+    assert await other.recover() == 6
+    await stalled.deliver(claimed)  # the stalled worker goes on with what it held
+    assert slow_channel.delivered == []
+    while await other.run_once():
+        pass
+    assert len(quick_channel.delivered) == 6
+    assert await statuses(db) == Counter({"sent": 6})
+
+
 async def test_a_429_pauses_the_channel_and_the_row_waits_without_losing_an_attempt(
     db: Database,
 ) -> None:
