@@ -192,6 +192,11 @@ async def deliver_all(
                 if name not in marks and accepted >= share * expected and killed_at is None:
                     marks[name] = await snapshot(fake, workers, pg)
             if kill_at is not None and killed_at is None and accepted >= kill_at * expected:
+                # The worst moment: a wave on the wire (rows `sending`), not between two.
+                for _ in range(2000):  # (another process's rows: polled, 10 s at most)
+                    if await count(db, Delivery.status == "sending"):
+                        break
+                    await asyncio.sleep(0.005)
                 worker.kill()
                 killed_at = time.monotonic()
                 dead = await workers_holding_rows(db)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -528,8 +529,24 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("notice_id", "chat_user_id"),  # the idempotency key
-        Index("ix_deliveries_due", "status", "not_before"),
         Index("ix_deliveries_user", "chat_user_id", "id"),
+        # The claim's order over queued rows only: a worker reads its next 500 rows
+        # off this index instead of sorting every queued row (100,000 after a bill run).
+        Index(
+            "ix_deliveries_claim",
+            text("urgent DESC"),
+            "id",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+        # The rows workers hold, for recovery (few at any time).
+        Index(
+            "ix_deliveries_in_hand",
+            "status",
+            "worker",
+            postgresql_where=text("status IN ('claimed', 'sending')"),
+            sqlite_where=text("status IN ('claimed', 'sending')"),
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))

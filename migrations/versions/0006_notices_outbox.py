@@ -122,8 +122,21 @@ def upgrade() -> None:
         sa.UniqueConstraint("notice_id", "chat_user_id", name=op.f("uq_deliveries_notice_id")),
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.create_index("ix_deliveries_due", ["status", "not_before"], unique=False)
         batch_op.create_index("ix_deliveries_user", ["chat_user_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_deliveries_claim",
+            [sa.text("urgent DESC"), "id"],
+            unique=False,
+            postgresql_where=sa.text("status = 'queued'"),
+            sqlite_where=sa.text("status = 'queued'"),
+        )
+        batch_op.create_index(
+            "ix_deliveries_in_hand",
+            ["status", "worker"],
+            unique=False,
+            postgresql_where=sa.text("status IN ('claimed', 'sending')"),
+            sqlite_where=sa.text("status IN ('claimed', 'sending')"),
+        )
 
     op.create_table(
         "inbox_items",
@@ -168,8 +181,9 @@ def downgrade() -> None:
 
     op.drop_table("inbox_items")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_deliveries_in_hand")
+        batch_op.drop_index("ix_deliveries_claim")
         batch_op.drop_index("ix_deliveries_user")
-        batch_op.drop_index("ix_deliveries_due")
 
     op.drop_table("deliveries")
     with op.batch_alter_table("notices", schema=None) as batch_op:
