@@ -32,16 +32,23 @@ class ChannelLimit:
 WINDOW = 1.005
 
 
+@dataclass(slots=True)
+class _Stamp:
+    """One message in a channel's window: when it counts from, and whether the
+    platform has answered it (until then it may still arrive, so it stays counted)."""
+
+    at: float
+    answered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Slot:
     """One granted send: `release` it when the platform has answered."""
 
-    __slots__ = ("channel", "chat", "interval", "stamps")
-
-    def __init__(self, channel: str, chat: str, interval: float, stamps: list[list[float]]) -> None:
-        self.channel = channel
-        self.chat = chat
-        self.interval = interval
-        self.stamps = stamps
+    channel: str
+    chat: str
+    interval: float
+    stamps: tuple[_Stamp, ...]
 
 
 class RateLimiter:
@@ -58,9 +65,8 @@ class RateLimiter:
         self.limits = dict(limits)
         self._monotonic = monotonic
         self._sleep = sleep
-        # Per channel, the sends in the last window, oldest first: [stamp, answered]
-        # lists, so that `release` can move a stamp later in time.
-        self._sent: dict[str, collections.deque[list[float]]] = collections.defaultdict(
+        # Per channel, the sends in the last window, oldest first.
+        self._sent: dict[str, collections.deque[_Stamp]] = collections.defaultdict(
             collections.deque
         )
         self._turn: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
@@ -89,7 +95,7 @@ class RateLimiter:
                 await self._sleep(wait)
             # Reserve the chat now: a second message to it waits for the gap.
             self._chat_free_at[(channel, chat)] = self._monotonic() + interval
-        stamps: list[list[float]] = []
+        stamps: list[_Stamp] = []
         async with self._turn[channel]:
             while (wait := self.paused_for(channel)) > 0:
                 await self._sleep(wait)
@@ -102,38 +108,38 @@ class RateLimiter:
                         self._expire(sent, now)
                         if len(sent) < capacity:
                             break
-                        await self._sleep(max(0.001, sent[0][0] + WINDOW - now))
-                    stamp = [self._monotonic(), 0.0]
+                        await self._sleep(max(0.001, sent[0].at + WINDOW - now))
+                    stamp = _Stamp(self._monotonic())
                     sent.append(stamp)
                     stamps.append(stamp)
         if limit.chat_interval > 0:
             self._chat_free_at[(channel, chat)] = self._monotonic() + interval
             self._forget_old(channel)
-        return Slot(channel, chat, interval, stamps)
+        return Slot(channel, chat, interval, tuple(stamps))
 
     def release(self, slot: Slot) -> None:
         """The platform answered (or the send failed): the window and the chat's gap
         count from now, the latest the platform can have counted the message."""
         now = self._monotonic()
         for stamp in slot.stamps:
-            stamp[0] = max(stamp[0], now)
-            stamp[1] = 1.0
+            stamp.at = max(stamp.at, now)
+            stamp.answered = True
         if slot.interval > 0:
             key = (slot.channel, slot.chat)
             self._chat_free_at[key] = max(self._chat_free_at.get(key, 0.0), now + slot.interval)
 
     @staticmethod
-    def _expire(sent: collections.deque[list[float]], now: float) -> None:
+    def _expire(sent: collections.deque[_Stamp], now: float) -> None:
         """Drop the stamps that left the window. A send still unanswered stays in it
         whatever its age (it may not have arrived yet): it moves to the back, where its
         answer will stamp it."""
         for _ in range(len(sent)):
             stamp = sent[0]
-            if stamp[0] > now - WINDOW:
+            if stamp.at > now - WINDOW:
                 return
             sent.popleft()
-            if not stamp[1]:
-                stamp[0] = now
+            if not stamp.answered:
+                stamp.at = now
                 sent.append(stamp)
 
     def _forget_old(self, channel: str) -> None:
