@@ -174,34 +174,6 @@ def _linked_by(user: ChatUser, customer_code: str, moment: datetime) -> bool:
     )
 
 
-async def bill_issued(
-    session: AsyncSession, bill: Bill, customer_code: str, texts: Texts, *, now: datetime
-) -> Produced | None:
-    """🧾 A new bill: amount, period, due date and "💳 Thanh toán"."""
-    return await bill_notice(session, bill, customer_code, "issued", texts, now=now)
-
-
-async def payment_reminder(
-    session: AsyncSession, bill: Bill, customer_code: str, texts: Texts, *, now: datetime
-) -> Produced | None:
-    """🧾 An unpaid bill whose due date is near."""
-    return await bill_notice(session, bill, customer_code, "reminder", texts, now=now)
-
-
-async def debt_notice(
-    session: AsyncSession, bill: Bill, customer_code: str, texts: Texts, *, now: datetime
-) -> Produced | None:
-    """⚠️ An unpaid bill past its due date."""
-    return await bill_notice(session, bill, customer_code, "debt", texts, now=now)
-
-
-async def payment_received(
-    session: AsyncSession, bill: Bill, customer_code: str, texts: Texts, *, now: datetime
-) -> Produced | None:
-    """✅ A bill was paid (its paid_at is set)."""
-    return await bill_notice(session, bill, customer_code, "paid", texts, now=now)
-
-
 def due_bills(
     kind: str, *, now: datetime, reminder_days: int, period: tuple[int, int] | None = None
 ) -> Select[Bill, str]:
