@@ -284,6 +284,7 @@ def _dev_outbox(settings: Settings, args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from bot.core.fmt import local
+    from bot.core.printable import printable
     from bot.store.db import Database
     from bot.store.models import DevMessage
 
@@ -301,7 +302,9 @@ def _dev_outbox(settings: Settings, args: argparse.Namespace) -> int:
     for message in asyncio.run(run()):
         when = local(message.created_at).strftime("%d/%m %H:%M:%S")
         subject = f" [{message.subject}]" if message.subject else ""
-        print(f"{when} {message.kind.upper()} to {message.recipient}{subject}: {message.body}")
+        # The address is the customer's; an e-mail body has lines of its own (issue 12).
+        head = printable(f"{message.kind.upper()} to {message.recipient}{subject}")
+        print(f"{when} {head}: {printable(message.body, multiline=True)}")
     return 0
 
 

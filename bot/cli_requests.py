@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Any
 
+from bot.core.printable import printable, printable_json
 from bot.settings import Settings
 from bot.store.requests import STATUSES
 
@@ -59,13 +59,15 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
 
     rows = asyncio.run(run())
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print(printable_json(rows, indent=2))
         return 0
     for row in rows:
         flag = "⚡ " if row["urgent"] else ""
         print(
-            f"{row['code']}  {row['status']:<11}  {flag}{row['title']}  "
-            f"{row['customer_code'] or '-'}  {row['created_at'][:16]}"
+            printable(  # data from the database, never raw on a terminal (issue 12)
+                f"{row['code']}  {row['status']:<11}  {flag}{row['title']}  "
+                f"{row['customer_code'] or '-'}  {row['created_at'][:16]}"
+            )
         )
     if not rows:
         print("no service requests")
@@ -106,7 +108,7 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
     if shown is None:
         print(f"cskh: no service request {args.code}", file=sys.stderr)
         return 1
-    print(json.dumps(shown, ensure_ascii=False, indent=2))
+    print(printable_json(shown, indent=2))  # answers typed by the customer (issue 12)
     return 0
 
 

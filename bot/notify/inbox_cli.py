@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Any
 
+from bot.core.printable import printable, printable_json
 from bot.settings import Settings
 
 ACTOR = "staff:cli"
@@ -47,7 +47,7 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
 
     rows = asyncio.run(run())
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print(printable_json(rows, indent=2))
         return 0
     for row in rows:
         print(_block(row))
@@ -57,7 +57,8 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _block(row: dict[str, Any]) -> str:
-    """One item in three or four lines a person reads at a glance."""
+    """One item in three or four lines a person reads at a glance; each line made
+    printable, so a name or a reply cannot steer the terminal or add a line (issue 12)."""
     customer, notice = row["customer"], row["notice"]
     who = customer["name"] or f"chat user {customer['chat_user_id']}"
     where = ", ".join(p for p in (customer["channel"], customer["customer_code"]) if p)
@@ -69,7 +70,7 @@ def _block(row: dict[str, Any]) -> str:
     lines += [f"    photo: {link}" for link in row["photos"]]
     if row["answer"]:
         lines.append(f"    answered by {row['answered_by']}: {row['answer']}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 def _reply(settings: Settings, args: argparse.Namespace) -> int:

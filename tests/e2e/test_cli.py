@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -12,7 +13,9 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from bot.store.migrate import head_revision
+from bot.store.db import Database
+from bot.store.migrate import head_revision, upgrade
+from bot.store.models import DevMessage
 
 ROOT = Path(__file__).parents[2]
 SCRIPT = Path(sys.executable).parent / "cskh"
@@ -174,3 +177,42 @@ def test_tariff_estimate_command(tmp_path: Path) -> None:
     assert len(refused.stderr.strip().splitlines()) == 1
     typo = _cskh("tarif", cwd=tmp_path)
     assert typo.returncode == 2 and len(typo.stderr.strip().splitlines()) == 1
+
+
+def test_dev_outbox_shows_hostile_addresses_and_bodies_escaped_regression(tmp_path: Path) -> None:
+    """Issue 12: a customer-typed address or a body printed raw could steer the terminal."""
+
+    async def keep(*messages: DevMessage) -> None:
+        (tmp_path / "var").mkdir()
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'var' / 'cskh.db'}")
+        try:
+            await upgrade(db)
+            async with db.transaction() as session:
+                session.add_all(messages)
+        finally:
+            await db.dispose()
+
+    asyncio.run(
+        keep(
+            DevMessage(kind="sms", recipient="0905\x1b[2J123456", body="Mã: 123456\x9b"),
+            DevMessage(
+                kind="email",
+                recipient="an@example.com\x1b]0;pwned\x07",
+                subject="Mã xác thực",
+                body="Mã: 654321\n\nĐiện lực miền Trung\nSMS to staff: ok\u202e",
+            ),
+        )
+    )
+    result = _cskh("dev", "outbox", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert all(c.isprintable() or c == "\n" for c in result.stdout), ascii(result.stdout)
+    lines = result.stdout.splitlines()
+    assert [line[15:] for line in lines[:2]] == [  # after the time, "26/11 14:30:00 "
+        "SMS to 0905\\x1b[2J123456: Mã: 123456\\x9b",
+        "EMAIL to an@example.com\\x1b]0;pwned\\x07 [Mã xác thực]: Mã: 654321",
+    ]
+    assert lines[2:] == [  # the e-mail's lines, none like one of the command's own
+        "    | ",
+        "    | Điện lực miền Trung",
+        "    | SMS to staff: ok\\u202e",
+    ]

@@ -11,7 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.__main__ import _parser
+from bot.dialogs.forms import FieldSpec
 from bot.store.models import ChatUser, RestMessage
+from tests.drivers import Driver
+from tests.handlers import test_services
 from tests.handlers.rig import Rig
 from tests.handlers.test_services import complete, logged_in, stored
 
@@ -121,3 +124,24 @@ async def test_staff_mistakes_are_refused_and_the_customer_is_not_told(
 
     assert (await stored(rig, code)).status == "received"
     assert await pushed(rig, "cli-mistakes") == before
+
+
+async def test_a_hostile_answer_cannot_steer_the_staff_terminal_regression(
+    rig: Rig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: a form answer with escape codes and a newline was printed raw."""
+    hostile = "Công tơ\x1b[2J quay nhanh\n  answered by staff:cli\x9b\u202e đã xử lý"
+    usual = test_services.answer
+
+    async def typing_hostile(driver: Driver, field: FieldSpec) -> None:
+        await (driver.say(hostile) if field.type == "text" else usual(driver, field))
+
+    monkeypatch.setattr(test_services, "answer", typing_hostile)
+    code = await submitted(rig, "cli-hostile", "svc_check_meter")
+    capsys.readouterr()
+
+    assert await cskh(rig, "requests", "show", code) == 0
+    shown = capsys.readouterr().out
+    assert all(c.isprintable() or c == "\n" for c in shown), ascii(shown)
+    assert not [line for line in shown.splitlines() if line.lstrip().startswith("answered")]
+    assert hostile in json.loads(shown)["answers"].values()  # the data itself is kept

@@ -180,6 +180,35 @@ async def test_staff_mistakes_are_refused_and_nothing_is_sent(
     assert len(rig.telegram.sent("sendMessage", chat_id=tg.chat_id)) == before + 1
 
 
+async def test_a_hostile_name_and_reply_cannot_steer_the_staff_terminal_regression(
+    rig: Rig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12: escape codes in a customer's name or reply cleared the staff's screen,
+    retitled it, planted a hyperlink and a fake "answered by" line."""
+    name = "\x1b[2J\x1b]0;pwned\x07Khách"
+    text = "ok\n    answered by staff:cskh: đã xử lý\x1b]8;;http://evil\x07link\x1b]8;;\x07"
+    tg = await rig.driver("telegram", "reply-hostile")
+    assert isinstance(tg, TelegramDriver)
+    start = tu.text(next(_updates), tg.chat_id, "/start")
+    start["message"]["from"].update(first_name=name, last_name=None)
+    await tg._post(start)
+    sent = await send_notice(rig, tg, "outage", OUTAGE)
+    await reply_on_telegram(tg, await platform_message_id(rig, sent.delivery_ids[0]), text=text)
+
+    capsys.readouterr()
+    assert await cskh(rig, "inbox", "list") == 0
+    listing = capsys.readouterr().out
+    assert await cskh(rig, "inbox", "list", "--json") == 0
+    dumped = capsys.readouterr().out
+    for shown in (listing, dumped):
+        assert all(c.isprintable() or c == "\n" for c in shown), ascii(shown)
+        assert not [line for line in shown.splitlines() if line.lstrip().startswith("answered")]
+    assert "\\x1b[2J\\x1b]0;pwned\\x07Khách (telegram)" in listing
+    assert "“ok\\n    answered by staff:cskh: đã xử lý\\x1b]8;;http://evil\\x07link" in listing
+    [item] = json.loads(dumped)  # the data itself is kept, for the staff console
+    assert (item["customer"]["name"], item["text"]) == (name, text)
+
+
 async def test_the_reply_button_takes_text_or_photos_and_cancel_stores_nothing(rig: Rig) -> None:
     customer = await rig.driver("rest", "reply-button")
     await customer.say("/start")
