@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+import unicodedata
 from typing import Any
 from urllib.parse import quote
 
@@ -18,9 +19,16 @@ from aiohttp import web
 
 from bot.core.messages import Button, KeyboardRequest, Media, Reply, RequestButton
 from bot.store.db import Database
-from bot.store.media import load_media
+from bot.store.media import load_media, sniff_media
 
 MEDIA_PATH = "/media/{media_id}"
+# On every media response: nothing in a file runs or loads anything, even if a browser
+# shows it (issue 12, point 3); the browser never guesses another type; no copies kept.
+SAFE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, no-store",
+}
 
 
 class MediaLinks:
@@ -57,25 +65,38 @@ class MediaLinks:
         async def serve(request: web.Request) -> web.StreamResponse:
             media_id = request.match_info["media_id"]
             if not self.is_valid(media_id, request.query.get("e", ""), request.query.get("s", "")):
-                raise web.HTTPForbidden(text="This link is invalid or has expired.")
+                raise web.HTTPForbidden(
+                    text="This link is invalid or has expired.", headers=SAFE_HEADERS
+                )
             async with db.reading() as session:
                 media = await load_media(session, media_id)
             if media is None:
-                raise web.HTTPNotFound(text="No such file.")
-            disposition = "inline" if media.content_type.startswith("image/") else "attachment"
+                raise web.HTTPNotFound(text="No such file.", headers=SAFE_HEADERS)
+            # The bytes decide, not the stored type: rows from before issue 12 hold what
+            # the sender claimed (an SVG that ran its script on our origin).
+            content_type = sniff_media(media.data)
+            disposition = "inline" if content_type.startswith("image/") else "attachment"
             return web.Response(
                 body=media.data,
-                content_type=media.content_type,
+                content_type=content_type,
                 headers={
-                    "Content-Disposition": (
-                        f"{disposition}; filename*=UTF-8''{quote(media.filename)}"
-                    ),
-                    "Cache-Control": "private, no-store",
-                    "X-Content-Type-Options": "nosniff",
+                    **SAFE_HEADERS,
+                    "Content-Disposition": content_disposition(disposition, media.filename),
                 },
             )
 
         return web.get(MEDIA_PATH, serve)
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """`disposition` with the file's name as RFC 6266 gives it: UTF-8 percent-encoded,
+    after an ASCII fallback for old clients ("Hóa đơn.pdf" → "Hoa don.pdf")."""
+    # No control or format characters (a right-to-left override can disguise ".exe").
+    name = unicodedata.normalize("NFC", filename)
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C") or "file"
+    ascii_name = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    fallback = "".join(c for c in ascii_name if c.isascii() and c not in '"\\') or "file"
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def reply_to_client(reply: Reply, links: MediaLinks) -> dict[str, Any]:

@@ -52,7 +52,7 @@ from bot.core.push import ChannelUnreachable, Pusher, RateLimited, Recipient
 from bot.dialogs.fields import FieldError, parse_phone
 from bot.settings import Settings
 from bot.store.db import Database
-from bot.store.media import load_media
+from bot.store.media import is_refused_upload, load_media, sniff_media
 from bot.store.repo import get_chat_user
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ ALBUM_WAIT = 0.8  # seconds to wait for the rest of an album after its last part
 ALLOWED_UPDATES = ["message", "callback_query"]
 UNSUPPORTED = ("sticker", "voice", "video", "video_note", "animation", "audio", "poll", "dice")
 MAX_ATTEMPTS = 5
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")  # a document of these is a photo
 # Set while the delivery worker pushes: Bot API calls try once and report a 429 or an
 # error to the worker instead of sleeping and retrying here.
 _PUSHING: contextvars.ContextVar[bool] = contextvars.ContextVar("pushing", default=False)
@@ -245,9 +246,9 @@ class TelegramChannel(Channel):
             return Incoming(text=text, photos=tuple(p for p in downloaded if p), **common)
         if message.document is not None:
             document = await self._download_document(message)
-            if document is None:
-                return Incoming(unsupported="too_large", **common)
-            if document.content_type in ("image/jpeg", "image/png", "image/webp"):
+            if isinstance(document, str):
+                return Incoming(unsupported=document, **common)
+            if document.content_type in PHOTO_TYPES:
                 return Incoming(text=text, photos=(document,), **common)
             return Incoming(text=text, documents=(document,), **common)
         if message.location is not None:
@@ -276,17 +277,19 @@ class TelegramChannel(Channel):
         data = await self._download(largest.file_id)
         return Media("image/jpeg", f"{largest.file_unique_id}.jpg", data=data)
 
-    async def _download_document(self, message: Message) -> Media | None:
+    async def _download_document(self, message: Message) -> Media | str:
+        """The file, typed by its bytes (mime_type is only the sender's claim); or why we
+        do not take it: "too_large", or "unsafe_file" for SVG and HTML (issue 12)."""
         document = message.document
         assert document is not None
         if (document.file_size or 0) > self.max_upload_bytes:
-            return None
+            return "too_large"
         data = await self._download(document.file_id)
-        return Media(
-            document.mime_type or "application/octet-stream",
-            document.file_name or f"{document.file_unique_id}.bin",
-            data=data,
-        )
+        if is_refused_upload(data, document.mime_type, document.file_name):
+            log.warning("telegram message %s: SVG or HTML file refused", message.message_id)
+            return "unsafe_file"
+        filename = document.file_name or f"{document.file_unique_id}.bin"
+        return Media(sniff_media(data), filename, data=data)
 
     async def _download(self, file_id: str) -> bytes:
         buffer = await self._call(lambda: self.bot.download(file_id, destination=io.BytesIO()))

@@ -81,6 +81,8 @@ def register(router: Router) -> None:
     async def unsupported(ctx: Context) -> list[Reply]:
         if ctx.incoming.unsupported == "too_large":
             text = ctx.t("unknown.too_large", max_mb=ctx.settings.max_upload_mb)
+        elif ctx.incoming.unsupported == "unsafe_file":  # SVG or HTML (issue 12)
+            text = ctx.t("unknown.unsafe_file")
         else:
             text = ctx.t("unknown.unsupported")
         return [main_menu(ctx, text)]

@@ -10,6 +10,7 @@ rows from before the directory existed are still read from the database.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ _IMAGE_SIGNATURES = {
     b"GIF87a": "image/gif",
     b"GIF89a": "image/gif",
 }
+PDF = "application/pdf"
+OCTET_STREAM = "application/octet-stream"
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -39,6 +42,56 @@ def sniff_image(data: bytes) -> str | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return None
+
+
+def sniff_media(data: bytes) -> str:
+    """The type `data` is stored and served as, decided by its bytes alone: JPEG, PNG,
+    WebP or GIF, a PDF, or else application/octet-stream (a download). What the sender
+    claimed never counts: an SVG claimed as image/svg+xml ran its script on our origin
+    (issue 12, point 3)."""
+    if (image := sniff_image(data)) is not None:
+        return image
+    return PDF if data.startswith(b"%PDF-") else OCTET_STREAM
+
+
+# Markup a browser would run scripts in: a file that begins with one of WHATWG MIME
+# Sniffing's "HTML" patterns (section 7.1), or begins like XML and mentions svg, html or
+# script anywhere, so a prolog, a doctype or a comment in front of `<svg` hides nothing.
+_HTML_START = re.compile(
+    r"<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p)"
+    r"[\s/>]|<!--"
+)
+_MARKUP_MARKERS = ("<svg", "<html", "<script", "w3.org/2000/svg", "w3.org/1999/xhtml")
+_MARKUP_TYPES = frozenset({"image/svg+xml", "text/html", "application/xhtml+xml"})
+_MARKUP_SUFFIXES = (".svg", ".svgz", ".htm", ".html", ".xhtml", ".xht", ".shtml")
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_WHITESPACE = " \t\n\r\f\x00"
+
+
+def is_markup(data: bytes) -> bool:
+    """Whether `data` is SVG or (X)HTML, whatever it claims to be."""
+    head = _as_text(data[:1024]).lstrip(_WHITESPACE)
+    if head and not head.startswith("<"):
+        return False  # most files: a look at the head is enough
+    text = _as_text(data).lstrip(_WHITESPACE).lower()
+    return bool(_HTML_START.match(text)) or any(marker in text for marker in _MARKUP_MARKERS)
+
+
+def is_refused_upload(data: bytes, claimed_type: str | None, filename: str | None) -> bool:
+    """Whether a customer's file is SVG or HTML, which we refuse outright: by its bytes,
+    by the type its sender claimed, or by its name."""
+    claimed = (claimed_type or "").split(";")[0].strip().lower()
+    name = (filename or "").strip().rstrip(". ").lower()  # Windows drops trailing dots
+    return claimed in _MARKUP_TYPES or name.endswith(_MARKUP_SUFFIXES) or is_markup(data)
+
+
+def _as_text(data: bytes) -> str:
+    """`data` as text to look for markup in, decoded by its byte order mark as a browser
+    would; without one, byte for byte (the tags are ASCII)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace")
+    return data.decode("latin-1")
 
 
 def new_media_id() -> str:
@@ -103,7 +156,7 @@ async def save_media(session: AsyncSession, media: MediaRef, chat_user_id: int |
     row = Media(
         id=new_media_id(),
         chat_user_id=chat_user_id,
-        content_type=media.content_type,
+        content_type=sniff_media(media.data),  # never the sender's claim
         filename=media.filename,
         size=len(media.data),
         data=None if files else media.data,

@@ -22,6 +22,8 @@ from bot.channels.telegram import TelegramChannel, split_text
 from bot.core.context import Context
 from bot.core.messages import Button, KeyboardRequest, Media, Reply, RequestButton
 from bot.store.models import ChatUser, Conversation, Delivery, TranscriptMessage
+from bot.store.models import Media as MediaRow
+from tests.channels.test_webchat import PNG
 from tests.fakes import telegram_updates as tu
 from tests.fakes.telegram_api import FakeTelegram
 from tests.helpers import BotServer, make_settings, running_bot
@@ -169,6 +171,53 @@ async def test_location_and_document(tg: TelegramRig) -> None:
     location, document = await tg.transcript()
     assert location.attachments == [{"type": "location", "lat": 15.8801, "lon": 108.338}]
     assert document.attachments[0]["type"] == "document"
+
+
+async def _stored_media(rig: TelegramRig) -> list[MediaRow]:
+    async with rig.server.runtime.db.reading() as session:
+        return list(await session.scalars(select(MediaRow)))
+
+
+async def test_an_svg_document_is_refused_and_not_stored_regression(tg: TelegramRig) -> None:
+    tg.fake.add_file("svg", b"<svg onload=alert(1)>")
+    await tg.send(tu.document(32, CHAT, "svg", "so-do.svg", "image/svg+xml"))
+    (text,) = await tg.answered()
+    assert text.startswith("Xin lỗi, tệp này không được hỗ trợ.")
+    assert "JPG, PNG" in text and "PDF" in text
+    assert await _stored_media(tg) == []
+    (message,) = await tg.transcript()
+    assert message.attachments == []
+
+
+async def test_html_claiming_to_be_a_png_is_refused_regression(tg: TelegramRig) -> None:
+    tg.fake.add_file("page", b"\n<!DOCTYPE html><script>fetch('/pwned')</script>")
+    await tg.send(tu.document(33, CHAT, "page", "anh.png", "image/png"))
+    (text,) = await tg.answered()
+    assert text.startswith("Xin lỗi, tệp này không được hỗ trợ.")
+    assert await _stored_media(tg) == []
+
+
+async def test_a_claimed_png_is_kept_as_what_its_bytes_are_regression(tg: TelegramRig) -> None:
+    script = b"alert(document.domain)//"
+    tg.fake.add_file("js", script)
+    await tg.send(tu.document(34, CHAT, "js", "anh.png", "image/png"))
+    (text,) = await tg.answered()
+    assert text.startswith("Tôi đã nhận tệp")  # a document, not a photo
+    (row,) = await _stored_media(tg)
+    assert row.content_type == "application/octet-stream"
+    async with tg.server.session.get(tg.server.runtime.links.url_for(row.id)) as response:
+        assert await response.read() == script
+        assert response.headers["Content-Type"] == "application/octet-stream"
+        assert response.headers["Content-Disposition"].startswith("attachment;")
+
+
+async def test_a_real_png_sent_as_a_file_becomes_a_photo(tg: TelegramRig) -> None:
+    tg.fake.add_file("png", PNG)
+    await tg.send(tu.document(35, CHAT, "png", "cong-to", "application/octet-stream"))
+    (text,) = await tg.answered()
+    assert text.startswith("Tôi đã nhận ảnh")
+    (row,) = await _stored_media(tg)
+    assert row.content_type == "image/png"
 
 
 async def test_sticker_gets_a_not_supported_answer(tg: TelegramRig) -> None:
