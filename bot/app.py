@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot.auth.otp import OtpService
+from bot.auth.otp import OtpLimits, OtpService
 from bot.auth.providers import Senders
 from bot.billing.tariffs import TariffBook, default_tariffs
 from bot.channels.base import Channel
+from bot.channels.maintenance import RETRY_AFTER_SECONDS, error_page
 from bot.channels.media import MediaLinks
 from bot.channels.rest import RestChannel
 from bot.channels.webchat import WebChatChannel
+from bot.core import metrics
 from bot.core.clock import Clock, SystemClock
 from bot.core.context import Services
 from bot.core.engine import Engine
@@ -32,12 +37,15 @@ from bot.core.understanding import Understanding
 from bot.demo import seed as demo_seed
 from bot.dialogs.forms import FormError
 from bot.handlers import build_router
+from bot.handlers.account import code_not_delivered
 from bot.notify.limits import ChannelLimit, RateLimiter
 from bot.notify.worker import DeliveryWorker, WorkerOptions
 from bot.settings import Settings
 from bot.store import migrate
 from bot.store.backend import SqlUtilityBackend
-from bot.store.db import Database
+from bot.store.db import PING_TIMEOUT, Database, error_summary
+from bot.store.media_quota import MediaQuota
+from bot.store.throttle import Throttle, make_throttle
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +67,8 @@ class Runtime:
     links: MediaLinks
     senders: Senders
     worker: DeliveryWorker
+    throttle: Throttle
+    media_quota: MediaQuota
     channels: dict[str, Channel] = field(default_factory=dict)
     _stop_delivery: asyncio.Event = field(default_factory=asyncio.Event)
     _delivery: asyncio.Task[None] | None = None
@@ -84,9 +94,11 @@ class Runtime:
             await self._delivery
             self._delivery = None
         await self.understanding.stop()
+        await self.engine.services.otp.drain()  # codes already promised to a customer
         for channel in self.channels.values():
             await channel.stop()
         await self.senders.close()
+        await self.throttle.close()
         await self.db.dispose()
 
 
@@ -118,7 +130,19 @@ async def build_runtime(
         tariffs = default_tariffs()
         clock = clock or SystemClock()
         pusher = Pusher(db, clock=clock)
-        senders = Senders.from_settings(settings)
+        senders = Senders.from_settings(settings, db)
+        otp = OtpService(
+            settings.secret_key_bytes(),
+            clock,
+            senders,
+            db,
+            OtpLimits(
+                sms_per_minute=settings.sms_per_minute,
+                sms_per_day=settings.sms_per_day,
+                per_address_hour=settings.otp_per_address_hour,
+                per_network_hour=settings.otp_per_network_hour,
+            ),
+        )
         services = Services(
             settings=settings,
             texts=texts,
@@ -126,13 +150,14 @@ async def build_runtime(
             tariffs=tariffs,
             pusher=pusher,
             clock=clock,
-            otp=OtpService(settings.secret_key_bytes(), clock, senders),
+            otp=otp,
             understanding=Understanding(settings.nlu_cache_path),
         )
         try:
             engine = Engine(db, build_router(), services)
         except FormError as error:  # a typo in domain.yml's forms, named precisely
             raise StartupError(f"domain.yml: {error}") from error
+        otp.on_undelivered = functools.partial(code_not_delivered, services)
         links = MediaLinks(
             settings.secret_key_bytes(), settings.effective_public_url, settings.media_link_ttl
         )
@@ -146,10 +171,27 @@ async def build_runtime(
             ),
         )
         pusher.worker = worker
+        media_quota = MediaQuota(
+            db,
+            per_user_bytes=settings.media_quota_user_mb * 1024 * 1024,
+            total_bytes=settings.media_quota_total_mb * 1024 * 1024,
+        )
     except BaseException:
         await db.dispose()
         raise
-    return Runtime(settings, db, texts, tariffs, engine, pusher, links, senders, worker)
+    return Runtime(
+        settings,
+        db,
+        texts,
+        tariffs,
+        engine,
+        pusher,
+        links,
+        senders,
+        worker,
+        make_throttle(settings.redis_url),
+        media_quota,
+    )
 
 
 def channel_limits(settings: Settings) -> dict[str, ChannelLimit]:
@@ -176,10 +218,19 @@ def build_channels(runtime: Runtime) -> list[Channel]:
                 settings.rest_token.get_secret_value(),
                 runtime.links,
                 settings.max_upload_mb * 1024 * 1024,
+                settings.trusted_proxies,
             )
         )
     channels.append(
-        WebChatChannel(runtime.engine, runtime.db, runtime.texts, runtime.links, settings)
+        WebChatChannel(
+            runtime.engine,
+            runtime.db,
+            runtime.texts,
+            runtime.links,
+            settings,
+            runtime.throttle,
+            runtime.media_quota,
+        )
     )
     if settings.telegram_enabled:
         from bot.channels.telegram import TelegramChannel
@@ -218,6 +269,8 @@ def create_app(runtime: Runtime) -> web.Application:
     )
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", _healthz)
+    if runtime.settings.metrics_token is not None:
+        app.router.add_get("/metrics", _metrics)
     app.add_routes([runtime.links.handler(runtime.db)])
     for channel in build_channels(runtime):
         app.add_routes(channel.routes())
@@ -255,7 +308,11 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             runtime.worker.wake,
         )
         scheduler.start()
+    janitor = asyncio.create_task(_clean_media(runtime.media_quota), name="media-cleanup")
     yield
+    janitor.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await janitor
     if scheduler is not None:
         await scheduler.stop()
     with contextlib.suppress(Exception):  # an import that failed shows when first used
@@ -263,10 +320,63 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await runtime.close()
 
 
+MEDIA_CLEANUP_EVERY = 600.0  # seconds
+
+
+async def _clean_media(quota: MediaQuota) -> None:
+    """Keep the media store under its quotas (bot/store/media_quota.py), every 10 minutes."""
+    while True:
+        await asyncio.sleep(MEDIA_CLEANUP_EVERY)
+        try:
+            removed = await quota.clean()
+        except Exception:  # e.g. the database is down: try again next round
+            log.warning("media cleanup failed; trying again later", exc_info=True)
+            continue
+        metrics.MEDIA_REMOVED.inc(removed)
+
+
 async def _healthz(request: web.Request) -> web.Response:
-    if await request.app[RUNTIME].db.ping():
+    """200 {"status": "ok"} when the database answers and its schema is the one this
+    code expects; else 503 {"status": "unavailable", "checks": {...}} naming the part
+    that is down (a database without the schema fails every turn: issue 12)."""
+    checks = await _health_checks(request.app[RUNTIME].db)
+    if all(state == "ok" for state in checks.values()):
         return web.json_response({"status": "ok"})
-    return web.json_response({"status": "database unreachable"}, status=503)
+    return web.json_response(
+        {"status": "unavailable", "checks": checks},
+        status=503,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _health_checks(db: Database) -> dict[str, str]:
+    """The state of each part: database "ok" | "unreachable"; schema "ok" | "missing" |
+    "outdated (at X, expected Y)" | ... (bot/store/migrate.py) | "unknown". Each takes
+    at most PING_TIMEOUT seconds; polled every few seconds, so a few trivial queries."""
+    if not await db.ping():  # logs the outage once, not every poll
+        return {"database": "unreachable", "schema": "unknown"}
+    try:
+        async with asyncio.timeout(PING_TIMEOUT):
+            schema = await migrate.schema_state(db)
+    except Exception as error:  # the body is public: the reason goes to the log only
+        log.warning("health check: cannot read the schema revision: %s", error_summary(error))
+        schema = "unknown"
+    return {"database": "ok", "schema": schema}
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    """Prometheus metrics (bot/core/metrics.py) for a scraper holding CSKH_METRICS_TOKEN."""
+    token = request.app[RUNTIME].settings.metrics_token
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    presented = given.encode("utf-8", "surrogateescape")
+    if (
+        token is None
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(presented, token.get_secret_value().encode())
+    ):
+        return web.json_response({"error": "missing or wrong bearer token"}, status=401)
+    body = generate_latest(metrics.REGISTRY)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def _rest_disabled(request: web.Request) -> web.Response:
@@ -279,13 +389,40 @@ async def _rest_disabled(request: web.Request) -> web.Response:
 async def _json_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """API errors as JSON {"error": ...}; nothing unexpected leaks a traceback."""
+    """API errors as JSON {"error": ...}; a customer's page that fails answers a page
+    they can read (bot/channels/maintenance.py); nothing unexpected leaks a traceback."""
     try:
         return await handler(request)
     except web.HTTPException as error:
         if not request.path.startswith("/api/") or error.status < 400:
             raise
         return web.json_response({"error": error.reason}, status=error.status)
-    except Exception:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+    except Exception as error:
+        return await _unexpected_error(request, error)
+
+
+async def _unexpected_error(request: web.Request, error: Exception) -> web.StreamResponse:
+    """503 while the database is down, else 500: JSON for the API and /healthz, the
+    maintenance page for customers. During an outage every request fails the same way,
+    so Database.ping logs it once instead of a traceback per request (issue 12)."""
+    runtime = request.app[RUNTIME]
+    down = not await runtime.db.ping()
+    if down:
+        log.debug("%s %s failed, database down", request.method, request.path, exc_info=error)
+    else:
+        log.error("unexpected error on %s %s", request.method, request.path, exc_info=error)
+    if request.writer.output_size:
+        # An answer has begun (a websocket's 101): another cannot follow on this
+        # connection. Close it; the web chat's page reconnects.
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response(status=503 if down else 500)
+    if request.path.startswith("/api/") or request.path == "/healthz":
+        if down:
+            return web.json_response(
+                {"error": "service unavailable; please try again later"},
+                status=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         return web.json_response({"error": "internal error; please try again"}, status=500)
+    return error_page(runtime.texts, runtime.settings.hotline, maintenance=down)

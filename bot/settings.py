@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import secrets
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -79,6 +80,21 @@ class Settings(BaseSettings):
     # and how many days before the due date an unpaid bill is reminded of.
     notify_scheduler: bool = True
     payment_reminder_days: int = Field(default=3, ge=0, le=30)
+    # Abuse limits (issue 12; docs/SECURITY.md). Addresses behind these proxies are read
+    # from X-Forwarded-For; every other peer is the client itself.
+    trusted_proxies_csv: str = Field(default="", validation_alias="CSKH_TRUSTED_PROXIES")
+    sms_per_minute: int = Field(default=20, ge=1)
+    sms_per_day: int = Field(default=2000, ge=1)
+    otp_per_address_hour: int = Field(default=10, ge=1)
+    otp_per_network_hour: int = Field(default=30, ge=1)
+    webchat_address_per_minute: int = Field(default=120, ge=1)
+    webchat_sockets_per_visitor: int = Field(default=5, ge=1)
+    webchat_sockets_per_address: int = Field(default=50, ge=1)
+    uploads_per_hour: int = Field(default=20, ge=1)
+    uploads_per_address_hour: int = Field(default=60, ge=1)
+    media_quota_user_mb: int = Field(default=100, ge=1)
+    media_quota_total_mb: int = Field(default=10_240, ge=1)
+    metrics_token: SecretStr | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -105,6 +121,28 @@ class Settings(BaseSettings):
         """Other origins allowed to open the web chat (CSKH_WEBCHAT_ORIGINS, comma-separated),
         besides the server's own address and CSKH_PUBLIC_URL."""
         return [o.strip().rstrip("/") for o in self.webchat_origins_csv.split(",") if o.strip()]
+
+    @property
+    def trusted_proxies(self) -> list[IPv4Network | IPv6Network]:
+        """CSKH_TRUSTED_PROXIES as networks (a bare address is a network of one)."""
+        return [
+            ip_network(item.strip(), strict=False)
+            for item in self.trusted_proxies_csv.split(",")
+            if item.strip()
+        ]
+
+    @field_validator("trusted_proxies_csv", mode="after")
+    @classmethod
+    def _valid_proxies(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip():
+                try:
+                    ip_network(item.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"CSKH_TRUSTED_PROXIES: {item.strip()!r} is not an address or network"
+                    ) from None
+        return value
 
     @property
     def quiet_range(self) -> tuple[int, int]:

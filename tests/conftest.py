@@ -94,6 +94,41 @@ def seeded_url(request: pytest.FixtureRequest, tmp_path: Path, seeded_sqlite_tem
     return url
 
 
+@pytest.fixture(scope="session")
+def pg_seeded_template() -> Iterator[str | None]:
+    """A seeded PostgreSQL database nobody connects to: tests that write get copies."""
+    if not PG_URL:
+        yield None
+        return
+
+    async def create() -> str:
+        url = await create_pg_database()
+        await _seed_into(url)
+        return url
+
+    url = asyncio.run(create())
+    yield url
+    asyncio.run(drop_pg_database(url))
+
+
+@pytest.fixture(params=BACKENDS)
+async def own_seeded_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    seeded_sqlite_template: Path,
+    pg_seeded_template: str | None,
+) -> AsyncIterator[str]:
+    """A seeded database of this test's own, to change at will, on each backend."""
+    if request.param == "sqlite":
+        yield copy_sqlite(seeded_sqlite_template, tmp_path / "own")
+        return
+    url = await create_pg_database(pg_seeded_template)
+    try:
+        yield url
+    finally:
+        await drop_pg_database(url)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, migrated_url: str) -> Settings:
     return make_settings(tmp_path / "var", migrated_url)

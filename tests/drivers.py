@@ -78,6 +78,17 @@ class RestDriver(Driver):
         self.platform_user_id = user
         self.buttons = []
         self.files = []
+        self._cursor = "0"
+
+    async def receive_pushes(self) -> None:
+        """Read the messages pushed since the last call, as an integration polls them."""
+        status, body = await self.server.get(
+            "/api/messages", params={"user": self.platform_user_id, "after": self._cursor}
+        )
+        assert status == 200, body
+        self._cursor = body["cursor"]
+        self.chat.messages = body["messages"]
+        await self._update()
 
     async def _update(self) -> None:
         self.text = self.chat.text
@@ -142,6 +153,7 @@ class WebDriver(Driver):
                 messages.append(received.get("message") or {"text": received["text"]})
                 timeout = 0.15  # the rest of this answer follows at once
         assert messages, "the web chat did not answer"
+        await self.server.settle()
         self.text = "\n".join(m["text"] for m in messages)
         self.buttons = [b for m in messages for row in m.get("buttons", []) for b in row]
         self.files = await fetch_files(self.server, messages)
@@ -193,6 +205,7 @@ class TelegramDriver(Driver):
             headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
         ) as response:
             assert response.status == 200
+        await self.server.settle()
         calls = [
             c
             for c in self.fake.sent(chat_id=self.chat_id)[seen:]

@@ -58,15 +58,17 @@ def _pg_admin_dsn() -> str:
     return make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def create_pg_database() -> str:
-    """A new, empty PostgreSQL database on the CSKH_TEST_DATABASE_URL server."""
+async def create_pg_database(template: str | None = None) -> str:
+    """A new PostgreSQL database on the CSKH_TEST_DATABASE_URL server: empty, or a copy
+    of the database at `template` (which nobody may be connected to)."""
     import asyncpg
     from sqlalchemy.engine import make_url
 
     name = f"cskh_t_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{make_url(template).database}"' if template else ""
     admin = await asyncpg.connect(_pg_admin_dsn())
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await admin.close()
     return make_url(PG_URL or "").set(database=name).render_as_string(hide_password=False)
@@ -112,6 +114,11 @@ class BotServer:
     def chat(self, user: str = "u1") -> RestChat:
         return RestChat(self, user)
 
+    async def settle(self) -> None:
+        """Wait for what the bot does after an answer (one-time codes leave then), so a
+        test reads the fake gateway only once the code is there."""
+        await self.runtime.engine.services.otp.drain()
+
     async def post(
         self, path: str, body: Any = None, *, token: str | None = TOKEN, data: bytes | None = None
     ) -> tuple[int, Any]:
@@ -154,8 +161,9 @@ async def running_bot(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
-    # Links the bot makes must point at this server.
+    # Links the bot makes must point at this server, and it is the origin pages come from.
     runtime.links._public_url = f"http://{host}:{port}"
+    runtime.settings.public_url = f"http://{host}:{port}"
     server = BotServer(runtime, runner, f"http://{host}:{port}", aiohttp.ClientSession())
     try:
         yield server
@@ -173,6 +181,7 @@ class RestChat:
 
     async def send(self, **content: Any) -> list[dict[str, Any]]:
         status, body = await self.server.post("/api/chat", {"user": self.user, **content})
+        await self.server.settle()
         assert status == 200, (status, body)
         self.messages = body["messages"]
         return self.messages

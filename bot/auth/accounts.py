@@ -14,7 +14,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.auth import audit, guard
+from bot.auth.guard import Requester
 from bot.auth.passwords import hash_secret, verify_secret
+from bot.core import metrics
 from bot.store.media import delete_media
 from bot.store.models import (
     ChatUser,
@@ -205,6 +207,69 @@ async def check_pin(session: AsyncSession, user: ChatUser, pin: str, now: dateti
 
 
 # --- portal accounts -----------------------------------------------------------------------
+
+# Wrong passwords: 5 lock the account (guard.py); one chat or one address trying many
+# usernames is slowed as well, or it could spray a common password across every
+# account without ever meeting a lock (issue 12, point 6).
+WRONG_LOGINS_PER_CHAT = 10
+WRONG_LOGINS_PER_ADDRESS = 30
+LOGIN_WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class LoginCheck:
+    account: PortalAccount | None  # set when the password is right
+    attempts_left: int = 0
+    locked_until: datetime | None = None
+    locked: str | None = None  # what is locked: "account", "chat" or "address"
+
+
+async def check_password(
+    session: AsyncSession, username: str, password: str, requester: Requester, now: datetime
+) -> LoginCheck:
+    """A portal login attempt, counted against the account, the chat and its address."""
+    scopes: list[tuple[str, str, int, timedelta | None]] = [
+        ("account", f"portal:{username}", guard.MAX_FAILURES, None),
+        ("chat", f"login-chat:{requester.chat_user_id}", WRONG_LOGINS_PER_CHAT, LOGIN_WINDOW),
+    ]
+    if requester.address is not None:
+        scopes.append(
+            ("address", f"login-addr:{requester.address}", WRONG_LOGINS_PER_ADDRESS, LOGIN_WINDOW)
+        )
+    await guard.serialise(session, *(subject for _, subject, _, _ in scopes))
+    for scope, subject, _, _ in scopes:
+        until = await guard.locked_until(session, subject, now)
+        if until is not None:
+            return LoginCheck(None, locked_until=until, locked=scope)
+    account = await portal_account(session, username)
+    # verify_secret runs a dummy check for an unknown username: same time, same answer.
+    if await verify_secret(account.password_hash if account else None, password):
+        await guard.clear(session, f"portal:{username}")
+        return LoginCheck(account)
+    audit.record(
+        session,
+        "login_failure",
+        chat_user_id=requester.chat_user_id,
+        subject=f"portal:{username}",
+        method="password",
+    )
+    for scope, subject, limit, window in scopes:
+        until = await guard.record_failure(session, subject, now, limit=limit, window=window)
+        if until is not None:
+            metrics.LOCKOUTS.labels(f"login_{scope}").inc()
+            audit.record(
+                session,
+                "lockout",
+                chat_user_id=requester.chat_user_id,
+                subject=f"portal:{username}" if scope == "account" else subject,
+                scope=scope,
+                until=until.isoformat(),
+            )
+            return LoginCheck(None, locked_until=until, locked=scope)
+    left = min(
+        [await guard.failures_left(session, subject, limit) for _, subject, limit, _ in scopes]
+    )
+    return LoginCheck(None, attempts_left=left)
 
 
 async def portal_account(session: AsyncSession, username: str) -> PortalAccount | None:

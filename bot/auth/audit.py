@@ -17,6 +17,7 @@ EVENTS = frozenset(
         "activation",
         "login_success",
         "login_failure",
+        "otp_requested",
         "otp_sent",
         "otp_failed",
         "otp_refused",

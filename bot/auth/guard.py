@@ -1,34 +1,56 @@
 """Wrong attempts and the locks they earn (OTP codes, passwords, PINs).
 
-One rule everywhere: at most 5 wrong attempts, then the subject (a phone, a username,
-a chat's PIN) is locked for 15 minutes. A success clears the count.
+The rule for a subject one person owns (a chat's PIN, a username, a phone asked from one
+chat): at most 5 wrong attempts, then it is locked for 15 minutes; a success clears the
+count. Subjects many people share (a network address, a phone asked from any chat)
+take a higher `limit`, counted within a `window`, so that one attacker cannot lock out
+everybody else (issue 12, point 5).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.locks import advisory_key
+from bot.core.network import network_of
 from bot.store.models import AuthGuard
 
 MAX_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
 
 
-async def serialise(session: AsyncSession, subject: str) -> None:
-    """Let one transaction at a time count attempts on `subject` (until it ends).
+@dataclass(frozen=True)
+class Requester:
+    """Who makes an attempt: the chat, and its network address where the channel knows
+    one (web chat, REST behind a trusted proxy)."""
+
+    chat_user_id: int
+    address: str | None = None
+
+    @property
+    def network(self) -> str | None:
+        return network_of(self.address)
+
+
+async def serialise(session: AsyncSession, *subjects: str) -> None:
+    """Let one transaction at a time count attempts on `subjects` (until it ends).
 
     Without it, two chats guessing the same phone at once on PostgreSQL would each read
     the old count and the lock would never come. SQLite runs one writer at a time anyway.
+    Several subjects are locked in one fixed order, so two transactions never wait for
+    each other in a circle.
     """
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(f"guard|{subject}")}
-        )
+        for subject in sorted(set(subjects)):
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"),
+                {"key": advisory_key(f"guard|{subject}")},
+            )
 
 
 async def locked_until(session: AsyncSession, subject: str, now: datetime) -> datetime | None:
@@ -39,25 +61,35 @@ async def locked_until(session: AsyncSession, subject: str, now: datetime) -> da
     return None
 
 
-async def record_failure(session: AsyncSession, subject: str, now: datetime) -> datetime | None:
-    """Count one wrong attempt; the end of the lock when this one earns it, else None."""
+async def record_failure(
+    session: AsyncSession,
+    subject: str,
+    now: datetime,
+    *,
+    limit: int = MAX_FAILURES,
+    window: timedelta | None = None,
+) -> datetime | None:
+    """Count one wrong attempt; the end of the lock when this one earns it, else None.
+    With a `window`, attempts older than it (counted from the last one) are forgotten."""
     guard = await session.get(AuthGuard, subject)
     if guard is None:
         guard = AuthGuard(subject=subject, failures=0, updated_at=now)
         session.add(guard)
     elif guard.locked_until is not None and guard.locked_until <= now:
         guard.failures, guard.locked_until = 0, None  # the old lock has run out
+    elif window is not None and now - guard.updated_at > window:
+        guard.failures = 0
     guard.failures += 1
     guard.updated_at = now
-    if guard.failures >= MAX_FAILURES:
+    if guard.failures >= limit:
         guard.locked_until = now + LOCK_FOR
         return guard.locked_until
     return None
 
 
-async def failures_left(session: AsyncSession, subject: str) -> int:
+async def failures_left(session: AsyncSession, subject: str, limit: int = MAX_FAILURES) -> int:
     guard = await session.get(AuthGuard, subject)
-    return MAX_FAILURES - (guard.failures if guard else 0)
+    return max(0, limit - (guard.failures if guard else 0))
 
 
 async def clear(session: AsyncSession, subject: str) -> None:

@@ -1,16 +1,30 @@
 """One-time codes: 6 digits from a CSPRNG, kept as an HMAC, valid 5 minutes, single use.
 
-Limits (protection against guessing and SMS pumping): 5 wrong entries lock the phone
-for 15 minutes; a new code only 60 s after the last; at most 5 codes per phone per
-hour and 10 per chat user per day. A request for a phone that is on no contract is
-recorded and answered exactly like one that is, so answers reveal nothing.
+A request for a phone that is on no contract is recorded and answered exactly like one
+that is, and takes the same path and time: the code goes to the gateway after the
+answer, from a background task, so a slow gateway tells nothing (issue 12, point 2).
+
+Limits (issue 12, docs/SECURITY.md), all counted in the database so every process
+shares them:
+- per phone and requesting chat: a new code only 60 s after the last, 5 an hour; 5
+  wrong codes lock that chat out of that phone for 15 minutes (the attacker locks
+  themselves, never the owner, whose own code keeps working in their own chat);
+- per phone from any chat: 10 codes an hour and 50 wrong codes an hour (then the phone
+  is locked for 15 minutes), a ceiling far above one person's use, with an alert;
+- per chat: 10 codes a day; per client address: CSKH_OTP_PER_ADDRESS_HOUR codes an
+  hour and 20 wrong codes an hour; per /24 or /64 network: CSKH_OTP_PER_NETWORK_HOUR;
+- all SMS together: CSKH_SMS_PER_MINUTE and CSKH_SMS_PER_DAY (the bot then offers
+  e-mail or asks to try later), with a warning at 80 %.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -19,23 +33,34 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.auth import audit, guard
+from bot.auth.guard import Requester
 from bot.auth.providers import DeliveryError, Outgoing, Senders
+from bot.core import metrics
 from bot.core.clock import Clock
 from bot.core.fmt import mask_phone
+from bot.store.db import AFTER_COMMIT, Database
 from bot.store.models import OtpCode
+
+log = logging.getLogger(__name__)
 
 CODE_TTL = timedelta(minutes=5)
 RESEND_AFTER = timedelta(seconds=60)
-PER_PHONE_PER_HOUR = 5
-PER_USER_PER_DAY = 10
+PER_REQUESTER_PER_HOUR = 5  # codes for one phone asked from one chat
+PER_PHONE_PER_HOUR = 10  # codes for one phone from every chat together
+PER_USER_PER_DAY = 10  # codes one chat asks, whatever the phones
+WRONG_PER_REQUESTER = 5  # then that chat is locked out of that phone
+WRONG_PER_ADDRESS = 20  # an hour, from one client address
+WRONG_PER_PHONE = 50  # an hour, from every chat together: then the phone is locked
+WINDOW = timedelta(hours=1)
+BUDGET_ALERT = 0.8  # share of the SMS budget at which operators are warned
 
 
 class Sent(StrEnum):
     SENT = "sent"  # or silently not sent: the answer is the same
-    WAIT = "wait"  # the last code is less than 60 s old
+    WAIT = "wait"  # the last code for this phone from this chat is less than 60 s old
     RATE_LIMITED = "rate_limited"
     LOCKED = "locked"
-    DELIVERY_FAILED = "delivery_failed"
+    BUSY = "busy"  # the SMS budget of the minute or the day is spent
 
 
 class Checked(StrEnum):
@@ -68,21 +93,52 @@ class CodeMessage:
     email_body: str  # with {code}
 
 
-class OtpService:
-    """Issues and checks one-time codes; every call runs in the caller's transaction."""
+@dataclass(frozen=True)
+class OtpLimits:
+    """The limits an operator sets (CSKH_SMS_PER_MINUTE and friends)."""
 
-    def __init__(self, secret: bytes, clock: Clock, senders: Senders) -> None:
+    sms_per_minute: int = 20
+    sms_per_day: int = 2000
+    per_address_hour: int = 10
+    per_network_hour: int = 30
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """A code the gateway refused after the customer was told it was sent."""
+
+    chat_user_id: int
+    delivery: str  # sms | email
+    purpose: str
+
+
+class OtpService:
+    """Issues and checks one-time codes in the caller's transaction; the codes
+    themselves leave after it commits."""
+
+    def __init__(
+        self,
+        secret: bytes,
+        clock: Clock,
+        senders: Senders,
+        db: Database,
+        limits: OtpLimits | None = None,
+    ) -> None:
         self._secret = secret
         self.clock = clock
         self.senders = senders
+        self.db = db
+        self.limits = limits or OtpLimits()
+        # Told when a code could not be delivered (the handlers push the customer a way on).
+        self.on_undelivered: Callable[[Undelivered], Awaitable[None]] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        self._alerted: dict[str, datetime] = {}  # budget window -> when we last warned
 
     def _digest(self, phone: str, purpose: str, code: str) -> str:
         message = f"otp|{phone}|{purpose}|{code}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
-    @staticmethod
-    def _guard_subject(phone: str) -> str:
-        return f"otp:{phone}"
+    # --- sending --------------------------------------------------------------------------
 
     async def send(
         self,
@@ -91,46 +147,41 @@ class OtpService:
         phone: str,
         purpose: str,
         delivery: str,
-        chat_user_id: int,
+        requester: Requester,
         address: str | None,
         text: CodeMessage,
         target: str | None = None,
     ) -> SendResult:
-        """Send a code for `phone` by `delivery` ("sms" or "email") to `address` (the
-        phone or the contract's e-mail); with no address nothing is sent, silently."""
+        """Issue a code for `phone` to be sent by `delivery` ("sms" or "email") to
+        `address` (the phone or the contract's e-mail) once this transaction commits;
+        with no address nothing is sent, silently, after the very same steps."""
         now = self.clock.now()
-        subject = mask_phone(phone)
-        await guard.serialise(session, self._guard_subject(phone))
-        until = await guard.locked_until(session, self._guard_subject(phone), now)
-        if until is not None:
-            return SendResult(Sent.LOCKED, locked_until=until)
-        # One code a minute to a phone, whatever it is for; a message the gateway refused
-        # does not hold the customer back from another way.
+        # Every code request in turn: the counts below must not race (PostgreSQL; SQLite
+        # has one writer anyway). Requests are rare enough for one queue.
+        await guard.serialise(session, "otp-send")
+        for subject in (_requester_subject(phone, requester), _phone_subject(phone)):
+            until = await guard.locked_until(session, subject, now)
+            if until is not None:
+                return self._counted(SendResult(Sent.LOCKED, locked_until=until))
+        mine = (OtpCode.subject == phone) & (OtpCode.chat_user_id == requester.chat_user_id)
         last = await session.scalar(
-            select(func.max(OtpCode.created_at)).where(
-                OtpCode.subject == phone, OtpCode.failed.is_(False)
-            )
+            select(func.max(OtpCode.created_at)).where(mine, OtpCode.failed.is_(False))
         )
         if last is not None and now - last < RESEND_AFTER:
             wait = int((RESEND_AFTER - (now - last)).total_seconds()) + 1
-            return SendResult(Sent.WAIT, wait_seconds=wait)
-        per_phone = await self._count(session, OtpCode.subject == phone, now - timedelta(hours=1))
-        per_user = await self._count(
-            session, OtpCode.chat_user_id == chat_user_id, now - timedelta(days=1)
-        )
-        if per_phone >= PER_PHONE_PER_HOUR or per_user >= PER_USER_PER_DAY:
-            audit.record(
-                session,
-                "otp_refused",
-                chat_user_id=chat_user_id,
-                subject=subject,
-                reason="rate limit",
-            )
-            return SendResult(Sent.RATE_LIMITED)
-        # Older codes stop working once a new one is issued.
+            return self._counted(SendResult(Sent.WAIT, wait_seconds=wait))
+        refused_by = await self._refusing_limit(session, phone, requester, now)
+        if refused_by is not None:
+            self._refuse(session, requester, phone, refused_by)
+            return self._counted(SendResult(Sent.RATE_LIMITED))
+        if delivery == "sms" and not await self._within_budget(session, now):
+            self._refuse(session, requester, phone, "sms_budget")
+            return self._counted(SendResult(Sent.BUSY))
+        # This chat's older codes for the phone stop working; another chat's do not (a
+        # stranger asking for the owner's phone must not spoil the owner's code).
         await session.execute(
             update(OtpCode)
-            .where(OtpCode.subject == phone, OtpCode.purpose == purpose, OtpCode.used_at.is_(None))
+            .where(mine, OtpCode.purpose == purpose, OtpCode.used_at.is_(None))
             .values(used_at=now)
         )
         code = f"{secrets.randbelow(1_000_000):06d}"
@@ -140,66 +191,208 @@ class OtpService:
             target=target,
             delivery=delivery,
             code_hash=self._digest(phone, purpose, code) if address else None,
-            chat_user_id=chat_user_id,
+            chat_user_id=requester.chat_user_id,
+            client_address=requester.address,
+            client_network=requester.network,
             created_at=now,
             expires_at=now + CODE_TTL,
         )
         session.add(row)
-        if address is None:
-            return SendResult(Sent.SENT)
-        message = (
-            Outgoing("sms", address, text.sms.format(code=code))
-            if delivery == "sms"
-            else Outgoing("email", address, text.email_body.format(code=code), text.email_subject)
-        )
-        sender = self.senders.sms if delivery == "sms" else self.senders.email
-        try:
-            await sender.send(message, session)
-        except DeliveryError as error:
-            row.code_hash = None  # never delivered: it cannot be entered
-            row.failed = True
-            audit.record(
-                session,
-                "otp_failed",
-                chat_user_id=chat_user_id,
-                subject=subject,
-                delivery=delivery,
-                error=str(error)[:200],
-            )
-            return SendResult(Sent.DELIVERY_FAILED)
         audit.record(
             session,
-            "otp_sent",
-            chat_user_id=chat_user_id,
-            subject=subject,
+            "otp_requested",
+            chat_user_id=requester.chat_user_id,
+            subject=mask_phone(phone),
             delivery=delivery,
             purpose=purpose,
         )
-        return SendResult(Sent.SENT)
+        await session.flush()  # the row's id, for the known and the unknown phone alike
+        if address is not None:
+            message = (
+                Outgoing("sms", address, text.sms.format(code=code))
+                if delivery == "sms"
+                else Outgoing(
+                    "email", address, text.email_body.format(code=code), text.email_subject
+                )
+            )
+            job = _Job(row.id, message, requester.chat_user_id, purpose, mask_phone(phone))
+            session.info.setdefault(AFTER_COMMIT, []).append(lambda: self._start(job))
+        return self._counted(SendResult(Sent.SENT))
 
-    async def _count(
-        self, session: AsyncSession, condition: ColumnElement[bool], since: datetime
-    ) -> int:
-        total = await session.scalar(
-            select(func.count()).select_from(OtpCode).where(condition, OtpCode.created_at > since)
+    async def _refusing_limit(
+        self, session: AsyncSession, phone: str, requester: Requester, now: datetime
+    ) -> str | None:
+        """The name of the first limit this request would pass, or None."""
+        hour, day = now - WINDOW, now - timedelta(days=1)
+        mine = (OtpCode.subject == phone) & (OtpCode.chat_user_id == requester.chat_user_id)
+        checks: list[tuple[str, ColumnElement[bool], datetime, int]] = [
+            ("requester", mine, hour, PER_REQUESTER_PER_HOUR),
+            ("chat", OtpCode.chat_user_id == requester.chat_user_id, day, PER_USER_PER_DAY),
+        ]
+        if requester.address is not None:
+            checks.append(
+                (
+                    "address",
+                    OtpCode.client_address == requester.address,
+                    hour,
+                    self.limits.per_address_hour,
+                )
+            )
+        if requester.network is not None:
+            checks.append(
+                (
+                    "network",
+                    OtpCode.client_network == requester.network,
+                    hour,
+                    self.limits.per_network_hour,
+                )
+            )
+        checks.append(("phone", OtpCode.subject == phone, hour, PER_PHONE_PER_HOUR))
+        for name, condition, since, limit in checks:
+            if await _count(session, condition, since) >= limit:
+                if name in ("network", "phone"):  # many identities at work: tell someone
+                    log.warning(
+                        "one-time codes refused: the per-%s limit (%s an hour) is reached "
+                        "(phone %s, chat user %s)",
+                        name,
+                        limit,
+                        mask_phone(phone),
+                        requester.chat_user_id,
+                    )
+                return name
+        return None
+
+    async def _within_budget(self, session: AsyncSession, now: datetime) -> bool:
+        """Whether one more SMS fits the minute's and the day's budget; warns operators
+        when a budget passes 80 % or runs out (once per window)."""
+        sms = OtpCode.delivery == "sms"
+        used = {
+            "minute": (await _count(session, sms, now - timedelta(minutes=1)), "sms_per_minute"),
+            "day": (await _count(session, sms, now - timedelta(days=1)), "sms_per_day"),
+        }
+        fits = True
+        for window, (count, setting) in used.items():
+            budget = getattr(self.limits, setting)
+            ratio = min(1.0, (count + 1) / budget)
+            metrics.SMS_BUDGET_USED.labels(window).set(ratio)
+            if count >= budget:
+                fits = False
+            if count + 1 >= budget * BUDGET_ALERT:
+                self._alert(window, count + 1 if count < budget else count, budget, now)
+        return fits
+
+    def _alert(self, window: str, used: int, budget: int, now: datetime) -> None:
+        every = timedelta(minutes=1) if window == "minute" else timedelta(hours=1)
+        last = self._alerted.get(window)
+        if last is not None and now - last < every:
+            return
+        self._alerted[window] = now
+        metrics.SMS_BUDGET_ALERTS.inc()
+        log.warning(
+            "SMS budget of the %s is being eaten: %s of %s used (CSKH_SMS_PER_%s); "
+            "past it, customers are offered e-mail or asked to try later",
+            window,
+            used,
+            budget,
+            window.upper(),
         )
-        return int(total or 0)
+
+    def _refuse(self, session: AsyncSession, requester: Requester, phone: str, limit: str) -> None:
+        metrics.OTP_REFUSED.labels(limit).inc()
+        audit.record(
+            session,
+            "otp_refused",
+            chat_user_id=requester.chat_user_id,
+            subject=mask_phone(phone),
+            reason=limit,
+        )
+
+    @staticmethod
+    def _counted(result: SendResult) -> SendResult:
+        metrics.OTP_REQUESTS.labels(str(result.outcome)).inc()
+        return result
+
+    # --- the background send ----------------------------------------------------------------
+
+    def _start(self, job: _Job) -> None:
+        task = asyncio.get_running_loop().create_task(self._deliver(job), name="otp-send")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _deliver(self, job: _Job) -> None:
+        message = job.message
+        sender = self.senders.sms if message.kind == "sms" else self.senders.email
+        try:
+            try:
+                await sender.send(message)
+            except DeliveryError as error:
+                await self._record_failure(job, str(error))
+                if self.on_undelivered is not None:
+                    await self.on_undelivered(
+                        Undelivered(job.chat_user_id, message.kind, job.purpose)
+                    )
+                return
+            async with self.db.transaction() as session:
+                audit.record(
+                    session,
+                    "otp_sent",
+                    chat_user_id=job.chat_user_id,
+                    subject=job.masked,
+                    delivery=message.kind,
+                    purpose=job.purpose,
+                )
+        except Exception:  # a background task has nobody to raise to
+            log.exception("sending a one-time code for chat user %s failed", job.chat_user_id)
+
+    async def _record_failure(self, job: _Job, error: str) -> None:
+        async with self.db.transaction() as session:
+            row = await session.get(OtpCode, job.row_id)
+            if row is not None:
+                row.code_hash = None  # never delivered: it cannot be entered
+                row.failed = True  # and it neither counts toward the wait nor the budget
+            audit.record(
+                session,
+                "otp_failed",
+                chat_user_id=job.chat_user_id,
+                subject=job.masked,
+                delivery=job.message.kind,
+                error=error[:200],
+            )
+
+    async def drain(self) -> None:
+        """Wait for the codes still on their way (at shutdown; tests)."""
+        while self._sending:
+            await asyncio.gather(*list(self._sending), return_exceptions=True)
+
+    # --- checking ----------------------------------------------------------------------------
 
     async def check(
-        self, session: AsyncSession, *, phone: str, purpose: str, code: str, chat_user_id: int
+        self,
+        session: AsyncSession,
+        *,
+        phone: str,
+        purpose: str,
+        code: str,
+        requester: Requester,
     ) -> CheckResult:
-        """Check a typed code; a right one is used up, a wrong one counts toward the lock."""
+        """Check a typed code; a right one is used up, a wrong one counts toward the
+        locks of this chat (for this phone), of its address and of the phone."""
         now = self.clock.now()
-        subject = self._guard_subject(phone)
-        await guard.serialise(session, subject)  # counting and using up a code: one at a time
-        until = await guard.locked_until(session, subject, now)
-        if until is not None:
-            return CheckResult(Checked.LOCKED, locked_until=until)
+        own = _requester_subject(phone, requester)
+        shared = [_phone_subject(phone)]
+        if requester.address is not None:
+            shared.append(_address_subject(requester.address))
+        await guard.serialise(session, own, *shared)  # counting and using up: one at a time
+        for subject in (own, *shared):
+            until = await guard.locked_until(session, subject, now)
+            if until is not None:
+                return CheckResult(Checked.LOCKED, locked_until=until)
         candidate = await session.scalar(
             select(OtpCode)
             .where(
                 OtpCode.subject == phone,
                 OtpCode.purpose == purpose,
+                OtpCode.chat_user_id == requester.chat_user_id,
                 OtpCode.used_at.is_(None),
                 OtpCode.expires_at > now,
                 OtpCode.code_hash.is_not(None),
@@ -213,23 +406,86 @@ class OtpService:
         matches = hmac.compare_digest(self._digest(phone, purpose, typed), expected or "0" * 64)
         if candidate is not None and matches:
             candidate.used_at = now
-            await guard.clear(session, subject)
+            await guard.clear(session, own)
             return CheckResult(Checked.OK, target=candidate.target)
-        locked = await guard.record_failure(session, subject, now)
         audit.record(
             session,
             "login_failure",
-            chat_user_id=chat_user_id,
+            chat_user_id=requester.chat_user_id,
             subject=mask_phone(phone),
             method="otp",
         )
+        locked = await self._count_wrong(session, phone, requester, now)
         if locked is not None:
+            return CheckResult(Checked.LOCKED, locked_until=locked)
+        left = await guard.failures_left(session, own, WRONG_PER_REQUESTER)
+        return CheckResult(Checked.WRONG, attempts_left=left)
+
+    async def _count_wrong(
+        self, session: AsyncSession, phone: str, requester: Requester, now: datetime
+    ) -> datetime | None:
+        """Count a wrong code against the chat, its address and the phone; the end of
+        the lock it earned this chat, if any."""
+        masked = mask_phone(phone)
+        scopes: list[tuple[str, str, int, timedelta | None]] = [
+            ("requester", _requester_subject(phone, requester), WRONG_PER_REQUESTER, None),
+            ("phone", _phone_subject(phone), WRONG_PER_PHONE, WINDOW),
+        ]
+        if requester.address is not None:
+            scopes.append(
+                ("address", _address_subject(requester.address), WRONG_PER_ADDRESS, WINDOW)
+            )
+        earned: datetime | None = None
+        for scope, subject, limit, window in scopes:
+            until = await guard.record_failure(session, subject, now, limit=limit, window=window)
+            if until is None:
+                continue
+            earned = until
+            metrics.LOCKOUTS.labels(f"otp_{scope}").inc()
             audit.record(
                 session,
                 "lockout",
-                chat_user_id=chat_user_id,
-                subject=mask_phone(phone),
-                until=locked.isoformat(),
+                chat_user_id=requester.chat_user_id,
+                subject=masked,
+                scope=scope,
+                until=until.isoformat(),
             )
-            return CheckResult(Checked.LOCKED, locked_until=locked)
-        return CheckResult(Checked.WRONG, attempts_left=await guard.failures_left(session, subject))
+            if scope != "requester":  # many chats at one phone, or one address at many
+                log.warning(
+                    "one-time code checks locked per %s until %s (phone %s, address %s)",
+                    scope,
+                    until.isoformat(),
+                    masked,
+                    requester.address,
+                )
+        return earned
+
+
+@dataclass(frozen=True)
+class _Job:
+    row_id: int
+    message: Outgoing
+    chat_user_id: int
+    purpose: str
+    masked: str
+
+
+def _requester_subject(phone: str, requester: Requester) -> str:
+    return f"otp:{phone}|chat:{requester.chat_user_id}"
+
+
+def _phone_subject(phone: str) -> str:
+    return f"otp:{phone}"
+
+
+def _address_subject(address: str) -> str:
+    return f"otp-addr:{address}"
+
+
+async def _count(session: AsyncSession, condition: ColumnElement[bool], since: datetime) -> int:
+    total = await session.scalar(
+        select(func.count())
+        .select_from(OtpCode)
+        .where(condition, OtpCode.created_at > since, OtpCode.failed.is_(False))
+    )
+    return int(total or 0)

@@ -6,6 +6,9 @@ CSKH_SMS_PROVIDER=http posts JSON {"to": "+849...", "text": "..."} to CSKH_SMS_H
 and 5xx. E-mail goes through SMTP (aiosmtplib) when CSKH_SMTP_HOST is set. Without
 them, the `log` providers write the message to the log and to `dev_messages` for
 staff and `cskh dev outbox`: never use them in production.
+
+Senders run after the customer has had the answer (bot/auth/otp.py), outside the
+conversation's transaction: the gateway's speed must not tell whether a phone is known.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from typing import Protocol
 
 import aiohttp
 import aiosmtplib
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
+from bot.store.db import Database
 from bot.store.models import DevMessage
 
 log = logging.getLogger(__name__)
@@ -47,7 +50,7 @@ class Outgoing:
 class Sender(Protocol):
     """Hands an outgoing message to a gateway. Raises DeliveryError."""
 
-    async def send(self, message: Outgoing, session: AsyncSession) -> None: ...
+    async def send(self, message: Outgoing) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -55,22 +58,27 @@ class Sender(Protocol):
 class LogSender:
     """Development: log the message and keep it in dev_messages (nothing leaves)."""
 
-    def __init__(self) -> None:
+    def __init__(self, db: Database) -> None:
+        self.db = db
         # Lets `cskh chat` show the "SMS" right in the terminal.
         self.listeners: list[Callable[[Outgoing], None]] = []
 
-    async def send(self, message: Outgoing, session: AsyncSession) -> None:
+    async def send(self, message: Outgoing) -> None:
         log.warning(
             "DEVELOPMENT %s to %s (not sent; set a real provider in production): %s",
             message.kind.upper(),
             message.to,
             message.body,
         )
-        session.add(
-            DevMessage(
-                kind=message.kind, recipient=message.to, subject=message.subject, body=message.body
+        async with self.db.transaction() as session:
+            session.add(
+                DevMessage(
+                    kind=message.kind,
+                    recipient=message.to,
+                    subject=message.subject,
+                    body=message.body,
+                )
             )
-        )
         for listener in self.listeners:
             listener(message)
 
@@ -87,7 +95,7 @@ class HttpSmsSender:
         self._session: aiohttp.ClientSession | None = None
         self.backoff = 0.5
 
-    async def send(self, message: Outgoing, session: AsyncSession) -> None:
+    async def send(self, message: Outgoing) -> None:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT))
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -120,7 +128,7 @@ class SmtpSender:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    async def send(self, message: Outgoing, session: AsyncSession) -> None:
+    async def send(self, message: Outgoing) -> None:
         settings = self.settings
         email = EmailMessage()
         email["From"] = settings.smtp_from
@@ -153,8 +161,8 @@ class Senders:
     email: Sender
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Senders:
-        development = LogSender()
+    def from_settings(cls, settings: Settings, db: Database) -> Senders:
+        development = LogSender(db)
         sms: Sender = development
         if settings.sms_provider == "http":
             if not settings.sms_http_url:

@@ -10,22 +10,27 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import json
 import logging
-import math
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.channels.base import Channel
+from bot.channels.base import Channel, Networks, client_address
 from bot.channels.media import MediaLinks, reply_from_storage, reply_to_client, reply_to_storage
 from bot.core.engine import Engine
 from bot.core.messages import (
+    MAX_NAME,
+    MAX_USER_ID,
+    BadInput,
     Incoming,
     Location,
     Media,
     Reply,
+    check_key,
 )
 from bot.core.push import Recipient
 from bot.store.db import Database
@@ -35,10 +40,11 @@ from bot.store.repo import get_chat_user
 
 log = logging.getLogger(__name__)
 
-MAX_USER_ID = 128
 MAX_TEXT = 20_000
 MAX_PAYLOAD = 200
 MAX_FETCH = 100
+MAX_CURSOR = 2**31 - 1  # rest_messages.id is a 32-bit integer on PostgreSQL
+CURSOR = re.compile(r"[0-9]{1,10}")
 CONTENTS = ("text", "button", "location", "photo")
 
 
@@ -52,13 +58,22 @@ class RestChannel(Channel):
     name = "rest"
 
     def __init__(
-        self, engine: Engine, db: Database, token: str, links: MediaLinks, max_upload_bytes: int
+        self,
+        engine: Engine,
+        db: Database,
+        token: str,
+        links: MediaLinks,
+        max_upload_bytes: int,
+        trusted_proxies: Networks = (),
     ) -> None:
         self.engine = engine
         self.db = db
         self._token = token.encode()
         self.links = links
         self.max_upload_bytes = max_upload_bytes
+        # An integration calling for many customers sends each one's address in
+        # X-Forwarded-For from a trusted proxy; any other caller is one client.
+        self.trusted_proxies = trusted_proxies
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [
@@ -71,7 +86,10 @@ class RestChannel(Channel):
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def checked(request: web.Request) -> web.StreamResponse:
             scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), self._token):
+            # A header is Latin-1 or UTF-8 bytes to HTTP; whatever the bytes, a wrong
+            # token is a 401, never a 500 (issue 12, point 9).
+            presented = given.encode("utf-8", "surrogateescape")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(presented, self._token):
                 return web.json_response(
                     {"error": "missing or wrong bearer token"},
                     status=401,
@@ -88,23 +106,29 @@ class RestChannel(Channel):
 
     async def chat(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
-        incoming = self.parse_incoming(body)
+        try:
+            incoming = self.parse_incoming(body, client_address(request, self.trusted_proxies))
+        except BadInput as error:  # what Incoming itself refuses (a NUL in the user id...)
+            raise BadRequest(str(error)) from None
         replies = await self.engine.handle(incoming)
         return web.json_response({"messages": [self.render(reply) for reply in replies]})
 
-    def parse_incoming(self, body: dict[str, Any]) -> Incoming:
-        user = body.get("user")
-        if not isinstance(user, str) or not user.strip() or len(user) > MAX_USER_ID:
-            raise BadRequest(
-                f"'user' must be a non-empty string of at most {MAX_USER_ID} characters"
-            )
+    def parse_incoming(self, body: dict[str, Any], address: str | None = None) -> Incoming:
+        user = _user_id(body.get("user"))
         present = [key for key in CONTENTS if body.get(key) is not None]
         if len(present) != 1:
             raise BadRequest("send exactly one of 'text', 'button', 'location' or 'photo'")
         kind = present[0]
         value = body[kind]
-        name = body.get("name") if isinstance(body.get("name"), str) else None
-        common: dict[str, Any] = {"channel": self.name, "user_id": user, "display_name": name}
+        name = body.get("name")
+        if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
+            raise BadRequest(f"'name' must be a string of at most {MAX_NAME} characters")
+        common: dict[str, Any] = {
+            "channel": self.name,
+            "user_id": user,
+            "display_name": name,
+            "client_address": address,
+        }
         if kind == "text":
             if not isinstance(value, str) or len(value) > MAX_TEXT:
                 raise BadRequest(f"'text' must be a string of at most {MAX_TEXT} characters")
@@ -141,13 +165,10 @@ class RestChannel(Channel):
     # --- GET /api/messages -----------------------------------------------------------------
 
     async def messages(self, request: web.Request) -> web.Response:
-        user_id = request.query.get("user", "")
-        if not user_id or len(user_id) > MAX_USER_ID:
-            raise BadRequest(
-                f"'user' must be a non-empty string of at most {MAX_USER_ID} characters"
-            )
+        user_id = _user_id(request.query.get("user", ""))
         after = request.query.get("after", "0") or "0"
-        if not after.isdigit():
+        # "²" is a digit to str.isdigit() and 5,000 digits no integer int() takes.
+        if not CURSOR.fullmatch(after) or int(after) > MAX_CURSOR:
             raise BadRequest("'after' must be the cursor from a previous answer (digits only)")
         cursor = int(after)
         async with self.db.reading() as session:
@@ -184,25 +205,37 @@ class RestChannel(Channel):
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("the request body must be a JSON object") from None
+    body = parse_json(await request.read())
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     return body
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """JSON from a client, or BadRequest: not UTF-8, not JSON, or nested too deep for
+    the parser (a RecursionError would otherwise end in a 500)."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise BadRequest("the request body must be a JSON object") from None
+
+
+def _user_id(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_USER_ID:
+        raise BadRequest(f"'user' must be a non-empty string of at most {MAX_USER_ID} characters")
+    try:
+        return check_key(value, "'user'", MAX_USER_ID)
+    except BadInput:
+        raise BadRequest("'user' must not hold control characters or invalid ones") from None
 
 
 def _location(value: object) -> Location:
     if not isinstance(value, dict):
         raise BadRequest('\'location\' must be an object like {"lat": 16.06, "lon": 108.22}')
     lat, lon = value.get("lat"), value.get("lon")
-    if not all(
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-        for v in (lat, lon)
-    ):
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon)):
         raise BadRequest("'location' needs numeric 'lat' and 'lon'")
     try:
-        return Location(float(lat), float(lon))  # type: ignore[arg-type]
-    except ValueError as error:
+        return Location(lat, lon)  # type: ignore[arg-type]
+    except BadInput as error:
         raise BadRequest(f"'location': {error}") from None

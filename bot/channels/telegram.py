@@ -17,6 +17,7 @@ import contextvars
 import hmac
 import html
 import io
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +48,15 @@ from pydantic import ValidationError
 
 from bot.channels.base import Channel
 from bot.core.engine import Engine
-from bot.core.messages import Contact, Incoming, KeyboardRequest, Location, Media, Reply
+from bot.core.messages import (
+    BadInput,
+    Contact,
+    Incoming,
+    KeyboardRequest,
+    Location,
+    Media,
+    Reply,
+)
 from bot.core.push import ChannelUnreachable, Pusher, RateLimited, Recipient
 from bot.dialogs.fields import FieldError, parse_phone
 from bot.settings import Settings
@@ -137,13 +146,14 @@ class TelegramChannel(Channel):
         expected = self.settings.telegram_webhook_secret
         given = request.headers.get(SECRET_HEADER, "")
         if expected is None or not hmac.compare_digest(
-            given.encode(), expected.get_secret_value().encode()
+            given.encode("utf-8", "surrogateescape"), expected.get_secret_value().encode()
         ):
-            return web.Response(status=401, text="wrong secret token")
+            return web.json_response({"error": "wrong secret token"}, status=401)
         try:
-            update = Update.model_validate(await request.json(), context={"bot": self.bot})
-        except (ValueError, ValidationError):
-            return web.Response(status=400, text="not a Telegram update")
+            body = json.loads(await request.read())
+            update = Update.model_validate(body, context={"bot": self.bot})
+        except (ValueError, ValidationError, RecursionError):  # RecursionError: too deep
+            return web.json_response({"error": "not a Telegram update"}, status=400)
         await self.process(update)
         return web.Response(text="ok")
 
@@ -191,6 +201,8 @@ class TelegramChannel(Channel):
         the polling loop or make Telegram re-deliver forever)."""
         try:
             await self._process(update)
+        except BadInput as error:  # e.g. a NUL in callback data: nothing a customer sends
+            log.warning("telegram update %s refused: %s", update.update_id, error)
         except Exception:
             log.exception("telegram update %s failed", update.update_id)
 

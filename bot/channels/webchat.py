@@ -4,8 +4,15 @@ Identity is a server-issued visitor id in a signed HttpOnly cookie (never a
 client-chosen id). The websocket carries messages both ways; every socket of a
 visitor (several tabs) sees the conversation; pushes arrive live while a page is
 open, and a page that (re)connects gets the recent history. Photos go up by HTTP
-POST (size and type checked here). The websocket checks the Origin, limits message
-size, and slows down a visitor who floods it, with a polite notice.
+POST (size and type checked here). The websocket checks the Origin against our public
+address, limits message size, and slows down a visitor who floods it, with a polite
+notice.
+
+Limits (issue 12, point 4) are kept per visitor and per client address in a throttle
+that outlives the socket (memory, or Redis with CSKH_REDIS_URL: shared by every
+process), so reconnecting does not reset them; sockets are capped per visitor and per
+address (in each process); uploads are throttled and stored media is capped per
+visitor and in total.
 """
 
 from __future__ import annotations
@@ -17,12 +24,12 @@ import hmac
 import html
 import json
 import logging
-import math
 import secrets
 import string
-import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,13 +37,14 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from bot.auth.accounts import pin_needed
-from bot.channels.base import Channel
+from bot.channels.base import Channel, client_address
 from bot.channels.media import (
     MediaLinks,
     reply_from_storage,
     reply_to_client,
     reply_to_storage,
 )
+from bot.core import metrics
 from bot.core.engine import Engine
 from bot.core.messages import MAX_PAYLOAD_BYTES, Incoming, Location, Media, Reply
 from bot.core.push import Recipient
@@ -44,8 +52,10 @@ from bot.core.texts import Texts
 from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.media import sniff_image
+from bot.store.media_quota import MediaQuota
 from bot.store.models import TranscriptMessage
 from bot.store.repo import get_chat_user, recent_transcript
+from bot.store.throttle import MemoryThrottle, Rate, Throttle
 
 log = logging.getLogger(__name__)
 
@@ -72,29 +82,14 @@ UI_KEYS = (
 )
 
 
-class TokenBucket:
-    """`capacity` messages at once, then one every `interval` seconds."""
-
-    def __init__(self, capacity: int, interval: float) -> None:
-        self.capacity = capacity
-        self.interval = interval
-        self.tokens = float(capacity)
-        self.updated = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) / self.interval)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
 @dataclass
 class _Visitor:
-    sockets: set[web.WebSocketResponse]
-    bucket: TokenBucket
+    """The sockets this process holds for one visitor (their tabs)."""
+
+    sockets: set[web.WebSocketResponse] = field(default_factory=set)
+
+
+SOCKET_REFUSED = 4008  # a close code the page reads as "do not hurry back"
 
 
 class WebChatChannel(Channel):
@@ -103,7 +98,14 @@ class WebChatChannel(Channel):
     name = "web"
 
     def __init__(
-        self, engine: Engine, db: Database, texts: Texts, links: MediaLinks, settings: Settings
+        self,
+        engine: Engine,
+        db: Database,
+        texts: Texts,
+        links: MediaLinks,
+        settings: Settings,
+        throttle: Throttle | None = None,
+        quota: MediaQuota | None = None,
     ) -> None:
         self.engine = engine
         self.db = db
@@ -111,8 +113,26 @@ class WebChatChannel(Channel):
         self.links = links
         self.settings = settings
         self.clock = engine.services.clock
+        self.throttle: Throttle = throttle or MemoryThrottle()
+        self.quota = quota
         self._secret = links.secret
         self._visitors: dict[str, _Visitor] = {}
+        self._sockets_by_address: Counter[str] = Counter()
+        per_minute, burst = settings.webchat_per_minute, settings.webchat_burst
+        self._message_rates = (
+            Rate(per_minute, 60, burst),
+            # Many customers may share one address (an office, a mobile carrier's NAT):
+            # a minute's worth may come at once.
+            Rate(settings.webchat_address_per_minute, 60),
+        )
+        self._upload_rates = (
+            Rate(settings.uploads_per_hour, 3600, min(5, settings.uploads_per_hour)),
+            Rate(
+                settings.uploads_per_address_hour,
+                3600,
+                min(15, settings.uploads_per_address_hour),
+            ),
+        )
         self._page = string.Template((STATIC_DIR / "webchat.html").read_text(encoding="utf-8"))
         self._secure_cookie = settings.effective_public_url.startswith("https://")
         # With CSKH_REDIS_URL, pushes go through Redis to every process, each sending
@@ -182,13 +202,23 @@ class WebChatChannel(Channel):
         return None
 
     def _origin_allowed(self, request: web.Request) -> bool:
+        """A browser page may open the chat only from our public address (or an origin
+        CSKH_WEBCHAT_ORIGINS allows). The Host header is the client's to write, so it
+        is never what the Origin is compared with (issue 12, point 10)."""
         origin = request.headers.get("Origin")
         if origin is None:
             return True  # not a browser (browsers always send Origin on websockets and POST)
-        own = f"{request.scheme}://{request.host}"
-        public = urlsplit(self.settings.effective_public_url)
-        allowed = {own, f"{public.scheme}://{public.netloc}", *self.settings.webchat_origins}
-        return origin in allowed
+        return origin.rstrip("/").lower() in self.allowed_origins()
+
+    def allowed_origins(self) -> set[str]:
+        settings = self.settings
+        public = urlsplit(settings.effective_public_url)
+        allowed = {f"{public.scheme}://{public.netloc}".lower(), *settings.webchat_origins}
+        if settings.public_url is None and _is_loopback(public.hostname):
+            # Trying it out on one's own machine: http://localhost:PORT is the same server.
+            port = f":{public.port}" if public.port else ""
+            allowed |= {f"{public.scheme}://{host}{port}" for host in _LOOPBACK_NAMES}
+        return {origin.lower() for origin in allowed}
 
     async def _language(self, visitor_id: str) -> str:
         async with self.db.reading() as session:
@@ -241,48 +271,80 @@ class WebChatChannel(Channel):
             raise web.HTTPUnauthorized(text="No chat session: reload the page.")
         if not self._origin_allowed(request):
             raise web.HTTPForbidden(text="This page may not open the chat.")
+        address = client_address(request, self.settings.trusted_proxies)
+        # Read before the upgrade: with the database down the answer is a plain 503,
+        # not a socket that opens and breaks at once.
+        history = await self._history(visitor_id)
         socket = web.WebSocketResponse(max_msg_size=MAX_WS_MESSAGE, heartbeat=30)
         await socket.prepare(request)
-        visitor = self._visitors.setdefault(
-            visitor_id,
-            _Visitor(
-                set(),
-                TokenBucket(self.settings.webchat_burst, 60 / self.settings.webchat_per_minute),
-            ),
-        )
+        visitor = self._visitors.setdefault(visitor_id, _Visitor())
+        if (
+            len(visitor.sockets) >= self.settings.webchat_sockets_per_visitor
+            or self._sockets_by_address[address or ""] >= self.settings.webchat_sockets_per_address
+        ):
+            metrics.THROTTLED.labels("socket").inc()
+            await self._notice(socket, visitor_id, "webchat.too_many_windows")
+            await socket.close(code=SOCKET_REFUSED, message=b"too many chat windows")
+            if not visitor.sockets:
+                self._visitors.pop(visitor_id, None)
+            return socket
         visitor.sockets.add(socket)
+        self._sockets_by_address[address or ""] += 1
         try:
-            await socket.send_json({"type": "history", "messages": await self._history(visitor_id)})
+            await socket.send_json({"type": "history", "messages": history})
             async for frame in socket:
                 if frame.type == WSMsgType.TEXT:
-                    await self._on_frame(visitor_id, visitor, socket, frame.data)
+                    await self._on_frame(visitor_id, address, visitor, socket, frame.data)
                 elif frame.type == WSMsgType.ERROR:
                     break
         finally:
             visitor.sockets.discard(socket)
             if not visitor.sockets:
                 self._visitors.pop(visitor_id, None)
+            self._sockets_by_address[address or ""] -= 1
+            if self._sockets_by_address[address or ""] <= 0:
+                del self._sockets_by_address[address or ""]
         return socket
 
+    async def _allowed(
+        self, kind: str, rates: tuple[Rate, Rate], visitor_id: str, address: str | None
+    ) -> bool:
+        """One more message or upload for this visitor and their address, if both allow."""
+        if not (await self.throttle.take(f"web:{kind}:v:{visitor_id}", rates[0])).allowed:
+            return False
+        if address is None:
+            return True
+        return (await self.throttle.take(f"web:{kind}:a:{address}", rates[1])).allowed
+
     async def _on_frame(
-        self, visitor_id: str, visitor: _Visitor, socket: web.WebSocketResponse, data: str
+        self,
+        visitor_id: str,
+        address: str | None,
+        visitor: _Visitor,
+        socket: web.WebSocketResponse,
+        data: str,
     ) -> None:
-        if not visitor.bucket.take():
+        if not await self._allowed("msg", self._message_rates, visitor_id, address):
+            metrics.THROTTLED.labels("message").inc()
             await self._notice(socket, visitor_id, "webchat.slow_down")
             return
         try:
-            incoming = self._parse(visitor_id, json.loads(data))
-        except (ValueError, TypeError):
+            incoming = self._parse(visitor_id, address, json.loads(data))
+        except (ValueError, TypeError, RecursionError):  # RecursionError: nesting 100,000 deep
             await self._notice(socket, visitor_id, "webchat.bad_message")
             return
         await self._echo(visitor, socket, incoming)
         replies = await self.engine.handle(incoming)
         await self._broadcast(visitor_id, replies)
 
-    def _parse(self, visitor_id: str, message: Any) -> Incoming:
+    def _parse(self, visitor_id: str, address: str | None, message: Any) -> Incoming:
         if not isinstance(message, dict):
             raise ValueError("not an object")
-        common: dict[str, Any] = {"channel": self.name, "user_id": visitor_id}
+        common: dict[str, Any] = {
+            "channel": self.name,
+            "user_id": visitor_id,
+            "client_address": address,
+        }
         kind = message.get("type")
         if kind == "text":
             text = message.get("text")
@@ -294,11 +356,9 @@ class WebChatChannel(Channel):
             if not isinstance(payload, str) or not 0 < len(payload.encode()) <= MAX_PAYLOAD_BYTES:
                 raise ValueError("payload")
             return Incoming(payload=payload, **common)
-        if kind == "location":
-            lat, lon = message.get("lat"), message.get("lon")
-            if not all(isinstance(v, int | float) and math.isfinite(v) for v in (lat, lon)):
-                raise ValueError("location")
-            return Incoming(location=Location(float(lat), float(lon)), **common)  # type: ignore[arg-type]
+        if kind == "location":  # Location refuses true/false, NaN and the out-of-range
+            location = Location(message.get("lat"), message.get("lon"))  # type: ignore[arg-type]
+            return Incoming(location=location, **common)
         raise ValueError("unknown type")
 
     async def _echo(
@@ -348,6 +408,10 @@ class WebChatChannel(Channel):
         if not self._origin_allowed(request):
             return web.json_response({"error": "origin not allowed"}, status=403)
         lang = await self._language(visitor_id)
+        address = client_address(request, self.settings.trusted_proxies)
+        if not await self._allowed("upload", self._upload_rates, visitor_id, address):
+            metrics.THROTTLED.labels("upload").inc()
+            return self._upload_error("webchat.upload_slow_down", lang, 429)
         limit = self.settings.max_upload_mb * 1024 * 1024
         try:
             form = await request.post()
@@ -362,6 +426,11 @@ class WebChatChannel(Channel):
         content_type = sniff_image(data)
         if content_type is None:
             return self._upload_error("webchat.not_image", lang, 400)
+        if self.quota is not None:
+            refused = await self.quota.refuses(self.name, visitor_id, len(data))
+            if refused is not None:
+                metrics.THROTTLED.labels("quota").inc()
+                return self._upload_error(f"webchat.quota_{refused}", lang, 507)
         caption = form.get("caption")
         filename = Path(photo.filename or "photo").name[:100]
         incoming = Incoming(
@@ -369,13 +438,16 @@ class WebChatChannel(Channel):
             user_id=visitor_id,
             photos=(Media(content_type, filename, data=data),),
             text=caption if isinstance(caption, str) and caption.strip() else None,
+            client_address=address,
         )
         replies = await self.engine.handle(incoming)
         await self._broadcast(visitor_id, replies)
         return web.json_response({"ok": True})
 
     def _upload_error(self, key: str, lang: str, status: int) -> web.Response:
-        text = self.texts.get(key, lang, max_mb=self.settings.max_upload_mb)
+        text = self.texts.get(
+            key, lang, max_mb=self.settings.max_upload_mb, hotline=self.settings.hotline
+        )
         return web.json_response({"error": text}, status=status)
 
     # --- history ----------------------------------------------------------------------------------
@@ -435,3 +507,17 @@ class WebChatChannel(Channel):
             [{k: v for k, v in b.items() if v is not None} for b in row] for row in buttons
         ]
         return item
+
+
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -54,6 +54,11 @@ class Engine:
                 async with self.db.transaction() as session:
                     return await self._handle_in(session, key, incoming)
             except Exception:
+                if not await self.db.ping():
+                    # The database is down (ping says so once, not once per message):
+                    # nothing can be kept, so apologise without a traceback each time.
+                    log.debug("update of %s not handled: database unreachable", key)
+                    return [self._apology(self._initial_language(incoming))]
                 log.exception("update failed for conversation %s; state kept", key)
                 return await self._apologise(incoming)
 

@@ -6,6 +6,8 @@ Nothing here knows a platform. A channel adapter turns a platform update into an
 
 from __future__ import annotations
 
+import math
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +17,49 @@ from enum import StrEnum
 def nfc(text: str) -> str:
     """Unicode NFC: Vietnamese typed on different keyboards compares equal."""
     return unicodedata.normalize("NFC", text)
+
+
+# A lone UTF-16 surrogate is no character: JSON can carry one ("\ud800"), but neither
+# PostgreSQL nor SQLite's driver will store it. PostgreSQL refuses NUL in text too.
+_UNSTORABLE = re.compile("[\ud800-\udfff]")
+MAX_USER_ID = 128  # chat_users.platform_user_id
+MAX_NAME = 200  # chat_users.display_name
+MAX_FILENAME = 200  # media.filename
+MAX_PAYLOAD_CHARS = 200  # transcript_messages.payload: what a forged payload may reach
+
+
+class BadInput(ValueError):
+    """An update no channel should have let through (the channel answers 4xx)."""
+
+
+def clean_text(text: str) -> str:
+    """Free text as we can store it on every database: NFC, NUL removed, a lone
+    surrogate shown as U+FFFD (issue 12, point 9: the same on SQLite and PostgreSQL)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return nfc(_UNSTORABLE.sub("\ufffd", text))
+
+
+def check_key(value: str, what: str, max_length: int) -> str:
+    """An identifier (user id, button payload): refused, never repaired, when it holds a
+    control character or a lone surrogate, or is empty or too long."""
+    if not value or len(value) > max_length:
+        raise BadInput(f"{what} must be 1 to {max_length} characters")
+    if _UNSTORABLE.search(value) or any(unicodedata.category(c) == "Cc" for c in value):
+        raise BadInput(f"{what} holds a control character or an invalid one")
+    return value
+
+
+def clean_filename(name: str) -> str:
+    """A file name we can store and show: cleaned, at most 200 characters, the extension
+    kept (a Telegram document may be named with 255)."""
+    name = "".join(c for c in clean_text(name) if unicodedata.category(c) != "Cc").strip()
+    if len(name) <= MAX_FILENAME:
+        return name or "file"
+    stem, dot, extension = name.rpartition(".")
+    if dot and 0 < len(extension) <= 10:
+        return stem[: MAX_FILENAME - len(extension) - 1] + "." + extension
+    return name[:MAX_FILENAME]
 
 
 @dataclass(frozen=True)
@@ -30,6 +75,7 @@ class Media:
     def __post_init__(self) -> None:
         if self.data is None and self.url is None and self.media_id is None:
             raise ValueError("Media needs data, a url or a stored media id")
+        object.__setattr__(self, "filename", clean_filename(self.filename))
 
 
 @dataclass(frozen=True)
@@ -38,8 +84,14 @@ class Location:
     longitude: float
 
     def __post_init__(self) -> None:
+        for value in (self.latitude, self.longitude):
+            # bool is an int to Python, but `true` is no latitude.
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise BadInput("latitude and longitude must be numbers")
+            if not math.isfinite(value):
+                raise BadInput("latitude and longitude must be finite numbers")
         if not (-90 <= self.latitude <= 90 and -180 <= self.longitude <= 180):
-            raise ValueError("latitude must be within ±90 and longitude within ±180")
+            raise BadInput("latitude must be within ±90 and longitude within ±180")
 
 
 @dataclass(frozen=True)
@@ -50,6 +102,11 @@ class Contact:
     phone: str
     verified: bool = False
     name: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "phone", clean_text(self.phone)[:40])
+        if self.name is not None:
+            object.__setattr__(self, "name", clean_text(self.name)[:MAX_NAME])
 
 
 @dataclass(frozen=True)
@@ -71,10 +128,18 @@ class Incoming:
     reply_to_ref: str | None = None  # the platform's id of the message it answers
     update_id: str | None = None  # the platform's delivery id: handled at most once
     unsupported: str | None = None  # content we cannot take yet ("sticker", "voice"...)
+    # Where the update came from on the network (web chat, REST behind a trusted proxy),
+    # for limits an attacker cannot reset by changing identity; None for platforms.
+    client_address: str | None = None
 
     def __post_init__(self) -> None:
+        check_key(self.user_id, "the user id", MAX_USER_ID)
+        if self.payload is not None:
+            check_key(self.payload, "a button payload", MAX_PAYLOAD_CHARS)
         if self.text is not None:
-            object.__setattr__(self, "text", nfc(self.text))
+            object.__setattr__(self, "text", clean_text(self.text))
+        if self.display_name is not None:
+            object.__setattr__(self, "display_name", clean_text(self.display_name)[:MAX_NAME])
 
     @property
     def is_empty(self) -> bool:

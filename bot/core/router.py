@@ -150,6 +150,11 @@ class Router:
     def has_button(self, name: str) -> bool:
         return name in self._buttons
 
+    @property
+    def button_names(self) -> list[str]:
+        """Every payload name a button may carry (what a forged payload would try)."""
+        return sorted(self._buttons)
+
     def button_handler(self, name: str) -> Handler:
         return self._buttons[name]
 

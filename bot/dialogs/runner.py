@@ -21,6 +21,7 @@ from bot.core.router import STATE_AWAITING
 from bot.dialogs import fields as parse
 from bot.dialogs.deadlines import add_working_days
 from bot.dialogs.forms import FieldSpec, FormSpec, Option
+from bot.store.models import ChatUser
 from bot.store.places import province_name, ward_name, ward_province
 from nlu.normalize import fold
 
@@ -47,6 +48,18 @@ def expired(draft: Mapping[str, Any], now: datetime) -> bool:
     return now - updated > DRAFT_LIFETIME
 
 
+def session_of(user: ChatUser) -> str:
+    """Which login session of the chat this is: every log-out (here, "everywhere" from
+    another chat, a password reset, 5 wrong PINs) starts a new one."""
+    return user.history_from.isoformat() if user.history_from is not None else ""
+
+
+def ended_by_logout(draft: Mapping[str, Any], user: ChatUser) -> bool:
+    """A draft begun in a session a log-out has ended: its answers (names, ID numbers,
+    photos) are not to be resumed by whoever holds the chat now (issue 12, point 10)."""
+    return "session" in draft and draft["session"] != session_of(user)
+
+
 def today(ctx: Context) -> date:
     return local(ctx.now()).date()
 
@@ -71,6 +84,7 @@ class FormRunner:
             "started": now,
             "updated": now,
             "history": [],
+            "session": session_of(ctx.user),
         }
         intro = Reply(
             text=f"{ctx.t('form.intro_title', title=self._title(ctx, form))}\n"

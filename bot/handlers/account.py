@@ -9,21 +9,26 @@ After 5 wrong PINs only a one-time code re-activates the chat.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.auth import accounts, audit, guard
-from bot.auth.otp import Checked, CodeMessage, SendResult, Sent
-from bot.auth.passwords import verify_secret
-from bot.core.context import Context
+from bot.auth.otp import Checked, CodeMessage, Requester, SendResult, Sent, Undelivered
+from bot.core.context import Context, Services
 from bot.core.fmt import clock, mask_phone
 from bot.core.messages import Button, KeyboardRequest, Reply, RequestButton
+from bot.core.push import PushError
 from bot.core.router import STATE_AWAITING, Router
 from bot.dialogs.fields import FieldError, parse_phone
 from bot.handlers.common import back_button, home_button
 from bot.handlers.gates import STATE_RESUME, resume
+from bot.settings import Settings
 from bot.store.backend import CustomerRecord
+from bot.store.models import ChatUser
+
+log = logging.getLogger(__name__)
 
 STATE_LOGIN = "login"  # the code flow in progress: subject, purpose, where it went
 STEP_PHONE = "login.phone"
@@ -67,11 +72,15 @@ def failed_lock(ctx: Context, key: str, until: datetime | None) -> list[Reply]:
     return [Reply(text=ctx.t(key, time=when), buttons=((home_button(ctx),),))]
 
 
-def email_available(ctx: Context) -> bool:
+def email_available(settings: Settings) -> bool:
     """E-mailed codes need an SMTP server; without one only development mode (which keeps
     messages in the dev outbox) may pretend to send them."""
-    settings = ctx.settings
     return bool(settings.smtp_host) or settings.sms_provider == "log"
+
+
+def requester(ctx: Context) -> Requester:
+    """Who asks for or types a code: this chat, from this network address."""
+    return Requester(ctx.user.id, ctx.incoming.client_address)
 
 
 async def send_code(ctx: Context, flow: dict[str, Any]) -> list[Reply]:
@@ -83,7 +92,7 @@ async def send_code(ctx: Context, flow: dict[str, Any]) -> list[Reply]:
         phone=flow["subject"],
         purpose=flow["purpose"],
         delivery=flow["delivery"],
-        chat_user_id=ctx.user.id,
+        requester=requester(ctx),
         address=flow.get("address"),
         text=code_message(ctx),
         target=flow.get("target"),
@@ -99,22 +108,39 @@ def sent_answer(ctx: Context, result: SendResult, flow: dict[str, Any]) -> list[
     if outcome == Sent.RATE_LIMITED:
         ctx.state.pop(STATE_AWAITING, None)
         return [Reply(text=ctx.t("account.rate_limited"), buttons=((home_button(ctx),),))]
+    if outcome == Sent.BUSY:  # the SMS budget is spent: e-mail, or later
+        ctx.state.pop(STATE_AWAITING, None)
+        if flow["purpose"] == "activate" and email_available(ctx.settings):
+            email = Button(ctx.t("account.via_email"), payload="otp:email")
+            return [
+                Reply(text=ctx.t("account.sms_busy_email"), buttons=((email,), (home_button(ctx),)))
+            ]
+        return [Reply(text=ctx.t("account.sms_busy"), buttons=((home_button(ctx),),))]
     resend = Button(ctx.t("account.resend"), payload="otp:resend")
     if outcome == Sent.WAIT:
         return ask(ctx, step, ctx.t("account.resend_wait", seconds=result.wait_seconds), resend)
-    if outcome == Sent.DELIVERY_FAILED:
-        ctx.state.pop(STATE_AWAITING, None)
-        by_sms = flow["delivery"] == "sms"
-        buttons: tuple[tuple[Button, ...], ...] = ((home_button(ctx),),)
-        if flow["purpose"] == "activate":  # only activation lets the customer choose
-            other = ("account.via_email", "otp:email") if by_sms else ("account.via_sms", "otp:sms")
-            if by_sms and not email_available(ctx):
-                other = None  # type: ignore[assignment]
-            if other is not None:
-                buttons = ((Button(ctx.t(other[0]), payload=other[1]),), *buttons)
-        failed = "account.sms_failed" if by_sms else "account.email_failed"
-        return [Reply(text=ctx.t(failed), buttons=buttons)]
     return ask(ctx, step, ctx.t(str(flow["sent_key"]), **flow.get("params", {})), resend)
+
+
+async def code_not_delivered(services: Services, failed: Undelivered) -> None:
+    """The gateway refused a code the customer was told is on its way: tell them, with
+    the other way to receive it where activation offers one."""
+    async with services.pusher.db.reading() as session:
+        user = await session.get(ChatUser, failed.chat_user_id)
+        lang = user.language if user is not None else services.settings.default_language
+    by_sms = failed.delivery == "sms"
+    home = Button(services.texts.get("menu.home", lang), payload="menu")
+    buttons: tuple[tuple[Button, ...], ...] = ((home,),)
+    if failed.purpose == "activate" and (not by_sms or email_available(services.settings)):
+        key, payload = (
+            ("account.via_email", "otp:email") if by_sms else ("account.via_sms", "otp:sms")
+        )
+        buttons = ((Button(services.texts.get(key, lang), payload=payload),), *buttons)
+    text = services.texts.get("account.sms_failed" if by_sms else "account.email_failed", lang)
+    try:
+        await services.pusher.push(failed.chat_user_id, [Reply(text=text, buttons=buttons)])
+    except PushError as error:  # e.g. `cskh chat` has ended
+        log.warning("could not tell chat user %s its code failed: %s", failed.chat_user_id, error)
 
 
 async def check_code(ctx: Context, step: str) -> tuple[Any, list[Reply] | None]:
@@ -134,7 +160,7 @@ async def check_code(ctx: Context, step: str) -> tuple[Any, list[Reply] | None]:
         phone=flow["subject"],
         purpose=flow["purpose"],
         code=code,
-        chat_user_id=ctx.user.id,
+        requester=requester(ctx),
     )
     if result.outcome == Checked.LOCKED:
         return None, failed_lock(ctx, "account.locked", result.locked_until)
@@ -214,7 +240,7 @@ def register(router: Router) -> None:
         ctx.state[STATE_LOGIN] = {"subject": phone, "purpose": "activate"}
         ctx.state.pop(STATE_AWAITING, None)
         choices = [Button(ctx.t("account.via_sms"), payload="otp:sms")]
-        if email_available(ctx):
+        if email_available(ctx.settings):
             choices.append(Button(ctx.t("account.via_email"), payload="otp:email"))
         return [
             Reply(
@@ -235,7 +261,7 @@ def register(router: Router) -> None:
             or not consented(ctx)
         ):
             return await login(ctx)
-        if ctx.arg == "email" and not email_available(ctx):
+        if ctx.arg == "email" and not email_available(ctx.settings):
             return await login(ctx)
         phone = str(flow["subject"])
         customers = await ctx.services.backend.customers_by_phone(phone)
@@ -313,47 +339,28 @@ def register(router: Router) -> None:
         if not consented(ctx) or ctx.user.otp_required:
             return await login(ctx)
         username = str(ctx.state.get(STATE_AWAITING, {}).get("username", ""))
-        password = ctx.incoming.text or ""
-        subject = f"portal:{username}"
-        now = ctx.now()
-        await guard.serialise(ctx.session, subject)
-        until = await guard.locked_until(ctx.session, subject, now)
-        if until is not None:
-            return failed_lock(ctx, "account.login_locked", until)
-        account = await accounts.portal_account(ctx.session, username)
-        # verify_secret runs a dummy check for an unknown username: same time, same answer.
-        if await verify_secret(account.password_hash if account else None, password):
-            await guard.clear(ctx.session, subject)
-            assert account is not None
+        attempt = await accounts.check_password(
+            ctx.session, username, ctx.incoming.text or "", requester(ctx), ctx.now()
+        )
+        if attempt.account is not None:
             customers = [
                 c
                 for c in [
                     await ctx.services.backend.customer(link.customer_code)
-                    for link in account.codes
+                    for link in attempt.account.codes
                 ]
                 if c is not None
             ]
-            return await activated(ctx, subject, customers, phone=None, method="password")
-        audit.record(
-            ctx.session,
-            "login_failure",
-            chat_user_id=ctx.user.id,
-            subject=subject,
-            method="password",
-        )
-        locked = await guard.record_failure(ctx.session, subject, now)
-        if locked is not None:
-            audit.record(
-                ctx.session,
-                "lockout",
-                chat_user_id=ctx.user.id,
-                subject=subject,
-                until=locked.isoformat(),
+            return await activated(
+                ctx, f"portal:{username}", customers, phone=None, method="password"
             )
-            return failed_lock(ctx, "account.login_locked", locked)
-        left = await guard.failures_left(ctx.session, subject)
+        if attempt.locked is not None:
+            key = "account.login_locked" if attempt.locked == "account" else "account.login_slowed"
+            return failed_lock(ctx, key, attempt.locked_until)
         forgot = Button(ctx.t("account.forgot"), payload="forgot")
-        return ask(ctx, STEP_USERNAME, ctx.t("account.login_wrong", left=left), forgot)
+        return ask(
+            ctx, STEP_USERNAME, ctx.t("account.login_wrong", left=attempt.attempts_left), forgot
+        )
 
     # --- forgot password: an OTP to the account's phone, then a new password -----------------
 

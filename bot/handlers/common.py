@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
 
 STATE_SCREEN = "screen"
+_ID = re.compile(r"[0-9]{1,9}")  # ASCII digits only: "²" is a digit to str.isdigit()
+
+
+def id_arg(value: str | None) -> int | None:
+    """A row id or a count from a button payload, or None when it is not one. Payloads
+    can be forged: a value no database column holds is refused here (issue 12)."""
+    return int(value) if value and _ID.fullmatch(value) else None
 
 
 def home_button(ctx: Context) -> Button:

@@ -17,7 +17,7 @@ from bot.core.context import Context
 from bot.core.fmt import clock, day, kwh, local, money, number
 from bot.core.messages import Button, KeyboardRequest, Location, Reply, RequestButton, rows
 from bot.core.router import STATE_AWAITING, Router
-from bot.handlers.common import STATE_SCREEN, back_button, home_button
+from bot.handlers.common import STATE_SCREEN, back_button, home_button, id_arg
 from bot.handlers.gates import gate
 from bot.store.backend import CustomerRecord
 from bot.store.places import province_name, ward_name, ward_province
@@ -349,7 +349,7 @@ def register(router: Router) -> None:
         customer = await customer_of(ctx, code)
         if customer.latitude is None or customer.longitude is None:
             return ask_location(ctx)
-        offset = int(arg_part(ctx, 1) or 0)
+        offset = id_arg(arg_part(ctx, 1)) or 0
         return await points_answer(
             ctx,
             customer.latitude,
@@ -382,7 +382,7 @@ def register(router: Router) -> None:
     async def more_points_near(ctx: Context) -> list[Reply]:
         try:
             lat, lon, offset = (ctx.arg or "").split(":")
-            return await points_near(ctx, Location(float(lat), float(lon)), int(offset))
+            return await points_near(ctx, Location(float(lat), float(lon)), id_arg(offset) or 0)
         except ValueError:
             return ask_location(ctx)
 

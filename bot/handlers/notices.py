@@ -14,7 +14,7 @@ from bot.core.context import Context
 from bot.core.fmt import short_day
 from bot.core.messages import Button, Reply
 from bot.core.router import STATE_AWAITING, Router
-from bot.handlers.common import STATE_SCREEN, home_button, main_menu
+from bot.handlers.common import STATE_SCREEN, home_button, id_arg, main_menu
 from bot.handlers.gates import gate
 from bot.notify import inbox
 from bot.notify.outbox import CATEGORIES, replies_of
@@ -83,8 +83,8 @@ def register(router: Router) -> None:
         if (stop := gate(ctx, f"nview:{ctx.arg}")) is not None:
             return stop
         delivery = None
-        if (ctx.arg or "").isdigit():
-            delivery = await inbox.shown_notice(ctx.session, ctx.user, int(ctx.arg or 0))
+        if (notice_id := id_arg(ctx.arg)) is not None:
+            delivery = await inbox.shown_notice(ctx.session, ctx.user, notice_id)
         if delivery is None:
             return [await tab(ctx, ctx.t("notices.gone"))]
         inbox.mark_read(delivery, ctx.now())
@@ -102,8 +102,8 @@ def register(router: Router) -> None:
     @router.button(inbox.REPLY_PAYLOAD)
     async def ask_reply(ctx: Context) -> list[Reply]:
         delivery = None
-        if (ctx.arg or "").isdigit():
-            delivery = await inbox.delivery_of_notice(ctx.session, ctx.user.id, int(ctx.arg or 0))
+        if (notice_id := id_arg(ctx.arg)) is not None:
+            delivery = await inbox.delivery_of_notice(ctx.session, ctx.user.id, notice_id)
         if delivery is None:
             return [main_menu(ctx, ctx.t("notices.gone"))]
         return ask(ctx, delivery, ctx.t("notices.ask_reply", notice=inbox.headline(delivery)))

@@ -11,7 +11,14 @@ from bot.core.fmt import clock, day, local
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import STATE_AWAITING, Router
 from bot.dialogs.forms import FieldSpec, default_forms
-from bot.dialogs.runner import STEP_FORM, FormRunner, draft_of, expired, shown_phone
+from bot.dialogs.runner import (
+    STEP_FORM,
+    FormRunner,
+    draft_of,
+    ended_by_logout,
+    expired,
+    shown_phone,
+)
 from bot.handlers.common import back_button, home_button, main_menu
 from bot.handlers.gates import gate
 from bot.store import requests as store
@@ -74,6 +81,9 @@ def register(router: Router) -> None:
     @router.before
     async def drop_old_draft(ctx: Context) -> None:
         draft = draft_of(ctx)
+        if draft is not None and ended_by_logout(draft, ctx.user):
+            runner.drop(ctx)  # silently: whoever is here now may not be its author
+            return
         if draft is not None and expired(draft, ctx.now()):
             runner.drop(ctx)
             ctx.notices.append(
@@ -494,7 +504,10 @@ def register(router: Router) -> None:
     @router.button("req_info_done")
     async def info_done(ctx: Context) -> list[Reply]:
         ctx.state.pop(STATE_AWAITING, None)
-        code = ctx.arg or ""
+        request, refusal = await opened(ctx, "req_info_done")  # a forged code is no code
+        if refusal is not None:
+            return refusal
+        code = request.code
         return [
             Reply(
                 text=ctx.t("requests.info_done", code=code),

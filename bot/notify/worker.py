@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from bot.core.push import ChannelUnreachable, Outbound, RateLimited, Recipient
 from bot.notify.limits import RateLimiter
 from bot.notify.outbox import quiet, replies_of
 from bot.store import repo
-from bot.store.db import Database
+from bot.store.db import Database, error_summary
 from bot.store.models import (
     ChatUser,
     Conversation,
@@ -73,9 +74,60 @@ class WorkerOptions:
     heartbeat_seconds: float = 5.0
     stale_after: float = 30.0
     quiet_hours: tuple[int, int] = (21, 7)
+    # While the database fails: seconds before the next try, doubling from the first
+    # up to the second, back to the first once it works (issue 12).
+    backoff_base: float = 1.0
+    backoff_cap: float = 30.0
     # The channels this worker sends for (None: every channel it has). The web chat's
     # sockets live in `cskh serve`, so only a worker there sends for it.
     channels: frozenset[str] | None = None
+
+
+class Backoff:
+    """How a worker waits out a database that fails: the seconds before the next try
+    (doubling up to a cap), and one log line when delivery stops and one when it
+    resumes, instead of a ~120-line traceback a second (issue 12)."""
+
+    def __init__(self, worker_id: str, base: float, cap: float) -> None:
+        self.worker_id = worker_id
+        self.base = base
+        self.cap = cap
+        self.tries = 0  # failed in a row
+        self.since: float | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.since is not None
+
+    def failed(self, error: BaseException, waiting: str = "") -> float:
+        """Note a failed try; the seconds to wait before the next one."""
+        self.tries += 1
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning(
+                "delivery worker %s: delivery paused: %s%s; trying again in %g s, "
+                "backing off to every %g s",
+                self.worker_id,
+                error_summary(error),
+                f"; {waiting}" if waiting else "",
+                self.base,
+                self.cap,
+            )
+            log.debug("delivery worker %s: the first failure", self.worker_id, exc_info=error)
+        return float(min(self.cap, self.base * 2 ** min(self.tries - 1, 32)))
+
+    def working(self) -> None:
+        """Note a try that reached the database."""
+        if self.since is not None:
+            log.info(
+                "delivery worker %s: delivery resumed, database back after %.0f s "
+                "(%s failed tries)",
+                self.worker_id,
+                time.monotonic() - self.since,
+                self.tries,
+            )
+        self.since = None
+        self.tries = 0
 
 
 class DeliveryWorker:
@@ -99,6 +151,7 @@ class DeliveryWorker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = asyncio.Event()
         self._registered = False
+        self.backoff = Backoff(self.id, self.options.backoff_base, self.options.backoff_cap)
         self.sent = 0  # counters for benchmarks and logs
         self.in_flight = 0
         self.on_sent: Callable[[Delivery], None] | None = None  # benchmarks' hook
@@ -120,37 +173,53 @@ class DeliveryWorker:
     # --- the loop -----------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set."""
-        await self.heartbeat()
-        await self.recover()
+        """Deliver until `stop` is set. While the database fails (also at start) it tries
+        again after a backoff that neither `wake` nor the heartbeat cuts short."""
         beating = asyncio.create_task(self._beat(stop))
+        started = False
         try:
             while not stop.is_set():
                 try:
+                    if not started:
+                        await self.heartbeat()
+                        await self.recover()
+                        started = True
                     handled = await self.run_once()
-                except Exception:  # a database hiccup must not end delivery for good
-                    log.exception("delivery worker %s: a round failed", self.id)
-                    handled = 0
+                except Exception as error:  # a database outage must not end delivery for good
+                    await _wait(stop, self.backoff.failed(error))
+                    continue
+                self.backoff.working()
                 if handled == 0:
                     self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            _first(stop.wait(), self._wake.wait()), self.options.poll_seconds
-                        )
+                    await _wait(stop, self.options.poll_seconds, self._wake)
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
-            await self.retire()
+            await self._retire_on_stop()
 
     async def _beat(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await asyncio.sleep(self.options.heartbeat_seconds)
+            if self.backoff.failing:  # the loop is trying the database, at its own pace
+                continue
             try:
                 await self.heartbeat()
                 await self.recover()
-            except Exception:
-                log.warning("delivery worker %s: heartbeat failed", self.id, exc_info=True)
+            except Exception as error:
+                self.backoff.failed(error)
+
+    async def _retire_on_stop(self) -> None:
+        try:
+            await self.retire()
+        except Exception as error:  # stopping must not wait for the database to return
+            log.warning(
+                "delivery worker %s stopped without giving back its claimed rows (%s); other "
+                "workers take them back once its heartbeat is %.0f s old",
+                self.id,
+                error_summary(error),
+                self.options.stale_after,
+            )
 
     async def heartbeat(self) -> None:
         now = self.clock.now()
@@ -377,17 +446,19 @@ class DeliveryWorker:
         return Outcome(row, "sent", platform_message_id=message_id)
 
     async def _record(self, outcomes: list[Outcome]) -> None:
-        """Write the outcomes, trying again while the database fails: these sends
-        happened, and rows left `sending` would be sent twice after a recovery."""
-        delay = 0.5
+        """Write the outcomes, trying again while the database fails, even once asked to
+        stop: these sends happened, and rows left `sending` would be sent twice after a
+        recovery."""
         while True:
             try:
                 await self._write_outcomes(outcomes)
+            except Exception as error:
+                await asyncio.sleep(
+                    self.backoff.failed(error, f"{len(outcomes)} sends wait to be recorded")
+                )
+            else:
+                self.backoff.working()
                 return
-            except Exception:
-                log.exception("delivery worker %s: recording outcomes failed; retrying", self.id)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
 
     async def _write_outcomes(self, outcomes: list[Outcome]) -> None:
         now = self.clock.now()
@@ -528,11 +599,11 @@ async def _conversations(session: AsyncSession, user_ids: set[int]) -> dict[int,
     return found
 
 
-async def _first(*waits: Any) -> None:
-    """Return when the first of the awaitables finishes; cancel the others."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
+async def _wait(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:
+    """Wait `seconds`, or less if `stop` (or `wake`) is set meanwhile."""
+    waits = [asyncio.ensure_future(event.wait()) for event in (stop, wake) if event is not None]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
-            task.cancel()
+        for waiting in waits:
+            waiting.cancel()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 AFTER_COMMIT = "after_commit"
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A health check that hangs on a database that does not answer is worse than one that
+# says so: /healthz and the error pages wait at most this long (issue 12).
+PING_TIMEOUT = 2.0
 
 
 class Database:
@@ -63,6 +67,7 @@ class Database:
             self.read_engine = create_async_engine(self.url, **kwargs)
             _configure_sqlite(self.read_engine, begin="BEGIN")
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._unreachable_since: float | None = None  # monotonic time of the first failed ping
 
     @property
     def sqlite_path(self) -> str | None:
@@ -109,19 +114,43 @@ class Database:
             yield session  # closing the session rolls its transaction back
 
     async def ping(self) -> bool:
-        """True when the database answers a trivial query."""
+        """True when the database answers a trivial query within PING_TIMEOUT seconds.
+
+        /healthz asks every few seconds: the first failure after a success is logged in
+        one line, and so is the recovery; the failures between are quiet (issue 12).
+        """
         try:
-            async with self.read_engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            return True
-        except Exception:  # any failure means "not reachable" to a health check
-            log.warning("database ping failed", exc_info=True)
+            async with asyncio.timeout(PING_TIMEOUT):
+                async with self.read_engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except Exception as error:  # any failure means "not reachable" to a health check
+            if self._unreachable_since is None:
+                self._unreachable_since = time.monotonic()
+                reason = (
+                    f"no answer within {PING_TIMEOUT:g} s"
+                    if isinstance(error, TimeoutError)
+                    else error_summary(error)
+                )
+                log.warning("database unreachable: %s", reason)
+                log.debug("database ping failed", exc_info=True)
             return False
+        if self._unreachable_since is not None:
+            down_for = time.monotonic() - self._unreachable_since
+            self._unreachable_since = None
+            log.info("database reachable again after %.0f s", down_for)
+        return True
 
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+
+
+def error_summary(error: BaseException) -> str:
+    """The error in one line ("OperationalError: (sqlite3.OperationalError) unable to
+    open database file"): SQLAlchemy adds the statement and a link on further lines."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _configure_sqlite(engine: AsyncEngine, begin: str = "BEGIN IMMEDIATE") -> None:

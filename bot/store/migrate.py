@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Connection, inspect, text
 
 from bot.paths import resource_path
 from bot.store.db import Database
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 # Any constant works; it only has to be the same in every process of this app.
 MIGRATION_LOCK_KEY = 0x63736B68  # "cskh"
+VERSION_TABLE = "alembic_version"  # alembic's default, which migrations/env.py keeps
 
 
 def alembic_config() -> Config:
@@ -35,13 +37,38 @@ def alembic_config() -> Config:
     return config
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    # Reading the migration scripts takes ~40 ms, and they do not change while we run.
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return _scripts().get_current_head()
 
 
 async def current_revision(db: Database) -> str | None:
     async with db.engine.connect() as conn:
         return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
+async def schema_state(db: Database) -> str:
+    """The schema against this code's migrations, for /healthz: "ok", "missing" (no
+    schema: `cskh db upgrade`), "outdated (at X, expected Y)", or "newer than this code
+    (at X, expected Y)" (a later release migrated it)."""
+    # On the read engine, which on SQLite never waits for a writer; and without
+    # alembic's MigrationContext, which logs two lines each time (polled every few
+    # seconds).
+    async with db.read_engine.connect() as conn:
+        current = await conn.run_sync(_applied_revision)
+    expected = head_revision()
+    if current == expected:
+        return "ok"
+    if current is None:
+        return "missing"
+    known = {script.revision for script in _scripts().walk_revisions()}
+    state = "outdated" if current in known else "newer than this code"
+    return f"{state} (at {current}, expected {expected})"
 
 
 async def upgrade(db: Database, revision: str = "head") -> str | None:
@@ -66,6 +93,12 @@ async def upgrade(db: Database, revision: str = "head") -> str | None:
 
 async def is_up_to_date(db: Database) -> bool:
     return await current_revision(db) == head_revision()
+
+
+def _applied_revision(sync_connection: Connection) -> str | None:
+    if not inspect(sync_connection).has_table(VERSION_TABLE):
+        return None
+    return sync_connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
 
 
 def _upgrade_on(sync_connection: Any, revision: str) -> None:

@@ -404,6 +404,10 @@ class OtpCode(Base):
     __table_args__ = (
         Index("ix_otp_subject_created", "subject", "created_at"),
         Index("ix_otp_chat_user_created", "chat_user_id", "created_at"),
+        # Limits per client address and network, and the global SMS budget (issue 12).
+        Index("ix_otp_address_created", "client_address", "created_at"),
+        Index("ix_otp_network_created", "client_network", "created_at"),
+        Index("ix_otp_created", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(80))  # the phone (E.164) proven by the code
@@ -415,6 +419,8 @@ class OtpCode(Base):
     chat_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("chat_users.id", ondelete="SET NULL")
     )
+    client_address: Mapped[str | None] = mapped_column(String(45))  # who asked, if known
+    client_network: Mapped[str | None] = mapped_column(String(49))  # its /24 or /64
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]

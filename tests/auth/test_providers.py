@@ -19,27 +19,23 @@ async def test_the_gateway_gets_json_with_the_bearer_token(migrated_url: str) ->
     gateway = await FakeSmsGateway().start()
     sender = HttpSmsSender(gateway.url, gateway.token)
     sender.backoff = 0.01
-    db = Database(migrated_url)
     try:
-        async with db.transaction() as session:
-            await sender.send(Outgoing("sms", "+84905123456", "Ma: 123456"), session)
-            gateway.failures = [502, 503]  # retried, then delivered
-            await sender.send(Outgoing("sms", "+84905123456", "Ma: 654321"), session)
-            gateway.failures = [400]  # a refusal is final
-            with pytest.raises(DeliveryError, match="refused"):
-                await sender.send(Outgoing("sms", "+84905123456", "x"), session)
-            gateway.failures = [500, 500, 500]
-            with pytest.raises(DeliveryError, match="after retries"):
-                await sender.send(Outgoing("sms", "+84905123456", "x"), session)
+        await sender.send(Outgoing("sms", "+84905123456", "Ma: 123456"))
+        gateway.failures = [502, 503]  # retried, then delivered
+        await sender.send(Outgoing("sms", "+84905123456", "Ma: 654321"))
+        gateway.failures = [400]  # a refusal is final
+        with pytest.raises(DeliveryError, match="refused"):
+            await sender.send(Outgoing("sms", "+84905123456", "x"))
+        gateway.failures = [500, 500, 500]
+        with pytest.raises(DeliveryError, match="after retries"):
+            await sender.send(Outgoing("sms", "+84905123456", "x"))
         wrong_token = HttpSmsSender(gateway.url, "nope")
-        async with db.transaction() as session:
-            with pytest.raises(DeliveryError):
-                await wrong_token.send(Outgoing("sms", "+84905123456", "x"), session)
+        with pytest.raises(DeliveryError):
+            await wrong_token.send(Outgoing("sms", "+84905123456", "x"))
         await wrong_token.close()
     finally:
         await sender.close()
         await gateway.close()
-        await db.dispose()
     assert gateway.received == [
         {"to": "+84905123456", "text": "Ma: 123456"},
         {"to": "+84905123456", "text": "Ma: 654321"},
@@ -55,15 +51,12 @@ async def test_smtp_delivers_a_vietnamese_mail(tmp_path: object, migrated_url: s
         smtp_port=smtp.port,
         smtp_starttls=False,
     )
-    db = Database(migrated_url)
     try:
-        async with db.transaction() as session:
-            await SmtpSender(settings).send(
-                Outgoing("email", "an.nguyen@example.com", "Mã: 482913", "Mã xác thực"), session
-            )
+        await SmtpSender(settings).send(
+            Outgoing("email", "an.nguyen@example.com", "Mã: 482913", "Mã xác thực")
+        )
     finally:
         smtp.stop()
-        await db.dispose()
     (mail,) = smtp.messages
     assert mail["Subject"] == "Mã xác thực" and mail["To"] == "an.nguyen@example.com"
     assert "Mã: 482913" in mail.get_content()
@@ -79,15 +72,8 @@ async def test_an_unreachable_smtp_server_is_a_delivery_error(
         smtp_port=9,
         smtp_starttls=False,
     )
-    db = Database(migrated_url)
-    try:
-        async with db.transaction() as session:
-            with pytest.raises(DeliveryError):
-                await SmtpSender(settings).send(
-                    Outgoing("email", "a@example.com", "x", "y"), session
-                )
-    finally:
-        await db.dispose()
+    with pytest.raises(DeliveryError):
+        await SmtpSender(settings).send(Outgoing("email", "a@example.com", "x", "y"))
 
 
 async def test_the_development_sender_logs_and_keeps_the_message(
@@ -95,12 +81,11 @@ async def test_the_development_sender_logs_and_keeps_the_message(
 ) -> None:
     db = Database(migrated_url)
     heard: list[Outgoing] = []
-    sender = LogSender()
+    sender = LogSender(db)
     sender.listeners.append(heard.append)
     try:
         with caplog.at_level(logging.WARNING):
-            async with db.transaction() as session:
-                await sender.send(Outgoing("sms", "+84905123456", "Ma: 482913"), session)
+            await sender.send(Outgoing("sms", "+84905123456", "Ma: 482913"))
         async with db.reading() as session:
             kept = await session.scalar(select(DevMessage))
     finally:

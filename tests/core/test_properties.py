@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.core.messages import Incoming
+from bot.core.messages import BadInput, Incoming
 from tests.helpers import BotServer, make_settings, running_bot
 
 _users = itertools.count()
@@ -59,9 +59,14 @@ async def test_huge_text_gets_an_answer(fuzz_bot: BotServer, size: int, letter: 
 @FUZZ
 @given(payload=st.text(min_size=1, max_size=200))
 async def test_any_button_payload_gets_an_answer(fuzz_bot: BotServer, payload: str) -> None:
-    replies = await fuzz_bot.runtime.engine.handle(
-        Incoming(channel="rest", user_id=f"btn{next(_users)}", payload=payload)
-    )
+    try:
+        incoming = Incoming(channel="rest", user_id=f"btn{next(_users)}", payload=payload)
+    except BadInput:
+        # Refused at the edge (every channel answers 400): a payload with a control
+        # character or a lone surrogate is none the bot ever made.
+        assert any(ord(c) < 32 or 127 <= ord(c) < 160 or 0xD800 <= ord(c) < 0xE000 for c in payload)
+        return
+    replies = await fuzz_bot.runtime.engine.handle(incoming)
     _assert_helpful(replies)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ class FakeSmsGateway:
     token: str = "sms-token"
     received: list[dict[str, Any]] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)  # statuses to answer next
+    delay: float = 0.0  # seconds each answer takes (a slow real gateway: ~300 ms)
     url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -33,6 +35,8 @@ class FakeSmsGateway:
             await self._runner.cleanup()
 
     async def _send(self, request: web.Request) -> web.Response:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return web.json_response({"error": "unauthorised"}, status=401)
         if self.failures:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -42,26 +43,37 @@ class Rig:
             return list(await session.scalars(select(SecurityEvent.event)))
 
 
-async def make_rig(tmp_path: Path, seeded_sqlite_template: Path) -> AsyncIterator[Rig]:
+async def make_rig(tmp_path: Path, seeded: Path | str, **overrides: Any) -> AsyncIterator[Rig]:
+    """A rig on a copy of the seeded SQLite template, or on `seeded` when it is a URL of
+    a seeded database of the test's own; `overrides` are settings."""
     sms = await FakeSmsGateway().start()
     smtp = LocalSmtp().start()
     telegram = await FakeTelegram().start()
     clock = FakeClock()
-    settings = make_settings(
-        tmp_path / "var",
-        copy_sqlite(seeded_sqlite_template, tmp_path / "db"),
-        sms_provider="http",
-        sms_http_url=sms.url,
-        sms_http_token=sms.token,
-        smtp_host=smtp.host,
-        smtp_port=smtp.port,
-        smtp_starttls=False,
-        telegram_token="1:T",
-        telegram_api_url=telegram.url,
-        telegram_mode="webhook",
-        telegram_webhook_secret=TELEGRAM_SECRET,
-        webchat_burst=1000,  # scripted conversations type faster than people
-    )
+    url = seeded if isinstance(seeded, str) else copy_sqlite(seeded, tmp_path / "db")
+    values: dict[str, Any] = {
+        "sms_provider": "http",
+        "sms_http_url": sms.url,
+        "sms_http_token": sms.token,
+        "smtp_host": smtp.host,
+        "smtp_port": smtp.port,
+        "smtp_starttls": False,
+        "telegram_token": "1:T",
+        "telegram_api_url": telegram.url,
+        "telegram_mode": "webhook",
+        "telegram_webhook_secret": TELEGRAM_SECRET,
+        "webchat_burst": 1000,  # scripted conversations type faster than people
+        "webchat_address_per_minute": 100_000,
+        # Every scripted customer comes from 127.0.0.1: the per-address limits are
+        # tested on their own (tests/handlers/test_abuse.py).
+        "otp_per_address_hour": 1000,
+        "otp_per_network_hour": 1000,
+        "sms_per_minute": 1000,
+        "uploads_per_hour": 1000,
+        "uploads_per_address_hour": 1000,
+    }
+    values.update(overrides)
+    settings = make_settings(tmp_path / "var", url, **values)
     try:
         async with running_bot(settings, clock=clock) as server:
             yield Rig(server, sms, smtp, telegram, clock)

@@ -4,14 +4,15 @@ limits, across several workers and a crash; 429, 403 and failures handled."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.core.clock import FakeClock
 from bot.core.messages import Button, Reply
@@ -21,6 +22,7 @@ from bot.notify.limits import ChannelLimit, RateLimiter
 from bot.notify.worker import MAX_ATTEMPTS, DeliveryWorker, WorkerOptions
 from bot.store.db import Database
 from bot.store.models import ChatUser, Delivery, NoticeOptOut, TranscriptMessage
+from tests.test_health import database_down
 
 NOON = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)  # 12:00 in Vietnam
 
@@ -308,6 +310,133 @@ async def test_a_push_carries_its_buttons_and_is_sent_at_once(db: Database) -> N
         row = await session.scalar(select(Delivery))
     assert row is not None and row.status == "sent"
     assert outbox.replies_of(row)[0].buttons[0][0].payload == "req:1"
+
+
+def connection_attempts(db: Database) -> Callable[[], int]:
+    """How many connections the database was asked for so far (failed ones too)."""
+    attempts = [0]
+
+    def count(*_: object) -> None:
+        attempts[0] += 1
+
+    event.listen(db.engine.sync_engine, "do_connect", count)
+    return lambda: attempts[0]
+
+
+async def until(done: Callable[[], bool], seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if done():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not done within {seconds} s")
+
+
+def worker_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [
+        r for r in caplog.records if r.name == "bot.notify.worker" and r.levelno >= logging.INFO
+    ]
+
+
+async def test_a_database_outage_is_logged_once_and_waited_out_with_backoff_regression(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 12: a worker logged a ~120-line traceback per try, a try a second and one
+    more each time new rows woke it. Now one line when delivery stops, one when it
+    resumes, and tries that back off whatever wakes it; then the rows go out."""
+    caplog.set_level(logging.INFO)
+    users = await chat_users(db, 3)
+    await notify(db, users, now=NOON + timedelta(hours=1))  # due while the database is down
+    clock = FakeClock(NOON)
+    channel = FakeChannel()
+    sender = worker(
+        db,
+        channel,
+        clock,
+        poll_seconds=0.05,
+        heartbeat_seconds=0.05,
+        backoff_base=0.02,
+        backoff_cap=0.2,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(sender.run(stop))
+    try:
+        await asyncio.sleep(0.2)  # registered, polling
+        attempts = connection_attempts(db)
+        async with database_down(db):
+            clock.advance(hours=1)
+            for _ in range(100):  # 1 s of rows committed elsewhere waking it
+                sender.wake()
+                await asyncio.sleep(0.01)
+            tried = attempts()
+            during = worker_lines(caplog)
+        await until(lambda: len(channel.delivered) == 3)
+    finally:
+        stop.set()
+        await running
+    # waits of 0.02, 0.04, 0.08, 0.16, then 0.2 s: about 8 tries in the second (it was 70-100)
+    assert 3 <= tried <= 12, tried
+    assert [r.levelname for r in during] == ["WARNING"]
+    assert "delivery paused" in during[0].getMessage() and during[0].exc_info is None
+    resumed = worker_lines(caplog)[len(during) :]
+    assert [r.levelname for r in resumed] == ["INFO"]
+    assert "database back after" in resumed[0].getMessage()
+    assert await statuses(db) == Counter({"sent": 3})
+
+
+async def test_sends_whose_outcome_could_not_be_written_are_recorded_once_it_is_back(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The send happened: the worker keeps trying to record it (a row left `sending`
+    would be sent twice), with the same backoff and one line, not one per try."""
+    caplog.set_level(logging.INFO)
+    (user,) = await chat_users(db, 1)
+    await notify(db, [user])
+    sent, recorded_later = asyncio.Event(), asyncio.Event()
+
+    class CutOffChannel(FakeChannel):
+        async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None:
+            message_id = await super().deliver(recipient, replies)
+            sent.set()
+            await recorded_later.wait()  # the database goes down before the answer is kept
+            return message_id
+
+    channel = CutOffChannel()
+    sender = worker(db, channel, FakeClock(NOON), backoff_base=0.02, backoff_cap=0.1)
+    round_ = asyncio.create_task(sender.run_once())
+    await sent.wait()
+    async with database_down(db):
+        recorded_later.set()
+        await asyncio.sleep(0.5)
+        assert not round_.done()  # still trying to record it
+    assert await asyncio.wait_for(round_, 5) == 1
+    assert await statuses(db) == Counter({"sent": 1}) and len(channel.delivered) == 1
+    lines = worker_lines(caplog)
+    assert [r.levelname for r in lines] == ["WARNING", "INFO"]
+    assert "1 sends wait to be recorded" in lines[0].getMessage()
+
+
+async def test_a_worker_started_or_stopped_while_the_database_is_down_carries_on(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It died at start (its first heartbeat failed outside the loop) and raised at stop
+    (giving back its rows failed), which took `cskh serve`'s shutdown down with it."""
+    caplog.set_level(logging.INFO)
+    users = await chat_users(db, 2)
+    await notify(db, users)
+    channel = FakeChannel()
+    sender = worker(
+        db, channel, FakeClock(NOON), poll_seconds=0.05, backoff_base=0.02, backoff_cap=0.1
+    )
+    stop = asyncio.Event()
+    async with database_down(db):
+        running = asyncio.create_task(sender.run(stop))
+        await asyncio.sleep(0.3)
+        assert not running.done()
+    await until(lambda: sender.sent == 2)  # sent and recorded
+    async with database_down(db):
+        stop.set()
+        await asyncio.wait_for(running, 5)  # no error: the rows are taken back later
+    assert "stopped without giving back" in worker_lines(caplog)[-1].getMessage()
 
 
 def test_the_limiter_keeps_to_the_window_and_the_gap_per_chat() -> None:

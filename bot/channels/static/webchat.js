@@ -120,10 +120,11 @@
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + "/webchat/ws");
     setStatus(ui.connecting);
-    socket.addEventListener("open", () => { retry = 500; setStatus(""); });
+    socket.addEventListener("open", () => setStatus(""));
     socket.addEventListener("message", (event) => {
       const frame = JSON.parse(event.data);
       if (frame.type === "history") {
+        retry = 500;  // only a chat that really works resets the wait between retries
         log.replaceChildren();
         for (const item of frame.messages) showPast(item);
         scrollDown();
@@ -137,10 +138,12 @@
         notice(frame.text);
       }
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
+      // 4008: the server refused this window (too many open); try again much later.
+      if (event.code === 4008) retry = 60000;
       setStatus(ui.reconnecting);
       setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 15000);
+      retry = Math.min(retry * 2, event.code === 4008 ? 300000 : 15000);
     });
   }
 

@@ -1,0 +1,315 @@
+"""An attacker's patterns against one-time codes and logins (issue 12), driven through the
+real channels on SQLite and PostgreSQL: SMS pumping with fresh identities, enumeration
+by timing, lockout as a weapon, password spraying, and a draft surviving a log-out."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.drivers import Driver, RestDriver, closing
+from tests.handlers.rig import AN_PHONE, Rig, assert_activated_as_an, make_rig, start_login
+from tests.handlers.test_services import FORMS, answer, field_asked
+from tests.helpers import TOKEN
+
+# Contract phones of the demo personas (`cskh demo personas`).
+CONTRACT_PHONES = ["0905123456", "0914222333", "0935777888", "0987654321", "0989111222"]
+RATE_LIMITED = "Quý khách đã yêu cầu quá nhiều mã."
+SMS_BUSY = "Hệ thống gửi SMS đang quá tải. Quý khách vui lòng nhận mã qua Email"
+
+
+@pytest.fixture
+async def strict_rig(tmp_path: Path, own_seeded_url: str) -> AsyncIterator[Rig]:
+    """A rig with the limits as shipped (the usual rig lifts the per-address ones, since
+    every scripted customer comes from 127.0.0.1), on each backend."""
+    async for running in make_rig(
+        tmp_path,
+        own_seeded_url,
+        otp_per_address_hour=10,
+        otp_per_network_hour=30,
+        sms_per_minute=20,
+        trusted_proxies_csv="127.0.0.1",
+    ):
+        yield running
+
+
+async def ask_sms_code(driver: Driver, phone: str) -> str:
+    """A new chat asks for an SMS code for `phone`; the bot's answer."""
+    await start_login(driver)
+    await driver.press("📱 Số điện thoại")
+    await driver.say(phone)
+    await driver.press("💬 SMS")
+    return driver.text
+
+
+class ProxiedRest(RestDriver):
+    """A REST caller behind our trusted proxy, which names the customer's address."""
+
+    def __init__(self, rig: Rig, user: str, address: str) -> None:
+        super().__init__(rig.server, user)
+        self.address = address
+        self.seconds = 0.0  # how long the last answer took to arrive
+
+    async def _call(self, content: dict[str, Any]) -> None:
+        server = self.server
+        started = time.perf_counter()
+        async with server.session.post(
+            server.base_url + "/api/chat",
+            json={"user": self.platform_user_id, **content},
+            headers={"Authorization": f"Bearer {TOKEN}", "X-Forwarded-For": self.address},
+        ) as response:
+            body = await response.json()
+            assert response.status == 200, body
+        self.seconds = time.perf_counter() - started
+        await server.settle()
+        self.chat.messages = body["messages"]
+        await self._update()
+
+    async def say(self, text: str) -> None:
+        await self._call({"text": text})
+
+    async def press(self, title: str) -> None:
+        await self._call({"button": self._button(title)["payload"]})
+
+
+async def test_fresh_web_visitors_cannot_pump_sms_regression(strict_rig: Rig) -> None:
+    """The probe: 20 fresh web chat visitors sent 20 SMS in 2.2 s. A new visitor is free,
+    an address is not: 10 codes an hour from one address, then a clear refusal."""
+    answers = []
+    for visitor, phone in zip(range(20), itertools.cycle(CONTRACT_PHONES), strict=False):
+        async with closing(await strict_rig.driver("web", f"pump{visitor}")) as driver:
+            answers.append(await ask_sms_code(driver, phone))
+    assert len(strict_rig.sms.received) == 10
+    assert all(a.startswith("Nếu số") for a in answers[:10])
+    assert all(a.startswith(RATE_LIMITED) for a in answers[10:]), answers[10:]
+
+
+async def test_rest_users_from_many_addresses_meet_the_sms_budget_regression(
+    strict_rig: Rig,
+) -> None:
+    """The probe: 40 REST users sent 40 SMS in 3.1 s. Through a proxy naming 40
+    different addresses, no per-address limit applies, so the global budget (20 a
+    minute) stops them and offers e-mail."""
+    answers = []
+    for user, phone in zip(range(40), itertools.cycle(CONTRACT_PHONES), strict=False):
+        driver = ProxiedRest(strict_rig, f"pump{user}", f"198.{18 + user}.0.{user + 1}")
+        answers.append(await ask_sms_code(driver, phone))
+    assert len(strict_rig.sms.received) == 20
+    assert all(a.startswith(SMS_BUSY) for a in answers[20:]), answers[20:]
+    # The customer's way on works: the e-mail is not part of the SMS budget.
+    await driver.press("✉️ Email")
+    assert driver.text.startswith("Nếu số")
+
+
+async def test_a_rotating_network_meets_its_own_limit(strict_rig: Rig) -> None:
+    answers = []
+    for user in range(35):
+        phone = CONTRACT_PHONES[user % len(CONTRACT_PHONES)]
+        # Five addresses a minute: the budget of 20 SMS a minute is never what stops it.
+        strict_rig.clock.advance(seconds=12)
+        driver = ProxiedRest(strict_rig, f"net{user}", f"203.0.113.{user + 1}")
+        answers.append(await ask_sms_code(driver, phone))
+    assert len(strict_rig.sms.received) == 30
+    assert all(a.startswith(RATE_LIMITED) for a in answers[30:])
+
+
+async def test_the_limits_hold_across_processes(
+    strict_rig: Rig, tmp_path: Path, own_seeded_url: str
+) -> None:
+    """Two `cskh serve` processes on one database share the counts: visitors split
+    between them still get 10 codes an hour from one address."""
+    async for other in make_rig(
+        tmp_path / "second", own_seeded_url, otp_per_address_hour=10, sms_per_minute=20
+    ):
+        for visitor in range(12):
+            rig = strict_rig if visitor % 2 else other
+            async with closing(await rig.driver("web", f"two{visitor}")) as driver:
+                await ask_sms_code(driver, CONTRACT_PHONES[visitor % 5])
+        assert len(strict_rig.sms.received) + len(other.sms.received) == 10
+
+
+async def test_known_and_unknown_phones_answer_in_the_same_time_regression(
+    strict_rig: Rig,
+) -> None:
+    """The probe: with a 300 ms gateway a known phone answered in ~340 ms and an unknown
+    one in ~50 ms. The code now leaves after the answer, so both take the same path."""
+    strict_rig.sms.delay = 0.3
+    timings: dict[str, list[float]] = {"known": [], "unknown": []}
+    for attempt in range(16):
+        kind = ("known", "unknown")[attempt % 2]
+        phone = CONTRACT_PHONES[attempt % 5] if kind == "known" else f"0911{attempt:06d}"
+        driver = ProxiedRest(strict_rig, f"time{attempt}", f"192.0.{attempt}.2")
+        await start_login(driver)
+        await driver.press("📱 Số điện thoại")
+        await driver.say(phone)
+        await driver.press("💬 SMS")
+        timings[kind].append(driver.seconds)
+        assert driver.text.startswith("Nếu số")
+    known, unknown = (statistics.median(timings[k]) for k in ("known", "unknown"))
+    assert abs(known - unknown) < 0.02, timings
+    assert len(strict_rig.sms.received) == 8  # the known ones did get their codes
+
+
+async def test_forgot_password_takes_the_same_time_for_any_username_regression(
+    strict_rig: Rig,
+) -> None:
+    strict_rig.sms.delay = 0.3
+    timings: dict[str, list[float]] = {"known": [], "unknown": []}
+    for attempt in range(12):
+        kind = ("known", "unknown")[attempt % 2]
+        username = "annguyen" if kind == "known" else f"nobody{attempt}"
+        driver = ProxiedRest(strict_rig, f"forgot{attempt}", f"192.0.{attempt}.3")
+        await start_login(driver)
+        await driver.press("👤 Tên đăng nhập/mật khẩu")
+        await driver.say(username)
+        await driver.press("❓ Quên mật khẩu")
+        await driver.say(username)
+        timings[kind].append(driver.seconds)
+        assert driver.text.startswith("Nếu tên đăng nhập đúng")
+    known, unknown = (statistics.median(timings[k]) for k in ("known", "unknown"))
+    assert abs(known - unknown) < 0.02, timings
+
+
+async def test_wrong_codes_from_a_stranger_do_not_lock_the_owner_out_regression(
+    strict_rig: Rig,
+) -> None:
+    """The probe: an anonymous chat asked a code for a customer's phone and typed 5 wrong
+    codes; the customer's SMS login was locked for 15 minutes. Now the stranger is."""
+    async with closing(await strict_rig.driver("web", "stranger")) as stranger:
+        await ask_sms_code(stranger, "0905123456")
+        for _ in range(5):
+            await stranger.say("000000")
+        assert stranger.text.startswith("Vì nhập sai nhiều lần")
+        await stranger.press("🏠 Menu")
+    owner = await strict_rig.driver("telegram", "an")
+    assert (await ask_sms_code(owner, "0905123456")).startswith("Nếu số 0905 *** 456")
+    await owner.say(strict_rig.sms.last_code(AN_PHONE))
+    assert_activated_as_an(owner)
+
+
+async def test_add_code_cannot_lock_another_customer_out_regression(strict_rig: Rig) -> None:
+    """ "Thêm mã" from another account sends a code to the contract's phone; wrong codes
+    there lock that account's chat, not the contract's owner."""
+    intruder = await strict_rig.driver("rest", "binh")
+    await start_login(intruder)
+    await intruder.press("👤 Tên đăng nhập/mật khẩu")
+    await intruder.say("binhtran")
+    await intruder.say("Binh@2026cskh")
+    await intruder.say("/account")
+    await intruder.press("➕ Thêm mã khách hàng")
+    await intruder.say("PC05CC0123456")
+    assert "0905" not in intruder.text  # nothing tells whose phone it is
+    for _ in range(5):
+        await intruder.say("000000")
+    assert intruder.text.startswith("Vì nhập sai nhiều lần")
+    owner = await strict_rig.driver("web", "an")
+    assert (await ask_sms_code(owner, "0905123456")).startswith("Nếu số 0905 *** 456")
+    await owner.say(strict_rig.sms.last_code(AN_PHONE))
+    assert_activated_as_an(owner)
+    await owner.close()
+
+
+async def test_one_chat_spraying_usernames_is_slowed_regression(strict_rig: Rig) -> None:
+    """The probe: one chat tried 12 usernames and was told "4 attempts left" each time.
+    Now the chat's own count goes down and stops it at 10."""
+    driver = await strict_rig.driver("telegram", "sprayer")
+    await start_login(driver)
+    await driver.press("👤 Tên đăng nhập/mật khẩu")
+    lefts = []
+    for index in range(12):
+        await driver.say(f"user{index}")
+        await driver.say("Password123")
+        lefts.append(driver.text)
+        if driver.text.startswith("Vì nhập sai nhiều lần"):
+            await driver.press("🏠 Menu")
+            await driver.say("/login")
+            await driver.press("👤 Tên đăng nhập/mật khẩu")
+    assert lefts[0].endswith("Quý khách còn 4 lần thử.")  # the account's 5 still show first
+    assert lefts[6].endswith("Quý khách còn 3 lần thử.")  # then the chat's 10 run out
+    assert all(text.startswith("Vì nhập sai nhiều lần") for text in lefts[9:]), lefts[9:]
+    # The real owner, in their own chat, is not held back.
+    owner = await strict_rig.driver("telegram", "an")
+    await start_login(owner)
+    await owner.press("👤 Tên đăng nhập/mật khẩu")
+    await owner.say("annguyen")
+    await owner.say("An@2026cskh")
+    assert_activated_as_an(owner)
+
+
+async def test_many_chats_from_one_address_spraying_are_slowed(strict_rig: Rig) -> None:
+    texts = []
+    for chat in range(4):
+        driver = ProxiedRest(strict_rig, f"spray{chat}", "203.0.113.99")
+        await start_login(driver)
+        await driver.press("👤 Tên đăng nhập/mật khẩu")
+        for index in range(8):
+            if driver.text.startswith("Vì nhập sai nhiều lần"):
+                break
+            await driver.say(f"user{chat}x{index}")
+            await driver.say("Password123")
+            texts.append(driver.text)
+    assert sum(text.startswith("Tên đăng nhập hoặc mật khẩu chưa đúng") for text in texts) == 29
+    assert texts[-1].startswith("Vì nhập sai nhiều lần, việc đăng nhập bằng mật khẩu từ đây")
+
+
+async def test_a_draft_cannot_be_resumed_after_log_out_everywhere_regression(
+    strict_rig: Rig,
+) -> None:
+    """A form half filled in a chat that "log out everywhere" ended must not come back
+    there: not by "▶ Tiếp tục", not by typing the next answer."""
+    shared = await strict_rig.driver("rest", "shared-computer")
+    await start_login(shared)
+    await shared.press("👤 Tên đăng nhập/mật khẩu")
+    await shared.say("annguyen")
+    await shared.say("An@2026cskh")
+    form = FORMS["svc_check_meter"]
+    await shared.say("/services")
+    await shared.press("📝 Dịch vụ trong quá trình thực hiện hợp đồng mua bán điện")
+    await shared.press(form.title["vi"])
+    for _ in range(2):
+        await answer(shared, field_asked(form, shared.text))
+    asked = field_asked(form, shared.text)
+
+    own = await strict_rig.driver("telegram", "an")
+    await start_login(own)
+    await own.press("👤 Tên đăng nhập/mật khẩu")
+    await own.say("annguyen")
+    await own.say("An@2026cskh")
+    await own.say("/account")
+    await own.press("🚪 Đăng xuất mọi nơi")
+    await own.press("✅ Đồng ý")
+    assert "Đã đăng xuất" in own.text
+
+    await shared.say("Nội dung thử nghiệm đủ dài để gửi đi.")  # the next answer, typed
+    assert asked.prompt["vi"] not in shared.text
+    assert "Bước" not in shared.text
+    await shared.say("/services")
+    assert "▶ Tiếp tục" not in " ".join(shared.button_titles)
+
+
+async def test_operators_see_the_budget_being_eaten_on_metrics(
+    tmp_path: Path, own_seeded_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async for rig in make_rig(
+        tmp_path, own_seeded_url, sms_per_minute=5, metrics_token="scrape-me"
+    ):
+        for user in range(6):
+            driver = ProxiedRest(rig, f"m{user}", f"198.51.{user}.7")
+            await ask_sms_code(driver, CONTRACT_PHONES[user % 5])
+        assert driver.text.startswith(SMS_BUSY)
+        assert "SMS budget of the minute is being eaten" in caplog.text
+        url = rig.server.base_url + "/metrics"
+        async with rig.server.session.get(url) as response:
+            assert response.status == 401
+        headers = {"Authorization": "Bearer scrape-me"}
+        async with rig.server.session.get(url, headers=headers) as response:
+            assert response.status == 200
+            scraped = await response.text()
+        assert 'cskh_sms_budget_used_ratio{window="minute"} 1.0' in scraped
+        assert 'cskh_otp_refused_total{limit="sms_budget"}' in scraped
