@@ -8,6 +8,7 @@ bot sends are saved under var/downloads/ and their path printed.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,10 @@ from bot.core.push import Recipient
 from bot.core.texts import Texts
 from bot.store.db import Database
 from bot.store.media import load_media, sniff_image
+
+# A button's number: ASCII digits ("²" is a digit to str.isdigit(), and int() refuses a
+# number of 5,000 digits).
+_NUMBER = re.compile(r"[0-9]{1,6}")
 
 
 class TerminalChannel(Channel):
@@ -75,7 +80,7 @@ class TerminalChannel(Channel):
 
     def parse(self, line: str) -> Incoming | str:
         """An update from a typed line, or a message explaining what is wrong with it."""
-        if line.isdigit() and self._options:
+        if _NUMBER.fullmatch(line) and self._options:
             index = int(line) - 1
             if not 0 <= index < len(self._options):
                 return self._t("terminal.pick_number", count=len(self._options))

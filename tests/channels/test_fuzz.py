@@ -9,6 +9,7 @@ handlers behind the login (a payload such as `lk_points:CODE:abc` once did).
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import json
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from bot.auth import accounts
+from bot.channels.terminal import TerminalChannel
 from bot.core.messages import Incoming
 from bot.store import repo
 from bot.store.models import ChatUser, Conversation, Media
@@ -476,3 +478,33 @@ async def test_nul_and_lone_surrogates_are_refused_or_cleaned_alike_regression(
             select(ChatUser.display_name).where(ChatUser.platform_user_id == "n2")
         )
     assert name == "Lan"
+
+
+# --- the terminal (`cskh chat`) ---------------------------------------------------------------
+
+
+@FUZZ
+@given(
+    line=st.one_of(
+        hostile_text,
+        st.sampled_from(["²", "9" * 5000, "0", "-1", "/location nan inf", "/location 1e999 5"]),
+        st.builds(lambda rest: "/location " + rest, hostile_text),
+        st.builds(lambda rest: "/contact " + rest, hostile_text),
+    )
+)
+@example(line="9" * 5000)
+@example(line="²")
+async def test_any_terminal_line_is_answered_or_explained(fuzz: Fuzz, line: str) -> None:
+    runtime = fuzz.rig.server.runtime
+    out = io.StringIO()
+    terminal = TerminalChannel(
+        runtime.engine, runtime.db, runtime.texts, user_id="fuzz-term", downloads=Path("/tmp")
+    )
+    terminal.stdout = out
+    await terminal._turn(terminal._make(text="/start"))  # numbered options to choose from
+    parsed = terminal.parse(line.strip() or ".")
+    if isinstance(parsed, str):
+        assert parsed  # what is wrong with the line, in words
+        return
+    await terminal._turn(parsed)
+    assert APOLOGY[0] not in out.getvalue() and APOLOGY[1] not in out.getvalue()
