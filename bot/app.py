@@ -94,7 +94,7 @@ class Runtime:
             await self._delivery
             self._delivery = None
         await self.understanding.stop()
-        await self.engine.services.otp.drain()  # codes already promised to a customer
+        await self.engine.services.otp.drain(seconds=15)  # codes promised to a customer
         for channel in self.channels.values():
             await channel.stop()
         await self.senders.close()

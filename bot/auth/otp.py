@@ -359,10 +359,17 @@ class OtpService:
                 error=error[:200],
             )
 
-    async def drain(self) -> None:
-        """Wait for the codes still on their way (at shutdown; tests)."""
-        while self._sending:
-            await asyncio.gather(*list(self._sending), return_exceptions=True)
+    async def drain(self, seconds: float | None = None) -> None:
+        """Wait for the codes still on their way (at shutdown; tests), at most `seconds`
+        seconds: a gateway that hangs must not hold a shutdown for ever."""
+        try:
+            async with asyncio.timeout(seconds):
+                while self._sending:
+                    await asyncio.gather(*list(self._sending), return_exceptions=True)
+        except TimeoutError:
+            log.warning("%s one-time codes still unsent at shutdown", len(self._sending))
+            for task in list(self._sending):
+                task.cancel()
 
     # --- checking ----------------------------------------------------------------------------
 
