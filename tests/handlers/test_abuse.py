@@ -122,8 +122,9 @@ async def test_a_rotating_network_meets_its_own_limit(strict_rig: Rig) -> None:
 async def test_the_limits_hold_across_processes(
     strict_rig: Rig, tmp_path: Path, own_seeded_url: str
 ) -> None:
-    """Two `cskh serve` processes on one database share the counts: visitors split
-    between them still get 10 codes an hour from one address."""
+    """Two servers on one database (each with its own runtime and memory, as two
+    `cskh serve` processes have) share the counts: visitors split between them still get
+    10 codes an hour from one address."""
     async for other in make_rig(
         tmp_path / "second", own_seeded_url, otp_per_address_hour=10, sms_per_minute=20
     ):
