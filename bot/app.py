@@ -219,6 +219,7 @@ def build_channels(runtime: Runtime) -> list[Channel]:
                 runtime.links,
                 settings.max_upload_mb * 1024 * 1024,
                 settings.trusted_proxies,
+                runtime.media_quota,
             )
         )
     channels.append(
@@ -240,7 +241,11 @@ def build_channels(runtime: Runtime) -> list[Channel]:
                 "CSKH_TELEGRAM_MODE=webhook needs CSKH_TELEGRAM_WEBHOOK_SECRET "
                 "(Telegram sends it with every update; without it anyone could post updates)"
             )
-        channels.append(TelegramChannel(runtime.engine, runtime.db, runtime.pusher, settings))
+        channels.append(
+            TelegramChannel(
+                runtime.engine, runtime.db, runtime.pusher, settings, quota=runtime.media_quota
+            )
+        )
     for channel in channels:
         runtime.add_channel(channel)
     return channels

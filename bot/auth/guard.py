@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.locks import advisory_key
-from bot.core.network import network_of
+from bot.core.network import client_key, network_of
 from bot.store.models import AuthGuard
 
 MAX_FAILURES = 5
@@ -30,6 +30,11 @@ class Requester:
 
     chat_user_id: int
     address: str | None = None
+
+    @property
+    def client(self) -> str | None:
+        """The address as limits count it (an IPv6 address by its /64)."""
+        return client_key(self.address)
 
     @property
     def network(self) -> str | None:
@@ -70,15 +75,17 @@ async def record_failure(
     window: timedelta | None = None,
 ) -> datetime | None:
     """Count one wrong attempt; the end of the lock when this one earns it, else None.
-    With a `window`, attempts older than it (counted from the last one) are forgotten."""
+    With a `window`, the count starts again once the window since its first attempt has
+    passed ("50 an hour" means 50 within one hour)."""
     guard = await session.get(AuthGuard, subject)
     if guard is None:
-        guard = AuthGuard(subject=subject, failures=0, updated_at=now)
+        guard = AuthGuard(subject=subject, failures=0, updated_at=now, window_start=now)
         session.add(guard)
     elif guard.locked_until is not None and guard.locked_until <= now:
         guard.failures, guard.locked_until = 0, None  # the old lock has run out
-    elif window is not None and now - guard.updated_at > window:
-        guard.failures = 0
+        guard.window_start = now
+    elif window is not None and now - (guard.window_start or guard.updated_at) > window:
+        guard.failures, guard.window_start = 0, now
     guard.failures += 1
     guard.updated_at = now
     if guard.failures >= limit:

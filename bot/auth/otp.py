@@ -9,10 +9,13 @@ shares them:
 - per phone and requesting chat: a new code only 60 s after the last, 5 an hour; 5
   wrong codes lock that chat out of that phone for 15 minutes (the attacker locks
   themselves, never the owner, whose own code keeps working in their own chat);
-- per phone from any chat: 10 codes an hour and 50 wrong codes an hour (then the phone
-  is locked for 15 minutes), a ceiling far above one person's use, with an alert;
-- per chat: 10 codes a day; per client address: CSKH_OTP_PER_ADDRESS_HOUR codes an
-  hour and 20 wrong codes an hour; per /24 or /64 network: CSKH_OTP_PER_NETWORK_HOUR;
+- per phone and network (/24 or /64): 5 codes an hour, so new chats from one network
+  cannot spend a phone's ceiling: per phone from everywhere, 20 codes an hour and 50
+  wrong codes an hour (then the phone is locked for 15 minutes), ceilings that take
+  several networks to reach, with an alert;
+- per chat: 10 codes a day; per client (an IPv4 address, an IPv6 /64):
+  CSKH_OTP_PER_ADDRESS_HOUR codes an hour and 20 wrong codes an hour; per /24 or /64
+  network: CSKH_OTP_PER_NETWORK_HOUR;
 - all SMS together: CSKH_SMS_PER_MINUTE and CSKH_SMS_PER_DAY (the bot then offers
   e-mail or asks to try later), with a warning at 80 %.
 """
@@ -45,8 +48,8 @@ log = logging.getLogger(__name__)
 
 CODE_TTL = timedelta(minutes=5)
 RESEND_AFTER = timedelta(seconds=60)
-PER_REQUESTER_PER_HOUR = 5  # codes for one phone asked from one chat
-PER_PHONE_PER_HOUR = 10  # codes for one phone from every chat together
+PER_REQUESTER_PER_HOUR = 5  # codes for one phone asked from one chat, or one network
+PER_PHONE_PER_HOUR = 20  # codes for one phone from everywhere: past 4 networks' worth
 PER_USER_PER_DAY = 10  # codes one chat asks, whatever the phones
 WRONG_PER_REQUESTER = 5  # then that chat is locked out of that phone
 WRONG_PER_ADDRESS = 20  # an hour, from one client address
@@ -159,24 +162,10 @@ class OtpService:
         # Every code request in turn: the counts below must not race (PostgreSQL; SQLite
         # has one writer anyway). Requests are rare enough for one queue.
         await guard.serialise(session, "otp-send")
-        for subject in (_requester_subject(phone, requester), _phone_subject(phone)):
-            until = await guard.locked_until(session, subject, now)
-            if until is not None:
-                return self._counted(SendResult(Sent.LOCKED, locked_until=until))
+        refusal = await self._refusal(session, phone, delivery, requester, now)
+        if refusal is not None:
+            return self._counted(refusal)
         mine = (OtpCode.subject == phone) & (OtpCode.chat_user_id == requester.chat_user_id)
-        last = await session.scalar(
-            select(func.max(OtpCode.created_at)).where(mine, OtpCode.failed.is_(False))
-        )
-        if last is not None and now - last < RESEND_AFTER:
-            wait = int((RESEND_AFTER - (now - last)).total_seconds()) + 1
-            return self._counted(SendResult(Sent.WAIT, wait_seconds=wait))
-        refused_by = await self._refusing_limit(session, phone, requester, now)
-        if refused_by is not None:
-            self._refuse(session, requester, phone, refused_by)
-            return self._counted(SendResult(Sent.RATE_LIMITED))
-        if delivery == "sms" and not await self._within_budget(session, now):
-            self._refuse(session, requester, phone, "sms_budget")
-            return self._counted(SendResult(Sent.BUSY))
         # This chat's older codes for the phone stop working; another chat's do not (a
         # stranger asking for the owner's phone must not spoil the owner's code).
         await session.execute(
@@ -192,7 +181,7 @@ class OtpService:
             delivery=delivery,
             code_hash=self._digest(phone, purpose, code) if address else None,
             chat_user_id=requester.chat_user_id,
-            client_address=requester.address,
+            client_address=requester.client,
             client_network=requester.network,
             created_at=now,
             expires_at=now + CODE_TTL,
@@ -208,16 +197,40 @@ class OtpService:
         )
         await session.flush()  # the row's id, for the known and the unknown phone alike
         if address is not None:
-            message = (
-                Outgoing("sms", address, text.sms.format(code=code))
-                if delivery == "sms"
-                else Outgoing(
-                    "email", address, text.email_body.format(code=code), text.email_subject
-                )
-            )
+            message = _message(delivery, address, text, code)
             job = _Job(row.id, message, requester.chat_user_id, purpose, mask_phone(phone))
             session.info.setdefault(AFTER_COMMIT, []).append(lambda: self._start(job))
         return self._counted(SendResult(Sent.SENT))
+
+    async def _refusal(
+        self,
+        session: AsyncSession,
+        phone: str,
+        delivery: str,
+        requester: Requester,
+        now: datetime,
+    ) -> SendResult | None:
+        """Why no code may be sent now (a lock, the minute's wait, a limit, the budget),
+        or None when it may."""
+        for subject in (_requester_subject(phone, requester), _phone_subject(phone)):
+            until = await guard.locked_until(session, subject, now)
+            if until is not None:
+                return SendResult(Sent.LOCKED, locked_until=until)
+        mine = (OtpCode.subject == phone) & (OtpCode.chat_user_id == requester.chat_user_id)
+        last = await session.scalar(
+            select(func.max(OtpCode.created_at)).where(mine, OtpCode.failed.is_(False))
+        )
+        if last is not None and now - last < RESEND_AFTER:
+            wait = int((RESEND_AFTER - (now - last)).total_seconds()) + 1
+            return SendResult(Sent.WAIT, wait_seconds=wait)
+        refused_by = await self._refusing_limit(session, phone, requester, now)
+        if refused_by is not None:
+            self._refuse(session, requester, phone, refused_by)
+            return SendResult(Sent.RATE_LIMITED)
+        if delivery == "sms" and not await self._within_budget(session, now):
+            self._refuse(session, requester, phone, "sms_budget")
+            return SendResult(Sent.BUSY)
+        return None
 
     async def _refusing_limit(
         self, session: AsyncSession, phone: str, requester: Requester, now: datetime
@@ -229,24 +242,27 @@ class OtpService:
             ("requester", mine, hour, PER_REQUESTER_PER_HOUR),
             ("chat", OtpCode.chat_user_id == requester.chat_user_id, day, PER_USER_PER_DAY),
         ]
-        if requester.address is not None:
+        if requester.client is not None:
             checks.append(
                 (
                     "address",
-                    OtpCode.client_address == requester.address,
+                    OtpCode.client_address == requester.client,
                     hour,
                     self.limits.per_address_hour,
                 )
             )
         if requester.network is not None:
-            checks.append(
+            network = OtpCode.client_network == requester.network
+            checks += [
+                ("network", network, hour, self.limits.per_network_hour),
+                # New chats from one network spend only that network's share of a phone.
                 (
-                    "network",
-                    OtpCode.client_network == requester.network,
+                    "phone_network",
+                    network & (OtpCode.subject == phone),
                     hour,
-                    self.limits.per_network_hour,
-                )
-            )
+                    PER_REQUESTER_PER_HOUR,
+                ),
+            ]
         checks.append(("phone", OtpCode.subject == phone, hour, PER_PHONE_PER_HOUR))
         for name, condition, since, limit in checks:
             if await _count(session, condition, since) >= limit:
@@ -387,8 +403,8 @@ class OtpService:
         now = self.clock.now()
         own = _requester_subject(phone, requester)
         shared = [_phone_subject(phone)]
-        if requester.address is not None:
-            shared.append(_address_subject(requester.address))
+        if requester.client is not None:
+            shared.append(_address_subject(requester.client))
         await guard.serialise(session, own, *shared)  # counting and using up: one at a time
         for subject in (own, *shared):
             until = await guard.locked_until(session, subject, now)
@@ -438,9 +454,9 @@ class OtpService:
             ("requester", _requester_subject(phone, requester), WRONG_PER_REQUESTER, None),
             ("phone", _phone_subject(phone), WRONG_PER_PHONE, WINDOW),
         ]
-        if requester.address is not None:
+        if requester.client is not None:
             scopes.append(
-                ("address", _address_subject(requester.address), WRONG_PER_ADDRESS, WINDOW)
+                ("address", _address_subject(requester.client), WRONG_PER_ADDRESS, WINDOW)
             )
         earned: datetime | None = None
         for scope, subject, limit, window in scopes:
@@ -475,6 +491,12 @@ class _Job:
     chat_user_id: int
     purpose: str
     masked: str
+
+
+def _message(delivery: str, address: str, text: CodeMessage, code: str) -> Outgoing:
+    if delivery == "sms":
+        return Outgoing("sms", address, text.sms.format(code=code))
+    return Outgoing("email", address, text.email_body.format(code=code), text.email_subject)
 
 
 def _requester_subject(phone: str, requester: Requester) -> str:

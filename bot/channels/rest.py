@@ -35,6 +35,7 @@ from bot.core.messages import (
 from bot.core.push import Recipient
 from bot.store.db import Database
 from bot.store.media import sniff_image
+from bot.store.media_quota import MediaQuota
 from bot.store.models import RestMessage
 from bot.store.repo import get_chat_user
 
@@ -65,6 +66,7 @@ class RestChannel(Channel):
         links: MediaLinks,
         max_upload_bytes: int,
         trusted_proxies: Networks = (),
+        quota: MediaQuota | None = None,
     ) -> None:
         self.engine = engine
         self.db = db
@@ -74,6 +76,7 @@ class RestChannel(Channel):
         # An integration calling for many customers sends each one's address in
         # X-Forwarded-For from a trusted proxy; any other caller is one client.
         self.trusted_proxies = trusted_proxies
+        self.quota = quota  # what a user may make us keep (bot/store/media_quota.py)
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [
@@ -110,6 +113,13 @@ class RestChannel(Channel):
             incoming = self.parse_incoming(body, client_address(request, self.trusted_proxies))
         except BadInput as error:  # what Incoming itself refuses (a NUL in the user id...)
             raise BadRequest(str(error)) from None
+        if incoming.photos and self.quota is not None:
+            size = sum(len(photo.data or b"") for photo in incoming.photos)
+            refused = await self.quota.refuses(self.name, incoming.user_id, size)
+            if refused is not None:
+                return web.json_response(
+                    {"error": f"no more photos can be kept now ({refused} quota)"}, status=507
+                )
         replies = await self.engine.handle(incoming)
         return web.json_response({"messages": [self.render(reply) for reply in replies]})
 

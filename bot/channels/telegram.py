@@ -62,6 +62,7 @@ from bot.dialogs.fields import FieldError, parse_phone
 from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.media import is_refused_upload, load_media, sniff_media
+from bot.store.media_quota import MediaQuota
 from bot.store.repo import get_chat_user
 
 log = logging.getLogger(__name__)
@@ -104,11 +105,13 @@ class TelegramChannel(Channel):
         pusher: Pusher,
         settings: Settings,
         bot: Bot | None = None,
+        quota: MediaQuota | None = None,
     ) -> None:
         self.engine = engine
         self.db = db
         self.pusher = pusher
         self.settings = settings
+        self.quota = quota  # what a chat may make us keep (bot/store/media_quota.py)
         self.mode = settings.telegram_mode
         self.max_upload_bytes = settings.max_upload_mb * 1024 * 1024
         self.bot = bot or make_bot(settings)
@@ -236,7 +239,7 @@ class TelegramChannel(Channel):
             await self._handle(message.chat.id, incoming)
 
     async def _incoming(
-        self, message: Message, update_id: str, photos: tuple[Media | None, ...] = ()
+        self, message: Message, update_id: str, photos: tuple[Media | str, ...] = ()
     ) -> Incoming | None:
         sender = message.from_user
         common: dict[str, Any] = {
@@ -253,9 +256,11 @@ class TelegramChannel(Channel):
         text = message.text or message.caption
         if photos or message.photo:
             downloaded = photos or (await self._download_photo(message),)
-            if any(photo is None for photo in downloaded):
-                return Incoming(unsupported="too_large", **common)
-            return Incoming(text=text, photos=tuple(p for p in downloaded if p), **common)
+            refused = [photo for photo in downloaded if isinstance(photo, str)]
+            if refused:
+                return Incoming(unsupported=refused[0], **common)
+            kept = tuple(photo for photo in downloaded if isinstance(photo, Media))
+            return Incoming(text=text, photos=kept, **common)
         if message.document is not None:
             document = await self._download_document(message)
             if isinstance(document, str):
@@ -281,11 +286,12 @@ class TelegramChannel(Channel):
                 return Incoming(unsupported=kind, **common)
         return None  # service messages (pinned, joined...): nothing to answer
 
-    async def _download_photo(self, message: Message) -> Media | None:
-        """The largest size of the photo, or None when it is over the upload limit."""
+    async def _download_photo(self, message: Message) -> Media | str:
+        """The largest size of the photo, or why we do not take it ("too_large", "quota")."""
         largest = max(message.photo or [], key=lambda size: size.width * size.height)
-        if (largest.file_size or 0) > self.max_upload_bytes:
-            return None
+        refused = await self._refused_size(message, largest.file_size)
+        if refused is not None:
+            return refused
         data = await self._download(largest.file_id)
         return Media("image/jpeg", f"{largest.file_unique_id}.jpg", data=data)
 
@@ -294,14 +300,25 @@ class TelegramChannel(Channel):
         do not take it: "too_large", or "unsafe_file" for SVG and HTML (issue 12)."""
         document = message.document
         assert document is not None
-        if (document.file_size or 0) > self.max_upload_bytes:
-            return "too_large"
+        refused = await self._refused_size(message, document.file_size)
+        if refused is not None:
+            return refused
         data = await self._download(document.file_id)
         if is_refused_upload(data, document.mime_type, document.file_name):
             log.warning("telegram message %s: SVG or HTML file refused", message.message_id)
             return "unsafe_file"
         filename = document.file_name or f"{document.file_unique_id}.bin"
         return Media(sniff_media(data), filename, data=data)
+
+    async def _refused_size(self, message: Message, size: int | None) -> str | None:
+        """ "too_large" past the upload limit, "quota" past what this chat or everybody may
+        make us keep (issue 12); None when the file may come."""
+        if (size or 0) > self.max_upload_bytes:
+            return "too_large"
+        if self.quota is None:
+            return None
+        refused = await self.quota.refuses(self.name, str(message.chat.id), size or 0)
+        return "quota" if refused is not None else None
 
     async def _download(self, file_id: str) -> bytes:
         buffer = await self._call(lambda: self.bot.download(file_id, destination=io.BytesIO()))

@@ -47,6 +47,7 @@ from bot.channels.media import (
 from bot.core import metrics
 from bot.core.engine import Engine
 from bot.core.messages import MAX_PAYLOAD_BYTES, Incoming, Location, Media, Reply
+from bot.core.network import client_key
 from bot.core.push import Recipient
 from bot.core.texts import Texts
 from bot.settings import Settings
@@ -272,6 +273,7 @@ class WebChatChannel(Channel):
         if not self._origin_allowed(request):
             raise web.HTTPForbidden(text="This page may not open the chat.")
         address = client_address(request, self.settings.trusted_proxies)
+        client = client_key(address) or ""
         # Read before the upgrade: with the database down the answer is a plain 503,
         # not a socket that opens and breaks at once.
         history = await self._history(visitor_id)
@@ -280,7 +282,7 @@ class WebChatChannel(Channel):
         visitor = self._visitors.setdefault(visitor_id, _Visitor())
         if (
             len(visitor.sockets) >= self.settings.webchat_sockets_per_visitor
-            or self._sockets_by_address[address or ""] >= self.settings.webchat_sockets_per_address
+            or self._sockets_by_address[client] >= self.settings.webchat_sockets_per_address
         ):
             metrics.THROTTLED.labels("socket").inc()
             await self._notice(socket, visitor_id, "webchat.too_many_windows")
@@ -289,7 +291,7 @@ class WebChatChannel(Channel):
                 self._visitors.pop(visitor_id, None)
             return socket
         visitor.sockets.add(socket)
-        self._sockets_by_address[address or ""] += 1
+        self._sockets_by_address[client] += 1
         try:
             await socket.send_json({"type": "history", "messages": history})
             async for frame in socket:
@@ -301,20 +303,23 @@ class WebChatChannel(Channel):
             visitor.sockets.discard(socket)
             if not visitor.sockets:
                 self._visitors.pop(visitor_id, None)
-            self._sockets_by_address[address or ""] -= 1
-            if self._sockets_by_address[address or ""] <= 0:
-                del self._sockets_by_address[address or ""]
+            self._sockets_by_address[client] -= 1
+            if self._sockets_by_address[client] <= 0:
+                del self._sockets_by_address[client]
         return socket
 
     async def _allowed(
         self, kind: str, rates: tuple[Rate, Rate], visitor_id: str, address: str | None
     ) -> bool:
-        """One more message or upload for this visitor and their address, if both allow."""
+        """One more message or upload for this visitor and their address, if both allow.
+        The visitor first: one flooding visitor must not spend the allowance of everybody
+        behind the same address (an office, a carrier's NAT)."""
         if not (await self.throttle.take(f"web:{kind}:v:{visitor_id}", rates[0])).allowed:
             return False
-        if address is None:
+        client = client_key(address)
+        if client is None:
             return True
-        return (await self.throttle.take(f"web:{kind}:a:{address}", rates[1])).allowed
+        return (await self.throttle.take(f"web:{kind}:a:{client}", rates[1])).allowed
 
     async def _on_frame(
         self,

@@ -6,7 +6,6 @@ Nothing here knows a platform. A channel adapter turns a platform update into an
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -88,10 +87,12 @@ class Location:
             # bool is an int to Python, but `true` is no latitude.
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise BadInput("latitude and longitude must be numbers")
-            if not math.isfinite(value):
-                raise BadInput("latitude and longitude must be finite numbers")
+        # Compared before any float(): NaN fails every comparison, and an integer of 400
+        # digits is too large for a float.
         if not (-90 <= self.latitude <= 90 and -180 <= self.longitude <= 180):
             raise BadInput("latitude must be within ±90 and longitude within ±180")
+        object.__setattr__(self, "latitude", float(self.latitude))
+        object.__setattr__(self, "longitude", float(self.longitude))
 
 
 @dataclass(frozen=True)

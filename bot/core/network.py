@@ -22,3 +22,17 @@ def network_of(address: str | None) -> str | None:
         return None
     prefix = IPV4_PREFIX if parsed.version == 4 else IPV6_PREFIX
     return str(ip_network(f"{parsed}/{prefix}", strict=False))
+
+
+def client_key(address: str | None) -> str | None:
+    """What the limits count as one client: an IPv4 address as it is, an IPv6 address by
+    its /64 (one home or one server holds a whole /64 and can use any address in it)."""
+    if not address:
+        return None
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return None
+    if parsed.version == 6:
+        return str(ip_network(f"{parsed}/{IPV6_PREFIX}", strict=False))
+    return str(parsed)

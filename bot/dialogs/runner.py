@@ -385,7 +385,10 @@ class FormRunner:
     async def pick(self, ctx: Context, key: str) -> list[Reply]:
         draft, _, field = self._current(ctx)
         if field.type == "address":
-            return await self._accept_area(ctx, int(key))
+            try:  # a ward code from our button; a forged or unknown one is asked again
+                return await self._accept_area(ctx, int(key))
+            except ValueError:
+                return await self.ask(ctx)
         text = {"yes": ctx.t("form.answer_yes"), "no": ctx.t("form.answer_no")}.get(key, key)
         if field.type == "choice":
             if key not in {o.key for o in offered_options(ctx, field)}:

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.auth import accounts, audit, guard
-from bot.auth.otp import Checked, CodeMessage, Requester, SendResult, Sent, Undelivered
+from bot.auth.guard import Requester
+from bot.auth.otp import Checked, CodeMessage, SendResult, Sent, Undelivered
 from bot.core.context import Context, Services
 from bot.core.fmt import clock, mask_phone
 from bot.core.messages import Button, KeyboardRequest, Reply, RequestButton
@@ -355,7 +356,8 @@ def register(router: Router) -> None:
                 ctx, f"portal:{username}", customers, phone=None, method="password"
             )
         if attempt.locked is not None:
-            key = "account.login_locked" if attempt.locked == "account" else "account.login_slowed"
+            keys = {"account": "account.login_locked", "requester": "account.login_locked_here"}
+            key = keys.get(attempt.locked, "account.login_slowed")
             return failed_lock(ctx, key, attempt.locked_until)
         forgot = Button(ctx.t("account.forgot"), payload="forgot")
         return ask(

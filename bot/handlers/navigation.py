@@ -83,6 +83,8 @@ def register(router: Router) -> None:
             text = ctx.t("unknown.too_large", max_mb=ctx.settings.max_upload_mb)
         elif ctx.incoming.unsupported == "unsafe_file":  # SVG or HTML (issue 12)
             text = ctx.t("unknown.unsafe_file")
+        elif ctx.incoming.unsupported == "quota":  # the media quotas (issue 12)
+            text = ctx.t("unknown.quota", hotline=ctx.settings.hotline)
         else:
             text = ctx.t("unknown.unsupported")
         return [main_menu(ctx, text)]

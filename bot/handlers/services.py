@@ -19,7 +19,7 @@ from bot.dialogs.runner import (
     expired,
     shown_phone,
 )
-from bot.handlers.common import back_button, home_button, main_menu
+from bot.handlers.common import back_button, home_button, id_arg, main_menu
 from bot.handlers.gates import gate
 from bot.store import requests as store
 from nlu.model import CONFIDENT
@@ -240,10 +240,12 @@ def register(router: Router) -> None:
             return [main_menu(ctx, ctx.t("form.cancelled", title=title(ctx, draft["id"])))]
         elif action == "submit" and at_summary:
             return await submit(ctx)
-        elif action == "edit" and arg.isdigit():
-            replies = await runner.edit(ctx, int(arg))
+        elif action == "edit" and (index := id_arg(arg)) is not None:
+            replies = await runner.edit(ctx, index)
         elif at_summary:
             replies = runner.summary(ctx)
+        elif draft.get("index", -1) < 0:  # nothing asked yet: no answer to take
+            replies = await runner.resume(ctx)
         elif action == "back":
             back = await runner.back(ctx)
             if back is None:

@@ -264,11 +264,12 @@ def register(router: Router) -> None:
         phone = customer.phones[0] if customer and customer.phones else None
         # One answer whether the code exists or has a phone: codes are printed on bills,
         # but which ones exist and whose phone they carry is nobody else's business. The
-        # same limits apply either way (the request is recorded under the code).
+        # request is counted under the customer code, never its phone: limits met by two
+        # codes sharing a phone would tell that they share it (issue 12).
         return await send_code(
             ctx,
             {
-                "subject": phone or f"code:{code}",
+                "subject": f"code:{code}",
                 "purpose": "add_code",
                 "delivery": "sms",
                 "address": phone,

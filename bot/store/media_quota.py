@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, and_, cast, func, or_, select
 
 from bot.store.db import Database
 from bot.store.media import delete_media
@@ -138,30 +138,42 @@ class MediaQuota:
     async def _remove_oldest(
         self, now: datetime, needed: set[str], to_free: int, *where: Any
     ) -> int:
+        """Remove the oldest media not `needed` (matching `where`) until `to_free` bytes
+        are gone; pages through the media by age, so needed files never block the way."""
         removed = 0
+        after: tuple[datetime, str] | None = None
         while to_free > 0:
+            page = [Media.created_at < now - MIN_AGE, *where]
+            if after is not None:
+                page.append(
+                    or_(
+                        Media.created_at > after[0],
+                        and_(Media.created_at == after[0], Media.id > after[1]),
+                    )
+                )
             async with self.db.reading() as session:
                 candidates = list(
                     await session.execute(
-                        select(Media.id, Media.size)
-                        .where(Media.created_at < now - MIN_AGE, *where)
+                        select(Media.id, Media.size, Media.created_at)
+                        .where(*page)
                         .order_by(Media.created_at, Media.id)
                         .limit(BATCH)
                     )
                 )
+            if not candidates:
+                break  # nothing older is left to remove
+            after = (candidates[-1][2], candidates[-1][0])
             chosen: list[str] = []
-            for media_id, size in candidates:
+            for media_id, size, _ in candidates:
                 if media_id in needed:
                     continue
                 chosen.append(media_id)
                 to_free -= int(size)
                 if to_free <= 0:
                     break
-            if not chosen:
-                break  # everything old is needed: nothing more to free here
-            async with self.db.transaction() as session:
-                removed += await delete_media(session, Media.id.in_(chosen))
-            needed.update(chosen)  # not offered again by the next batch
+            if chosen:
+                async with self.db.transaction() as session:
+                    removed += await delete_media(session, Media.id.in_(chosen))
         return removed
 
     async def _needed(self) -> set[str]:

@@ -435,6 +435,8 @@ class AuthGuard(Base):
     failures: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # When the count began, for the limits counted per hour (issue 12).
+    window_start: Mapped[datetime | None]
 
 
 class SecurityEvent(Base):

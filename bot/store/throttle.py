@@ -89,6 +89,11 @@ class MemoryThrottle:
     def _prune(self, now: float) -> None:
         # A key whose time has passed holds a full bucket: forgetting it changes nothing.
         self._tats = {key: tat for key, tat in self._tats.items() if tat > now}
+        if len(self._tats) > self.MAX_KEYS // 2:
+            # Still crowded (a flood of fresh keys): keep the half nearest to refusing, so
+            # memory stays bounded and pruning is not redone on every call.
+            busiest = sorted(self._tats.items(), key=lambda item: item[1], reverse=True)
+            self._tats = dict(busiest[: self.MAX_KEYS // 2])
 
     def __len__(self) -> int:
         return len(self._tats)

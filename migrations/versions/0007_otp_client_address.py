@@ -1,4 +1,5 @@
-"""one-time codes remember the client address and network that asked (issue 12)
+"""one-time codes remember the client address and network that asked; guards know when
+their count began (issue 12)
 
 Revision ID: 0007
 Revises: 0006
@@ -29,9 +30,13 @@ def upgrade() -> None:
             "ix_otp_network_created", ["client_network", "created_at"], unique=False
         )
         batch_op.create_index("ix_otp_created", ["created_at"], unique=False)
+    with op.batch_alter_table("auth_guards", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("window_start", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("auth_guards", schema=None) as batch_op:
+        batch_op.drop_column("window_start")
     with op.batch_alter_table("otp_codes", schema=None) as batch_op:
         batch_op.drop_index("ix_otp_created")
         batch_op.drop_index("ix_otp_network_created")

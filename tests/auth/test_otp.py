@@ -307,12 +307,20 @@ async def test_at_most_five_codes_per_phone_and_chat_per_hour(otp: Otp) -> None:
     assert await otp.send() == Sent.SENT
 
 
-async def test_at_most_ten_codes_per_phone_per_hour_from_every_chat(otp: Otp) -> None:
-    for user in range(10):
-        assert await otp.send(user=user) == Sent.SENT
-    assert await otp.send(user=10) == Sent.RATE_LIMITED  # the phone is not an SMS target
+async def test_at_most_twenty_codes_per_phone_per_hour_from_everywhere(otp: Otp) -> None:
+    for user in range(20):
+        assert await otp.send(user=user, client=f"198.51.{user}.1") == Sent.SENT
+    # The phone is no SMS cannon: past 20 an hour, nobody gets one for it.
+    assert await otp.send(user=20, client="192.0.2.1") == Sent.RATE_LIMITED
     otp.clock.advance(hours=1, seconds=1)
-    assert await otp.send(user=10) == Sent.SENT
+    assert await otp.send(user=20, client="192.0.2.1") == Sent.SENT
+
+
+async def test_one_network_spends_only_five_of_a_phones_codes(otp: Otp) -> None:
+    for user in range(5):
+        assert await otp.send(user=user, client=f"203.0.113.{user}") == Sent.SENT
+    assert await otp.send(user=5, client="203.0.113.99") == Sent.RATE_LIMITED
+    assert await otp.send(user=6, client="198.51.100.1") == Sent.SENT  # another network
 
 
 async def test_at_most_ten_codes_per_chat_user_per_day(otp: Otp) -> None:

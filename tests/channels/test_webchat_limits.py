@@ -90,7 +90,7 @@ async def test_reconnecting_does_not_reset_the_message_limit_regression(
         answered += outcomes.count("message")
         assert all(o == "message" or o.startswith(SLOW_DOWN) for o in outcomes)
         await socket.close()
-    assert answered <= 4  # the burst of 3, and one more if 10 s went by
+    assert 3 <= answered <= 4  # the burst of 3, and one more if 10 s went by
     await browser.close()
 
 
@@ -102,8 +102,10 @@ async def test_new_visitors_from_one_address_share_its_limit(limited: BotServer)
         await receive(socket, "history")
         outcomes += await answers(socket, 3)
         await browser.close()
-    assert outcomes.count("message") == 8  # the address's 8 a minute, over 12 tries
-    assert all(o.startswith(SLOW_DOWN) for o in outcomes[8:])
+    # The address's 8 a minute over 12 tries (a ninth if the test outlasts 7.5 s).
+    assert outcomes.count("message") in (8, 9)
+    assert all(o == "message" or o.startswith(SLOW_DOWN) for o in outcomes)
+    assert outcomes[-1].startswith(SLOW_DOWN)
 
 
 async def test_one_visitor_cannot_hold_many_sockets_regression(limited: BotServer) -> None:
@@ -281,3 +283,39 @@ async def test_limits_are_shared_between_processes_through_redis(
         await receive(other, "history")
         assert (await answers(other, 1))[0].startswith(SLOW_DOWN)
         await browser.close()
+
+
+async def test_the_cleanup_pages_past_old_media_that_is_needed_regression(
+    tmp_path: Path, migrated_url: str
+) -> None:
+    """The cleanup looked at the oldest 500 files only: once those were all needed (a
+    year of service-request photos), it removed nothing and the store filled up."""
+    settings = make_settings(tmp_path / "var", migrated_url)
+    async with running_bot(settings) as server:
+        db = server.runtime.db
+        old = utcnow() - timedelta(days=30)
+        async with db.transaction() as session:
+            user = ChatUser(channel="web", platform_user_id="v2")
+            session.add(user)
+            await session.flush()
+            photo = MediaRef("image/png", "p.png", data=PNG)
+            kept = [await save_media(session, photo, user.id) for _ in range(600)]
+            spare = [await save_media(session, photo, user.id) for _ in range(5)]
+            session.add(
+                ServiceRequest(
+                    code="YC-2026-000002",
+                    chat_user_id=user.id,
+                    type="svc_check_meter",
+                    attachments=[{"media": media_id, "type": "photo"} for media_id in kept],
+                )
+            )
+        async with db.transaction() as session:
+            await session.execute(update(Media).values(created_at=old))
+            await session.execute(
+                update(Media).where(Media.id.in_(spare)).values(created_at=old + timedelta(days=1))
+            )
+        quota = MediaQuota(db, per_user_bytes=10_000_000, total_bytes=len(PNG) * 620)
+        assert await quota.clean() == 5
+        async with db.reading() as session:
+            left = set(await session.scalars(select(Media.id)))
+        assert left == set(kept)

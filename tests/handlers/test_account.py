@@ -253,7 +253,9 @@ async def test_five_wrong_pins_log_the_chat_out(rig: Rig) -> None:
     assert "pin_lockout" in await rig.events()
 
 
-async def test_five_wrong_passwords_lock_the_account_for_15_minutes(rig: Rig) -> None:
+async def test_five_wrong_passwords_lock_this_chat_out_of_the_account_for_15_minutes(
+    rig: Rig,
+) -> None:
     driver = await rig.driver("rest")
     await start_login(driver)
     await driver.press("👤 Tên đăng nhập/mật khẩu")
@@ -265,13 +267,14 @@ async def test_five_wrong_passwords_lock_the_account_for_15_minutes(rig: Rig) ->
         )
     await driver.say("annguyen")
     await driver.say("wrong-password")
-    assert driver.text.startswith("Vì nhập sai nhiều lần, tài khoản tạm khóa đến")
+    locked = "Vì nhập sai nhiều lần, việc đăng nhập tài khoản này từ khung chat này tạm khóa đến"
+    assert driver.text.startswith(locked)
     await driver.press("🏠 Menu")
     await driver.press("🔑 Đăng nhập")
     await driver.press("👤 Tên đăng nhập/mật khẩu")
     await driver.say("annguyen")
     await driver.say("An@2026cskh")  # right, but locked
-    assert driver.text.startswith("Vì nhập sai nhiều lần, tài khoản tạm khóa đến")
+    assert driver.text.startswith(locked)
     rig.clock.advance(minutes=15, seconds=1)
     await driver.press("🏠 Menu")
     await driver.press("🔑 Đăng nhập")
