@@ -51,6 +51,9 @@ async def get_or_create_chat_user(
         platform_user_id=platform_user_id,
         language=language,
         display_name=display_name,
+        # Known to be empty: reading them on a first message must not lazy-load (an
+        # async session cannot), e.g. a forged "nsub:on" from a brand-new chat.
+        links=[],
     )
     try:
         async with session.begin_nested():

@@ -258,6 +258,7 @@ async def _post(fuzz: Fuzz, path: str, data: bytes, headers: dict[str, str] | No
 @given(body=_bodies)
 @example(body={"user": "fuzz-an", "location": {"lat": 10**400, "lon": 108}})
 @example(body={"user": "fuzz-an", "location": {"lat": True, "lon": False}})
+@example(body={"user": "brand-new-chat", "button": "nsub:on"})  # lazy-loaded links
 async def test_any_rest_body_is_answered_or_refused_never_500(fuzz: Fuzz, body: object) -> None:
     await _reset(fuzz.rig)
     # ensure_ascii: a lone surrogate travels as "\ud800", as any JSON client may send it.
