@@ -172,6 +172,8 @@ def register(router: Router) -> None:
             return await services(ctx)
         if (other := await elsewhere(ctx)) is not None:
             return other
+        if draft.get("index", -1) >= len(forms[draft["id"]].fields):
+            return runner.summary(ctx)  # every question answered: the summary's buttons
         before = dict(draft["answers"])
         replies = await runner.answer(ctx)
         return await _with_outage_check(ctx, before, replies)
@@ -240,7 +242,8 @@ def register(router: Router) -> None:
             return [main_menu(ctx, ctx.t("form.cancelled", title=title(ctx, draft["id"])))]
         elif action == "submit" and at_summary:
             return await submit(ctx)
-        elif action == "edit" and (index := id_arg(arg)) is not None:
+        elif action == "edit" and at_summary and (index := id_arg(arg)) is not None:
+            # Only from the summary: a forged edit mid-form must not skip to the end.
             replies = await runner.edit(ctx, index)
         elif at_summary:
             replies = runner.summary(ctx)

@@ -200,6 +200,7 @@ _moves = st.lists(
 @given(form_id=st.sampled_from(sorted(default_forms())), moves=_moves)
 @example(form_id="svc_change_quota", moves=[("payload", "form:edit:²")])
 @example(form_id="svc_new_household", moves=[("payload", "form:pick:abc")])
+@example(form_id="complaint", moves=[("payload", "form:edit:5"), ("text", "")])
 async def test_an_open_form_takes_any_answer_never_the_apology(
     fuzz: Fuzz, form_id: str, moves: list[tuple[str, str]]
 ) -> None:
@@ -214,6 +215,22 @@ async def test_an_open_form_takes_any_answer_never_the_apology(
             continue  # refused at the edge, as every channel answers 400
         replies = await engine.handle(incoming)
         no_apology([reply.text for reply in replies])
+
+
+async def test_a_forged_edit_cannot_skip_a_form_to_its_summary_regression(fuzz: Fuzz) -> None:
+    """ "form:edit:N" for a question not shown jumped to the summary mid-form, offering
+    to send a complaint with its questions unanswered (then typed text crashed)."""
+    await _reset(fuzz.rig)
+    engine = fuzz.rig.server.runtime.engine
+
+    async def send(**content: str) -> list[str]:
+        replies = await engine.handle(Incoming(channel="rest", user_id="fuzz-an", **content))
+        return [b.title for r in replies for b in r.all_buttons] + [r.text for r in replies]
+
+    await send(payload="svc:complaint")
+    shown = await send(payload="form:edit:5")
+    assert "📨 Gửi kiến nghị" not in shown
+    assert any(text.startswith("Bước 1/6") for text in shown)
 
 
 # --- REST ------------------------------------------------------------------------------------
