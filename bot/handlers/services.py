@@ -174,6 +174,8 @@ def register(router: Router) -> None:
             return other
         if draft.get("index", -1) >= len(forms[draft["id"]].fields):
             return runner.summary(ctx)  # every question answered: the summary's buttons
+        if draft.get("index", -1) < 0:
+            return await runner.resume(ctx)  # nothing asked yet: the first question
         before = dict(draft["answers"])
         replies = await runner.answer(ctx)
         return await _with_outage_check(ctx, before, replies)
