@@ -1,0 +1,1 @@
+"""The engine, router, conversation context and the shared message vocabulary."""
