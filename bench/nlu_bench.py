@@ -3,7 +3,7 @@
     python bench/nlu_bench.py [--folds 5]
 
 Prints Markdown tables: stratified k-fold cross-validation on nlu/data/nlu.yml for
-every candidate in nlu.classifier.CANDIDATES (folds keep sentences that normalise
+every candidate in nlu.training.CANDIDATES (folds keep sentences that normalise
 alike together), held-out scores on nlu/data/test.yml, training time, parse latency,
 the serving path's start-up cost (with and without scikit-learn imported) and the
 confidence threshold the out-of-fold predictions recommend.
@@ -21,20 +21,22 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from nlu import model as nlu_model
-from nlu.classifier import (
+from nlu import features as nlu_features
+from nlu.model import CONFIDENT, NluModel
+from nlu.normalize import fold
+from nlu.training import (
     CANDIDATES,
     CHOSEN,
+    DEFAULT_DATA,
     Candidate,
     Example,
     evaluate,
     fit,
+    load_or_train,
     out_of_fold,
     read_examples,
     score,
 )
-from nlu.model import CONFIDENT, DEFAULT_DATA, load_or_train
-from nlu.normalize import fold
 
 TEST_DATA = DEFAULT_DATA.parent / "test.yml"
 TARGET_PRECISION = 0.97
@@ -43,7 +45,7 @@ import sys, time
 started = time.perf_counter()
 {preload}
 from pathlib import Path
-from nlu.model import load_or_train
+from nlu.training import load_or_train
 model = load_or_train(Path({cache!r}))
 model.parse("mất điện ở Hội An tháng này")
 seconds = time.perf_counter() - started
@@ -57,12 +59,12 @@ print(f"{{seconds:.3f}} {{rss:.0f}} {{'sklearn' in sys.modules}}")
 @contextmanager
 def folded_only() -> Iterator[None]:
     """The ablation: features on fold() (no abbreviations, no squeezing) instead of normalize()."""
-    saved = nlu_model.normalize
-    nlu_model.normalize = fold
+    saved = nlu_features.normalize
+    nlu_features.normalize = fold
     try:
         yield
     finally:
-        nlu_model.normalize = saved
+        nlu_features.normalize = saved
 
 
 def cross_validation(examples: Sequence[Example], folds: int) -> None:
@@ -82,7 +84,7 @@ def cross_validation(examples: Sequence[Example], folds: int) -> None:
         print(f"| {name}{mark} | {cv.accuracy:.3f} | {cv.macro_f1:.3f} | {accuracy:.3f} |")
 
 
-def threshold(examples: Sequence[Example], folds: int, model: nlu_model.NluModel) -> None:
+def threshold(examples: Sequence[Example], folds: int, model: NluModel) -> None:
     """The lowest confidence at which out-of-fold precision reaches the target."""
     ordered = sorted(examples)
     oof = [
@@ -142,7 +144,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-c",
-                "import time; t = time.perf_counter(); from nlu.model import train; "
+                "import time; t = time.perf_counter(); from nlu.training import train; "
                 "train(); print(time.perf_counter() - t)",
             ],
             capture_output=True,

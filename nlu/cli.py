@@ -41,7 +41,7 @@ def register(
 
 
 def _train(cache: Callable[[Any], Path], settings: Any, args: argparse.Namespace) -> int:
-    from nlu.model import train
+    from nlu.training import train
 
     model, summary = train()
     model.save(cache(settings))
@@ -53,7 +53,7 @@ def _train(cache: Callable[[Any], Path], settings: Any, args: argparse.Namespace
 
 
 def _parse(cache: Callable[[Any], Path], settings: Any, args: argparse.Namespace) -> int:
-    from nlu.model import load_or_train
+    from nlu.training import load_or_train
 
     parsed = load_or_train(cache(settings)).parse(args.text, today=args.today)
     print(json.dumps(parsed.as_dict(), ensure_ascii=False))
@@ -61,8 +61,7 @@ def _parse(cache: Callable[[Any], Path], settings: Any, args: argparse.Namespace
 
 
 def _test(cache: Callable[[Any], Path], settings: Any, args: argparse.Namespace) -> int:
-    from nlu.classifier import DataError, evaluate, read_examples
-    from nlu.model import load_or_train
+    from nlu.training import DataError, evaluate, load_or_train, read_examples
 
     try:
         examples = read_examples(args.file)

@@ -1,22 +1,17 @@
 """The NLU model as the bot uses it: intent, confidence, ranking and entities of a text.
 
-Serving needs numpy only (issue 8): scikit-learn trains the classifier (nlu/classifier.py,
-imported lazily), then its TF-IDF vocabularies, idf vectors and linear weights are
-exported to an .npz plus a small JSON, and `NluModel` recomputes the same scores here.
-The cache in the directory the caller gives is keyed by a hash of the training YAML
-and of the code that shapes the features, so editing either retrains on next load.
+Serving needs numpy only (issue 8): scikit-learn trains the classifier (nlu/training.py),
+then its TF-IDF vocabularies, idf vectors and linear weights are exported to an .npz plus
+a small JSON, and `NluModel` recomputes the same scores here from the same n-grams
+(nlu/features.py). `nlu.training.load_or_train` keeps the cache.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 import math
 import os
-import re
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,62 +22,15 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from nlu.entities import Entity, extract_entities
-from nlu.normalize import normalize
+from nlu.features import FeatureBlock
 
-__all__ = [
-    "CONFIDENT",
-    "DEFAULT_DATA",
-    "Entity",
-    "FeatureBlock",
-    "NluModel",
-    "Parse",
-    "TrainingSummary",
-    "extract_entities",
-    "load_or_train",
-    "train",
-]
+__all__ = ["CONFIDENT", "Entity", "NluModel", "Parse", "extract_entities"]
 
-log = logging.getLogger(__name__)
-
-DEFAULT_DATA = Path(__file__).parent / "data" / "nlu.yml"
 # Below this top probability the bot should ask "Ý bạn là…?" with the ranking
 # (chosen in bench/nlu_bench.py: see docs/BENCHMARKS.md, "NLU (issue 8)").
 CONFIDENT = 0.55
 RANKING_SIZE = 3
 _CACHE_NAME = "intent-model"
-# Sources whose change alters the features or the training: part of the cache key.
-_CODE_FILES = ("normalize.py", "model.py", "classifier.py")
-_DIGIT = re.compile(r"\d")
-
-
-def classifier_text(text: str) -> str:
-    """What the features are computed on: `normalize`d, every digit read as 0."""
-    return _DIGIT.sub("0", normalize(text))
-
-
-@dataclass(frozen=True)
-class FeatureBlock:
-    """One TF-IDF block: word n-grams or character n-grams within each padded word."""
-
-    kind: str  # "word" or "char"
-    low: int
-    high: int
-
-    def terms(self, text: str) -> list[str]:
-        """The n-grams of a raw text (training and serving both call this)."""
-        words = classifier_text(text).split()
-        if self.kind == "word":
-            return [
-                " ".join(words[i : i + n])
-                for n in range(self.low, self.high + 1)
-                for i in range(len(words) - n + 1)
-            ]
-        grams: list[str] = []
-        for word in words:
-            padded = f" {word} "
-            for n in range(self.low, self.high + 1):
-                grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
-        return grams
 
 
 @dataclass(frozen=True)
@@ -107,15 +55,6 @@ class Parse:
                 {"name": name, "confidence": round(p, 4)} for name, p in self.ranking
             ],
         }
-
-
-@dataclass(frozen=True)
-class TrainingSummary:
-    """What a training run did."""
-
-    examples: int
-    intents: int
-    seconds: float
 
 
 class NluModel:
@@ -203,51 +142,6 @@ class NluModel:
         if str(arrays.pop("key", "")) != key:  # a concurrent training replaced one file
             return None
         return cls(arrays, meta)
-
-
-def cache_key(data_path: Path) -> str:
-    """Hash of the training YAML and of the code that turns it into a model."""
-    digest = hashlib.sha256(data_path.read_bytes())
-    here = Path(__file__).parent
-    for name in _CODE_FILES:
-        digest.update((here / name).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def train(data_path: Path | None = None) -> tuple[NluModel, TrainingSummary]:
-    """Train from a Rasa NLU YAML file (imports scikit-learn); nothing is written."""
-    from nlu.classifier import fit_and_export, read_examples
-
-    path = data_path or DEFAULT_DATA
-    started = time.perf_counter()
-    examples = read_examples(path)
-    arrays, meta = fit_and_export(examples)
-    seconds = time.perf_counter() - started
-    meta.update(key=cache_key(path), examples=len(examples), train_seconds=round(seconds, 2))
-    model = NluModel(arrays, meta)
-    return model, TrainingSummary(len(examples), len(model.classes), seconds)
-
-
-def load_or_train(cache_dir: Path, data_path: Path | None = None) -> NluModel:
-    """The cached model, trained (and cached) first if missing or stale."""
-    path = data_path or DEFAULT_DATA
-    model = NluModel.load(cache_dir, cache_key(path))
-    if model is not None:
-        return model
-    log.info("training the NLU model from %s", path)
-    model, summary = train(path)
-    try:
-        model.save(cache_dir)
-    except OSError as error:  # a read-only directory costs a retraining per start, not a crash
-        log.warning("cannot cache the NLU model in %s: %s", cache_dir, error)
-    log.info(
-        "NLU model: %d examples, %d intents, %.1f s, cached in %s",
-        summary.examples,
-        summary.intents,
-        summary.seconds,
-        cache_dir,
-    )
-    return model
 
 
 def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -7,7 +7,8 @@ import asyncio
 import logging
 from pathlib import Path
 
-from nlu.model import NluModel, Parse, load_or_train
+from nlu.model import NluModel, Parse
+from nlu.training import load_or_train
 
 log = logging.getLogger(__name__)
 

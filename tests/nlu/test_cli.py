@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from nlu.model import DEFAULT_DATA
+from nlu.training import DEFAULT_DATA
 
 TEST_DATA = DEFAULT_DATA.parent / "test.yml"
 Run = Callable[..., tuple[int, str, str]]

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlu import model as nlu_model
-from nlu.classifier import evaluate, fit, read_examples
+from nlu import training as nlu_training
 from nlu.intents import INTENTS
-from nlu.model import CONFIDENT, DEFAULT_DATA, NluModel, load_or_train
+from nlu.model import CONFIDENT, NluModel
 from nlu.normalize import normalize
+from nlu.training import DEFAULT_DATA, evaluate, fit, load_or_train, read_examples
 
 TEST_DATA = DEFAULT_DATA.parent / "test.yml"
 TINY = """version: "3.1"
@@ -136,13 +136,13 @@ def test_the_cache_is_reused_and_retrained_when_the_yaml_changes(
     data = tmp_path / "nlu.yml"
     data.write_text(TINY, encoding="utf-8")
     trainings: list[Path | None] = []
-    real_train = nlu_model.train
+    real_train = nlu_training.train
 
-    def counting_train(path: Path | None = None) -> tuple[NluModel, nlu_model.TrainingSummary]:
+    def counting_train(path: Path | None = None) -> tuple[NluModel, nlu_training.TrainingSummary]:
         trainings.append(path)
         return real_train(path)
 
-    monkeypatch.setattr(nlu_model, "train", counting_train)
+    monkeypatch.setattr(nlu_training, "train", counting_train)
     cache = tmp_path / "var" / "nlu"
     first = load_or_train(cache, data)
     cached_file = next(cache.glob("*.npz"))
@@ -162,7 +162,7 @@ def test_the_cache_is_reused_and_retrained_when_the_yaml_changes(
 def test_serving_does_not_import_scikit_learn(model: NluModel, tmp_path: Path) -> None:
     model.save(tmp_path)
     script = (
-        "import sys; from pathlib import Path; from nlu.model import load_or_train; "
+        "import sys; from pathlib import Path; from nlu.training import load_or_train; "
         f"m = load_or_train(Path({str(tmp_path)!r})); m.parse('mất điện ở Hội An'); "
         "print('sklearn' in sys.modules)"
     )
@@ -173,7 +173,7 @@ def test_serving_does_not_import_scikit_learn(model: NluModel, tmp_path: Path) -
 def test_numpy_inference_equals_scikit_learn_with_two_intents(tmp_path: Path) -> None:
     data = tmp_path / "nlu.yml"
     data.write_text(TINY, encoding="utf-8")
-    served, _ = nlu_model.train(data)
+    served, _ = nlu_training.train(data)
     expected = fit(read_examples(data)).predict_proba(["mất điện", "chào bạn"])
     assert (
         np.abs(

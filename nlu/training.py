@@ -1,14 +1,19 @@
-"""Training the intent classifier with scikit-learn, and measuring it (issue 8).
+"""Training the intent classifier with scikit-learn, caching it, and measuring it (issue 8).
 
 scikit-learn is imported inside the functions that need it: reading Rasa YAML and
 scoring predictions (`read_examples`, `evaluate`) stay cheap for `cskh nlu test`.
 The model was chosen by cross-validation among `CANDIDATES` (bench/nlu_bench.py,
-figures in docs/BENCHMARKS.md); `CHOSEN` is the one `nlu.model.train` fits.
+figures in docs/BENCHMARKS.md); `CHOSEN` is the one `train` fits. The cache in the
+directory the caller gives is keyed by a hash of the training YAML and of the code that
+shapes the features, so editing either retrains on next load.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
-from nlu.model import FeatureBlock, NluModel, classifier_text
+from nlu.features import FeatureBlock, classifier_text
+from nlu.model import NluModel
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -26,6 +32,11 @@ if TYPE_CHECKING:
 # Rasa marks entities inside examples: "[PC05CC0123456](customer_code)" or "[x]{...}".
 _ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 RANDOM_STATE = 0
+DEFAULT_DATA = Path(__file__).parent / "data" / "nlu.yml"
+# Sources whose change alters the features or the training: part of the cache key.
+_CODE_FILES = ("normalize.py", "features.py", "model.py", "training.py")
+
+log = logging.getLogger(__name__)
 
 
 class DataError(ValueError):
@@ -270,3 +281,55 @@ def evaluate(model: NluModel, examples: Sequence[Example]) -> Evaluation:
     """How the model does on labelled examples it may never have seen."""
     predicted = [model.rank(e.text, 1)[0][0] for e in examples]
     return score([e.intent for e in examples], predicted)
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    """What a training run did."""
+
+    examples: int
+    intents: int
+    seconds: float
+
+
+def cache_key(data_path: Path) -> str:
+    """Hash of the training YAML and of the code that turns it into a model."""
+    digest = hashlib.sha256(data_path.read_bytes())
+    here = Path(__file__).parent
+    for name in _CODE_FILES:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def train(data_path: Path | None = None) -> tuple[NluModel, TrainingSummary]:
+    """Train from a Rasa NLU YAML file (imports scikit-learn); nothing is written."""
+    path = data_path or DEFAULT_DATA
+    started = time.perf_counter()
+    examples = read_examples(path)
+    arrays, meta = fit_and_export(examples)
+    seconds = time.perf_counter() - started
+    meta.update(key=cache_key(path), examples=len(examples), train_seconds=round(seconds, 2))
+    model = NluModel(arrays, meta)
+    return model, TrainingSummary(len(examples), len(model.classes), seconds)
+
+
+def load_or_train(cache_dir: Path, data_path: Path | None = None) -> NluModel:
+    """The cached model, trained (and cached) first if missing or stale."""
+    path = data_path or DEFAULT_DATA
+    model = NluModel.load(cache_dir, cache_key(path))
+    if model is not None:
+        return model
+    log.info("training the NLU model from %s", path)
+    model, summary = train(path)
+    try:
+        model.save(cache_dir)
+    except OSError as error:  # a read-only directory costs a retraining per start, not a crash
+        log.warning("cannot cache the NLU model in %s: %s", cache_dir, error)
+    log.info(
+        "NLU model: %d examples, %d intents, %.1f s, cached in %s",
+        summary.examples,
+        summary.intents,
+        summary.seconds,
+        cache_dir,
+    )
+    return model
