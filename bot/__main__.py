@@ -50,7 +50,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from bot.billing.cli import OneLineErrorParser
+    from bot.cli import OneLineErrorParser
 
     # Usage errors of every command: one line on stderr, exit status 2.
     parser = OneLineErrorParser(prog="cskh", description="CSKH Bot: customer care in chat.")
@@ -84,10 +84,10 @@ def _parser() -> argparse.ArgumentParser:
         "delete-webhook", help="remove the webhook (for polling mode)"
     ).set_defaults(run=_telegram_delete_webhook)
 
-    from bot import cli_requests as requests_cli
-    from bot.billing import cli as tariff_cli
-    from bot.notify import cli as notify_cli
-    from bot.notify import inbox_cli
+    from bot.cli import inbox as inbox_cli
+    from bot.cli import notify as notify_cli
+    from bot.cli import requests as requests_cli
+    from bot.cli import tariffs as tariff_cli
     from nlu import cli as nlu_cli
 
     nlu_cli.register(commands, lambda settings: settings.nlu_cache_path)

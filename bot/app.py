@@ -31,7 +31,6 @@ from bot.core import metrics
 from bot.core.clock import Clock, SystemClock
 from bot.core.context import Services
 from bot.core.engine import Engine
-from bot.core.push import Pusher
 from bot.core.texts import Texts
 from bot.core.understanding import Understanding
 from bot.demo import seed as demo_seed
@@ -39,6 +38,7 @@ from bot.dialogs.forms import FormError
 from bot.handlers import build_router
 from bot.handlers.account import code_not_delivered
 from bot.notify.limits import ChannelLimit, RateLimiter
+from bot.notify.push import Pusher
 from bot.notify.worker import DeliveryWorker, WorkerOptions
 from bot.settings import Settings
 from bot.store import migrate
@@ -145,6 +145,7 @@ async def build_runtime(
         )
         services = Services(
             settings=settings,
+            db=db,
             texts=texts,
             backend=SqlUtilityBackend(db),
             tariffs=tariffs,

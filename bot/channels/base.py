@@ -15,7 +15,7 @@ from typing import ClassVar
 from aiohttp import web
 
 from bot.core.messages import KeyboardRequest, Reply
-from bot.core.push import Recipient
+from bot.core.outbound import Recipient
 
 
 class Channel(ABC):

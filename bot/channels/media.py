@@ -17,7 +17,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.core.messages import Button, KeyboardRequest, Media, Reply, RequestButton
+from bot.core.codec import button_to_json, request_to_json
+from bot.core.messages import Media, Reply
 from bot.store.db import Database
 from bot.store.media import load_media, sniff_media
 
@@ -103,8 +104,8 @@ def reply_to_client(reply: Reply, links: MediaLinks) -> dict[str, Any]:
     """The JSON a web client gets: text, button rows, requests, media as signed links."""
     return {
         "text": reply.text,
-        "buttons": [[_button(button) for button in row] for row in reply.buttons],
-        "requests": [_request(request) for request in reply.requests],
+        "buttons": [[button_to_json(button) for button in row] for row in reply.buttons],
+        "requests": [request_to_json(request) for request in reply.requests],
         "image": _media_url(reply.image, links),
         "document": (
             {"url": _media_url(reply.document, links), "filename": reply.document.filename}
@@ -114,67 +115,9 @@ def reply_to_client(reply: Reply, links: MediaLinks) -> dict[str, Any]:
     }
 
 
-def reply_to_storage(reply: Reply) -> dict[str, Any]:
-    """A reply to keep in the database: media by id, so links are signed when read."""
-    return {
-        "text": reply.text,
-        "buttons": [[_button(button) for button in row] for row in reply.buttons],
-        "requests": [_request(request) for request in reply.requests],
-        "image": _media_to_json(reply.image),
-        "document": _media_to_json(reply.document),
-    }
-
-
-def reply_from_storage(data: dict[str, Any]) -> Reply:
-    return Reply(
-        text=data.get("text", ""),
-        buttons=tuple(
-            tuple(Button(b["title"], payload=b.get("payload"), url=b.get("url")) for b in row)
-            for row in data.get("buttons", [])
-        ),
-        requests=tuple(
-            RequestButton(KeyboardRequest(r["type"]), r["title"]) for r in data.get("requests", [])
-        ),
-        image=_media_from_json(data.get("image")),
-        document=_media_from_json(data.get("document")),
-    )
-
-
 def _media_url(media: Media | None, links: MediaLinks) -> str | None:
     if media is None:
         return None
     if media.media_id is not None:
         return links.url_for(media.media_id)
     return media.url
-
-
-def _request(request: RequestButton) -> dict[str, str]:
-    return {"type": str(request.kind), "title": request.title}
-
-
-def _button(button: Button) -> dict[str, str]:
-    if button.url is not None:
-        return {"title": button.title, "url": button.url}
-    return {"title": button.title, "payload": button.payload or ""}
-
-
-def _media_to_json(media: Media | None) -> dict[str, Any] | None:
-    if media is None:
-        return None
-    return {
-        "media_id": media.media_id,
-        "url": media.url,
-        "filename": media.filename,
-        "content_type": media.content_type,
-    }
-
-
-def _media_from_json(data: dict[str, Any] | None) -> Media | None:
-    if not data:
-        return None
-    return Media(
-        content_type=data["content_type"],
-        filename=data["filename"],
-        url=data.get("url"),
-        media_id=data.get("media_id"),
-    )

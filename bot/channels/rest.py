@@ -20,7 +20,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.channels.base import Channel, Networks, client_address
-from bot.channels.media import MediaLinks, reply_from_storage, reply_to_client, reply_to_storage
+from bot.channels.media import MediaLinks, reply_to_client
+from bot.core.codec import reply_from_json, reply_to_json
 from bot.core.engine import Engine
 from bot.core.messages import (
     MAX_NAME,
@@ -32,7 +33,7 @@ from bot.core.messages import (
     Reply,
     check_key,
 )
-from bot.core.push import Recipient
+from bot.core.outbound import Recipient
 from bot.store.db import Database
 from bot.store.media import sniff_image
 from bot.store.media_quota import MediaQuota
@@ -195,7 +196,7 @@ class RestChannel(Channel):
                 )
         if rows:
             cursor = rows[-1].id
-        messages = [self.render(reply_from_storage(row.message)) for row in rows]
+        messages = [self.render(reply_from_json(row.message)) for row in rows]
         return web.json_response({"messages": messages, "cursor": str(cursor)})
 
     async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None:
@@ -203,9 +204,7 @@ class RestChannel(Channel):
         async with self.db.transaction() as session:
             for reply in replies:
                 session.add(
-                    RestMessage(
-                        chat_user_id=recipient.chat_user_id, message=reply_to_storage(reply)
-                    )
+                    RestMessage(chat_user_id=recipient.chat_user_id, message=reply_to_json(reply))
                 )
         return None
 

@@ -57,7 +57,7 @@ from bot.core.messages import (
     Media,
     Reply,
 )
-from bot.core.push import ChannelUnreachable, Pusher, RateLimited, Recipient
+from bot.core.outbound import ChannelUnreachable, Push, RateLimited, Recipient
 from bot.dialogs.fields import FieldError, parse_phone
 from bot.settings import Settings
 from bot.store.db import Database
@@ -102,7 +102,7 @@ class TelegramChannel(Channel):
         self,
         engine: Engine,
         db: Database,
-        pusher: Pusher,
+        pusher: Push,
         settings: Settings,
         bot: Bot | None = None,
         quota: MediaQuota | None = None,

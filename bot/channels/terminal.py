@@ -18,7 +18,7 @@ from bot.auth.providers import Outgoing
 from bot.channels.base import Channel, numbered_options, render_plain
 from bot.core.engine import Engine
 from bot.core.messages import Contact, Incoming, KeyboardRequest, Location, Media, Reply
-from bot.core.push import Recipient
+from bot.core.outbound import Recipient
 from bot.core.texts import Texts
 from bot.store.db import Database
 from bot.store.media import load_media, sniff_image

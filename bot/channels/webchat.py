@@ -40,15 +40,14 @@ from bot.auth.accounts import pin_needed
 from bot.channels.base import Channel, client_address
 from bot.channels.media import (
     MediaLinks,
-    reply_from_storage,
     reply_to_client,
-    reply_to_storage,
 )
 from bot.core import metrics
+from bot.core.codec import reply_from_json, reply_to_json
 from bot.core.engine import Engine
 from bot.core.messages import MAX_PAYLOAD_BYTES, Incoming, Location, Media, Reply
 from bot.core.network import client_key
-from bot.core.push import Recipient
+from bot.core.outbound import Recipient
 from bot.core.texts import Texts
 from bot.settings import Settings
 from bot.store.db import Database
@@ -169,7 +168,7 @@ class WebChatChannel(Channel):
                     if message.get("type") != "message":
                         continue
                     push = json.loads(message["data"])
-                    replies = [reply_from_storage(r) for r in push["replies"]]
+                    replies = [reply_from_json(r) for r in push["replies"]]
                     await self._broadcast(str(push["visitor"]), replies)
             except asyncio.CancelledError:
                 raise
@@ -397,7 +396,7 @@ class WebChatChannel(Channel):
         if self._redis is not None:
             push = {
                 "visitor": recipient.platform_user_id,
-                "replies": [reply_to_storage(r) for r in replies],
+                "replies": [reply_to_json(r) for r in replies],
             }
             await self._redis.publish(FANOUT, json.dumps(push, ensure_ascii=False))
         else:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.core.messages import Incoming, Reply
+from bot.core.outbound import Push
 from bot.core.texts import Texts
 
 if TYPE_CHECKING:
@@ -16,10 +17,10 @@ if TYPE_CHECKING:
     from bot.auth.otp import OtpService
     from bot.billing.tariffs import TariffBook
     from bot.core.clock import Clock
-    from bot.core.push import Pusher
     from bot.core.understanding import Understanding
     from bot.settings import Settings
     from bot.store.backend import UtilityBackend
+    from bot.store.db import Database
     from bot.store.models import ChatUser, Conversation
     from nlu.model import Parse
 
@@ -29,10 +30,11 @@ class Services:
     """The services handlers call; built once in bot/app.py and passed in, never global."""
 
     settings: Settings
+    db: Database  # for work outside a conversation's transaction
     texts: Texts
     backend: UtilityBackend
     tariffs: TariffBook
-    pusher: Pusher
+    pusher: Push
     clock: Clock
     otp: OtpService
     understanding: Understanding

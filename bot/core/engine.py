@@ -22,6 +22,7 @@ from bot.core.context import Context, Replies, Services
 from bot.core.locks import KeyedLocks, advisory_key
 from bot.core.messages import Button, Incoming, Reply
 from bot.core.router import STATE_BUTTONS, Router
+from bot.core.transcript import record_incoming, record_replies, store_reply_media
 from bot.store import repo
 from bot.store.db import Database
 from bot.store.models import Conversation, utcnow
@@ -82,7 +83,7 @@ class Engine:
         )
         conversation = await repo.get_or_create_conversation(session, user)
         secret = self.router.expects_secret(conversation.state or {})
-        recorded = await repo.record_incoming(session, conversation, incoming, redact=secret)
+        recorded = await record_incoming(session, conversation, incoming, redact=secret)
         now = utcnow()
         user.last_seen_at = now
         user.reachable = True  # whoever writes can be written to (they unblocked us)
@@ -107,10 +108,10 @@ class Engine:
         route = self.router.resolve(ctx)
         ctx.arg = route.arg
         replies = [*ctx.notices, *await route.handler(ctx)]
-        replies = await repo.store_reply_media(session, replies, user.id)
+        replies = await store_reply_media(session, replies, user.id)
         _remember_buttons(ctx.state, replies)
         _save_state(conversation, ctx.state)
-        repo.record_replies(session, conversation.id, replies)
+        record_replies(session, conversation.id, replies)
         answer = Replies(replies)
         answer.delete_incoming = secret or ctx.delete_incoming
         return answer
@@ -129,8 +130,8 @@ class Engine:
                 replies = [self._apology(user.language)]
                 conversation = await repo.get_or_create_conversation(session, user)
                 secret = self.router.expects_secret(conversation.state or {})
-                await repo.record_incoming(session, conversation, incoming, redact=secret)
-                repo.record_replies(session, conversation.id, replies, author="system")
+                await record_incoming(session, conversation, incoming, redact=secret)
+                record_replies(session, conversation.id, replies, author="system")
                 return replies
         except Exception:
             log.exception(

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from bot.core.clock import Clock
 from bot.core.messages import Button, Reply
-from bot.core.push import Pusher, PushError
+from bot.core.outbound import Push, PushError
 from bot.core.texts import Texts
 from bot.dialogs.forms import FormSpec
 from bot.store import requests as store
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 async def change_status(
     db: Database,
-    pusher: Pusher,
+    pusher: Push,
     texts: Texts,
     forms: Mapping[str, FormSpec],
     clock: Clock,
@@ -40,8 +40,7 @@ async def change_status(
     Raises:
         store.RequestError: unknown request or status, or a missing note.
     """
-    if pusher.worker is not None:
-        await pusher.worker.ensure_registered()
+    await pusher.ready()
     async with db.transaction() as session:
         request = await store.set_status(
             session, code, status, note=note, actor=actor, now=clock.now()

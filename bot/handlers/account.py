@@ -20,7 +20,7 @@ from bot.auth.otp import Checked, CodeMessage, SendResult, Sent, Undelivered
 from bot.core.context import Context, Services
 from bot.core.fmt import clock, mask_phone
 from bot.core.messages import Button, KeyboardRequest, Reply, RequestButton
-from bot.core.push import PushError
+from bot.core.outbound import PushError
 from bot.core.router import STATE_AWAITING, Router
 from bot.dialogs.fields import FieldError, parse_phone
 from bot.handlers.common import back_button, home_button
@@ -126,7 +126,7 @@ def sent_answer(ctx: Context, result: SendResult, flow: dict[str, Any]) -> list[
 async def code_not_delivered(services: Services, failed: Undelivered) -> None:
     """The gateway refused a code the customer was told is on its way: tell them, with
     the other way to receive it where activation offers one."""
-    async with services.pusher.db.reading() as session:
+    async with services.db.reading() as session:
         user = await session.get(ChatUser, failed.chat_user_id)
         lang = user.language if user is not None else services.settings.default_language
     by_sms = failed.delivery == "sms"

@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.messages import Button, Incoming, Reply, nfc
-from bot.core.push import Pusher
+from bot.core.outbound import Push
 from bot.core.texts import Texts
 from bot.notify.outbox import CATEGORIES, replies_of
 from bot.store.models import ChatUser, Delivery, InboxItem
@@ -237,7 +237,7 @@ async def queue(
 
 async def answer(
     session: AsyncSession,
-    pusher: Pusher,
+    pusher: Push,
     texts: Texts,
     item_id: int,
     text: str,

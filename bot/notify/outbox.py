@@ -19,9 +19,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.media import reply_from_storage, reply_to_storage
+from bot.core.codec import reply_from_json, reply_to_json
 from bot.core.messages import Reply
-from bot.store import repo
+from bot.core.transcript import store_reply_media
 from bot.store.models import ChatUser, Delivery, Notice, NoticeOptOut, utcnow
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ async def enqueue(
     `claimed_by`: the rows are that worker's already (it sends them right after the
     commit, and no other worker can take them first).
 
-    Replies must carry their media as stored ids (`repo.store_reply_media`) or URLs:
+    Replies must carry their media as stored ids (`store_reply_media`) or URLs:
     a row holds JSON, never bytes.
     """
     people = [a for a in addressees if a.chat_user.reachable]
@@ -178,7 +178,7 @@ async def enqueue(
                 "category": notice.category,
                 "urgent": notice.urgent,
                 "status": status,
-                "message": [reply_to_storage(r) for r in person.replies],
+                "message": [reply_to_json(r) for r in person.replies],
                 "not_before": not_before or now,
                 "attempts": 0,
                 "in_doubt": False,
@@ -219,12 +219,12 @@ async def store_media_once(
 ) -> list[Reply]:
     """Replies with their images and documents stored (a campaign image is stored once
     and its id shared by every row)."""
-    return await repo.store_reply_media(session, replies, chat_user_id)
+    return await store_reply_media(session, replies, chat_user_id)
 
 
 def replies_of(delivery: Delivery) -> list[Reply]:
     """The messages a row carries."""
-    return [reply_from_storage(item) for item in delivery.message]
+    return [reply_from_json(item) for item in delivery.message]
 
 
 def quiet(now_local: datetime, start_hour: int, end_hour: int) -> bool:

@@ -30,10 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import Clock
 from bot.core.fmt import LOCAL_TZ
-from bot.core.push import ChannelUnreachable, Outbound, RateLimited, Recipient
+from bot.core.outbound import ChannelUnreachable, Outbound, RateLimited, Recipient
+from bot.core.transcript import transcript_rows
 from bot.notify.limits import RateLimiter
 from bot.notify.outbox import quiet, replies_of
-from bot.store import repo
 from bot.store.db import Database, error_summary
 from bot.store.models import (
     ChatUser,
@@ -527,9 +527,7 @@ class DeliveryWorker:
             if row.chat_user_id not in conversations:
                 continue  # the chat user was deleted meanwhile
             author = str(row.notice.meta.get("author", "system"))
-            rows += repo.transcript_rows(
-                conversations[row.chat_user_id], replies_of(row), author=author
-            )
+            rows += transcript_rows(conversations[row.chat_user_id], replies_of(row), author=author)
         if rows:  # one statement executed for many rows, as for the outcomes
             connection = await session.connection()
             await connection.execute(insert(cast(Table, TranscriptMessage.__table__)), rows)

@@ -15,12 +15,11 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.messages import Media as MediaRef
 from bot.store.models import Media
 
 # Magic numbers of the image types customers send from phones and browsers.
@@ -148,7 +147,17 @@ class StoredMedia:
     data: bytes
 
 
-async def save_media(session: AsyncSession, media: MediaRef, chat_user_id: int | None) -> str:
+class FileToKeep(Protocol):
+    """A file with its bytes and the name its sender gave it (e.g. a message's Media)."""
+
+    @property
+    def data(self) -> bytes | None: ...
+
+    @property
+    def filename(self) -> str: ...
+
+
+async def save_media(session: AsyncSession, media: FileToKeep, chat_user_id: int | None) -> str:
     """Store `media` (which must carry bytes) and return its id."""
     if media.data is None:
         raise ValueError("only media with bytes can be stored")

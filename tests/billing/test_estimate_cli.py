@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot.billing.cli import OneLineErrorParser, register
+from bot.cli import OneLineErrorParser
+from bot.cli.tariffs import register
 from bot.core.fmt import LOCAL_TZ
 
 MONTH = ["--from", "2025-09-16", "--to", "2025-10-15"]
@@ -177,7 +178,7 @@ def test_invalid_input_in_a_real_process() -> None:
     script = textwrap.dedent(
         """
         import argparse, sys
-        from bot.billing.cli import register
+        from bot.cli.tariffs import register
         parser = argparse.ArgumentParser(prog="cskh")
         register(parser.add_subparsers())
         args = parser.parse_args(sys.argv[1:])

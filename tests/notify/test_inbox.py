@@ -18,9 +18,10 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.core.messages import Incoming, Reply
-from bot.core.push import Pusher, Recipient
+from bot.core.outbound import Recipient
 from bot.core.texts import Texts
 from bot.notify import inbox, outbox, subscriptions
+from bot.notify.push import Pusher
 from bot.store.db import Database
 from bot.store.models import (
     ChatUser,

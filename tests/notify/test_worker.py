@@ -16,7 +16,7 @@ from sqlalchemy import event, func, select
 
 from bot.core.clock import FakeClock
 from bot.core.messages import Button, Reply
-from bot.core.push import ChannelUnreachable, RateLimited, Recipient
+from bot.core.outbound import ChannelUnreachable, RateLimited, Recipient
 from bot.notify import outbox
 from bot.notify.limits import ChannelLimit, RateLimiter
 from bot.notify.worker import MAX_ATTEMPTS, DeliveryWorker, WorkerOptions
@@ -298,7 +298,7 @@ async def test_a_push_carries_its_buttons_and_is_sent_at_once(db: Database) -> N
     channel = FakeChannel()
     clock = FakeClock(NOON)
     sender = worker(db, channel, clock)
-    from bot.core.push import Pusher
+    from bot.notify.push import Pusher
 
     pusher = Pusher(db, {"telegram": channel}, clock)  # type: ignore[dict-item]
     pusher.worker = sender

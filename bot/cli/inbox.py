@@ -75,7 +75,7 @@ def _block(row: dict[str, Any]) -> str:
 
 def _reply(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_runtime, open_for_sending
-    from bot.core.push import PushError
+    from bot.core.outbound import PushError
     from bot.notify.inbox import InboxError, answer
     from bot.store.models import ChatUser
 

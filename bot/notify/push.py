@@ -1,12 +1,12 @@
-"""The push API: send messages to a user who did not just write, on their channel.
+"""The push service: send messages to a user who did not just write, on their channel.
 
-Every push (notice, broadcast, staff reply, status change) goes through `Pusher`:
-it writes an outbox row (bot/notify/outbox.py) and a delivery worker
-(bot/notify/worker.py) sends it under the channel's rate limit. `push` without a
-session is for one customer waiting for the news: it commits the row, then asks this
-process's worker to send it at once. `push(..., session=s)` writes the row in the
-caller's transaction (the event and its notice commit together); the worker sends it
-after the commit.
+`Pusher` implements `Push` (bot/core/outbound.py), which handlers find on the context.
+Every push (notice, broadcast, staff reply, status change) goes through it: it writes
+an outbox row (outbox.py) and a delivery worker (worker.py) sends it under the
+channel's rate limit. `push` without a session is for one customer waiting for the
+news: it commits the row, then asks this process's worker to send it at once.
+`push(..., session=s)` writes the row in the caller's transaction (the event and its
+notice commit together); the worker sends it after the commit.
 """
 
 from __future__ import annotations
@@ -14,63 +14,19 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.messages import Reply
-from bot.store import repo
+from bot.core.outbound import Outbound, PushError
+from bot.core.transcript import store_reply_media
+from bot.notify import outbox
+from bot.notify.worker import DeliveryWorker
 from bot.store.db import AFTER_COMMIT, Database
 from bot.store.models import ChatUser
 
-if TYPE_CHECKING:
-    from bot.notify.worker import DeliveryWorker
-
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """Who a channel delivers to."""
-
-    chat_user_id: int
-    channel: str
-    platform_user_id: str
-    language: str
-
-    @classmethod
-    def of(cls, user: ChatUser) -> Recipient:
-        return cls(user.id, user.channel, user.platform_user_id, user.language)
-
-
-class ChannelUnreachable(Exception):
-    """The platform says this user cannot be reached any more (e.g. blocked the bot)."""
-
-
-class RateLimited(Exception):
-    """The platform said "too many requests" (HTTP 429): wait `retry_after` seconds."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"rate limited for {retry_after} s")
-        self.retry_after = retry_after
-
-
-class Outbound(Protocol):
-    """What a channel offers the delivery worker: deliver replies to one of its users
-    once (no retries of its own) and return the platform's id of the last message
-    sent, when it has one (a reply to it is matched to the notice).
-
-    Raises ChannelUnreachable when the platform refuses the user for good,
-    RateLimited on a 429; any other exception is retried later by the worker.
-    """
-
-    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None: ...
-
-
-class PushError(Exception):
-    """The push could not be delivered (unknown user, channel not running)."""
 
 
 class Pusher:
@@ -106,8 +62,7 @@ class Pusher:
         """
         if session is not None:
             return await self.enqueue(session, chat_user_id, replies, author, kind) is not None
-        if self.worker is not None:
-            await self.worker.ensure_registered()
+        await self.ready()
         async with self.db.transaction() as own:
             delivery_id = await self.enqueue(own, chat_user_id, replies, author, kind, claim=True)
         return await self.send_now([delivery_id]) if delivery_id is not None else False
@@ -133,8 +88,6 @@ class Pusher:
         None when the user cannot be reached. `claim`: the caller will `send_now` it
         after the commit, so this process's worker takes it at once (when it sends for
         the user's channel); otherwise the worker is woken once the row commits."""
-        from bot.notify import outbox  # the outbox builds on this module's types
-
         user = await session.get(ChatUser, chat_user_id)
         if user is None:
             raise PushError(f"no chat user {chat_user_id}")
@@ -143,7 +96,7 @@ class Pusher:
             return None
         if user.channel not in self.channels:
             raise PushError(f"channel {user.channel!r} of chat user {chat_user_id} is not running")
-        stored = await repo.store_reply_media(session, replies, user.id)
+        stored = await store_reply_media(session, replies, user.id)
         notice = await outbox.notice_for(
             session,
             f"{kind}:{uuid.uuid4().hex}",
@@ -163,6 +116,11 @@ class Pusher:
         if self.worker is not None and not mine:
             session.info.setdefault(AFTER_COMMIT, []).append(self.worker.wake)
         return ids[0] if ids else None
+
+    async def ready(self) -> None:
+        """Register this process's worker before rows are claimed for it."""
+        if self.worker is not None:
+            await self.worker.ensure_registered()
 
     async def mark_unreachable(self, chat_user_id: int) -> None:
         """Stop pushing to a user the platform refuses (they blocked the bot)."""

@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from bot.billing.tariffs import (
     BillBreakdown,
@@ -24,6 +24,7 @@ from bot.billing.tariffs import (
     VoltageLevel,
     default_tariffs,
 )
+from bot.cli import OneLineErrorParser
 from bot.core.fmt import LOCAL_TZ, day, money, number
 
 if TYPE_CHECKING:
@@ -32,17 +33,6 @@ if TYPE_CHECKING:
 PROG = "cskh tariff estimate"
 GROUP_NAMES = {"household": "sinh hoạt", "business": "kinh doanh", "production": "sản xuất"}
 VOLTAGE_NAMES = {"below_6kv": "dưới 6 kV", "6_22kv": "từ 6 kV đến dưới 22 kV"}
-
-
-class OneLineErrorParser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line on stderr, exit status 2.
-
-    Sub-parsers made with `add_subparsers()` inherit the class, so giving it to the
-    top-level `cskh` parser makes every command behave this way.
-    """
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
