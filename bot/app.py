@@ -308,6 +308,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
         scheduler = NoticeScheduler(
             runtime.db,
+            runtime.engine.services.backend,
             runtime.texts,
             runtime.settings,
             runtime.engine.services.clock,

@@ -144,6 +144,7 @@ def _when(moment: datetime) -> str:
 def _outage(settings: Settings, args: argparse.Namespace) -> int:
     from bot.notify.producers import NoticeError, OutageNotices, create_outage
     from bot.notify.segments import AreaError, resolve_area
+    from bot.store.backend import SqlUtilityBackend
 
     try:
         area = resolve_area(args.province, args.ward)
@@ -155,6 +156,7 @@ def _outage(settings: Settings, args: argparse.Namespace) -> int:
             return await create_outage(
                 session,
                 texts,
+                backend=SqlUtilityBackend(db),
                 area=area,
                 start=args.start,
                 end=args.end,
@@ -202,10 +204,18 @@ def _outage(settings: Settings, args: argparse.Namespace) -> int:
 
 def _restored(settings: Settings, args: argparse.Namespace) -> int:
     from bot.notify.producers import NoticeError, Produced, power_restored
+    from bot.store.backend import SqlUtilityBackend
 
     async def work(db: Any, texts: Any, clock: Clock) -> Produced:
         async with db.transaction() as session:
-            return await power_restored(session, args.outage_id, texts, now=clock.now(), at=args.at)
+            return await power_restored(
+                session,
+                args.outage_id,
+                texts,
+                backend=SqlUtilityBackend(db),
+                now=clock.now(),
+                at=args.at,
+            )
 
     try:
         made = _execute(settings, args, work)
@@ -228,10 +238,12 @@ def _restored(settings: Settings, args: argparse.Namespace) -> int:
 
 def _bills(settings: Settings, args: argparse.Namespace) -> int:
     from bot.notify.scheduler import bill_kind
+    from bot.store.backend import SqlUtilityBackend
 
     async def work(db: Any, texts: Any, clock: Clock) -> tuple[int, int]:
         return await bill_kind(
             db,
+            SqlUtilityBackend(db),
             texts,
             "issued",
             now=clock.now(),
@@ -247,9 +259,10 @@ def _bills(settings: Settings, args: argparse.Namespace) -> int:
 
 def _run_jobs(settings: Settings, args: argparse.Namespace) -> int:
     from bot.notify.scheduler import run_all
+    from bot.store.backend import SqlUtilityBackend
 
     async def work(db: Any, texts: Any, clock: Clock) -> dict[str, tuple[int, int]]:
-        return await run_all(db, texts, settings, clock.now())
+        return await run_all(db, SqlUtilityBackend(db), texts, settings, clock.now())
 
     for kind, (notices, rows) in _execute(settings, args, work).items():
         if kind == "cancelled":
@@ -265,6 +278,7 @@ def _run_jobs(settings: Settings, args: argparse.Namespace) -> int:
 def _create(settings: Settings, args: argparse.Namespace) -> int:
     from bot.notify.campaigns import CampaignError, audience, create_campaign
     from bot.notify.segments import AreaError, Segment, resolve_area
+    from bot.store.backend import SqlUtilityBackend
     from bot.store.places import ward_province
 
     try:
@@ -302,7 +316,10 @@ def _create(settings: Settings, args: argparse.Namespace) -> int:
                 image_name=args.image.name if args.image else "image",
                 send_at=args.at,
             )
-            return campaign.id, await audience(session, campaign, now=clock.now())
+            matching = await audience(
+                session, campaign, backend=SqlUtilityBackend(db), now=clock.now()
+            )
+            return campaign.id, matching
 
     try:
         campaign_id, matching = _execute(settings, args, work)
@@ -316,6 +333,7 @@ def _create(settings: Settings, args: argparse.Namespace) -> int:
 
 def _start(settings: Settings, args: argparse.Namespace) -> int:
     from bot.notify.campaigns import CampaignError, Started, start_campaign
+    from bot.store.backend import SqlUtilityBackend
 
     async def work(db: Any, texts: Any, clock: Clock) -> Started:
         async with db.transaction() as session:
@@ -323,6 +341,7 @@ def _start(settings: Settings, args: argparse.Namespace) -> int:
                 session,
                 args.campaign_id,
                 texts,
+                backend=SqlUtilityBackend(db),
                 now=clock.now(),
                 marketing_per_week=settings.marketing_per_week,
             )

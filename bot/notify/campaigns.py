@@ -25,6 +25,7 @@ from bot.notify import outbox
 from bot.notify.outbox import Addressee
 from bot.notify.producers import reply_row, switch_off_row
 from bot.notify.segments import Segment, linked_users
+from bot.store.backend import UtilityBackend
 from bot.store.media import save_media, sniff_image
 from bot.store.models import Campaign, Delivery, Notice
 from bot.store.models import Media as MediaRow
@@ -96,10 +97,12 @@ async def create_campaign(
     return campaign
 
 
-async def audience(session: AsyncSession, campaign: Campaign, *, now: datetime) -> int:
+async def audience(
+    session: AsyncSession, campaign: Campaign, *, backend: UtilityBackend, now: datetime
+) -> int:
     """How many chats the campaign's segment matches now."""
     segment = Segment.from_json(campaign.segment)
-    return len(await linked_users(session, segment))
+    return len(await linked_users(session, backend, segment))
 
 
 async def start_campaign(
@@ -107,6 +110,7 @@ async def start_campaign(
     campaign_id: int,
     texts: Texts,
     *,
+    backend: UtilityBackend,
     now: datetime,
     marketing_per_week: int,
 ) -> Started:
@@ -115,7 +119,7 @@ async def start_campaign(
     not_before = max(now, campaign.send_at) if campaign.send_at else now
     if campaign.status == "draft":
         queued, skipped = await _write_rows(
-            session, campaign, texts, now, not_before, marketing_per_week
+            session, backend, campaign, texts, now, not_before, marketing_per_week
         )
         campaign.status, campaign.started_at = "running", now
         log.info("campaign %s started: %s queued, %s over the cap", campaign_id, queued, skipped)
@@ -192,6 +196,7 @@ def campaign_replies(
 
 async def _write_rows(
     session: AsyncSession,
+    backend: UtilityBackend,
     campaign: Campaign,
     texts: Texts,
     now: datetime,
@@ -207,7 +212,7 @@ async def _write_rows(
         campaign_id=campaign.id,
         meta={"campaign_id": campaign.id},
     )
-    people = await linked_users(session, Segment.from_json(campaign.segment))
+    people = await linked_users(session, backend, Segment.from_json(campaign.segment))
     refused = await outbox.opted_out(session, (p.chat_user.id for p in people), "other")
     image = await _image(session, campaign)
     addressees = []

@@ -7,6 +7,8 @@ caller's transaction, so the event and its notice commit together and a producer
 twice adds nothing. Recipients are the activated, reachable chats linked to the
 customer code (or to a customer in the outage's area), each in its own language;
 the row carries the customer code, so a category switched off for one code holds.
+Bills, customers and units come from the `UtilityBackend`; the chats, their links and
+the notices from our tables.
 
 Every notice ends with "🔕 Tắt loại thông báo này" (`unsub:<category>:<code>`, as
 UX.md shows) and a "💬 Phản hồi" button (`nreply:<notice id>`) below it. Bills, reminders
@@ -21,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import Select, and_, exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import fmt
@@ -30,17 +32,15 @@ from bot.core.texts import Texts
 from bot.notify import outbox
 from bot.notify.outbox import Addressee
 from bot.notify.segments import Area, Linked, Segment, in_sentence, linked_users, users_of_codes
-from bot.store.models import (
-    Bill,
-    ChatUser,
-    Customer,
-    CustomerLink,
-    Delivery,
-    ManagingUnit,
-    Notice,
-    Outage,
-    OutageArea,
+from bot.store.backend import (
+    BillFilter,
+    BillRecord,
+    OutageAreaRecord,
+    OutageRecord,
+    UtilityBackend,
+    outage_record,
 )
+from bot.store.models import ChatUser, Delivery, Notice, Outage, OutageArea
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +94,12 @@ def notice_reply(
 # --- bills --------------------------------------------------------------------------------
 
 
-def _bill_text(texts: Texts, lang: str, bill: Bill, code: str, kind: str) -> str:
+def _bill_text(texts: Texts, lang: str, bill: BillRecord, kind: str) -> str:
     values = {
         "period": texts.get(
             "lookups.period_name", lang, term=bill.term, month=bill.month, year=bill.year
         ),
-        "code": code,
+        "code": bill.customer_code,
         "amount": fmt.money(bill.total, lang),
         "due": fmt.day(bill.due_date),
     }
@@ -117,9 +117,10 @@ def _bill_text(texts: Texts, lang: str, bill: Bill, code: str, kind: str) -> str
 
 
 def bill_replies(
-    texts: Texts, lang: str, notice_id: int, bill: Bill, code: str, kind: str
+    texts: Texts, lang: str, notice_id: int, bill: BillRecord, kind: str
 ) -> list[Reply]:
-    text = _bill_text(texts, lang, bill, code, kind)
+    code = bill.customer_code
+    text = _bill_text(texts, lang, bill, kind)
     switch_off = switch_off_row(texts, lang, "bill", code)
     if kind == "paid":
         return [notice_reply(texts, lang, notice_id, text, switch_off)]
@@ -129,24 +130,26 @@ def bill_replies(
 
 async def bill_notice(
     session: AsyncSession,
-    bill: Bill,
-    customer_code: str,
+    bill: BillRecord,
     kind: str,
     texts: Texts,
     *,
     now: datetime,
     users: Sequence[ChatUser] | None = None,
 ) -> Produced | None:
-    """Tell the chats linked to `customer_code` about `bill`: "issued", "reminder",
-    "debt" or "paid". None when no chat is linked (no notice is made)."""
+    """Tell the chats linked to the bill's customer code about `bill`: "issued",
+    "reminder", "debt" or "paid". None when no chat is linked (no notice is made)."""
     if kind not in BILL_KINDS:
         raise ValueError(f"unknown bill notice {kind!r}")
+    if bill.id is None:
+        raise ValueError("a bill without the utility's id cannot name its notice")
+    code = bill.customer_code
     if users is None:
-        users = (await users_of_codes(session, [customer_code])).get(customer_code, [])
+        users = (await users_of_codes(session, [code])).get(code, [])
     if kind == "paid" and bill.paid_at is not None:
         # A chat that linked the code after the payment did not wait for the news.
         paid_at = bill.paid_at
-        users = [u for u in users if _linked_by(u, customer_code, paid_at)]
+        users = [u for u in users if _linked_by(u, code, paid_at)]
     if not users:
         return None
     notice = await outbox.notice_for(
@@ -154,14 +157,10 @@ async def bill_notice(
         f"bill:{bill.id}:{kind}",
         kind=f"bill_{kind}",
         category="bill",
-        meta={"bill_id": bill.id, "customer_code": customer_code},
+        meta={"bill_id": bill.id, "customer_code": code},
     )
     addressees = [
-        Addressee(
-            user,
-            bill_replies(texts, user.language, notice.id, bill, customer_code, kind),
-            customer_code,
-        )
+        Addressee(user, bill_replies(texts, user.language, notice.id, bill, kind), code)
         for user in users
     ]
     written = await outbox.enqueue(session, notice, addressees, now=now)
@@ -176,60 +175,50 @@ def _linked_by(user: ChatUser, customer_code: str, moment: datetime) -> bool:
 
 def due_bills(
     kind: str, *, now: datetime, reminder_days: int, period: tuple[int, int] | None = None
-) -> Select[Bill, str]:
-    """The bills a run tells about (only those with a linked chat), oldest first.
+) -> BillFilter:
+    """The bills a run tells about (of the customers with a linked chat).
 
     issued: unpaid, issued in the last days (or of `period`, a (year, month));
     reminder: unpaid, due within `reminder_days`;
     debt: unpaid, due date passed in the last days; paid: paid in the last days.
     """
     today = fmt.local(now).date()
-    query = select(Bill, Customer.code).join(Customer, Customer.id == Bill.customer_id)
-    linked = exists().where(CustomerLink.customer_code == Customer.code)
     if kind == "issued":
-        query = query.where(Bill.status == "unpaid")
         if period is not None:
-            query = query.where(Bill.year == period[0], Bill.month == period[1])
-        else:
-            query = query.where(Bill.issued_on.between(today - ISSUED_LOOKBACK, today))
-    elif kind == "reminder":
-        first_day = today + timedelta(days=reminder_days)
+            return BillFilter(status="unpaid", period=period)
+        return BillFilter(status="unpaid", issued_between=(today - ISSUED_LOOKBACK, today))
+    if kind == "reminder":
         # (`reminder_wanted` leaves out bills issued that late: the bill notice is enough.)
-        query = query.where(Bill.status == "unpaid", Bill.due_date.between(today, first_day))
-    elif kind == "debt":
+        return BillFilter(
+            status="unpaid", due_between=(today, today + timedelta(days=reminder_days))
+        )
+    if kind == "debt":
         yesterday = today - timedelta(days=1)
-        query = query.where(
-            Bill.status == "unpaid", Bill.due_date.between(today - DEBT_LOOKBACK, yesterday)
-        )
-    elif kind == "paid":
-        query = query.where(
-            Bill.status == "paid", Bill.paid_at.is_not(None), Bill.paid_at >= now - PAID_LOOKBACK
-        )
-    else:
-        raise ValueError(f"unknown bill notice {kind!r}")
-    return query.where(linked).order_by(Bill.id)
+        return BillFilter(status="unpaid", due_between=(today - DEBT_LOOKBACK, yesterday))
+    if kind == "paid":
+        return BillFilter(status="paid", paid_since=now - PAID_LOOKBACK)
+    raise ValueError(f"unknown bill notice {kind!r}")
 
 
-def reminder_wanted(bill: Bill, reminder_days: int) -> bool:
+def reminder_wanted(bill: BillRecord, reminder_days: int) -> bool:
     """A reminder for a bill issued within the reminder period would repeat its notice."""
     return bill.issued_on < bill.due_date - timedelta(days=reminder_days)
 
 
 async def bill_notices(
     session: AsyncSession,
-    bills: Iterable[tuple[Bill, str]],
+    bills: Sequence[BillRecord],
     kind: str,
     texts: Texts,
     *,
     now: datetime,
 ) -> tuple[int, int]:
-    """Notices of one kind for these (bill, customer code) pairs: (notices, rows)."""
-    pairs = list(bills)
-    users = await users_of_codes(session, [code for _, code in pairs])
+    """Notices of one kind for these bills: (notices, rows)."""
+    users = await users_of_codes(session, [bill.customer_code for bill in bills])
     notices = rows = 0
-    for bill, code in pairs:
+    for bill in bills:
         produced = await bill_notice(
-            session, bill, code, kind, texts, now=now, users=users.get(code, [])
+            session, bill, kind, texts, now=now, users=users.get(bill.customer_code, [])
         )
         if produced is not None:
             notices += 1
@@ -269,6 +258,7 @@ async def create_outage(
     session: AsyncSession,
     texts: Texts,
     *,
+    backend: UtilityBackend,
     area: Area,
     start: datetime,
     end: datetime,
@@ -277,7 +267,10 @@ async def create_outage(
     now: datetime,
     notice_days: int,
 ) -> OutageNotices:
-    """Record an outage for `area` (the lookups show it from now on) and announce it."""
+    """Record an outage for `area` (the lookups show it from now on) and announce it.
+
+    The outage is written to our tables (the utility data `SqlUtilityBackend` reads), in
+    the caller's transaction: the backend protocol has no writes."""
     reason = " ".join(reason.split())
     if kind not in ("planned", "incident"):
         raise NoticeError(f"unknown outage kind {kind!r} (planned or incident)")
@@ -296,7 +289,7 @@ async def create_outage(
         reason=reason,
         area_description=area.name,
         status="scheduled" if kind == "planned" else "in_progress",
-        unit_code=await _unit_of_area(session, area),
+        unit_code=await backend.area_unit(area.province_code, area.ward_code),
         created_at=now,
         areas=[OutageArea(province_code=area.province_code, ward_code=area.ward_code)],
     )
@@ -304,15 +297,22 @@ async def create_outage(
     await session.flush()
     log.info("outage %s (%s) recorded for %s", outage.id, kind, area.name)
     return await announce_outage(
-        session, outage, texts, now=now, notice_days=notice_days, always=True
+        session,
+        outage_record(outage),
+        texts,
+        backend=backend,
+        now=now,
+        notice_days=notice_days,
+        always=True,
     )
 
 
 async def announce_outage(
     session: AsyncSession,
-    outage: Outage,
+    outage: OutageRecord,
     texts: Texts,
     *,
+    backend: UtilityBackend,
     now: datetime,
     notice_days: int,
     always: bool = False,
@@ -320,10 +320,10 @@ async def announce_outage(
     """Notices of `outage` for the chats linked to a customer in its areas (again for
     chats linked since: rows already written are not doubled). Without `always`, no
     notice is made while nobody is to be told."""
-    people = await _people_in(session, outage.areas, now)
+    people = await _people_in(session, backend, outage.areas)
     if not people and not always:
         return OutageNotices(outage.id, None)
-    units = await _unit_names(session, [p.codes[0] for p in people if p.codes])
+    units = await backend.customer_units([p.codes[0] for p in people if p.codes])
     if outage.kind == "incident":
         notice = await _outage_notice(
             session, outage, "incident", texts, people, units, now=now, not_before=now
@@ -347,6 +347,7 @@ async def power_restored(
     outage_id: int,
     texts: Texts,
     *,
+    backend: UtilityBackend,
     now: datetime,
     at: datetime | None = None,
 ) -> Produced:
@@ -381,9 +382,16 @@ async def power_restored(
         .values(status="skipped", error="restored")
         .execution_options(synchronize_session=False)
     )
-    units = await _unit_names(session, [p.codes[0] for p in people.values() if p.codes])
+    units = await backend.customer_units([p.codes[0] for p in people.values() if p.codes])
     produced = await _outage_notice(
-        session, outage, "restored", texts, list(people.values()), units, now=now, not_before=now
+        session,
+        outage_record(outage),
+        "restored",
+        texts,
+        list(people.values()),
+        units,
+        now=now,
+        not_before=now,
     )
     log.info("outage %s restored; %s chats told", outage_id, produced.recipients)
     return produced
@@ -406,7 +414,7 @@ async def drop_cancelled(session: AsyncSession, outage_id: int) -> int:
 
 async def _outage_notice(
     session: AsyncSession,
-    outage: Outage,
+    outage: OutageRecord,
     kind: str,
     texts: Texts,
     people: Sequence[Linked],
@@ -455,7 +463,7 @@ def _code_for(person: Linked, refused: set[tuple[int, str]]) -> str | None:
 
 
 def _outage_text(
-    texts: Texts, lang: str, outage: Outage, kind: str, unit: str, now: datetime
+    texts: Texts, lang: str, outage: OutageRecord, kind: str, unit: str, now: datetime
 ) -> str:
     area = _area_words(outage)
     if kind == "restored":
@@ -486,7 +494,7 @@ def _outage_text(
     )
 
 
-def _area_words(outage: Outage) -> str:
+def _area_words(outage: OutageRecord) -> str:
     """'phường Hội An' (the areas' names as they read in a sentence)."""
     try:
         names = [Area(a.province_code, a.ward_code).in_sentence for a in outage.areas]
@@ -517,50 +525,20 @@ def _window(texts: Texts, lang: str, start: datetime, end: datetime) -> str:
 
 
 async def _people_in(
-    session: AsyncSession, areas: Iterable[OutageArea], now: datetime
+    session: AsyncSession, backend: UtilityBackend, areas: Iterable[OutageAreaRecord]
 ) -> list[Linked]:
     """Chats linked to a customer in any of the areas, each once, codes merged."""
     people: dict[int, Linked] = {}
     for area in areas:
         segment = Segment(province_code=area.province_code, ward_code=area.ward_code)
-        for linked in await linked_users(session, segment):
+        for linked in await linked_users(session, backend, segment):
             person = people.setdefault(linked.chat_user.id, Linked(linked.chat_user))
             person.codes += [code for code in linked.codes if code not in person.codes]
     return [people[key] for key in sorted(people)]
 
 
-async def _unit_names(session: AsyncSession, codes: Sequence[str]) -> dict[str, str]:
-    """The Điện lực of each customer code ("Điện lực Hội An")."""
-    if not codes:
-        return {}
-    rows = await session.execute(
-        select(Customer.code, ManagingUnit.name)
-        .join(ManagingUnit, ManagingUnit.code == Customer.unit_code)
-        .where(Customer.code.in_(sorted(set(codes))))
-    )
-    return {code: name for code, name in rows}
-
-
-async def _unit_of_area(session: AsyncSession, area: Area) -> str | None:
-    """The Điện lực serving the area, when its customers have only one."""
-    query = select(Customer.unit_code).where(Customer.province_code == area.province_code)
-    if area.ward_code is not None:
-        query = query.where(Customer.ward_code == area.ward_code)
-    units = list(await session.scalars(query.distinct().limit(2)))
-    return units[0] if len(units) == 1 else None
-
-
 async def outages_to_announce(
-    session: AsyncSession, *, now: datetime, notice_days: int
-) -> list[Outage]:
+    backend: UtilityBackend, *, now: datetime, notice_days: int
+) -> list[OutageRecord]:
     """Planned outages whose first notice is due within a day, and incidents still on."""
-    horizon = now + timedelta(days=notice_days + 1)
-    planned = and_(
-        Outage.kind == "planned",
-        Outage.status == "scheduled",
-        Outage.start_at > now,
-        Outage.start_at <= horizon,
-    )
-    incident = and_(Outage.kind == "incident", Outage.status == "in_progress", Outage.end_at > now)
-    rows = await session.scalars(select(Outage).where(planned | incident).order_by(Outage.id))
-    return list(rows)
+    return await backend.upcoming_outages(now, now + timedelta(days=notice_days + 1))

@@ -10,8 +10,10 @@
 Each job also runs a few minutes after start (a server restarted past 08:00 still
 sends the day's bills). Runs are idempotent through the notices' keys, so several
 processes may run them: on PostgreSQL each batch takes an advisory lock per job, so
-two processes do not write the same notice at once. The job functions are plain async
-functions of (db, texts, settings, now), which tests and `cskh notify run` call directly.
+two processes do not write the same notice at once. Bills and outages come from the
+`UtilityBackend`, asked about the codes chats linked, a batch at a time. The job
+functions are plain async functions of (db, backend, texts, settings, now), which tests
+and `cskh notify run` call directly.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import Clock
@@ -40,20 +42,23 @@ from bot.notify.producers import (
     outages_to_announce,
     reminder_wanted,
 )
+from bot.notify.segments import linked_codes
 from bot.settings import Settings
+from bot.store.backend import UtilityBackend
 from bot.store.db import Database
-from bot.store.models import Bill, Outage
 
 log = logging.getLogger(__name__)
 
-BATCH = 500  # bills per transaction: SQLite's one writer is not held for long
+# Customer codes per question to the backend and per transaction (SQLite's one writer
+# is not held for long).
+BATCH = 500
 STARTUP_DELAY = timedelta(minutes=5)
 DAILY_HOUR = 8  # local time: the bill run's notices arrive in the morning
 PAYMENTS_EVERY = timedelta(minutes=10)
 OUTAGES_EVERY = timedelta(minutes=30)
 
 Summary = dict[str, tuple[int, int]]  # per kind: (notices, rows written)
-Job = Callable[[Database, Texts, Settings, datetime], Awaitable[Summary]]
+Job = Callable[[Database, UtilityBackend, Texts, Settings, datetime], Awaitable[Summary]]
 
 
 async def _exclusive(session: AsyncSession, job: str) -> None:
@@ -66,6 +71,7 @@ async def _exclusive(session: AsyncSession, job: str) -> None:
 
 async def bill_kind(
     db: Database,
+    backend: UtilityBackend,
     texts: Texts,
     kind: str,
     *,
@@ -74,77 +80,72 @@ async def bill_kind(
     period: tuple[int, int] | None = None,
 ) -> tuple[int, int]:
     """Notices of one kind for every bill due one, batch by batch: (notices, rows)."""
-    after = 0
+    where = due_bills(kind, now=now, reminder_days=reminder_days, period=period)
+    async with db.reading() as session:
+        codes = await linked_codes(session)
     notices = rows = 0
-    while True:
+    for start in range(0, len(codes), BATCH):
         async with db.transaction() as session:
             await _exclusive(session, f"bills:{kind}")
-            query = due_bills(kind, now=now, reminder_days=reminder_days, period=period)
-            pairs = [
-                (bill, str(code))
-                for bill, code in await session.execute(query.where(Bill.id > after).limit(BATCH))
-            ]
-            if not pairs:
-                break
-            after = pairs[-1][0].id
+            # Asked while this batch holds the writer (SQLite) or the job's lock: a bill
+            # paid meanwhile is not reminded.
+            bills = await backend.bills_of(codes[start : start + BATCH], where)
             if kind == "reminder":
-                pairs = [(b, code) for b, code in pairs if reminder_wanted(b, reminder_days)]
-            made, written = await bill_notices(session, pairs, kind, texts, now=now)
+                bills = [bill for bill in bills if reminder_wanted(bill, reminder_days)]
+            made, written = await bill_notices(session, bills, kind, texts, now=now)
         notices, rows = notices + made, rows + written
     return notices, rows
 
 
 async def run_bill_notices(
-    db: Database, texts: Texts, settings: Settings, now: datetime
+    db: Database, backend: UtilityBackend, texts: Texts, settings: Settings, now: datetime
 ) -> Summary:
     """The daily run: bills issued, payment reminders, debt notices."""
     return {
         kind: await bill_kind(
-            db, texts, kind, now=now, reminder_days=settings.payment_reminder_days
+            db, backend, texts, kind, now=now, reminder_days=settings.payment_reminder_days
         )
         for kind in ("issued", "reminder", "debt")
     }
 
 
 async def run_payments_received(
-    db: Database, texts: Texts, settings: Settings, now: datetime
+    db: Database, backend: UtilityBackend, texts: Texts, settings: Settings, now: datetime
 ) -> Summary:
     """✅ for bills paid in the last days."""
-    paid = await bill_kind(db, texts, "paid", now=now, reminder_days=settings.payment_reminder_days)
+    paid = await bill_kind(
+        db, backend, texts, "paid", now=now, reminder_days=settings.payment_reminder_days
+    )
     return {"paid": paid}
 
 
 async def run_outage_notices(
-    db: Database, texts: Texts, settings: Settings, now: datetime
+    db: Database, backend: UtilityBackend, texts: Texts, settings: Settings, now: datetime
 ) -> Summary:
     """Announce outages entering their notice period; drop rows of cancelled ones."""
     notices = rows = dropped = 0
+    days = settings.outage_notice_days
     async with db.transaction() as session:
         await _exclusive(session, "outages")
-        for outage in await outages_to_announce(
-            session, now=now, notice_days=settings.outage_notice_days
-        ):
+        for outage in await outages_to_announce(backend, now=now, notice_days=days):
             announced = await announce_outage(
-                session, outage, texts, now=now, notice_days=settings.outage_notice_days
+                session, outage, texts, backend=backend, now=now, notice_days=days
             )
             for produced in (announced.notice, announced.eve):
                 if produced is not None:
                     notices, rows = notices + 1, rows + produced.recipients
-        cancelled = await session.scalars(
-            select(Outage.id).where(
-                Outage.status == "cancelled", Outage.end_at > now - timedelta(days=1)
-            )
-        )
-        for outage_id in list(cancelled):
+        for outage_id in await backend.cancelled_outages(now - timedelta(days=1)):
             dropped += await drop_cancelled(session, outage_id)
     return {"outages": (notices, rows), "cancelled": (0, dropped)}
 
 
-async def run_all(db: Database, texts: Texts, settings: Settings, now: datetime) -> Summary:
+async def run_all(
+    db: Database, backend: UtilityBackend, texts: Texts, settings: Settings, now: datetime
+) -> Summary:
     """Every job once (`cskh notify run`, e.g. from cron when no server runs them)."""
     summary: Summary = {}
     for job in (run_bill_notices, run_payments_received, run_outage_notices):
-        summary |= await job(db, texts, settings, now)
+        summary |= await job(db, backend, texts, settings, now)
     return summary
 
 
@@ -158,12 +159,14 @@ class NoticeScheduler:
     def __init__(
         self,
         db: Database,
+        backend: UtilityBackend,
         texts: Texts,
         settings: Settings,
         clock: Clock,
         wake: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
+        self.backend = backend
         self.texts = texts
         self.settings = settings
         self.clock = clock
@@ -203,7 +206,7 @@ class NoticeScheduler:
         if task is not None:
             self._running.add(task)
         try:
-            summary = await job(self.db, self.texts, self.settings, self.clock.now())
+            summary = await job(self.db, self.backend, self.texts, self.settings, self.clock.now())
         except Exception:
             log.exception("notice job %s failed", name)
             return None

@@ -4,20 +4,24 @@ An outage names its area by province and ward (`cskh notify outage --province
 "da nang" --ward "Hoi An"`); a campaign picks chat users by the customers they are
 linked to (province, ward, tariff group, unpaid bills) and by the chat itself
 (channel, language). Only activated chats the platform still reaches are recipients.
+
+The links are ours, the customers the utility's: a segment reads the codes chats
+linked, asks the `UtilityBackend` which of them it picks, then reads those codes' chats.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import Bill, ChatUser, Customer, CustomerLink
+from bot.store.backend import CustomerFilter, UtilityBackend
+from bot.store.models import ChatUser, CustomerLink
 from bot.store.places import province_name, ward_name, ward_province
 from nlu.entities import extract_entities
 from nlu.normalize import fold
@@ -162,6 +166,11 @@ class Segment:
             or self.has_debt
         )
 
+    @property
+    def customers(self) -> CustomerFilter:
+        """The customer fields, as the backend is asked about them."""
+        return CustomerFilter(self.province_code, self.ward_code, self.tariff_group, self.has_debt)
+
     def to_json(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value not in (None, False)}
 
@@ -179,26 +188,53 @@ class Linked:
     codes: list[str] = field(default_factory=list)
 
 
-async def linked_users(session: AsyncSession, segment: Segment) -> list[Linked]:
+async def linked_users(
+    session: AsyncSession, backend: UtilityBackend, segment: Segment
+) -> list[Linked]:
     """Activated, reachable chat users in `segment`, by id, with their matching codes."""
     found: dict[int, Linked] = {}
-    if segment.about_customers:
-        query: Select[ChatUser, str] = (
+    if not segment.about_customers:  # everybody: codes are whatever the chat has linked
+        query: Select[ChatUser, str | None] = (
+            select(ChatUser, CustomerLink.customer_code)
+            .outerjoin(CustomerLink, CustomerLink.chat_user_id == ChatUser.id)
+            .where(*_chat_filters(segment))
+            .order_by(ChatUser.id, CustomerLink.customer_code)
+        )
+        _add(found, await session.execute(query))
+        return list(found.values())
+    codes = await linked_codes(session, segment)
+    matching = sorted(await backend.matching_customers(codes, segment.customers)) if codes else []
+    for start in range(0, len(matching), 1000):  # IN lists of a reasonable size
+        query = (
             select(ChatUser, CustomerLink.customer_code)
             .join(CustomerLink, CustomerLink.chat_user_id == ChatUser.id)
-            .join(Customer, Customer.code == CustomerLink.customer_code)
-            .where(*_customer_filters(segment))
+            .where(CustomerLink.customer_code.in_(matching[start : start + 1000]))
+            .where(*_chat_filters(segment))
+            .order_by(ChatUser.id, CustomerLink.customer_code)
         )
-    else:  # everybody: codes are whatever the chat has linked (maybe none)
-        query = select(ChatUser, CustomerLink.customer_code).outerjoin(
-            CustomerLink, CustomerLink.chat_user_id == ChatUser.id
-        )
-    query = query.where(*_chat_filters(segment)).order_by(ChatUser.id, CustomerLink.customer_code)
-    for chat_user, code in await session.execute(query):
+        _add(found, await session.execute(query))
+    # (Codes come batch after batch in their order, so each chat's stay sorted.)
+    return [found[key] for key in sorted(found)]
+
+
+def _add(found: dict[int, Linked], rows: Iterable[tuple[ChatUser, str | None]]) -> None:
+    for chat_user, code in rows:
         linked = found.setdefault(chat_user.id, Linked(chat_user))
         if code is not None and code not in linked.codes:
             linked.codes.append(code)
-    return list(found.values())
+
+
+async def linked_codes(session: AsyncSession, segment: Segment | None = None) -> list[str]:
+    """The customer codes linked to activated, reachable chats (of the segment's channel
+    and language), each once, sorted."""
+    rows = await session.scalars(
+        select(CustomerLink.customer_code)
+        .join(ChatUser, ChatUser.id == CustomerLink.chat_user_id)
+        .where(*_chat_filters(segment or Segment()))
+        .distinct()
+        .order_by(CustomerLink.customer_code)
+    )
+    return list(rows)
 
 
 async def users_of_codes(session: AsyncSession, codes: Sequence[str]) -> dict[str, list[ChatUser]]:
@@ -224,24 +260,4 @@ def _chat_filters(segment: Segment) -> list[Any]:
         filters.append(ChatUser.channel == segment.channel)
     if segment.language is not None:
         filters.append(ChatUser.language == segment.language)
-    return filters
-
-
-def _customer_filters(segment: Segment) -> list[Any]:
-    filters: list[Any] = []
-    if segment.province_code is not None:
-        filters.append(Customer.province_code == segment.province_code)
-    if segment.ward_code is not None:
-        filters.append(Customer.ward_code == segment.ward_code)
-    if segment.tariff_group is not None:
-        filters.append(Customer.tariff_group == segment.tariff_group)
-    if segment.has_debt:
-        filters.append(
-            exists().where(
-                and_(
-                    Bill.customer_id == Customer.id,
-                    Bill.status == "unpaid",
-                )
-            )
-        )
     return filters

@@ -1,18 +1,20 @@
 """The utility's own data, behind one interface (`UtilityBackend`).
 
-Handlers ask this interface, never the tables: the default implementation
-(`SqlUtilityBackend`) reads our database filled with demo data; a real deployment
-plugs in a client of the utility's customer-care API returning the same records.
+Handlers and the notice runs ask this interface, never the tables: the default
+implementation (`SqlUtilityBackend`) reads our database filled with demo data; a real
+deployment plugs in a client of the utility's customer-care API returning the same
+records.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import selectinload
 
 from bot.store.db import Database
@@ -77,6 +79,9 @@ class BillRecord:
     paid_at: datetime | None
     paid_channel: str | None
     invoice: InvoiceRecord | None
+    # The utility's id of the bill: it names the bill's notices ("bill:<id>:issued"), so a
+    # notice run never tells about one bill twice. Records made by hand may go without.
+    id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,12 @@ class ReadingRecord:
 
 
 @dataclass(frozen=True)
+class OutageAreaRecord:
+    province_code: int
+    ward_code: int | None  # None: the whole province
+
+
+@dataclass(frozen=True)
 class OutageRecord:
     id: int
     kind: str
@@ -111,6 +122,7 @@ class OutageRecord:
     area_description: str
     status: str
     unit_code: str | None
+    areas: tuple[OutageAreaRecord, ...]
 
 
 @dataclass(frozen=True)
@@ -128,8 +140,35 @@ class PaymentPointRecord:
     distance_km: float | None = None
 
 
+@dataclass(frozen=True)
+class BillFilter:
+    """Which bills `UtilityBackend.bills_of` returns; a criterion left None holds for all."""
+
+    status: str | None = None  # unpaid | paid
+    issued_between: tuple[date, date] | None = None
+    due_between: tuple[date, date] | None = None
+    paid_since: datetime | None = None
+    period: tuple[int, int] | None = None  # (year, month)
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """Which customers `UtilityBackend.matching_customers` keeps; a criterion left None
+    holds for all."""
+
+    province_code: int | None = None
+    ward_code: int | None = None
+    tariff_group: str | None = None
+    has_debt: bool = False  # an unpaid bill, due or not
+
+
 class UtilityBackend(Protocol):
-    """The queries the bot needs from the utility's customer-care system."""
+    """The queries the bot needs from the utility's customer-care system.
+
+    The notice runs (`bot/notify`) know the customers by the codes chats linked, which
+    live in our database: they ask about many codes at once (`bills_of`,
+    `matching_customers`, `customer_units`), one call per batch, never one per customer.
+    """
 
     async def customer(self, code: str) -> CustomerRecord | None: ...
 
@@ -158,6 +197,26 @@ class UtilityBackend(Protocol):
     ) -> list[PaymentPointRecord]: ...
 
     async def unit_name(self, unit_code: str) -> str | None: ...
+
+    async def bills_of(self, codes: Sequence[str], where: BillFilter) -> list[BillRecord]:
+        """The bills of these customers that `where` picks, by id."""
+
+    async def matching_customers(self, codes: Sequence[str], where: CustomerFilter) -> set[str]:
+        """Those of these customer codes that `where` picks."""
+
+    async def customer_units(self, codes: Sequence[str]) -> dict[str, str]:
+        """The name of the Điện lực serving each of these customers ("Điện lực Hội An")."""
+
+    async def area_unit(self, province_code: int, ward_code: int | None) -> str | None:
+        """The code of the Điện lực serving the area (a ward, or the whole province), when
+        its customers have only one."""
+
+    async def upcoming_outages(self, now: datetime, starts_by: datetime) -> list[OutageRecord]:
+        """Planned outages still scheduled that start after `now` and by `starts_by`, and
+        incidents in progress not over at `now`, by id."""
+
+    async def cancelled_outages(self, ended_after: datetime) -> list[int]:
+        """The ids of the outages called off that end after `ended_after`."""
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -259,20 +318,7 @@ class SqlUtilityBackend:
             .order_by(Outage.start_at)
         )
         async with self.db.reading() as session:
-            rows = (await session.scalars(query)).unique()
-            return [
-                OutageRecord(
-                    o.id,
-                    o.kind,
-                    o.start_at,
-                    o.end_at,
-                    o.reason,
-                    o.area_description,
-                    o.status,
-                    o.unit_code,
-                )
-                for o in rows
-            ]
+            return [outage_record(row) for row in (await session.scalars(query)).unique()]
 
     async def payment_points_near(
         self, latitude: float, longitude: float, *, limit: int = 5, offset: int = 0
@@ -319,6 +365,123 @@ class SqlUtilityBackend:
         async with self.db.reading() as session:
             unit = await session.get(ManagingUnit, unit_code)
             return unit.name if unit else None
+
+    # --- the notice runs' questions, about many customers at once -----------------------
+
+    async def bills_of(self, codes: Sequence[str], where: BillFilter) -> list[BillRecord]:
+        query = (
+            select(Bill, Customer.code)
+            .join(Customer, Customer.id == Bill.customer_id)
+            .where(*_bill_filters(where))
+            .order_by(Bill.id)
+        )
+        found: list[BillRecord] = []
+        async with self.db.reading() as session:
+            for batch in _batches(codes):
+                rows = await session.execute(query.where(Customer.code.in_(batch)))
+                found += [_bill(bill, code) for bill, code in rows]
+        return sorted(found, key=lambda bill: bill.id or 0)
+
+    async def matching_customers(self, codes: Sequence[str], where: CustomerFilter) -> set[str]:
+        query = select(Customer.code).where(*_customer_filters(where))
+        found: set[str] = set()
+        async with self.db.reading() as session:
+            for batch in _batches(codes):
+                found.update(await session.scalars(query.where(Customer.code.in_(batch))))
+        return found
+
+    async def customer_units(self, codes: Sequence[str]) -> dict[str, str]:
+        query = select(Customer.code, ManagingUnit.name).join(
+            ManagingUnit, ManagingUnit.code == Customer.unit_code
+        )
+        units: dict[str, str] = {}
+        async with self.db.reading() as session:
+            for batch in _batches(codes):
+                rows = await session.execute(query.where(Customer.code.in_(batch)))
+                units.update({code: name for code, name in rows})
+        return units
+
+    async def area_unit(self, province_code: int, ward_code: int | None) -> str | None:
+        query = select(Customer.unit_code).where(Customer.province_code == province_code)
+        if ward_code is not None:
+            query = query.where(Customer.ward_code == ward_code)
+        async with self.db.reading() as session:
+            units = list(await session.scalars(query.distinct().limit(2)))
+        return units[0] if len(units) == 1 else None
+
+    async def upcoming_outages(self, now: datetime, starts_by: datetime) -> list[OutageRecord]:
+        planned = and_(
+            Outage.kind == "planned",
+            Outage.status == "scheduled",
+            Outage.start_at > now,
+            Outage.start_at <= starts_by,
+        )
+        incident = and_(
+            Outage.kind == "incident", Outage.status == "in_progress", Outage.end_at > now
+        )
+        async with self.db.reading() as session:
+            rows = await session.scalars(
+                select(Outage).where(planned | incident).order_by(Outage.id)
+            )
+            return [outage_record(row) for row in rows]
+
+    async def cancelled_outages(self, ended_after: datetime) -> list[int]:
+        async with self.db.reading() as session:
+            ids = await session.scalars(
+                select(Outage.id).where(Outage.status == "cancelled", Outage.end_at > ended_after)
+            )
+            return list(ids)
+
+
+def _batches(codes: Sequence[str]) -> list[list[str]]:
+    """The codes, each once, in IN lists of a reasonable size."""
+    unique = sorted(set(codes))
+    return [unique[start : start + 1000] for start in range(0, len(unique), 1000)]
+
+
+def _bill_filters(where: BillFilter) -> list[Any]:
+    filters: list[Any] = []
+    if where.status is not None:
+        filters.append(Bill.status == where.status)
+    if where.issued_between is not None:
+        filters.append(Bill.issued_on.between(*where.issued_between))
+    if where.due_between is not None:
+        filters.append(Bill.due_date.between(*where.due_between))
+    if where.paid_since is not None:
+        filters += [Bill.paid_at.is_not(None), Bill.paid_at >= where.paid_since]
+    if where.period is not None:
+        filters += [Bill.year == where.period[0], Bill.month == where.period[1]]
+    return filters
+
+
+def _customer_filters(where: CustomerFilter) -> list[Any]:
+    filters: list[Any] = []
+    if where.province_code is not None:
+        filters.append(Customer.province_code == where.province_code)
+    if where.ward_code is not None:
+        filters.append(Customer.ward_code == where.ward_code)
+    if where.tariff_group is not None:
+        filters.append(Customer.tariff_group == where.tariff_group)
+    if where.has_debt:
+        filters.append(
+            exists().where(and_(Bill.customer_id == Customer.id, Bill.status == "unpaid"))
+        )
+    return filters
+
+
+def outage_record(row: Outage) -> OutageRecord:
+    """The record of an outage row (its areas loaded), e.g. one a producer just wrote."""
+    return OutageRecord(
+        row.id,
+        row.kind,
+        row.start_at,
+        row.end_at,
+        row.reason,
+        row.area_description,
+        row.status,
+        row.unit_code,
+        tuple(OutageAreaRecord(area.province_code, area.ward_code) for area in row.areas),
+    )
 
 
 def _customer(row: Customer) -> CustomerRecord:
@@ -372,4 +535,5 @@ def _bill(row: Bill, code: str) -> BillRecord:
         )
         if invoice
         else None,
+        id=row.id,
     )

@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from bot.core.clock import FakeClock
 from bot.core.texts import Texts
+from bot.notify.scheduler import Job, Summary
 from bot.settings import Settings
+from bot.store.backend import SqlUtilityBackend
 from bot.store.db import Database
 from bot.store.models import (
     Bill,
@@ -42,6 +44,15 @@ class World:
     texts: Texts
     settings: Settings
     clock: FakeClock
+
+    @property
+    def backend(self) -> SqlUtilityBackend:
+        """The utility's data: the tables this world's customers and bills are written to."""
+        return SqlUtilityBackend(self.db)
+
+    async def run(self, job: Job, now: datetime = NOW) -> Summary:
+        """A scheduled notice job, run once at `now`."""
+        return await job(self.db, self.backend, self.texts, self.settings, now)
 
     async def customer(
         self, code: str, *, ward: int = HOI_AN, tariff: str = "household"

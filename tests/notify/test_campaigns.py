@@ -45,6 +45,7 @@ async def start(world: World, campaign_id: int) -> None:
             session,
             campaign_id,
             world.texts,
+            backend=world.backend,
             now=world.clock.now(),
             marketing_per_week=world.settings.marketing_per_week,
         )
@@ -174,7 +175,9 @@ async def test_pause_holds_what_is_not_sent_and_start_resumes(
 
     async with world.db.transaction() as session:
         with pytest.raises(CampaignError, match="no campaign 404"):
-            await start_campaign(session, 404, world.texts, now=NOW, marketing_per_week=2)
+            await start_campaign(
+                session, 404, world.texts, backend=world.backend, now=NOW, marketing_per_week=2
+            )
 
 
 async def test_a_campaign_with_a_send_time_waits_for_it(world: World, town: dict[str, int]) -> None:

@@ -47,7 +47,7 @@ async def test_a_new_bill_reaches_every_linked_chat_in_its_language_once(world: 
     await world.bill(B, issued_on=TODAY - timedelta(days=2), total=1_250_000)
     await world.bill(A, month=10, issued_on=TODAY - timedelta(days=40))  # told long ago
 
-    summary = await scheduler.run_bill_notices(world.db, world.texts, world.settings, NOW)
+    summary = await world.run(scheduler.run_bill_notices)
 
     assert summary["issued"] == (2, 3)
     rows = await world.rows("bill:")
@@ -74,7 +74,7 @@ async def test_a_new_bill_reaches_every_linked_chat_in_its_language_once(world: 
     assert all(row.category == "bill" and not row.urgent for row in rows)
     assert all(row.status == "queued" and row.not_before == NOW for row in rows)
 
-    again = await scheduler.run_bill_notices(world.db, world.texts, world.settings, NOW)
+    again = await world.run(scheduler.run_bill_notices)
     assert again["issued"] == (2, 0)
     assert len(await world.rows("bill:")) == 3
     assert len(await world.notices()) == 2
@@ -90,7 +90,7 @@ async def test_reminder_before_the_due_date_and_debt_notice_after_it(world: Worl
     await world.bill(B, issued_on=TODAY - timedelta(days=10))  # due yesterday
     await world.bill(C, issued_on=TODAY - timedelta(days=10), paid_at=NOW - timedelta(days=5))
 
-    summary = await scheduler.run_bill_notices(world.db, world.texts, world.settings, NOW)
+    summary = await world.run(scheduler.run_bill_notices)
 
     assert summary == {"issued": (0, 0), "reminder": (1, 1), "debt": (1, 1)}
     [reminder] = [row for row in await world.rows("bill:") if row.chat_user_id == soon.id]
@@ -108,11 +108,9 @@ async def test_reminder_before_the_due_date_and_debt_notice_after_it(world: Worl
     # The next two days add nothing (each bill is reminded once, its debt told once);
     # the day after A's due date, A's debt notice comes.
     for days in (1, 2):
-        await scheduler.run_bill_notices(
-            world.db, world.texts, world.settings, NOW + timedelta(days=days)
-        )
+        await world.run(scheduler.run_bill_notices, NOW + timedelta(days=days))
     assert len(await world.rows("bill:")) == 2
-    await scheduler.run_bill_notices(world.db, world.texts, world.settings, NOW + timedelta(days=3))
+    await world.run(scheduler.run_bill_notices, NOW + timedelta(days=3))
     rows = await world.rows("bill:")
     assert [(row.chat_user_id, text_of(row)[:2]) for row in rows[2:]] == [(soon.id, "⚠️")]
 
@@ -127,7 +125,7 @@ async def test_a_payment_received_is_told_once_with_its_time(world: World) -> No
     await world.bill(A, issued_on=TODAY - timedelta(days=3), paid_at=NOW - timedelta(hours=1))
 
     for _ in range(2):
-        summary = await scheduler.run_payments_received(world.db, world.texts, world.settings, NOW)
+        summary = await world.run(scheduler.run_payments_received)
     assert summary == {"paid": (1, 0)}
     [row] = await world.rows("bill:")
     assert row.chat_user_id == an.id and row.customer_code == A
@@ -153,7 +151,7 @@ async def test_chats_that_switched_bill_notices_off_get_none(world: World) -> No
     await world.bill(A)
     await world.bill(B)
 
-    await scheduler.run_bill_notices(world.db, world.texts, world.settings, NOW)
+    await world.run(scheduler.run_bill_notices)
 
     rows = await world.rows("bill:")
     assert sorted((row.chat_user_id, row.customer_code) for row in rows) == [
@@ -171,6 +169,7 @@ async def outage(world: World, area: str, start: str, end: str, kind: str = "pla
         return await create_outage(
             session,
             world.texts,
+            backend=world.backend,
             area=resolve_area(province, ward or None),
             start=local(start),
             end=local(end),
@@ -287,7 +286,11 @@ async def test_an_incident_is_urgent_and_power_restored_reaches_those_it_reached
     for _ in range(2):
         async with world.db.transaction() as session:
             restored = await power_restored(
-                session, made.outage_id, world.texts, now=NOW + timedelta(hours=1)
+                session,
+                made.outage_id,
+                world.texts,
+                backend=world.backend,
+                now=NOW + timedelta(hours=1),
             )
     assert restored.recipients == 0  # the second time: nobody twice
     [back] = await world.rows(f"outage:{made.outage_id}:restored")
@@ -306,7 +309,7 @@ async def test_an_incident_is_urgent_and_power_restored_reaches_those_it_reached
 
     async with world.db.transaction() as session:
         with pytest.raises(NoticeError, match="no outage 999"):
-            await power_restored(session, 999, world.texts, now=NOW)
+            await power_restored(session, 999, world.texts, backend=world.backend, now=NOW)
 
 
 async def test_outage_areas_by_name_without_diacritics_or_by_code() -> None:
@@ -341,12 +344,12 @@ async def test_the_outage_job_announces_outages_others_recorded_and_chats_linked
             areas=[OutageArea(province_code=52, ward_code=PLEIKU)],
         )
         session.add(recorded)
-    run = scheduler.run_outage_notices
+    job = scheduler.run_outage_notices
 
-    assert (await run(world.db, world.texts, world.settings, NOW))["outages"] == (2, 2)
-    assert (await run(world.db, world.texts, world.settings, NOW))["outages"] == (2, 0)
+    assert (await world.run(job))["outages"] == (2, 2)
+    assert (await world.run(job))["outages"] == (2, 0)
     second = await world.chat("pleiku-2", P)
-    assert (await run(world.db, world.texts, world.settings, NOW))["outages"] == (2, 2)
+    assert (await world.run(job))["outages"] == (2, 2)
     rows = await world.rows(f"outage:{recorded.id}:")
     assert sorted((row.chat_user_id, row.not_before) for row in rows) == sorted(
         [(chat.id, when) for chat in (first, second) for when in (NOW, local("2026-11-27 18:00"))]
@@ -357,14 +360,14 @@ async def test_the_outage_job_announces_outages_others_recorded_and_chats_linked
         await session.execute(
             update(Outage).where(Outage.id == recorded.id).values(status="cancelled")
         )
-    assert (await run(world.db, world.texts, world.settings, NOW))["cancelled"] == (0, 4)
+    assert (await world.run(job))["cancelled"] == (0, 4)
     assert {row.status for row in await world.rows(f"outage:{recorded.id}:")} == {"skipped"}
 
 
 async def test_nobody_linked_makes_no_notice(world: World) -> None:
     await world.customer(A)
     await world.bill(A)
-    await scheduler.run_all(world.db, world.texts, world.settings, NOW)
+    await world.run(scheduler.run_all)
     assert await world.notices() == []
     assert producers.BILL_KINDS == ("issued", "reminder", "debt", "paid")
 
@@ -374,7 +377,12 @@ async def test_the_scheduler_runs_the_jobs_in_the_server_and_wakes_the_worker(
 ) -> None:
     woken: list[bool] = []
     jobs = NoticeScheduler(
-        world.db, world.texts, world.settings, world.clock, lambda: woken.append(True)
+        world.db,
+        world.backend,
+        world.texts,
+        world.settings,
+        world.clock,
+        lambda: woken.append(True),
     )
     jobs.start()
     try:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, inspect, select
 
-from bot.store.backend import SqlUtilityBackend, distance_km
+from bot.store.backend import BillFilter, CustomerFilter, SqlUtilityBackend, distance_km
 from bot.store.db import Database
 from bot.store.migrate import current_revision, head_revision, is_up_to_date, upgrade
 from bot.store.models import Bill, ChatUser, Customer
@@ -143,6 +143,58 @@ async def test_backend_finds_outages_and_payment_points(seeded_url: str) -> None
         assert {p.name for p in next_page}.isdisjoint({p.name for p in points}) or (
             next_page[0].distance_km >= points[-1].distance_km  # type: ignore[operator]
         )
+    finally:
+        await db.dispose()
+
+
+async def test_backend_answers_the_notice_runs_for_many_customers_at_once(
+    seeded_url: str,
+) -> None:
+    """The notice runs ask about the codes chats linked, any number of them at once."""
+    db = Database(seeded_url)
+    backend = SqlUtilityBackend(db)
+    binh, an, shop = "PC03BB0045678", "PC05CC0123456", "PC05CC0123457"
+    # Unknown codes sorting between An's two, so they fall in different IN lists.
+    asked = [shop, binh, *(f"{an}-{n:04d}" for n in range(1500)), an, an]
+    try:
+        every = await backend.bills_of(asked, BillFilter())
+        assert [b.id for b in every] == sorted(b.id for b in every)  # by id, across lists
+        for code in (binh, an, shop):
+            own = await backend.bills(code, limit=99)
+            assert {b.id for b in every if b.customer_code == code} == {b.id for b in own}
+        unpaid = await backend.bills_of(asked, BillFilter(status="unpaid"))
+        assert sorted((b.customer_code, b.status) for b in unpaid) == [
+            (binh, "unpaid"),
+            (binh, "unpaid"),
+            (an, "unpaid"),
+        ]
+        [latest] = await backend.unpaid_bills(an)
+        for where in (
+            BillFilter(status="unpaid", period=(latest.year, latest.month)),
+            BillFilter(issued_between=(latest.issued_on, latest.issued_on)),
+            BillFilter(due_between=(latest.due_date, latest.due_date)),
+        ):
+            assert latest.id in [b.id for b in await backend.bills_of([an, shop], where)]
+        paid = [b for b in every if b.paid_at is not None]
+        last_paid = max(b.paid_at for b in paid if b.paid_at is not None)
+        since = await backend.bills_of(asked, BillFilter(status="paid", paid_since=last_paid))
+        assert [b.paid_at for b in since] == [last_paid]
+
+        assert await backend.matching_customers(asked, CustomerFilter()) == {binh, an, shop}
+        in_hoi_an = CustomerFilter(province_code=48, ward_code=20410)
+        assert await backend.matching_customers(asked, in_hoi_an) == {an, shop}
+        shops = CustomerFilter(province_code=48, tariff_group="business")
+        assert await backend.matching_customers(asked, shops) == {shop}
+        in_debt = CustomerFilter(has_debt=True)
+        assert await backend.matching_customers(asked, in_debt) == {binh, an}
+        assert await backend.matching_customers([], in_debt) == set()
+
+        units = await backend.customer_units(asked)
+        assert units[an] == units[shop] == "Điện lực Hội An" and set(units) == {binh, an, shop}
+        customer = await backend.customer(an)
+        assert customer is not None
+        assert await backend.area_unit(48, 20410) == customer.unit_code  # Hội An's one unit
+        assert await backend.area_unit(48, None) is None  # Đà Nẵng has several
     finally:
         await db.dispose()
 
