@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.auth import audit, guard
 from bot.auth.guard import Requester
 from bot.auth.passwords import hash_secret, verify_secret
-from bot.core import metrics
+from bot.core import metrics, phones
 from bot.store.media import delete_media
 from bot.store.models import (
     ChatUser,
@@ -374,7 +374,5 @@ async def forget(session: AsyncSession, user: ChatUser) -> Deletion:
 
 def _mask(identity: str | None) -> str | None:
     if identity and identity.startswith("phone:"):
-        from bot.core.fmt import mask_phone
-
-        return "phone:" + mask_phone(identity.removeprefix("phone:"))
+        return "phone:" + phones.masked(identity.removeprefix("phone:"))
     return identity

@@ -9,6 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+# bot/handlers/account.py still imports mask_phone from here; phone numbers live in
+# bot.core.phones, and this name goes once the handlers import it from there.
+from bot.core.phones import masked as mask_phone  # noqa: F401
+
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -43,9 +47,3 @@ def short_day(value: date | datetime) -> str:
 
 def clock(moment: datetime) -> str:
     return local(moment).strftime("%H:%M")
-
-
-def mask_phone(e164: str) -> str:
-    """+84905123456 -> '0905 *** 456' (never show a whole number back)."""
-    national = "0" + e164[3:] if e164.startswith("+84") else e164
-    return f"{national[:4]} *** {national[-3:]}" if len(national) >= 8 else "***"
