@@ -34,6 +34,7 @@ from bot.store.models import (
     TranscriptMessage,
     utcnow,
 )
+from bot.store.requests import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 CONSENT_VERSION = "2026-11"
 PIN_IDLE = timedelta(minutes=15)
 PIN_PATTERN = re.compile(r"^\d{4,6}$")
-OPEN_REQUEST_STATUSES = ("received", "in_progress", "needs_info")
 
 
 def is_linked(user: ChatUser, code: str) -> bool:
@@ -331,7 +331,7 @@ async def forget(session: AsyncSession, user: ChatUser) -> Deletion:
         await session.scalars(
             select(ServiceRequest).where(
                 ServiceRequest.chat_user_id == user.id,
-                ServiceRequest.status.in_(OPEN_REQUEST_STATUSES),
+                ServiceRequest.status.in_(OPEN_STATUSES),
             )
         )
     )
