@@ -37,10 +37,12 @@ SEASON = {
     11: 0.9,
     12: 0.85,
 }
+# Whole mobile ranges (any seven digits after them make a number phonenumbers accepts:
+# 089 is MobiFone's from 0896 only, so its 076 stands in).
 MOBILE_PREFIXES = (
     "90",
     "93",
-    "89",
+    "76",
     "70",
     "79",
     "77",
