@@ -7,11 +7,15 @@ dates (they are printed on the bill that way) with comma thousands: 305,230 VND.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 # bot/handlers/account.py still imports mask_phone from here; phone numbers live in
 # bot.core.phones, and this name goes once the handlers import it from there.
 from bot.core.phones import masked as mask_phone  # noqa: F401
+
+if TYPE_CHECKING:
+    from bot.core.clock import Clock
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -31,6 +35,11 @@ def kwh(value: int, lang: str = "vi") -> str:
 
 def local(moment: datetime) -> datetime:
     return moment.astimezone(LOCAL_TZ)
+
+
+def today(clock: Clock) -> date:
+    """The day it is in Vietnam: what "today" means to a customer. A Context is a Clock."""
+    return local(clock.now()).date()
 
 
 def day(value: date | datetime) -> str:
