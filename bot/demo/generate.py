@@ -346,17 +346,7 @@ class _Generator:
             "series": series,
             "number": number,
             "issued_on": issued,
-            "lines": [
-                {
-                    "tier": line.tier,
-                    "kwh": line.kwh,
-                    "unit_price": line.unit_price,
-                    "amount": line.amount,
-                    "tariff_from": line.tariff_from.isoformat(),
-                    "vat_rate": line.vat_rate,
-                }
-                for line in breakdown.lines
-            ],
+            "lines": [line.as_json() for line in breakdown.lines],
         }
         return index, bill, invoice
 
