@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.auth import audit, guard
 from bot.auth.guard import Requester
 from bot.auth.passwords import hash_secret, verify_secret
-from bot.core import metrics
+from bot.core import metrics, phones
 from bot.store.media import delete_media
 from bot.store.models import (
     ChatUser,
@@ -34,6 +34,7 @@ from bot.store.models import (
     TranscriptMessage,
     utcnow,
 )
+from bot.store.requests import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 CONSENT_VERSION = "2026-11"
 PIN_IDLE = timedelta(minutes=15)
 PIN_PATTERN = re.compile(r"^\d{4,6}$")
-OPEN_REQUEST_STATUSES = ("received", "in_progress", "needs_info")
 
 
 def is_linked(user: ChatUser, code: str) -> bool:
@@ -331,7 +331,7 @@ async def forget(session: AsyncSession, user: ChatUser) -> Deletion:
         await session.scalars(
             select(ServiceRequest).where(
                 ServiceRequest.chat_user_id == user.id,
-                ServiceRequest.status.in_(OPEN_REQUEST_STATUSES),
+                ServiceRequest.status.in_(OPEN_STATUSES),
             )
         )
     )
@@ -374,7 +374,5 @@ async def forget(session: AsyncSession, user: ChatUser) -> Deletion:
 
 def _mask(identity: str | None) -> str | None:
     if identity and identity.startswith("phone:"):
-        from bot.core.fmt import mask_phone
-
-        return "phone:" + mask_phone(identity.removeprefix("phone:"))
+        return "phone:" + phones.masked(identity.removeprefix("phone:"))
     return identity

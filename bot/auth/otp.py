@@ -38,9 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.auth import audit, guard
 from bot.auth.guard import Requester
 from bot.auth.providers import DeliveryError, Outgoing, Senders
-from bot.core import metrics
+from bot.core import metrics, phones
 from bot.core.clock import Clock
-from bot.core.fmt import mask_phone
 from bot.store.db import AFTER_COMMIT, Database
 from bot.store.models import OtpCode
 
@@ -191,14 +190,14 @@ class OtpService:
             session,
             "otp_requested",
             chat_user_id=requester.chat_user_id,
-            subject=mask_phone(phone),
+            subject=phones.masked(phone),
             delivery=delivery,
             purpose=purpose,
         )
         await session.flush()  # the row's id, for the known and the unknown phone alike
         if address is not None:
             message = _message(delivery, address, text, code)
-            job = _Job(row.id, message, requester.chat_user_id, purpose, mask_phone(phone))
+            job = _Job(row.id, message, requester.chat_user_id, purpose, phones.masked(phone))
             session.info.setdefault(AFTER_COMMIT, []).append(lambda: self._start(job))
         return self._counted(SendResult(Sent.SENT))
 
@@ -272,7 +271,7 @@ class OtpService:
                         "(phone %s, chat user %s)",
                         name,
                         limit,
-                        mask_phone(phone),
+                        phones.masked(phone),
                         requester.chat_user_id,
                     )
                 return name
@@ -319,7 +318,7 @@ class OtpService:
             session,
             "otp_refused",
             chat_user_id=requester.chat_user_id,
-            subject=mask_phone(phone),
+            subject=phones.masked(phone),
             reason=limit,
         )
 
@@ -435,7 +434,7 @@ class OtpService:
             session,
             "login_failure",
             chat_user_id=requester.chat_user_id,
-            subject=mask_phone(phone),
+            subject=phones.masked(phone),
             method="otp",
         )
         locked = await self._count_wrong(session, phone, requester, now)
@@ -449,7 +448,7 @@ class OtpService:
     ) -> datetime | None:
         """Count a wrong code against the chat, its address and the phone; the end of
         the lock it earned this chat, if any."""
-        masked = mask_phone(phone)
+        masked = phones.masked(phone)
         scopes: list[tuple[str, str, int, timedelta | None]] = [
             ("requester", _requester_subject(phone, requester), WRONG_PER_REQUESTER, None),
             ("phone", _phone_subject(phone), WRONG_PER_PHONE, WINDOW),

@@ -63,6 +63,18 @@ class BillLine:
     vat_rate: int  # percent, e.g. 8
     tier: int | None  # 1..6 for household, None for single-price groups
 
+    def as_json(self) -> dict[str, Any]:
+        """The line as JSON values: an invoice stores its lines so (invoice_pdf.py reads
+        them back) and the estimate CLI prints them so."""
+        return {
+            "tier": self.tier,
+            "kwh": self.kwh,
+            "unit_price": self.unit_price,
+            "amount": self.amount,
+            "tariff_from": self.tariff_from.isoformat(),
+            "vat_rate": self.vat_rate,
+        }
+
 
 @dataclass(frozen=True)
 class VatLine:

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from bot.auth.accounts import pin_needed
+from bot.auth.history import visible_history
 from bot.channels.base import Channel, client_address
 from bot.channels.media import (
     MediaLinks,
@@ -54,7 +54,7 @@ from bot.store.db import Database
 from bot.store.media import sniff_image
 from bot.store.media_quota import MediaQuota
 from bot.store.models import TranscriptMessage
-from bot.store.repo import get_chat_user, recent_transcript
+from bot.store.repo import get_chat_user
 from bot.store.throttle import MemoryThrottle, Rate, Throttle
 
 log = logging.getLogger(__name__)
@@ -458,16 +458,9 @@ class WebChatChannel(Channel):
 
     async def _history(self, visitor_id: str) -> list[dict[str, Any]]:
         async with self.db.reading() as session:
-            user = await get_chat_user(session, self.name, visitor_id)
-            # Bills and addresses of a session that has ended must not come back on a
-            # shared computer: nothing while the PIN is due, nothing from before a log-out.
-            if user is None or pin_needed(user, self.clock.now()):
-                return []
-            messages = [
-                m
-                for m in await recent_transcript(session, user.id, HISTORY)
-                if user.history_from is None or m.created_at >= user.history_from
-            ]
+            messages = await visible_history(
+                session, self.name, visitor_id, now=self.clock.now(), limit=HISTORY
+            )
         titles: dict[str, str] = {}
         rendered = []
         for message in messages:

@@ -113,17 +113,7 @@ def as_json(bill: BillBreakdown) -> dict[str, Any]:
         "households": bill.households,
         "group": bill.group.value,
         "voltage": bill.voltage.value if bill.voltage else None,
-        "lines": [
-            {
-                "tier": line.tier,
-                "kwh": line.kwh,
-                "unit_price": line.unit_price,
-                "amount": line.amount,
-                "tariff_from": line.tariff_from.isoformat(),
-                "vat_rate": line.vat_rate,
-            }
-            for line in bill.lines
-        ],
+        "lines": [line.as_json() for line in bill.lines],
         "vat_lines": [{"rate": v.rate, "base": v.base, "vat": v.vat} for v in bill.vat_lines],
         "before_vat": bill.before_vat,
         "vat": bill.vat,

@@ -30,7 +30,6 @@ from nlu.normalize import fold
 
 log = logging.getLogger(__name__)
 
-MODE_BOT = "bot"
 MODE_STAFF = "staff"
 
 

@@ -7,7 +7,15 @@ dates (they are printed on the bill that way) with comma thousands: 305,230 VND.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+# bot/handlers/account.py still imports mask_phone from here; phone numbers live in
+# bot.core.phones, and this name goes once the handlers import it from there.
+from bot.core.phones import masked as mask_phone  # noqa: F401
+
+if TYPE_CHECKING:
+    from bot.core.clock import Clock
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -29,6 +37,11 @@ def local(moment: datetime) -> datetime:
     return moment.astimezone(LOCAL_TZ)
 
 
+def today(clock: Clock) -> date:
+    """The day it is in Vietnam: what "today" means to a customer. A Context is a Clock."""
+    return local(clock.now()).date()
+
+
 def day(value: date | datetime) -> str:
     if isinstance(value, datetime):
         value = local(value)
@@ -43,9 +56,3 @@ def short_day(value: date | datetime) -> str:
 
 def clock(moment: datetime) -> str:
     return local(moment).strftime("%H:%M")
-
-
-def mask_phone(e164: str) -> str:
-    """+84905123456 -> '0905 *** 456' (never show a whole number back)."""
-    national = "0" + e164[3:] if e164.startswith("+84") else e164
-    return f"{national[:4]} *** {national[-3:]}" if len(national) >= 8 else "***"

@@ -142,17 +142,6 @@ class Incoming:
         if self.display_name is not None:
             object.__setattr__(self, "display_name", clean_text(self.display_name)[:MAX_NAME])
 
-    @property
-    def is_empty(self) -> bool:
-        return not (
-            (self.text and self.text.strip())
-            or self.payload
-            or self.photos
-            or self.documents
-            or self.location
-            or self.contact
-        )
-
 
 # Telegram carries at most 64 bytes of callback data; every channel keeps to it.
 MAX_PAYLOAD_BYTES = 64

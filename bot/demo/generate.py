@@ -37,10 +37,12 @@ SEASON = {
     11: 0.9,
     12: 0.85,
 }
+# Whole mobile ranges (any seven digits after them make a number phonenumbers accepts:
+# 089 is MobiFone's from 0896 only, so its 076 stands in).
 MOBILE_PREFIXES = (
     "90",
     "93",
-    "89",
+    "76",
     "70",
     "79",
     "77",
@@ -344,17 +346,7 @@ class _Generator:
             "series": series,
             "number": number,
             "issued_on": issued,
-            "lines": [
-                {
-                    "tier": line.tier,
-                    "kwh": line.kwh,
-                    "unit_price": line.unit_price,
-                    "amount": line.amount,
-                    "tariff_from": line.tariff_from.isoformat(),
-                    "vat_rate": line.vat_rate,
-                }
-                for line in breakdown.lines
-            ],
+            "lines": [line.as_json() for line in breakdown.lines],
         }
         return index, bill, invoice
 

@@ -11,15 +11,14 @@ import pytest
 import yaml
 from vietnam_provinces import Ward, WardCode
 
+from nlu.entities import EVNCPC_PROVINCES
+
 REPO_ROOT = Path(__file__).parents[2]
 AREAS_FILE = REPO_ROOT / "data" / "demo_areas.yml"
 # EVNCPC's unit list lives outside the repository; only compared against when present.
 # EVNCPC's managing-unit codes (a copy of the project's shared reference data, kept here
 # so that the check runs on every clone).
 UNITS_REFERENCE = Path(__file__).with_name("evncpc-units.json")
-
-# The 7 provinces (vietnam_provinces ProvinceCode values) EVNCPC serves since 1 July 2025.
-EVNCPC_PROVINCES = {44, 46, 48, 51, 52, 56, 66}
 
 # Unit code prefix -> province the unit's area now belongs to.
 PREFIX_PROVINCE = {

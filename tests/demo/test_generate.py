@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import date
 
 from bot.billing.tariffs import default_tariffs
+from bot.core.phones import parse_mobile
 from bot.demo.definitions import personas
 from bot.demo.generate import generate
 from tests.conftest import DEMO_TODAY
@@ -67,6 +68,13 @@ def test_personas_get_their_story() -> None:
         if o["status"] == "scheduled" and areas[0]["ward_code"] == 23575
     ]
     assert upcoming  # Dung's ward (Pleiku) has a planned outage coming
+
+
+def test_every_phone_is_a_mobile_a_customer_could_log_in_with() -> None:
+    data = generate(default_tariffs(), today=DEMO_TODAY, customers=400)
+    phones = [phone for _, phone in data.phones] + [p["phone"] for p in personas()]
+    assert len(phones) > 400
+    assert all(parse_mobile(phone) == phone for phone in phones)
 
 
 def test_personas_json_has_what_the_readme_promises() -> None:
