@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bot.billing.tariffs import TariffBook
     from bot.core.clock import Clock
     from bot.core.push import Pusher
+    from bot.core.router import Router
     from bot.core.understanding import Understanding
     from bot.settings import Settings
     from bot.store.backend import UtilityBackend
@@ -49,6 +50,9 @@ class Context:
     conversation: Conversation
     services: Services
     state: dict[str, Any]
+    # The engine's router, for payloads held as data (what a gate resumes, a reply that
+    # answers no notice); a handler that needs another one calls it as a function.
+    router: Router
     arg: str | None = None  # the part after ':' of a button payload
     # Set by a handler that read a secret (password, PIN): channels that can delete the
     # customer's message from the chat do so.
