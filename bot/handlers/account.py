@@ -474,7 +474,6 @@ def register(router: Router) -> None:
         if not customers:
             return await resume(
                 ctx,
-                router,
                 [Reply(text=ctx.t("account.activated_none"), buttons=((home_button(ctx),),))],
             )
         text = f"{ctx.t('account.activated')}\n{codes_text(ctx, customers)}"
@@ -490,4 +489,4 @@ def register(router: Router) -> None:
         else:
             lookups = Button(ctx.t("menu.lookups"), payload="lookups")
             replies = [Reply(text=text, buttons=((lookups, home_button(ctx)),))]
-        return await resume(ctx, router, replies)
+        return await resume(ctx, replies)

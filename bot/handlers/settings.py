@@ -464,4 +464,4 @@ def register(router: Router) -> None:
                 )
             ]
         ctx.state.pop(STATE_AWAITING, None)
-        return await resume(ctx, router, [])
+        return await resume(ctx, [])
