@@ -22,16 +22,22 @@ MODULES = (
     lookups,
     bills,
     services,
-    payments,
-    notices,
-    settings,
-    support,
-    freetext,
 )
+TABS = (
+    payments.router,
+    notices.router,
+)
+LATER = (settings,)
 
 
 def build_router() -> Router:
     router = Router()
     for module in MODULES:
         module.register(router)
+    router.include(*TABS)
+    for module in LATER:
+        module.register(router)
+    router.include(support.router)
+    freetext.register(router)
+    router.emit_startup()
     return router
