@@ -8,9 +8,11 @@ from bot.handlers import (
     bills,
     freetext,
     lookups,
+    my_account,
     navigation,
     notices,
     payments,
+    pin,
     services,
     settings,
     support,
@@ -26,8 +28,10 @@ MODULES = (
 TABS = (
     payments.router,
     notices.router,
+    settings.router,
+    my_account.router,
+    pin.router,
 )
-LATER = (settings,)
 
 
 def build_router() -> Router:
@@ -35,8 +39,6 @@ def build_router() -> Router:
     for module in MODULES:
         module.register(router)
     router.include(*TABS)
-    for module in LATER:
-        module.register(router)
     router.include(support.router)
     freetext.register(router)
     router.emit_startup()
