@@ -11,6 +11,7 @@ from bot.handlers import (
     my_account,
     navigation,
     notices,
+    password_reset,
     payments,
     pin,
     services,
@@ -20,12 +21,13 @@ from bot.handlers import (
 
 MODULES = (
     navigation,
-    account,
     lookups,
     bills,
     services,
 )
 TABS = (
+    account.router,
+    password_reset.router,
     payments.router,
     notices.router,
     settings.router,

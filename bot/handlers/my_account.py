@@ -9,15 +9,22 @@ from bot.auth import accounts
 from bot.core.context import Context
 from bot.core.messages import Button, Reply
 from bot.core.router import STATE_AWAITING, Router
-from bot.handlers.account import ask, check_code, linked_customers, send_code
-from bot.handlers.common import STATE_SCREEN, back_button, home_button, main_menu
+from bot.handlers.common import STATE_SCREEN, ask, back_button, home_button, main_menu
 from bot.handlers.gates import gate
+from bot.handlers.otp_flow import check_code, send_code
+from bot.store.backend import CustomerRecord
 
 CUSTOMER_CODE = re.compile(r"^[A-Z]{2}[0-9A-Z]{4}\d{7}$")
 STEP_ADD_CODE = "account.add_code"
 STEP_ADD_CODE_OTP = "account.add_code_otp"
 
 router = Router()
+
+
+async def linked_customers(ctx: Context) -> list[CustomerRecord]:
+    found = [await ctx.services.backend.customer(code) for code in ctx.user.customer_codes]
+    return [customer for customer in found if customer is not None]
+
 
 # --- the account: linked codes ------------------------------------------------------------
 

@@ -8,8 +8,7 @@ from bot.auth.passwords import hash_secret, verify_secret
 from bot.core.context import Context
 from bot.core.messages import Button, Reply
 from bot.core.router import STATE_AWAITING, Router
-from bot.handlers.account import ask
-from bot.handlers.common import STATE_SCREEN, back_button, home_button, main_menu
+from bot.handlers.common import STATE_SCREEN, ask, back_button, home_button, main_menu
 from bot.handlers.gates import STEP_PIN_UNLOCK, gate, resume
 
 STEP_PIN_NEW = "pin.new"
