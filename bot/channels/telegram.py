@@ -225,6 +225,7 @@ class TelegramChannel(Channel):
                 update_id=str(update.update_id),
                 display_name=query.from_user.full_name,
                 language_hint=query.from_user.language_code,
+                shares_verified_contact=True,
             )
             await self._handle(chat_id, pressed)
             return
@@ -252,6 +253,7 @@ class TelegramChannel(Channel):
             else None,
             "display_name": sender.full_name if sender else None,
             "language_hint": sender.language_code if sender else None,
+            "shares_verified_contact": True,
         }
         text = message.text or message.caption
         if photos or message.photo:

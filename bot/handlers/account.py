@@ -98,7 +98,7 @@ def choose_method(ctx: Context) -> list[Reply]:
     phone = Button(ctx.t("account.method_phone"), payload="login_phone")
     portal = Button(ctx.t("account.method_portal"), payload="login_portal")
     requests: tuple[RequestButton, ...] = ()
-    if ctx.incoming.channel == "telegram" and not ctx.user.otp_required:
+    if ctx.incoming.shares_verified_contact and not ctx.user.otp_required:
         requests = (RequestButton(KeyboardRequest.CONTACT, ctx.t("account.share_contact")),)
     rows: tuple[tuple[Button, ...], ...] = ((phone,), (portal,), (home_button(ctx),))
     if ctx.user.otp_required:  # after 5 wrong PINs: a code to the phone, nothing else
@@ -130,7 +130,7 @@ async def login_phone(ctx: Context) -> list[Reply]:
     if ctx.user.is_activated or not consented(ctx):
         return await login(ctx)
     replies = ask(ctx, STEP_PHONE, ctx.t("account.ask_phone"))
-    if ctx.incoming.channel == "telegram" and not ctx.user.otp_required:
+    if ctx.incoming.shares_verified_contact and not ctx.user.otp_required:
         share = RequestButton(KeyboardRequest.CONTACT, ctx.t("account.share_contact"))
         replies = [Reply(replies[0].text, replies[0].buttons, requests=(share,))]
     return replies
@@ -202,7 +202,7 @@ async def typed_code(ctx: Context) -> list[Reply]:
     return await activated(ctx, f"phone:{phone}", customers, phone=phone, method="otp")
 
 
-# --- Telegram: the customer's own contact, verified by the platform --------------------
+# --- the customer's own contact, verified by the platform (Telegram) --------------------
 
 
 @router.on_contact
