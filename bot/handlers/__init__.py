@@ -20,12 +20,12 @@ from bot.handlers import (
 )
 
 MODULES = (
-    navigation,
     lookups,
     bills,
     services,
 )
 TABS = (
+    navigation.router,
     account.router,
     password_reset.router,
     payments.router,
