@@ -6,21 +6,24 @@ from bot.core.router import Router
 from bot.handlers import (
     account,
     bills,
+    estimate,
     freetext,
     lookups,
     my_account,
     navigation,
     notices,
+    outages,
     password_reset,
     payments,
     pin,
+    points,
+    schedule,
     services,
     settings,
     support,
 )
 
 MODULES = (
-    lookups,
     bills,
     services,
 )
@@ -28,6 +31,11 @@ TABS = (
     navigation.router,
     account.router,
     password_reset.router,
+    lookups.router,
+    estimate.router,
+    schedule.router,
+    points.router,
+    outages.router,
     payments.router,
     notices.router,
     settings.router,
