@@ -23,10 +23,7 @@ from bot.handlers import (
     support,
 )
 
-MODULES = (
-    bills,
-    services,
-)
+MODULES = (services,)
 TABS = (
     navigation.router,
     account.router,
@@ -36,6 +33,7 @@ TABS = (
     schedule.router,
     points.router,
     outages.router,
+    bills.router,
     payments.router,
     notices.router,
     settings.router,
