@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bot.core.context import Context, Handler
 from nlu.normalize import fold
@@ -31,6 +32,7 @@ from nlu.normalize import fold
 PAYLOAD_SEPARATOR = ":"
 STATE_AWAITING = "awaiting"
 STATE_BUTTONS = "buttons"
+StartupHook = TypeVar("StartupHook", bound=Callable[[], object])
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ class Router:
         self.before_hooks.append(hook)
         return hook
 
-    def startup(self, hook: Callable[[], object]) -> Callable[[], object]:
+    def startup(self, hook: StartupHook) -> StartupHook:
         """Run `hook` once when the composition root builds the engine: work that must
         stop the start when it fails (domain.yml's forms), not the first customer."""
         self.startup_hooks.append(hook)
@@ -193,9 +195,6 @@ class Router:
         for hook in self.startup_hooks:
             hook()
 
-    def has_button(self, name: str) -> bool:
-        return name in self._buttons
-
     @property
     def button_names(self) -> list[str]:
         """Every payload name a button may carry (what a forged payload would try)."""
@@ -207,6 +206,7 @@ class Router:
         return self._buttons[name]
 
     def command_handler(self, name: str) -> Handler:
+        """The handler of a slash command held as data (free text's greeting)."""
         return self._commands[name]
 
     # --- resolution --------------------------------------------------------------------
