@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message, Update
 
 from bot.channels.telegram.sending import TelegramSender
 from bot.core.messages import Contact, Incoming, Location, Media
-from bot.core.phones import mobile_e164
+from bot.core.phones import NotAPhone, parse_mobile
 from bot.store.media import is_refused_upload, sniff_media
 from bot.store.media_quota import MediaQuota
 
@@ -149,4 +149,7 @@ def chat_of(update: Update) -> int | None:
 
 def _e164(phone: str) -> str:
     """Telegram sends a contact's number without "+" ("84905123456")."""
-    return mobile_e164(phone) or (phone if phone.startswith("+") else f"+{phone}")
+    try:
+        return parse_mobile(phone)
+    except NotAPhone:
+        return phone if phone.startswith("+") else f"+{phone}"
