@@ -21,10 +21,9 @@ includes every tab's router into the engine's router, from an explicit list.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
-from bot.core.context import Context, Handler
+from bot.core.context import Context, Handler, Route
 from nlu.normalize import fold
 
 # A payload is "name" or "name:argument"; names stay short because Telegram limits
@@ -33,12 +32,6 @@ PAYLOAD_SEPARATOR = ":"
 STATE_AWAITING = "awaiting"
 STATE_BUTTONS = "buttons"
 StartupHook = TypeVar("StartupHook", bound=Callable[[], object])
-
-
-@dataclass(frozen=True)
-class Route:
-    handler: Handler
-    arg: str | None = None
 
 
 class Router:
