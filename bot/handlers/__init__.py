@@ -1,7 +1,8 @@
 """Conversation logic: each module holds the module-level handlers of one tab (or one
 part of a tab) on a `router` of its own; `build_router` includes them all.
 
-Adding a tab: a module here with its `router`, and one line in ROUTERS below.
+Adding a tab: a module here with its `router` and handlers, one line in ROUTERS below,
+its button in common.main_menu_buttons, and its texts in domain.yml.
 """
 
 from __future__ import annotations

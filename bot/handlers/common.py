@@ -64,5 +64,5 @@ def interim(ctx: Context, feature: str) -> list[Reply]:
 def ask(ctx: Context, step: str, text: str, *buttons: Button, **extra: object) -> list[Reply]:
     """One question, with the way back; the answer goes to `step`."""
     ctx.state[STATE_AWAITING] = {"step": step, **extra}
-    rows = [tuple(buttons)] if buttons else []
-    return [Reply(text=text, buttons=(*rows, (back_button(ctx), home_button(ctx))))]
+    choices = [tuple(buttons)] if buttons else []
+    return [Reply(text=text, buttons=(*choices, (back_button(ctx), home_button(ctx))))]
