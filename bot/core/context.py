@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.core.messages import Incoming, Reply
 from bot.core.outbound import Push
@@ -51,6 +51,9 @@ class Context:
     conversation: Conversation
     services: Services
     state: dict[str, Any]
+    # The engine's router, for payloads held as data (what a gate resumes, a reply that
+    # answers no notice); a handler that needs another one calls it as a function.
+    router: Routing
     arg: str | None = None  # the part after ':' of a button payload
     # Set by a handler that read a secret (password, PIN): channels that can delete the
     # customer's message from the chat do so.
@@ -86,3 +89,23 @@ class Replies(list[Reply]):
 
 
 Handler = Callable[[Context], Awaitable[list[Reply]]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where an update goes: the handler, and the part after ':' of a button payload."""
+
+    handler: Handler
+    arg: str | None = None
+
+
+class Routing(Protocol):
+    """What a handler may ask of the engine's router (bot/core/router.py)."""
+
+    def for_payload(self, payload: str) -> Route | None:
+        """Where a payload kept as data leads; None when no handler takes its name."""
+        ...
+
+    def resolve(self, ctx: Context, *, answers: bool = True) -> Route:
+        """Where this update goes (`answers=False`: as if it answered no notice)."""
+        ...

@@ -98,6 +98,7 @@ class Engine:
             conversation=conversation,
             services=self.services,
             state=copy.deepcopy(conversation.state or {}),
+            router=self.router,
             incoming_media=[
                 a["media"] for a in recorded.attachments if a.get("type") in ("photo", "document")
             ],

@@ -132,6 +132,9 @@ class Incoming:
     # Where the update came from on the network (web chat, REST behind a trusted proxy),
     # for limits an attacker cannot reset by changing identity; None for platforms.
     client_address: str | None = None
+    # The platform can send the sender's own phone number, vouched for as theirs
+    # (Telegram's contact button), so logging in may offer that button.
+    shares_verified_contact: bool = False
 
     def __post_init__(self) -> None:
         check_key(self.user_id, "the user id", MAX_USER_ID)

@@ -12,14 +12,18 @@ Order (ARCHITECTURE.md, "per-update flow"):
 5. a photo, a document, a location or a contact nobody asked for (or content the
    bot cannot take, such as a sticker); a photo may answer a notice (`on_answer`);
 6. free text: the fallback (the NLU, when it lands).
+
+Each tab module of bot/handlers/ has its own `Router` (the style of aiogram 3's
+routers): module-level handlers registered with its decorators. The composition root
+includes every tab's router into the engine's router, from an explicit list.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from typing import TypeVar
 
-from bot.core.context import Context, Handler
+from bot.core.context import Context, Handler, Route
 from nlu.normalize import fold
 
 # A payload is "name" or "name:argument"; names stay short because Telegram limits
@@ -27,16 +31,15 @@ from nlu.normalize import fold
 PAYLOAD_SEPARATOR = ":"
 STATE_AWAITING = "awaiting"
 STATE_BUTTONS = "buttons"
-
-
-@dataclass(frozen=True)
-class Route:
-    handler: Handler
-    arg: str | None = None
+StartupHook = TypeVar("StartupHook", bound=Callable[[], object])
 
 
 class Router:
-    """A registry of handlers by button name, command, awaited step and content kind."""
+    """A registry of handlers by button name, command, awaited step and content kind.
+
+    A tab declares its handlers on a router of its own; the engine's router `include`s
+    them all. A name taken twice, in one router or across included ones, is a wiring
+    mistake and raises at once."""
 
     def __init__(self) -> None:
         self._buttons: dict[str, Handler] = {}
@@ -54,6 +57,7 @@ class Router:
         self._answer: Handler | None = None
         self._urgent: list[tuple[Callable[[str], bool], Handler]] = []
         self.before_hooks: list[Callable[[Context], Awaitable[None]]] = []
+        self.startup_hooks: list[Callable[[], object]] = []
 
     # --- registration ------------------------------------------------------------------
 
@@ -147,8 +151,42 @@ class Router:
         self.before_hooks.append(hook)
         return hook
 
-    def has_button(self, name: str) -> bool:
-        return name in self._buttons
+    def startup(self, hook: StartupHook) -> StartupHook:
+        """Run `hook` once when the composition root builds the engine: work that must
+        stop the start when it fails (domain.yml's forms), not the first customer."""
+        self.startup_hooks.append(hook)
+        return hook
+
+    def include(self, *routers: Router) -> None:
+        """Take every handler and hook of `routers` (a tab's own) into this router."""
+        for other in routers:
+            for table, theirs, what in (
+                (self._buttons, other._buttons, "button"),
+                (self._commands, other._commands, "command"),
+                (self._words, other._words, "word"),
+                (self._steps, other._steps, "step"),
+            ):
+                for key, handler in theirs.items():
+                    _add(table, key, handler, what)
+            self._secret_steps |= other._secret_steps
+            self._photo = _merged(self._photo, other._photo, "photo")
+            self._document = _merged(self._document, other._document, "document")
+            self._unsupported = _merged(self._unsupported, other._unsupported, "unsupported")
+            self._location = _merged(self._location, other._location, "location")
+            self._contact = _merged(self._contact, other._contact, "contact")
+            self._fallback = _merged(self._fallback, other._fallback, "fallback")
+            self._unknown_button = _merged(
+                self._unknown_button, other._unknown_button, "unknown_button"
+            )
+            self._answer = _merged(self._answer, other._answer, "answer")
+            self._urgent += other._urgent
+            self.before_hooks += other.before_hooks
+            self.startup_hooks += other.startup_hooks
+
+    def emit_startup(self) -> None:
+        """Run the startup hooks of every included router, in the order included."""
+        for hook in self.startup_hooks:
+            hook()
 
     @property
     def button_names(self) -> list[str]:
@@ -156,9 +194,12 @@ class Router:
         return sorted(self._buttons)
 
     def button_handler(self, name: str) -> Handler:
+        """The handler of a button name held as data (free text's intent table); a
+        handler that needs another one imports it and calls it."""
         return self._buttons[name]
 
     def command_handler(self, name: str) -> Handler:
+        """The handler of a slash command held as data (free text's greeting)."""
         return self._commands[name]
 
     # --- resolution --------------------------------------------------------------------
@@ -202,12 +243,18 @@ class Router:
             return Route(self._contact)
         return Route(self._required(self._fallback, "fallback"))
 
-    def _by_payload(self, payload: str) -> Route:
+    def for_payload(self, payload: str) -> Route | None:
+        """The route of a button payload kept as data (what a gate resumes, the flow an
+        intent opens); None when no handler takes its name."""
         name, _, arg = payload.partition(PAYLOAD_SEPARATOR)
         handler = self._buttons.get(name)
-        if handler is None:
+        return Route(handler, arg or None) if handler is not None else None
+
+    def _by_payload(self, payload: str) -> Route:
+        route = self.for_payload(payload)
+        if route is None:
             return Route(self._required(self._unknown_button, "unknown_button"), payload)
-        return Route(handler, arg or None)
+        return route
 
     @staticmethod
     def _required(handler: Handler | None, what: str) -> Handler:
@@ -221,6 +268,10 @@ def _only(current: Handler | None, handler: Handler, what: str) -> Handler:
     if current is not None and current is not handler:
         raise ValueError(f"the {what} handler is registered twice")
     return handler
+
+
+def _merged(current: Handler | None, handler: Handler | None, what: str) -> Handler | None:
+    return current if handler is None else _only(current, handler, what)
 
 
 def _add(table: dict[str, Handler], key: str, handler: Handler, what: str) -> None:

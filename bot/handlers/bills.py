@@ -14,12 +14,14 @@ from bot.core.messages import Button, Media, Reply, rows
 from bot.core.router import STATE_AWAITING, Router
 from bot.handlers.common import back_button, home_button
 from bot.handlers.gates import gate
-from bot.handlers.lookups import arg_part, customer_of, pick_code, today
+from bot.handlers.lookups import arg_part, customer_of, lookups, pick_code, today
 from bot.store.backend import BillRecord
 from nlu.entities import extract_entities
 
 STEP_PERIOD = "lookup.period"
 RECENT_PERIODS = 6
+
+router = Router()
 
 
 def period_key(bill: BillRecord) -> str:
@@ -30,252 +32,264 @@ def period_name(ctx: Context, bill: BillRecord) -> str:
     return ctx.t("lookups.period_name", term=bill.term, month=f"{bill.month:02d}", year=bill.year)
 
 
-def register(router: Router) -> None:
-    # --- choosing the billing period (kỳ/tháng/năm) --------------------------------------
+# --- choosing the billing period (kỳ/tháng/năm) --------------------------------------
 
-    async def with_period(ctx: Context, lookup: str) -> list[Reply]:
-        """Run `lookup` ("pay" or "inv") for the period in the payload or the customer's
-        words, else offer the recent periods as buttons."""
-        if (stop := gate(ctx, f"lk_{lookup}:{ctx.arg or ''}")) is not None:
-            return stop
-        code = await pick_code(ctx, f"lk_{lookup}")
-        if isinstance(code, list):
-            return code
-        bills = await ctx.services.backend.bills(code, limit=24)
-        if not bills:
-            return [
-                Reply(
-                    text=ctx.t("lookups.no_bills", code=code),
-                    buttons=((back_button(ctx), home_button(ctx)),),
-                )
-            ]
-        wanted = arg_part(ctx, 1)
-        if wanted:
-            chosen = [b for b in bills if period_key(b) == wanted]
-            if chosen:
-                return await answer(ctx, lookup, code, chosen, bills)
-        if ctx.parse is not None and (found := find_period(ctx, ctx.parse.text, bills)):
-            return await answer(ctx, lookup, code, found, bills)
-        if lookup == "pay" and wanted is None and ctx.parse is None:
-            return await answer(ctx, lookup, code, [bills[0]], bills)  # the latest at once
-        return ask_period(ctx, lookup, code, bills, ctx.t("lookups.choose_period"))
 
-    def ask_period(
-        ctx: Context, lookup: str, code: str, bills: list[BillRecord], text: str
-    ) -> list[Reply]:
-        ctx.state[STATE_AWAITING] = {"step": STEP_PERIOD, "lookup": lookup, "code": code}
-        choices = [
-            Button(
-                ctx.t("lookups.period_button", term=b.term, month=f"{b.month:02d}", year=b.year),
-                payload=f"lk_{lookup}:{code}:{period_key(b)}",
-            )
-            for b in bills[:RECENT_PERIODS]
-        ]
+async def with_period(ctx: Context, lookup: str) -> list[Reply]:
+    """Run `lookup` ("pay" or "inv") for the period in the payload or the customer's
+    words, else offer the recent periods as buttons."""
+    if (stop := gate(ctx, f"lk_{lookup}:{ctx.arg or ''}")) is not None:
+        return stop
+    code = await pick_code(ctx, f"lk_{lookup}")
+    if isinstance(code, list):
+        return code
+    bills = await ctx.services.backend.bills(code, limit=24)
+    if not bills:
         return [
             Reply(
-                text=text,
-                buttons=(*rows(*choices, per_row=3), (back_button(ctx), home_button(ctx))),
+                text=ctx.t("lookups.no_bills", code=code),
+                buttons=((back_button(ctx), home_button(ctx)),),
             )
         ]
+    wanted = arg_part(ctx, 1)
+    if wanted:
+        chosen = [b for b in bills if period_key(b) == wanted]
+        if chosen:
+            return await answer(ctx, lookup, code, chosen, bills)
+    if ctx.parse is not None and (found := find_period(ctx, ctx.parse.text, bills)):
+        return await answer(ctx, lookup, code, found, bills)
+    if lookup == "pay" and wanted is None and ctx.parse is None:
+        return await answer(ctx, lookup, code, [bills[0]], bills)  # the latest at once
+    return ask_period(ctx, lookup, code, bills, ctx.t("lookups.choose_period"))
 
-    def find_period(ctx: Context, text: str, bills: list[BillRecord]) -> list[BillRecord]:
-        entities = extract_entities(text, today=today(ctx))
-        periods = [e.value for e in entities if e.entity == "period"]
-        dates = [date.fromisoformat(e.value) for e in entities if e.entity == "date"]
-        if periods:
-            wanted = periods[0]
-            return [
-                b
-                for b in bills
-                if b.year == wanted["year"]
-                and b.month == wanted["month"]
-                and wanted.get("term") in (None, b.term)
-            ]
-        if dates:  # a day inside the period
-            return [b for b in bills if b.period_start <= dates[0] <= b.period_end]
-        return []
 
-    @router.step(STEP_PERIOD)
-    async def typed_period(ctx: Context) -> list[Reply]:
-        awaiting = ctx.state.get(STATE_AWAITING, {})
-        lookup, code = str(awaiting.get("lookup", "pay")), str(awaiting.get("code", ""))
-        # An answer typed after a while goes through the same gates as a button.
-        if (stop := gate(ctx, f"lk_{lookup}:{code}")) is not None:
-            return stop
-        if code not in ctx.user.customer_codes:
-            return await router.button_handler("lookups")(ctx)
-        bills = await ctx.services.backend.bills(code, limit=24)
-        text = ctx.incoming.text or ""
-        found = find_period(ctx, text, bills)
-        if found:
-            ctx.state.pop(STATE_AWAITING, None)
-            return await answer(ctx, lookup, code, found, bills)
-        entities = extract_entities(text, today=today(ctx))
-        periods = [e.value for e in entities if e.entity == "period"]
-        if periods:
-            name = ctx.t(
-                "lookups.month_name", month=f"{periods[0]['month']:02d}", year=periods[0]["year"]
-            )
-            return ask_period(
-                ctx, lookup, code, bills, ctx.t("lookups.no_bill", code=code, period=name)
-            )
-        return ask_period(ctx, lookup, code, bills, ctx.t("lookups.bad_period"))
-
-    async def answer(
-        ctx: Context, lookup: str, code: str, chosen: list[BillRecord], bills: list[BillRecord]
-    ) -> list[Reply]:
-        if lookup == "inv":
-            return await invoice_answer(ctx, code, chosen[0])
-        return await payment_answer(ctx, code, chosen)
-
-    # --- "Thông tin thanh toán tiền điện" ------------------------------------------------
-
-    @router.button("lk_pay")
-    async def payment_info(ctx: Context) -> list[Reply]:
-        return await with_period(ctx, "pay")
-
-    async def payment_answer(ctx: Context, code: str, chosen: list[BillRecord]) -> list[Reply]:
-        now = today(ctx)
-        parts = []
-        for bill in chosen:
-            if bill.status == "paid" and bill.paid_at is not None:
-                channel_key = f"paid_channel.{bill.paid_channel}"
-                channel = ctx.t(channel_key) if channel_key in ctx.services.texts else "—"
-                status = ctx.t("lookups.status_paid", date=day(bill.paid_at), channel=channel)
-            elif bill.due_date < now:
-                status = ctx.t("lookups.status_overdue", due=day(bill.due_date))
-            else:
-                status = ctx.t("lookups.status_unpaid", due=day(bill.due_date))
-            parts.append(
-                ctx.t(
-                    "lookups.bill_summary",
-                    period=period_name(ctx, bill),
-                    start=short_day(bill.period_start),
-                    end=short_day(bill.period_end),
-                    code=code,
-                    kwh=kwh(bill.kwh, ctx.lang),
-                    total=money(bill.total, ctx.lang),
-                    status=status,
-                )
-            )
-        unpaid = await ctx.services.backend.unpaid_bills(code)
-        if unpaid:
-            parts.append(
-                ctx.t(
-                    "lookups.debt",
-                    total=money(sum(b.total for b in unpaid), ctx.lang),
-                    count=len(unpaid),
-                )
-            )
-        else:
-            parts.append(ctx.t("lookups.no_debt", code=code))
-        bill = chosen[0]
-        buttons: list[Button] = []
-        if unpaid:
-            buttons.append(Button(ctx.t("lookups.pay"), payload="payments"))
-        buttons += [
-            Button(ctx.t("lookups.invoice"), payload=f"lk_inv:{code}:{period_key(bill)}"),
-            Button(ctx.t("lookups.compare"), payload=f"lk_use:{code}"),
-            Button(ctx.t("lookups.other_period"), payload=f"lk_pay:{code}:choose"),
-        ]
-        return [
-            Reply(
-                text="\n".join(parts),
-                buttons=(*rows(*buttons), (back_button(ctx), home_button(ctx))),
-            )
-        ]
-
-    # --- "Hóa đơn điện tử" -------------------------------------------------------------------
-
-    @router.button("lk_inv")
-    async def invoice(ctx: Context) -> list[Reply]:
-        return await with_period(ctx, "inv")
-
-    async def invoice_answer(ctx: Context, code: str, bill: BillRecord) -> list[Reply]:
-        if bill.invoice is None:
-            return [
-                Reply(
-                    text=ctx.t("lookups.no_invoice", period=period_name(ctx, bill), code=code),
-                    buttons=((back_button(ctx), home_button(ctx)),),
-                )
-            ]
-        customer = await customer_of(ctx, code)
-        from bot.billing.invoice_pdf import render_invoice  # fpdf: imported when first used
-
-        pdf = await asyncio.to_thread(render_invoice, customer, bill)  # CPU work: off the loop
-        filename = f"hoa-don-{code}-{bill.year}-{bill.month:02d}-ky{bill.term}.pdf"
-        text = ctx.t(
-            "lookups.invoice_summary",
-            period=period_name(ctx, bill),
-            code=code,
-            symbol=bill.invoice.symbol,
-            number=f"{bill.invoice.number:07d}",
-            total=money(bill.total, ctx.lang),
+def ask_period(
+    ctx: Context, lookup: str, code: str, bills: list[BillRecord], text: str
+) -> list[Reply]:
+    ctx.state[STATE_AWAITING] = {"step": STEP_PERIOD, "lookup": lookup, "code": code}
+    choices = [
+        Button(
+            ctx.t("lookups.period_button", term=b.term, month=f"{b.month:02d}", year=b.year),
+            payload=f"lk_{lookup}:{code}:{period_key(b)}",
         )
-        other = Button(ctx.t("lookups.payment_info"), payload=f"lk_pay:{code}:{period_key(bill)}")
+        for b in bills[:RECENT_PERIODS]
+    ]
+    return [
+        Reply(
+            text=text,
+            buttons=(*rows(*choices, per_row=3), (back_button(ctx), home_button(ctx))),
+        )
+    ]
+
+
+def find_period(ctx: Context, text: str, bills: list[BillRecord]) -> list[BillRecord]:
+    entities = extract_entities(text, today=today(ctx))
+    periods = [e.value for e in entities if e.entity == "period"]
+    dates = [date.fromisoformat(e.value) for e in entities if e.entity == "date"]
+    if periods:
+        wanted = periods[0]
         return [
-            Reply(
-                text=text,
-                document=Media("application/pdf", filename, data=pdf),
-                buttons=((other,), (back_button(ctx), home_button(ctx))),
-            )
+            b
+            for b in bills
+            if b.year == wanted["year"]
+            and b.month == wanted["month"]
+            and wanted.get("term") in (None, b.term)
         ]
+    if dates:  # a day inside the period
+        return [b for b in bills if b.period_start <= dates[0] <= b.period_end]
+    return []
 
-    # --- "Điện năng tiêu thụ" ----------------------------------------------------------------
 
-    @router.button("lk_use")
-    async def consumption(ctx: Context) -> list[Reply]:
-        if (stop := gate(ctx, f"lk_use:{ctx.arg or ''}")) is not None:
-            return stop
-        code = await pick_code(ctx, "lk_use")
-        if isinstance(code, list):
-            return code
-        bills = await ctx.services.backend.bills(code, limit=3 * 24)
-        if not bills:
-            return [
-                Reply(
-                    text=ctx.t("lookups.no_bills", code=code),
-                    buttons=((back_button(ctx), home_button(ctx)),),
-                )
-            ]
-        # Months, not terms: a large customer read 3 times a month shows one bar a month.
-        by_month: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
-        for bill in bills:
-            by_month[(bill.year, bill.month)][0] += bill.kwh
-            by_month[(bill.year, bill.month)][1] += bill.total
-        months = sorted(by_month)[-12:]
-        # matplotlib: imported when first used (see bot/app.py's warm-up)
-        from bot.billing.charts import ChartPoint, change_in_words, consumption_chart
+@router.step(STEP_PERIOD)
+async def typed_period(ctx: Context) -> list[Reply]:
+    awaiting = ctx.state.get(STATE_AWAITING, {})
+    lookup, code = str(awaiting.get("lookup", "pay")), str(awaiting.get("code", ""))
+    # An answer typed after a while goes through the same gates as a button.
+    if (stop := gate(ctx, f"lk_{lookup}:{code}")) is not None:
+        return stop
+    if code not in ctx.user.customer_codes:
+        return await lookups(ctx)
+    bills = await ctx.services.backend.bills(code, limit=24)
+    text = ctx.incoming.text or ""
+    found = find_period(ctx, text, bills)
+    if found:
+        ctx.state.pop(STATE_AWAITING, None)
+        return await answer(ctx, lookup, code, found, bills)
+    entities = extract_entities(text, today=today(ctx))
+    periods = [e.value for e in entities if e.entity == "period"]
+    if periods:
+        name = ctx.t(
+            "lookups.month_name", month=f"{periods[0]['month']:02d}", year=periods[0]["year"]
+        )
+        return ask_period(
+            ctx, lookup, code, bills, ctx.t("lookups.no_bill", code=code, period=name)
+        )
+    return ask_period(ctx, lookup, code, bills, ctx.t("lookups.bad_period"))
 
-        points = [
-            ChartPoint(
-                label=f"{month:02d}/{year}",
-                kwh=by_month[(year, month)][0],
-                kwh_year_before=by_month[(year - 1, month)][0]
-                if (year - 1, month) in by_month
-                else None,
-            )
-            for year, month in months
-        ]
-        title = ctx.t("lookups.chart_title", code=code)
-        png = await asyncio.to_thread(consumption_chart, points, title=title, lang=ctx.lang)
-        lines = [
+
+async def answer(
+    ctx: Context, lookup: str, code: str, chosen: list[BillRecord], bills: list[BillRecord]
+) -> list[Reply]:
+    if lookup == "inv":
+        return await invoice_answer(ctx, code, chosen[0])
+    return await payment_answer(ctx, code, chosen)
+
+
+# --- "Thông tin thanh toán tiền điện" ------------------------------------------------
+
+
+@router.button("lk_pay")
+async def payment_info(ctx: Context) -> list[Reply]:
+    return await with_period(ctx, "pay")
+
+
+async def payment_answer(ctx: Context, code: str, chosen: list[BillRecord]) -> list[Reply]:
+    now = today(ctx)
+    parts = []
+    for bill in chosen:
+        if bill.status == "paid" and bill.paid_at is not None:
+            channel_key = f"paid_channel.{bill.paid_channel}"
+            channel = ctx.t(channel_key) if channel_key in ctx.services.texts else "—"
+            status = ctx.t("lookups.status_paid", date=day(bill.paid_at), channel=channel)
+        elif bill.due_date < now:
+            status = ctx.t("lookups.status_overdue", due=day(bill.due_date))
+        else:
+            status = ctx.t("lookups.status_unpaid", due=day(bill.due_date))
+        parts.append(
             ctx.t(
-                "lookups.consumption_line",
-                month=point.label,
-                kwh=kwh(point.kwh, ctx.lang),
-                amount=money(by_month[key][1], ctx.lang),
+                "lookups.bill_summary",
+                period=period_name(ctx, bill),
+                start=short_day(bill.period_start),
+                end=short_day(bill.period_end),
+                code=code,
+                kwh=kwh(bill.kwh, ctx.lang),
+                total=money(bill.total, ctx.lang),
+                status=status,
             )
-            for point, key in zip(points, months, strict=True)
-        ]
-        if len(points) >= 2:
-            lines.append(change_in_words(points[-1].kwh, points[-2].kwh, ctx.lang))
-        text = "\n".join([ctx.t("lookups.consumption_title", code=code), *lines])
-        pay = Button(ctx.t("lookups.payment_info"), payload=f"lk_pay:{code}")
+        )
+    unpaid = await ctx.services.backend.unpaid_bills(code)
+    if unpaid:
+        parts.append(
+            ctx.t(
+                "lookups.debt",
+                total=money(sum(b.total for b in unpaid), ctx.lang),
+                count=len(unpaid),
+            )
+        )
+    else:
+        parts.append(ctx.t("lookups.no_debt", code=code))
+    bill = chosen[0]
+    buttons: list[Button] = []
+    if unpaid:
+        buttons.append(Button(ctx.t("lookups.pay"), payload="payments"))
+    buttons += [
+        Button(ctx.t("lookups.invoice"), payload=f"lk_inv:{code}:{period_key(bill)}"),
+        Button(ctx.t("lookups.compare"), payload=f"lk_use:{code}"),
+        Button(ctx.t("lookups.other_period"), payload=f"lk_pay:{code}:choose"),
+    ]
+    return [
+        Reply(
+            text="\n".join(parts),
+            buttons=(*rows(*buttons), (back_button(ctx), home_button(ctx))),
+        )
+    ]
+
+
+# --- "Hóa đơn điện tử" -------------------------------------------------------------------
+
+
+@router.button("lk_inv")
+async def invoice(ctx: Context) -> list[Reply]:
+    return await with_period(ctx, "inv")
+
+
+async def invoice_answer(ctx: Context, code: str, bill: BillRecord) -> list[Reply]:
+    if bill.invoice is None:
         return [
             Reply(
-                text=text,
-                image=Media("image/png", f"dien-nang-{code}.png", data=png),
-                buttons=((pay,), (back_button(ctx), home_button(ctx))),
+                text=ctx.t("lookups.no_invoice", period=period_name(ctx, bill), code=code),
+                buttons=((back_button(ctx), home_button(ctx)),),
             )
         ]
+    customer = await customer_of(ctx, code)
+    from bot.billing.invoice_pdf import render_invoice  # fpdf: imported when first used
+
+    pdf = await asyncio.to_thread(render_invoice, customer, bill)  # CPU work: off the loop
+    filename = f"hoa-don-{code}-{bill.year}-{bill.month:02d}-ky{bill.term}.pdf"
+    text = ctx.t(
+        "lookups.invoice_summary",
+        period=period_name(ctx, bill),
+        code=code,
+        symbol=bill.invoice.symbol,
+        number=f"{bill.invoice.number:07d}",
+        total=money(bill.total, ctx.lang),
+    )
+    other = Button(ctx.t("lookups.payment_info"), payload=f"lk_pay:{code}:{period_key(bill)}")
+    return [
+        Reply(
+            text=text,
+            document=Media("application/pdf", filename, data=pdf),
+            buttons=((other,), (back_button(ctx), home_button(ctx))),
+        )
+    ]
+
+
+# --- "Điện năng tiêu thụ" ----------------------------------------------------------------
+
+
+@router.button("lk_use")
+async def consumption(ctx: Context) -> list[Reply]:
+    if (stop := gate(ctx, f"lk_use:{ctx.arg or ''}")) is not None:
+        return stop
+    code = await pick_code(ctx, "lk_use")
+    if isinstance(code, list):
+        return code
+    bills = await ctx.services.backend.bills(code, limit=3 * 24)
+    if not bills:
+        return [
+            Reply(
+                text=ctx.t("lookups.no_bills", code=code),
+                buttons=((back_button(ctx), home_button(ctx)),),
+            )
+        ]
+    # Months, not terms: a large customer read 3 times a month shows one bar a month.
+    by_month: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for bill in bills:
+        by_month[(bill.year, bill.month)][0] += bill.kwh
+        by_month[(bill.year, bill.month)][1] += bill.total
+    months = sorted(by_month)[-12:]
+    # matplotlib: imported when first used (see bot/app.py's warm-up)
+    from bot.billing.charts import ChartPoint, change_in_words, consumption_chart
+
+    points = [
+        ChartPoint(
+            label=f"{month:02d}/{year}",
+            kwh=by_month[(year, month)][0],
+            kwh_year_before=by_month[(year - 1, month)][0]
+            if (year - 1, month) in by_month
+            else None,
+        )
+        for year, month in months
+    ]
+    title = ctx.t("lookups.chart_title", code=code)
+    png = await asyncio.to_thread(consumption_chart, points, title=title, lang=ctx.lang)
+    lines = [
+        ctx.t(
+            "lookups.consumption_line",
+            month=point.label,
+            kwh=kwh(point.kwh, ctx.lang),
+            amount=money(by_month[key][1], ctx.lang),
+        )
+        for point, key in zip(points, months, strict=True)
+    ]
+    if len(points) >= 2:
+        lines.append(change_in_words(points[-1].kwh, points[-2].kwh, ctx.lang))
+    text = "\n".join([ctx.t("lookups.consumption_title", code=code), *lines])
+    pay = Button(ctx.t("lookups.payment_info"), payload=f"lk_pay:{code}")
+    return [
+        Reply(
+            text=text,
+            image=Media("image/png", f"dien-nang-{code}.png", data=png),
+            buttons=((pay,), (back_button(ctx), home_button(ctx))),
+        )
+    ]

@@ -6,6 +6,7 @@ import re
 
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
+from bot.core.router import STATE_AWAITING
 
 STATE_SCREEN = "screen"
 _ID = re.compile(r"[0-9]{1,9}")  # ASCII digits only: "²" is a digit to str.isdigit()
@@ -58,3 +59,10 @@ def interim(ctx: Context, feature: str) -> list[Reply]:
             buttons=((portal,), (home_button(ctx),)),
         )
     ]
+
+
+def ask(ctx: Context, step: str, text: str, *buttons: Button, **extra: object) -> list[Reply]:
+    """One question, with the way back; the answer goes to `step`."""
+    ctx.state[STATE_AWAITING] = {"step": step, **extra}
+    choices = [tuple(buttons)] if buttons else []
+    return [Reply(text=text, buttons=(*choices, (back_button(ctx), home_button(ctx))))]

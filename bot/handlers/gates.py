@@ -9,7 +9,7 @@ from __future__ import annotations
 from bot.auth import accounts
 from bot.core.context import Context
 from bot.core.messages import Button, Reply
-from bot.core.router import PAYLOAD_SEPARATOR, STATE_AWAITING, Router
+from bot.core.router import STATE_AWAITING
 from bot.handlers.common import home_button
 
 STATE_RESUME = "resume"
@@ -38,13 +38,13 @@ def gate(ctx: Context, resume: str, *, pin: bool = True) -> list[Reply] | None:
     return None
 
 
-async def resume(ctx: Context, router: Router, replies: list[Reply]) -> list[Reply]:
+async def resume(ctx: Context, replies: list[Reply]) -> list[Reply]:
     """`replies`, followed by what the customer asked for before a gate stopped them."""
     payload = ctx.state.pop(STATE_RESUME, None)
     if not isinstance(payload, str):
         return replies
-    name, _, arg = payload.partition(PAYLOAD_SEPARATOR)
-    if not router.has_button(name):
+    route = ctx.router.for_payload(payload)
+    if route is None:
         return replies
-    ctx.arg = arg or None
-    return replies + await router.button_handler(name)(ctx)
+    ctx.arg = route.arg
+    return replies + await route.handler(ctx)

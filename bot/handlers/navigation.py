@@ -2,89 +2,101 @@
 
 from __future__ import annotations
 
-from bot.core.context import Context
+from bot.core.context import Context, Handler
 from bot.core.messages import Button, Reply
 from bot.core.router import STATE_AWAITING, Router
+from bot.handlers import notices, settings
 from bot.handlers.common import STATE_SCREEN, home_button, main_menu
 from nlu.safety import is_danger
 
 # Where "⬅ Quay lại" leads from each screen; anything not listed goes to the main menu.
-PARENT_SCREEN = {
-    "settings.language": "settings",
-    "pin": "settings",
-    "account": "settings",
-    "subs": "settings",
-    "notices.shelf": "notices",
-    "notices.notice": "notices",
+PARENT_SCREEN: dict[str, Handler] = {
+    "settings.language": settings.settings,
+    "pin": settings.settings,
+    "account": settings.settings,
+    "subs": settings.settings,
+    "notices.shelf": notices.notices,
+    "notices.notice": notices.notices,
 }
 
 
-def register(router: Router) -> None:
-    @router.command("/start", "bat dau", "start")
-    async def start(ctx: Context) -> list[Reply]:
-        ctx.state.pop(STATE_AWAITING, None)
-        first_time = not ctx.state.get("greeted")
-        ctx.state["greeted"] = True
-        return [main_menu(ctx, ctx.t("greet") if first_time else ctx.t("greet_back"))]
+router = Router()
 
-    @router.command("/menu", "menu", "menu chinh", "trang chu", "home", "main menu")
-    @router.button("menu")
-    async def menu(ctx: Context) -> list[Reply]:
-        ctx.state.pop(STATE_AWAITING, None)
-        return [main_menu(ctx)]
 
-    @router.command("/help", "help", "tro giup", "huong dan", "giup", "giup do")
-    @router.button("help")
-    async def help_(ctx: Context) -> list[Reply]:
-        return [main_menu(ctx, ctx.t("help", hotline=ctx.settings.hotline))]
+@router.command("/start", "bat dau", "start")
+async def start(ctx: Context) -> list[Reply]:
+    ctx.state.pop(STATE_AWAITING, None)
+    first_time = not ctx.state.get("greeted")
+    ctx.state["greeted"] = True
+    return [main_menu(ctx, ctx.t("greet") if first_time else ctx.t("greet_back"))]
 
-    @router.command("/cancel", "huy", "huy bo", "cancel", "thoat", "dung lai", "stop")
-    @router.button("cancel")
-    async def cancel(ctx: Context) -> list[Reply]:
-        if ctx.state.pop(STATE_AWAITING, None) is None:
-            return [main_menu(ctx, ctx.t("nav.nothing_to_cancel"))]
-        return [main_menu(ctx, ctx.t("nav.cancelled"))]
 
-    @router.command("/back", "quay lai", "tro lai", "back", "lui lai")
-    @router.button("back")
-    async def back(ctx: Context) -> list[Reply]:
-        ctx.state.pop(STATE_AWAITING, None)
-        parent = PARENT_SCREEN.get(str(ctx.state.get(STATE_SCREEN)))
-        if parent and router.has_button(parent):
-            return await router.button_handler(parent)(ctx)
-        return [main_menu(ctx)]
+@router.command("/menu", "menu", "menu chinh", "trang chu", "home", "main menu")
+@router.button("menu")
+async def menu(ctx: Context) -> list[Reply]:
+    ctx.state.pop(STATE_AWAITING, None)
+    return [main_menu(ctx)]
 
-    @router.urgent(is_danger)
-    async def danger(ctx: Context) -> list[Reply]:
-        # Safety first, then the way to report it (the outage report records where).
-        report = Button(ctx.t("services.report_outage"), payload="svc:report_outage")
-        return [
-            Reply(
-                text=ctx.t("danger.advice", hotline=ctx.settings.hotline),
-                buttons=((report,), (home_button(ctx),)),
-            )
-        ]
 
-    @router.unknown_button
-    async def unknown_button(ctx: Context) -> list[Reply]:
-        return [main_menu(ctx, ctx.t("unknown.button"))]
+@router.command("/help", "help", "tro giup", "huong dan", "giup", "giup do")
+@router.button("help")
+async def help_(ctx: Context) -> list[Reply]:
+    return [main_menu(ctx, ctx.t("help", hotline=ctx.settings.hotline))]
 
-    @router.on_photo
-    async def unprompted_photo(ctx: Context) -> list[Reply]:
-        return [main_menu(ctx, ctx.t("unknown.photo"))]
 
-    @router.on_document
-    async def unprompted_document(ctx: Context) -> list[Reply]:
-        return [main_menu(ctx, ctx.t("unknown.document"))]
+@router.command("/cancel", "huy", "huy bo", "cancel", "thoat", "dung lai", "stop")
+@router.button("cancel")
+async def cancel(ctx: Context) -> list[Reply]:
+    if ctx.state.pop(STATE_AWAITING, None) is None:
+        return [main_menu(ctx, ctx.t("nav.nothing_to_cancel"))]
+    return [main_menu(ctx, ctx.t("nav.cancelled"))]
 
-    @router.on_unsupported
-    async def unsupported(ctx: Context) -> list[Reply]:
-        if ctx.incoming.unsupported == "too_large":
-            text = ctx.t("unknown.too_large", max_mb=ctx.settings.max_upload_mb)
-        elif ctx.incoming.unsupported == "unsafe_file":  # SVG or HTML (issue 12)
-            text = ctx.t("unknown.unsafe_file")
-        elif ctx.incoming.unsupported == "quota":  # the media quotas (issue 12)
-            text = ctx.t("unknown.quota", hotline=ctx.settings.hotline)
-        else:
-            text = ctx.t("unknown.unsupported")
-        return [main_menu(ctx, text)]
+
+@router.command("/back", "quay lai", "tro lai", "back", "lui lai")
+@router.button("back")
+async def back(ctx: Context) -> list[Reply]:
+    ctx.state.pop(STATE_AWAITING, None)
+    parent = PARENT_SCREEN.get(str(ctx.state.get(STATE_SCREEN)))
+    if parent is not None:
+        return await parent(ctx)
+    return [main_menu(ctx)]
+
+
+@router.urgent(is_danger)
+async def danger(ctx: Context) -> list[Reply]:
+    # Safety first, then the way to report it (the outage report records where).
+    report = Button(ctx.t("services.report_outage"), payload="svc:report_outage")
+    return [
+        Reply(
+            text=ctx.t("danger.advice", hotline=ctx.settings.hotline),
+            buttons=((report,), (home_button(ctx),)),
+        )
+    ]
+
+
+@router.unknown_button
+async def unknown_button(ctx: Context) -> list[Reply]:
+    return [main_menu(ctx, ctx.t("unknown.button"))]
+
+
+@router.on_photo
+async def unprompted_photo(ctx: Context) -> list[Reply]:
+    return [main_menu(ctx, ctx.t("unknown.photo"))]
+
+
+@router.on_document
+async def unprompted_document(ctx: Context) -> list[Reply]:
+    return [main_menu(ctx, ctx.t("unknown.document"))]
+
+
+@router.on_unsupported
+async def unsupported(ctx: Context) -> list[Reply]:
+    if ctx.incoming.unsupported == "too_large":
+        text = ctx.t("unknown.too_large", max_mb=ctx.settings.max_upload_mb)
+    elif ctx.incoming.unsupported == "unsafe_file":  # SVG or HTML (issue 12)
+        text = ctx.t("unknown.unsafe_file")
+    elif ctx.incoming.unsupported == "quota":  # the media quotas (issue 12)
+        text = ctx.t("unknown.quota", hotline=ctx.settings.hotline)
+    else:
+        text = ctx.t("unknown.unsupported")
+    return [main_menu(ctx, text)]

@@ -8,12 +8,13 @@ from bot.core.router import Router
 from bot.handlers.common import interim
 from bot.handlers.gates import gate
 
+router = Router()
 
-def register(router: Router) -> None:
-    @router.command("/pay", "thanh toan")
-    @router.button("payments")
-    async def payments(ctx: Context) -> list[Reply]:
-        # Personal: only for a logged-in customer (and behind the PIN when it is set).
-        if (stop := gate(ctx, "payments")) is not None:
-            return stop
-        return interim(ctx, "payments")
+
+@router.command("/pay", "thanh toan")
+@router.button("payments")
+async def payments(ctx: Context) -> list[Reply]:
+    # Personal: only for a logged-in customer (and behind the PIN when it is set).
+    if (stop := gate(ctx, "payments")) is not None:
+        return stop
+    return interim(ctx, "payments")

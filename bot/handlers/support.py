@@ -7,9 +7,10 @@ from bot.core.messages import Reply
 from bot.core.router import Router
 from bot.handlers.common import interim
 
+router = Router()
 
-def register(router: Router) -> None:
-    @router.command("/staff", "gap nhan vien", "nhan vien", "tong dai vien")
-    @router.button("support")
-    async def support(ctx: Context) -> list[Reply]:
-        return interim(ctx, "support")
+
+@router.command("/staff", "gap nhan vien", "nhan vien", "tong dai vien")
+@router.button("support")
+async def support(ctx: Context) -> list[Reply]:
+    return interim(ctx, "support")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.messages import Incoming, KeyboardRequest
 from tests.drivers import RestDriver, TelegramDriver
 from tests.handlers.rig import AN_PHONE, CHANNELS, Rig, assert_activated_as_an, start_login
+from tests.helpers import BotServer
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -72,6 +74,22 @@ async def test_telegram_contact_activates_only_with_ones_own_number(rig: Rig) ->
     await driver.share_contact("84905123456", own=True)
     assert_activated_as_an(driver)
     assert rig.sms.received == []  # Telegram vouched for the number: no code needed
+
+
+async def test_the_contact_button_follows_what_the_channel_can_do_not_its_name(
+    bot: BotServer,
+) -> None:
+    engine = bot.runtime.engine
+    for user_id, can in (("vouches", True), ("cannot", False)):
+        for payload in ("login", "consent:yes"):
+            replies = await engine.handle(
+                Incoming(
+                    channel="rest", user_id=user_id, payload=payload, shares_verified_contact=can
+                )
+            )
+        assert replies[-1].text == "Quý khách muốn đăng nhập bằng cách nào?"
+        asked = [request.kind for reply in replies for request in reply.requests]
+        assert asked == ([KeyboardRequest.CONTACT] if can else [])
 
 
 async def test_a_verified_number_on_no_contract_is_told_so(rig: Rig) -> None:

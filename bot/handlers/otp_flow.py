@@ -1,0 +1,109 @@
+"""One-time codes inside a conversation: sending one (by SMS or e-mail, with the answer
+to each outcome: sent, wait, rate-limited, locked, the SMS budget spent) and checking
+the one typed. Logging in, "forgot password" and adding a customer code use them."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from bot.auth.guard import Requester
+from bot.auth.otp import Checked, CodeMessage, SendResult, Sent
+from bot.core.context import Context
+from bot.core.fmt import clock
+from bot.core.messages import Button, Reply
+from bot.core.router import STATE_AWAITING
+from bot.handlers.common import ask, home_button
+from bot.settings import Settings
+
+STATE_LOGIN = "login"  # the code flow in progress: subject, purpose, where it went
+CODE = re.compile(r"^\d{6}$")
+
+
+def code_message(ctx: Context) -> CodeMessage:
+    return CodeMessage(ctx.t("otp.sms"), ctx.t("otp.email_subject"), ctx.t("otp.email_body"))
+
+
+def failed_lock(ctx: Context, key: str, until: datetime | None) -> list[Reply]:
+    ctx.state.pop(STATE_AWAITING, None)
+    when = clock(until) if until is not None else ""
+    return [Reply(text=ctx.t(key, time=when), buttons=((home_button(ctx),),))]
+
+
+def email_available(settings: Settings) -> bool:
+    """E-mailed codes need an SMTP server; without one only development mode (which keeps
+    messages in the dev outbox) may pretend to send them."""
+    return bool(settings.smtp_host) or settings.sms_provider == "log"
+
+
+def requester(ctx: Context) -> Requester:
+    """Who asks for or types a code: this chat, from this network address."""
+    return Requester(ctx.user.id, ctx.incoming.client_address)
+
+
+async def send_code(ctx: Context, flow: dict[str, Any]) -> list[Reply]:
+    """Send (or resend) the code of a flow kept in state["login"]:
+    {subject, purpose, delivery, address, target, step, sent_key, params}."""
+    ctx.state[STATE_LOGIN] = flow
+    result = await ctx.services.otp.send(
+        ctx.session,
+        phone=flow["subject"],
+        purpose=flow["purpose"],
+        delivery=flow["delivery"],
+        requester=requester(ctx),
+        address=flow.get("address"),
+        text=code_message(ctx),
+        target=flow.get("target"),
+    )
+    return sent_answer(ctx, result, flow)
+
+
+def sent_answer(ctx: Context, result: SendResult, flow: dict[str, Any]) -> list[Reply]:
+    step = str(flow["step"])
+    outcome = result.outcome
+    if outcome == Sent.LOCKED:
+        return failed_lock(ctx, "account.locked", result.locked_until)
+    if outcome == Sent.RATE_LIMITED:
+        ctx.state.pop(STATE_AWAITING, None)
+        return [Reply(text=ctx.t("account.rate_limited"), buttons=((home_button(ctx),),))]
+    if outcome == Sent.BUSY:  # the SMS budget is spent: e-mail, or later
+        ctx.state.pop(STATE_AWAITING, None)
+        if flow["purpose"] == "activate" and email_available(ctx.settings):
+            email = Button(ctx.t("account.via_email"), payload="otp:email")
+            return [
+                Reply(text=ctx.t("account.sms_busy_email"), buttons=((email,), (home_button(ctx),)))
+            ]
+        return [Reply(text=ctx.t("account.sms_busy"), buttons=((home_button(ctx),),))]
+    resend = Button(ctx.t("account.resend"), payload="otp:resend")
+    if outcome == Sent.WAIT:
+        return ask(ctx, step, ctx.t("account.resend_wait", seconds=result.wait_seconds), resend)
+    return ask(ctx, step, ctx.t(str(flow["sent_key"]), **flow.get("params", {})), resend)
+
+
+async def check_code(ctx: Context, step: str) -> tuple[Any, list[Reply] | None]:
+    """The code typed for the flow in state["login"]: (target, None) when right, else
+    (None, the answer to give)."""
+    flow = ctx.state.get(STATE_LOGIN) or {}
+    code = "".join((ctx.incoming.text or "").split())
+    if not flow.get("subject"):
+        ctx.state.pop(STATE_AWAITING, None)
+        return None, [
+            Reply(text=ctx.t("account.code_wrong", left=0), buttons=((home_button(ctx),),))
+        ]
+    if not CODE.match(code):
+        return None, ask(ctx, step, ctx.t("account.code_format"))
+    result = await ctx.services.otp.check(
+        ctx.session,
+        phone=flow["subject"],
+        purpose=flow["purpose"],
+        code=code,
+        requester=requester(ctx),
+    )
+    if result.outcome == Checked.LOCKED:
+        return None, failed_lock(ctx, "account.locked", result.locked_until)
+    if result.outcome == Checked.WRONG:
+        resend = Button(ctx.t("account.resend"), payload="otp:resend")
+        return None, ask(ctx, step, ctx.t("account.code_wrong", left=result.attempts_left), resend)
+    ctx.state.pop(STATE_LOGIN, None)
+    return result.target, None
