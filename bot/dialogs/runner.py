@@ -1,17 +1,20 @@
 """The one form engine: start → ask → validate → next → summary → submit.
 
-The draft lives in the conversation state (state["form"]), so it survives restarts
-and a customer can leave and come back; after 7 days it is dropped with a notice.
-Answers are parsed by the typed fields of fields.py; an invalid answer is asked again
-with the reason and an example. "⬅ Quay lại" returns to the previous question,
-"Bỏ qua" skips an optional one, "✖ Hủy" cancels after a confirmation, and nothing is
-sent before the form's final button on the summary.
+The draft (draft.py) lives in the conversation state, so it survives restarts and a
+customer can leave and come back; after 7 days it is dropped with a notice. Answers
+are parsed by the typed fields of fields.py; an invalid answer is asked again with
+the reason and an example. "⬅ Quay lại" returns to the previous question, "Bỏ qua"
+skips an optional one, "✖ Hủy" cancels after a confirmation, and nothing is sent
+before the form's final button on the summary.
+
+Every move ends by showing a question or the summary, and that is where the draft is
+stored back into the conversation state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from bot.core.context import Context
@@ -20,14 +23,13 @@ from bot.core.messages import Button, KeyboardRequest, Reply, RequestButton, row
 from bot.core.router import STATE_AWAITING
 from bot.dialogs import fields as parse
 from bot.dialogs.deadlines import add_working_days
+from bot.dialogs.draft import Draft, Partial, discard_draft, keep_draft, open_draft, stored_draft
 from bot.dialogs.forms import FieldSpec, FormSpec, Option
 from bot.store.models import ChatUser
 from bot.store.places import province_name, ward_name, ward_province
 from nlu.normalize import fold
 
-STATE_FORM = "form"
 STEP_FORM = "form"
-DRAFT_LIFETIME = timedelta(days=7)
 DONE_WORDS = frozenset({"xong", "done", "het", "du roi", "xong roi", "ok"})
 SUBMIT_KEYS = {
     "register": "form.register",
@@ -38,26 +40,28 @@ SUBMIT_KEYS = {
 Prefill = Callable[[Context, FieldSpec, dict[str, Any]], Awaitable[tuple[Any, str] | None]]
 
 
-def draft_of(ctx: Context) -> dict[str, Any] | None:
-    draft = ctx.state.get(STATE_FORM)
-    return draft if isinstance(draft, dict) else None
-
-
-def expired(draft: Mapping[str, Any], now: datetime) -> bool:
-    updated = datetime.fromisoformat(str(draft.get("updated")))
-    return now - updated > DRAFT_LIFETIME
-
-
 def session_of(user: ChatUser) -> str:
     """Which login session of the chat this is: every log-out (here, "everywhere" from
     another chat, a password reset, 5 wrong PINs) starts a new one."""
     return user.history_from.isoformat() if user.history_from is not None else ""
 
 
+# --- for bot/handlers/services.py, which still reads the stored draft --------------------
+
+
+def draft_of(ctx: Context) -> dict[str, Any] | None:
+    """The open form's draft as stored (FormRunner.current gives it typed)."""
+    return stored_draft(ctx.state)
+
+
+def expired(draft: Mapping[str, Any], now: datetime) -> bool:
+    return Draft.from_state(draft).expired(now)
+
+
 def ended_by_logout(draft: Mapping[str, Any], user: ChatUser) -> bool:
     """A draft begun in a session a log-out has ended: its answers (names, ID numbers,
     photos) are not to be resumed by whoever holds the chat now (issue 12, point 10)."""
-    return "session" in draft and draft["session"] != session_of(user)
+    return Draft.from_state(draft).ended_by_logout(session_of(user))
 
 
 def today(ctx: Context) -> date:
@@ -71,39 +75,42 @@ class FormRunner:
         self.forms = forms
         self.prefill = prefill
 
+    def current(self, ctx: Context) -> Draft | None:
+        """The open form's draft, if any."""
+        return open_draft(ctx.state)
+
+    def _open(self, ctx: Context) -> tuple[Draft, FormSpec]:
+        draft = self.current(ctx)
+        assert draft is not None
+        return draft, self.forms[draft.form_id]
+
+    def _asked(self, ctx: Context) -> tuple[Draft, FieldSpec]:
+        draft, form = self._open(ctx)
+        return draft, form.fields[draft.index]
+
     # --- starting and resuming ------------------------------------------------------------
 
     async def start(self, ctx: Context, form_id: str) -> list[Reply]:
         form = self.forms[form_id]
-        now = ctx.now().isoformat()
-        ctx.state[STATE_FORM] = {
-            "id": form_id,
-            "index": -1,
-            "answers": {},
-            "display": {},
-            "started": now,
-            "updated": now,
-            "history": [],
-            "session": session_of(ctx.user),
-        }
+        draft = Draft.begin(form_id, ctx.now(), session_of(ctx.user))
         intro = Reply(
             text=f"{ctx.t('form.intro_title', title=self._title(ctx, form))}\n"
             f"{form.intro.get(ctx.lang) or form.intro['vi']}"
         )
-        return [intro, *await self._advance(ctx)]
+        return [intro, *await self._advance(ctx, draft)]
 
     async def resume(self, ctx: Context) -> list[Reply]:
-        draft = draft_of(ctx)
+        draft = self.current(ctx)
         if draft is None:
             return []
-        if draft.get("index", -1) >= len(self.forms[draft["id"]].fields):
-            return self.summary(ctx)
-        if draft.get("index", -1) < 0:
-            return await self._advance(ctx)
-        return await self.ask(ctx)
+        if draft.index >= len(self.forms[draft.form_id].fields):
+            return self._summary(ctx, draft)
+        if draft.index < 0:
+            return await self._advance(ctx, draft)
+        return await self._ask(ctx, draft)
 
     def drop(self, ctx: Context) -> None:
-        ctx.state.pop(STATE_FORM, None)
+        discard_draft(ctx.state)
         if (ctx.state.get(STATE_AWAITING) or {}).get("step") == STEP_FORM:
             ctx.state.pop(STATE_AWAITING, None)
 
@@ -112,27 +119,22 @@ class FormRunner:
     def _title(self, ctx: Context, form: FormSpec) -> str:
         return form.title.get(ctx.lang) or form.title["vi"]
 
-    def _current(self, ctx: Context) -> tuple[dict[str, Any], FormSpec, FieldSpec]:
-        draft = draft_of(ctx)
-        assert draft is not None
-        form = self.forms[draft["id"]]
-        return draft, form, form.fields[draft["index"]]
-
-    def _progress(self, form: FormSpec, draft: Mapping[str, Any]) -> tuple[int, int]:
+    def _progress(self, form: FormSpec, draft: Draft) -> tuple[int, int]:
         visible = [
-            i for i, f in enumerate(form.fields) if f.shown(draft["answers"]) or i == draft["index"]
+            i for i, f in enumerate(form.fields) if f.shown(draft.answers) or i == draft.index
         ]
-        return visible.index(draft["index"]) + 1, len(visible)
+        return visible.index(draft.index) + 1, len(visible)
 
-    async def ask(self, ctx: Context, error: str | None = None) -> list[Reply]:
+    async def _ask(self, ctx: Context, draft: Draft, error: str | None = None) -> list[Reply]:
         """The current question (or `error` and the same choices again)."""
-        draft, form, field = self._current(ctx)
+        form = self.forms[draft.form_id]
+        field = form.fields[draft.index]
         ctx.state[STATE_AWAITING] = {"step": STEP_FORM}
-        draft["updated"] = ctx.now().isoformat()
+        draft.updated = ctx.now()
         step, total = self._progress(form, draft)
         prompt = field.prompt.get(ctx.lang) or field.prompt["vi"]
-        sub = draft.get("sub") or {}
-        if field.type == "address" and sub.get("line"):
+        partial = draft.partial
+        if field.type == "address" and partial.line:
             prompt = ctx.t("form.ask_area")
         lines = [ctx.t("form.step", step=step, total=total, prompt=prompt)]
         if field.help and not error:
@@ -140,11 +142,11 @@ class FormRunner:
         buttons: list[tuple[Button, ...]] = []
         requests: tuple[RequestButton, ...] = ()
         offered = None
-        if field.prefill and not draft.get("retype") and not error:
-            offered = await self.prefill(ctx, field, draft["answers"])
+        if field.prefill and not draft.retype and not error:
+            offered = await self.prefill(ctx, field, draft.answers)
         if offered is not None:
             value, shown = offered
-            draft["offered"] = value
+            draft.offered = value
             lines.append(ctx.t("form.prefilled", value=shown))
             buttons.append(
                 (
@@ -153,12 +155,12 @@ class FormRunner:
                 )
             )
         else:
-            draft.pop("offered", None)
-            buttons += self._choices(ctx, field, draft)
+            draft.offered = None
+            buttons += self._choices(ctx, field, partial)
             if field.type == "location":
                 requests = (RequestButton(KeyboardRequest.LOCATION, ctx.t("form.send_location")),)
             if field.type == "photos":
-                got = len(sub.get("photos", []))
+                got = len(partial.photos)
                 if got:
                     lines.append(
                         ctx.t("form.photos_got", count=got, maximum=field.params.get("max", 5))
@@ -170,13 +172,13 @@ class FormRunner:
         if field.optional:
             footer.insert(0, Button(ctx.t("form.skip"), payload="form:skip"))
         buttons.append(tuple(footer))
+        keep_draft(ctx.state, draft)
         text = error if error else "\n".join(lines)
         return [Reply(text=text, buttons=tuple(buttons), requests=requests)]
 
     def _choices(
-        self, ctx: Context, field: FieldSpec, draft: dict[str, Any]
+        self, ctx: Context, field: FieldSpec, partial: Partial
     ) -> list[tuple[Button, ...]]:
-        sub = draft.get("sub") or {}
         if field.type == "choice":
             return list(
                 rows(
@@ -188,7 +190,7 @@ class FormRunner:
                 )
             )
         if field.type == "multi_choice":
-            chosen = set(sub.get("chosen", []))
+            chosen = set(partial.chosen)
             marks = [
                 Button(
                     ("☑ " if o.key in chosen else "☐ ") + (o.label.get(ctx.lang) or o.label["vi"]),
@@ -209,16 +211,14 @@ class FormRunner:
                 ctx.user.customer_codes, key=lambda c: c != ctx.user.default_customer_code
             )
             return list(rows(*(Button(c, payload=f"form:pick:{c}") for c in codes), per_row=1))
-        if field.type == "photos" and len(sub.get("photos", [])) >= int(field.params.get("min", 1)):
+        if field.type == "photos" and len(partial.photos) >= int(field.params.get("min", 1)):
             return [(Button(ctx.t("form.done"), payload="form:done"),)]
-        if field.type == "address" and sub.get("areas"):
+        if field.type == "address" and partial.areas:
             return list(
                 rows(
                     *(
-                        Button(
-                            f"{a['ward']}, {a['province']}", payload=f"form:area:{a['ward_code']}"
-                        )
-                        for a in sub["areas"]
+                        Button(f"{a.ward}, {a.province}", payload=f"form:area:{a.ward_code}")
+                        for a in partial.areas
                     ),
                     per_row=1,
                 )
@@ -229,7 +229,7 @@ class FormRunner:
 
     async def answer(self, ctx: Context) -> list[Reply]:
         """What the customer typed or sent for the current question."""
-        draft, _, field = self._current(ctx)
+        draft, field = self._asked(ctx)
         incoming = ctx.incoming
         text = (incoming.text or "").strip()
         try:
@@ -241,20 +241,18 @@ class FormRunner:
                 where = incoming.location
                 value: Any = {"lat": where.latitude, "lon": where.longitude}
                 return await self._accept(
-                    ctx, value, f"📍 {where.latitude:.5f}, {where.longitude:.5f}"
+                    ctx, draft, value, f"📍 {where.latitude:.5f}, {where.longitude:.5f}"
                 )
             if field.type == "phone" and incoming.contact is not None:
                 text = incoming.contact.phone
             if field.type == "address":
                 return await self._address(ctx, draft, field, text)
-            value, shown = self.parse_typed(ctx, field, text, draft)
+            value, shown = self._parse(ctx, field, text)
         except parse.FieldError as error:
-            return await self.ask(ctx, error=ctx.t(f"fields.{error.key}", **error.params))
-        return await self._accept(ctx, value, shown)
+            return await self._ask(ctx, draft, error=ctx.t(f"fields.{error.key}", **error.params))
+        return await self._accept(ctx, draft, value, shown)
 
-    def parse_typed(
-        self, ctx: Context, field: FieldSpec, text: str, draft: dict[str, Any]
-    ) -> tuple[Any, str]:
+    def _parse(self, ctx: Context, field: FieldSpec, text: str) -> tuple[Any, str]:
         """The value of a typed answer and how the summary shows it."""
         params = field.params
         lang = ctx.lang
@@ -314,38 +312,36 @@ class FormRunner:
         option = next(o for o in field.options if o.key == key)
         return option.label.get(lang) or option.label["vi"]
 
-    async def _photos(self, ctx: Context, draft: dict[str, Any], field: FieldSpec) -> list[Reply]:
-        sub = draft.setdefault("sub", {})
+    async def _photos(self, ctx: Context, draft: Draft, field: FieldSpec) -> list[Reply]:
         media = ctx.incoming_media
         if not media:
             if fold(ctx.incoming.text or "") in DONE_WORDS:
-                return await self.done(ctx)
+                return await self._done(ctx, draft, field)
             raise parse.FieldError("photo_needed")
-        collected = [*sub.get("photos", []), *media]
+        collected = [*draft.partial.photos, *media]
         maximum = int(field.params.get("max", 5))
-        sub["photos"] = collected[:maximum]
+        draft.partial.photos = collected[:maximum]
         if len(collected) >= maximum:
-            return await self.done(ctx)
-        return await self.ask(ctx)
+            return await self._done(ctx, draft, field)
+        return await self._ask(ctx, draft)
 
     async def _address(
-        self, ctx: Context, draft: dict[str, Any], field: FieldSpec, text: str
+        self, ctx: Context, draft: Draft, field: FieldSpec, text: str
     ) -> list[Reply]:
-        sub = draft.setdefault("sub", {})
-        if not sub.get("line"):
-            sub["line"] = parse.parse_text(text, min_length=2, max_length=200)
-            return await self.ask(ctx)
+        partial = draft.partial
+        if not partial.line:
+            partial.line = parse.parse_text(text, min_length=2, max_length=200)
+            return await self._ask(ctx, draft)
         areas = parse.find_areas(text)
         if not areas:
             raise parse.FieldError("area")
         if len(areas) > 1:
-            sub["areas"] = [a.__dict__ for a in areas[:5]]
-            return await self.ask(ctx, error=ctx.t("form.which_area"))
-        return await self._accept_area(ctx, areas[0].ward_code)
+            partial.areas = areas[:5]
+            return await self._ask(ctx, draft, error=ctx.t("form.which_area"))
+        return await self._accept_area(ctx, draft, areas[0].ward_code)
 
-    async def _accept_area(self, ctx: Context, ward_code: int) -> list[Reply]:
-        draft, _, _ = self._current(ctx)
-        line = (draft.get("sub") or {}).get("line", "")
+    async def _accept_area(self, ctx: Context, draft: Draft, ward_code: int) -> list[Reply]:
+        line = draft.partial.line or ""
         ward = ward_name(ward_code)
         province_code = ward_province(ward_code)
         value = {
@@ -355,146 +351,145 @@ class FormRunner:
             "province_code": province_code,
             "province": province_name(province_code),
         }
-        return await self._accept(ctx, value, f"{line}, {ward}, {value['province']}")
+        return await self._accept(ctx, draft, value, f"{line}, {ward}, {value['province']}")
 
-    async def _accept(self, ctx: Context, value: Any, shown: str) -> list[Reply]:
-        draft, _, field = self._current(ctx)
-        draft["answers"][field.name] = value
-        draft["display"][field.name] = shown
-        return await self._advance(ctx)
+    async def _accept(self, ctx: Context, draft: Draft, value: Any, shown: str) -> list[Reply]:
+        field = self.forms[draft.form_id].fields[draft.index]
+        draft.answers[field.name] = value
+        draft.display[field.name] = shown
+        return await self._advance(ctx, draft)
 
-    async def _advance(self, ctx: Context) -> list[Reply]:
-        draft, form = draft_of(ctx), None
-        assert draft is not None
-        form = self.forms[draft["id"]]
-        for key in ("sub", "retype", "offered"):
-            draft.pop(key, None)
-        if draft["index"] >= 0:
-            draft["history"].append(draft["index"])
-        if draft.pop("editing", False):
-            return self.summary(ctx)
-        for index in range(draft["index"] + 1, len(form.fields)):
-            if form.fields[index].shown(draft["answers"]):
-                draft["index"] = index
-                return await self.ask(ctx)
-        draft["index"] = len(form.fields)
-        return self.summary(ctx)
+    async def _advance(self, ctx: Context, draft: Draft) -> list[Reply]:
+        form = self.forms[draft.form_id]
+        draft.clear_question()
+        if draft.index >= 0:
+            draft.history.append(draft.index)
+        if draft.editing:
+            draft.editing = False
+            return self._summary(ctx, draft)
+        for index in range(draft.index + 1, len(form.fields)):
+            if form.fields[index].shown(draft.answers):
+                draft.index = index
+                return await self._ask(ctx, draft)
+        draft.index = len(form.fields)
+        return self._summary(ctx, draft)
 
     # --- buttons of the form ------------------------------------------------------------------
 
     async def pick(self, ctx: Context, key: str) -> list[Reply]:
-        draft, _, field = self._current(ctx)
+        draft, field = self._asked(ctx)
         if field.type == "address":
             try:  # a ward code from our button; a forged or unknown one is asked again
-                return await self._accept_area(ctx, int(key))
+                return await self._accept_area(ctx, draft, int(key))
             except ValueError:
-                return await self.ask(ctx)
+                return await self._ask(ctx, draft)
         text = {"yes": ctx.t("form.answer_yes"), "no": ctx.t("form.answer_no")}.get(key, key)
         if field.type == "choice":
             if key not in {o.key for o in offered_options(ctx, field)}:
-                return await self.ask(ctx)
-            return await self._accept(ctx, key, self._label(field, key, ctx.lang))
+                return await self._ask(ctx, draft)
+            return await self._accept(ctx, draft, key, self._label(field, key, ctx.lang))
         try:
-            value, shown = self.parse_typed(ctx, field, text, draft)
+            value, shown = self._parse(ctx, field, text)
         except parse.FieldError as error:
-            return await self.ask(ctx, error=ctx.t(f"fields.{error.key}", **error.params))
-        return await self._accept(ctx, value, shown)
+            return await self._ask(ctx, draft, error=ctx.t(f"fields.{error.key}", **error.params))
+        return await self._accept(ctx, draft, value, shown)
 
     async def toggle(self, ctx: Context, key: str) -> list[Reply]:
-        draft, _, field = self._current(ctx)
+        draft, field = self._asked(ctx)
         if field.type != "multi_choice" or key not in {o.key for o in field.options}:
-            return await self.ask(ctx)
-        chosen = set(draft.setdefault("sub", {}).get("chosen", []))
+            return await self._ask(ctx, draft)
+        chosen = set(draft.partial.chosen)
         chosen ^= {key}
-        draft["sub"]["chosen"] = sorted(chosen, key=[o.key for o in field.options].index)
-        return await self.ask(ctx)
+        draft.partial.chosen = sorted(chosen, key=[o.key for o in field.options].index)
+        return await self._ask(ctx, draft)
 
     async def done(self, ctx: Context) -> list[Reply]:
-        draft, _, field = self._current(ctx)
-        sub = draft.get("sub") or {}
+        draft, field = self._asked(ctx)
+        return await self._done(ctx, draft, field)
+
+    async def _done(self, ctx: Context, draft: Draft, field: FieldSpec) -> list[Reply]:
+        partial = draft.partial
         if field.type == "multi_choice":
-            chosen = list(sub.get("chosen", []))
+            chosen = list(partial.chosen)
             if len(chosen) < int(field.params.get("min", 1)):
-                return await self.ask(
-                    ctx, error=ctx.t("fields.choice_min", min=field.params.get("min", 1))
+                return await self._ask(
+                    ctx, draft, error=ctx.t("fields.choice_min", min=field.params.get("min", 1))
                 )
             return await self._accept(
-                ctx, chosen, ", ".join(self._label(field, k, ctx.lang) for k in chosen)
+                ctx, draft, chosen, ", ".join(self._label(field, k, ctx.lang) for k in chosen)
             )
         if field.type == "photos":
-            photos = list(sub.get("photos", []))
+            photos = list(partial.photos)
             minimum = int(field.params.get("min", 1))
             if len(photos) < minimum:
-                return await self.ask(
-                    ctx, error=ctx.t("fields.photos_min", min=minimum, count=len(photos))
+                return await self._ask(
+                    ctx, draft, error=ctx.t("fields.photos_min", min=minimum, count=len(photos))
                 )
-            return await self._accept(ctx, photos, ctx.t("form.photos_count", count=len(photos)))
-        return await self.ask(ctx)
+            return await self._accept(
+                ctx, draft, photos, ctx.t("form.photos_count", count=len(photos))
+            )
+        return await self._ask(ctx, draft)
 
     async def keep(self, ctx: Context) -> list[Reply]:
-        draft, _, field = self._current(ctx)
-        if "offered" not in draft:
-            return await self.ask(ctx)
-        offered = draft["offered"]
+        draft, field = self._asked(ctx)
+        offered = draft.offered
+        if offered is None:
+            return await self._ask(ctx, draft)
         shown = offered
         if field.type == "address":
             shown = f"{offered['line']}, {offered['ward']}, {offered['province']}"
         elif field.type == "phone":
             shown = shown_phone(offered)
-        return await self._accept(ctx, offered, str(shown))
+        return await self._accept(ctx, draft, offered, str(shown))
 
     async def retype(self, ctx: Context) -> list[Reply]:
-        draft = draft_of(ctx)
-        assert draft is not None
-        draft["retype"] = True
-        return await self.ask(ctx)
+        draft, _ = self._open(ctx)
+        draft.retype = True
+        return await self._ask(ctx, draft)
 
     async def skip(self, ctx: Context) -> list[Reply]:
-        draft, _, field = self._current(ctx)
+        draft, field = self._asked(ctx)
         if not field.optional:
-            return await self.ask(ctx)
-        draft["answers"].pop(field.name, None)
-        draft["display"].pop(field.name, None)
-        return await self._advance(ctx)
+            return await self._ask(ctx, draft)
+        draft.answers.pop(field.name, None)
+        draft.display.pop(field.name, None)
+        return await self._advance(ctx, draft)
 
     async def back(self, ctx: Context) -> list[Reply] | None:
         """The previous question; None at the first one (the caller offers to cancel)."""
-        draft = draft_of(ctx)
-        assert draft is not None
-        history = draft.get("history") or []
-        if not history:
+        draft, _ = self._open(ctx)
+        if not draft.history:
             return None
-        for key in ("sub", "retype", "offered"):
-            draft.pop(key, None)
-        draft["index"] = history.pop()
-        draft["retype"] = True
-        return await self.ask(ctx)
+        draft.clear_question()
+        draft.index = draft.history.pop()
+        draft.retype = True
+        return await self._ask(ctx, draft)
 
     async def edit(self, ctx: Context, index: int) -> list[Reply]:
-        draft = draft_of(ctx)
-        assert draft is not None
-        form = self.forms[draft["id"]]
-        if not 0 <= index < len(form.fields) or not form.fields[index].shown(draft["answers"]):
-            return self.summary(ctx)
-        draft["index"] = index
-        draft["editing"] = True
-        draft["retype"] = True
-        return await self.ask(ctx)
+        draft, form = self._open(ctx)
+        if not 0 <= index < len(form.fields) or not form.fields[index].shown(draft.answers):
+            return self._summary(ctx, draft)
+        draft.index = index
+        draft.editing = True
+        draft.retype = True
+        return await self._ask(ctx, draft)
 
     # --- summary ----------------------------------------------------------------------------------
 
     def summary(self, ctx: Context) -> list[Reply]:
-        draft = draft_of(ctx)
-        assert draft is not None
-        form = self.forms[draft["id"]]
+        draft, _ = self._open(ctx)
+        return self._summary(ctx, draft)
+
+    def _summary(self, ctx: Context, draft: Draft) -> list[Reply]:
+        form = self.forms[draft.form_id]
         ctx.state[STATE_AWAITING] = {"step": STEP_FORM}
-        draft["index"] = len(form.fields)
+        draft.index = len(form.fields)
         lines = [ctx.t("form.summary", title=self._title(ctx, form))]
         edits = []
         for index, field in enumerate(form.fields):
-            if not field.shown(draft["answers"]):
+            if not field.shown(draft.answers):
                 continue
-            shown = draft["display"].get(field.name, ctx.t("form.skipped"))
+            shown = draft.display.get(field.name, ctx.t("form.skipped"))
             lines.append(f"• {field.label(ctx.lang)}: {shown}")
             edits.append(
                 Button(
@@ -504,6 +499,7 @@ class FormRunner:
             )
         submit = Button(ctx.t(SUBMIT_KEYS[form.submit]), payload="form:submit")
         lines.append(ctx.t("form.check", submit=submit.title))
+        keep_draft(ctx.state, draft)
         return [
             Reply(
                 text="\n".join(lines),
@@ -515,12 +511,15 @@ class FormRunner:
             )
         ]
 
-    def visible_answers(self, draft: Mapping[str, Any]) -> dict[str, Any]:
-        form = self.forms[draft["id"]]
+    def visible_answers(self, draft: Draft | Mapping[str, Any]) -> dict[str, Any]:
+        """The answers to the questions the customer was asked (an answer given before
+        changing the one it depended on is not sent)."""
+        typed = draft if isinstance(draft, Draft) else Draft.from_state(draft)
+        form = self.forms[typed.form_id]
         return {
-            f.name: draft["answers"][f.name]
+            f.name: typed.answers[f.name]
             for f in form.fields
-            if f.shown(draft["answers"]) and f.name in draft["answers"]
+            if f.shown(typed.answers) and f.name in typed.answers
         }
 
     def deadline(
@@ -542,9 +541,9 @@ class FormRunner:
 
     def accepts(self, ctx: Context, text: str) -> bool:
         """Whether `text` is a valid answer to the current (typed) question."""
-        draft, _, field = self._current(ctx)
+        _, field = self._asked(ctx)
         try:
-            self.parse_typed(ctx, field, text, draft)
+            self._parse(ctx, field, text)
         except parse.FieldError:
             return False
         return True
