@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from bot.dialogs.field_types import FIELD_TYPES, FieldType
+from bot.dialogs.needs import NEEDS
 from bot.dialogs.spec import FieldSpec, FormSpec, Option, Text
 from bot.paths import resource_path
 
@@ -106,8 +107,8 @@ def _form(form_id: str, raw: Mapping[str, Any]) -> FormSpec:
         raise FormError(f"{where}: group must be one of {GROUPS}")
     if raw.get("submit") not in SUBMITS:
         raise FormError(f"{where}: submit must be one of {sorted(SUBMITS)}")
-    if raw.get("needs") not in ("customer", "phone"):
-        raise FormError(f"{where}: needs must be customer or phone")
+    if raw.get("needs") not in NEEDS:
+        raise FormError(f"{where}: needs must be {' or '.join(NEEDS)}")
     commitment = raw.get("commitment") or {}
     if not ({"days", "hours"} & set(commitment)):
         raise FormError(f"{where}: commitment needs days or hours")

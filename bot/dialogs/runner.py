@@ -26,6 +26,7 @@ from bot.dialogs.field_types import Accept, Outcome, field_type
 from bot.dialogs.field_types import shown_phone as shown_phone
 from bot.dialogs.fields import FieldError
 from bot.dialogs.forms import FieldSpec, FormSpec
+from bot.dialogs.needs import refusal
 from bot.store.models import ChatUser
 
 STEP_FORM = "form"
@@ -85,7 +86,10 @@ class FormRunner:
     # --- starting and resuming ------------------------------------------------------------
 
     async def start(self, ctx: Context, form_id: str) -> list[Reply]:
+        """The form's first question, or what the customer needs first (its `needs:`)."""
         form = self.forms[form_id]
+        if (refused := refusal(ctx, form)) is not None:
+            return refused
         draft = Draft.begin(form_id, ctx.now(), session_of(ctx.user))
         intro = Reply(
             text=f"{ctx.t('form.intro_title', title=self._title(ctx, form))}\n"
