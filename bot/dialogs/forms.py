@@ -13,17 +13,27 @@ from typing import Any
 
 import yaml
 
+from bot.dialogs.checks import CHECKS
 from bot.dialogs.field_types import FIELD_TYPES, FieldType
 from bot.dialogs.needs import NEEDS
-from bot.dialogs.spec import FieldSpec, FormSpec, Option, Text
+from bot.dialogs.spec import FieldSpec, Forms, FormSpec, Option, Text
 from bot.paths import resource_path
+from nlu.intents import INTENTS
 
-__all__ = ["FieldSpec", "FormError", "FormSpec", "Option", "default_forms", "load_forms"]
+__all__ = [
+    "FieldSpec",
+    "FormError",
+    "FormSpec",
+    "Forms",
+    "Option",
+    "default_forms",
+    "load_forms",
+]
 
 GROUPS = ("new_connection", "contract", "support")
 SUBMITS = frozenset({"register", "send_request", "send_complaint"})
 CONDITIONS = frozenset({"is", "is_not", "at_least", "in"})
-COMMITMENT = frozenset({"days", "hours", "rural_days", "works_days", "works_field"})
+COMMITMENT = frozenset({"days", "hours", "rural_days", "area_field", "works_days", "works_field"})
 
 
 class FormError(ValueError):
@@ -124,6 +134,14 @@ def _form(form_id: str, raw: Mapping[str, Any]) -> FormSpec:
     works = commitment.get("works_field")
     if works is not None and (works not in fields or fields[works].type != "yes_no"):
         raise FormError(f"{where}: commitment.works_field must name a yes_no field")
+    area = commitment.get("area_field")
+    if ("rural_days" in commitment or area is not None) and (
+        area not in fields or fields[area].type != "address"
+    ):
+        raise FormError(f"{where}: commitment.area_field must name an address field")
+    intent = raw.get("intent")
+    if intent is not None and intent not in INTENTS:
+        raise FormError(f"{where}: intent {intent!r} is none the language model knows")
     return FormSpec(
         id=form_id,
         group=raw["group"],
@@ -134,17 +152,40 @@ def _form(form_id: str, raw: Mapping[str, Any]) -> FormSpec:
         urgent=bool(raw.get("urgent", False)),
         commitment=commitment,
         fields=tuple(fields.values()),
+        intent=intent,
+        checks=_checks(raw.get("checks") or {}, fields, where),
     )
 
 
-def load_forms(path: Path | None = None) -> dict[str, FormSpec]:
+def _checks(raw: Any, fields: Mapping[str, FieldSpec], where: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, Mapping):
+        raise FormError(f"{where}: checks maps each check to the fields it reads")
+    checks: dict[str, tuple[str, ...]] = {}
+    for name, names in raw.items():
+        check = CHECKS.get(name)
+        if check is None:
+            raise FormError(f"{where}: unknown check {name!r} (known: {', '.join(CHECKS)})")
+        if not isinstance(names, list) or not names:
+            raise FormError(f"{where}.checks.{name}: list the fields it reads")
+        for field_name in names:
+            read = fields.get(field_name)
+            if read is None or read.type not in check.reads:
+                raise FormError(
+                    f"{where}.checks.{name}: {field_name!r} is no field of type "
+                    f"{' or '.join(sorted(check.reads))}"
+                )
+        checks[name] = tuple(names)
+    return checks
+
+
+def load_forms(path: Path | None = None) -> Forms:
     """Every form in domain.yml, checked."""
     with open(path or resource_path("domain.yml"), encoding="utf-8") as handle:
         document = yaml.safe_load(handle)
     raw = document.get("forms") or {}
-    return {form_id: _form(form_id, spec) for form_id, spec in raw.items()}
+    return Forms(_form(form_id, spec) for form_id, spec in raw.items())
 
 
 @functools.cache
-def default_forms() -> dict[str, FormSpec]:
+def default_forms() -> Forms:
     return load_forms()

@@ -20,7 +20,8 @@ from typing import Any
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, RequestButton, rows
 from bot.core.router import STATE_AWAITING
-from bot.dialogs.deadlines import add_working_days
+from bot.dialogs.checks import CHECKS
+from bot.dialogs.deadlines import add_working_days, is_rural
 from bot.dialogs.draft import Draft, discard_draft, keep_draft, open_draft, stored_draft
 from bot.dialogs.field_types import Accept, Outcome, field_type
 from bot.dialogs.field_types import shown_phone as shown_phone
@@ -319,19 +320,36 @@ class FormRunner:
     def deadline(
         self, form: FormSpec, answers: Mapping[str, Any], received: date
     ) -> tuple[int, date]:
-        """The promised working days and date: longer in a commune (xã) or when works are
-        needed (the commitments of the regulations on power supply)."""
+        """The promised working days and date: `works_days` when the answer to
+        `works_field` is yes, `rural_days` when the address of `area_field` is in a
+        commune (xã), else `days` (the commitments of the regulations on power supply)."""
         commitment = form.commitment
         days = int(commitment.get("days", 1))
         works_field = commitment.get("works_field")
+        area_field = commitment.get("area_field")
+        area = answers.get(area_field) if area_field else None
         if works_field and answers.get(works_field) is True and "works_days" in commitment:
             days = int(commitment["works_days"])
-        elif "rural_days" in commitment and any(
-            isinstance(a, dict) and str(a.get("ward", "")).startswith("Xã")
-            for a in answers.values()
-        ):
+        elif "rural_days" in commitment and isinstance(area, dict) and is_rural(area["ward_code"]):
             days = int(commitment["rural_days"])
         return days, add_working_days(received, days)
+
+    async def checked(
+        self, ctx: Context, before: Mapping[str, Any], replies: list[Reply]
+    ) -> list[Reply]:
+        """`replies`, after what the form's checks (`checks:`) say about the answers
+        given since `before` (the answers when the update began), if anything."""
+        draft = self.current(ctx)
+        if draft is None:
+            return replies
+        form = self.forms[draft.form_id]
+        for name, read in form.checks.items():
+            for field in form.fields:
+                if field.name in read and field.name in draft.answers and field.name not in before:
+                    notice = await CHECKS[name].run(ctx, field.type, draft.answers[field.name])
+                    if notice is not None:
+                        return [notice, *replies]
+        return replies
 
     def accepts(self, ctx: Context, text: str) -> bool:
         """Whether `text` is a valid answer to the current (typed) question."""

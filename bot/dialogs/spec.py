@@ -3,7 +3,7 @@ the engine and the field types read."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,3 +70,32 @@ class FormSpec:
     urgent: bool
     commitment: Mapping[str, Any]
     fields: tuple[FieldSpec, ...]
+    intent: str | None = None  # the language model's intent that opens it from free text
+    # The checks run on answers as they come: check name -> the fields it reads.
+    checks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+class Forms(Mapping[str, FormSpec]):
+    """The forms by id, in domain.yml's order, and by the intent that opens them."""
+
+    def __init__(self, forms: Iterable[FormSpec]) -> None:
+        self._forms = {form.id: form for form in forms}
+
+    def __getitem__(self, form_id: str) -> FormSpec:
+        return self._forms[form_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._forms)
+
+    def __len__(self) -> int:
+        return len(self._forms)
+
+    def by_intent(self, intent: str) -> tuple[FormSpec, ...]:
+        """The forms an intent opens: one, or several to choose from (a new connection
+        is for a home or for a business)."""
+        return tuple(form for form in self._forms.values() if form.intent == intent)
+
+    def intents(self) -> dict[str, tuple[FormSpec, ...]]:
+        """Every intent that opens forms, with its forms."""
+        intents = dict.fromkeys(f.intent for f in self._forms.values() if f.intent is not None)
+        return {intent: self.by_intent(intent) for intent in intents}
