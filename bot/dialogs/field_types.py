@@ -302,7 +302,7 @@ class AddressType(FieldType):
         return list(
             rows(
                 *(
-                    Button(f"{a.ward}, {a.province}", payload=f"form:area:{a.ward_code}")
+                    Button(f"{a.ward}, {a.province}", payload=f"form:pick:{a.ward_code}")
                     for a in partial.areas
                 ),
                 per_row=1,
