@@ -102,7 +102,7 @@ class FieldType:
         return Again()
 
     def done(self, ctx: Context, field: FieldSpec, partial: Partial) -> Outcome:
-        """ "✅ Xong": what has come so far is the answer."""
+        """The "✅ Xong" button: what has come so far is the answer."""
         return Again()
 
 

@@ -2,7 +2,7 @@
 
 The draft (draft.py) lives in the conversation state, so it survives restarts and a
 customer can leave and come back; after 7 days it is dropped with a notice. Answers
-are parsed by the typed fields of fields.py; an invalid answer is asked again with
+are read by the field types of field_types.py; an invalid answer is asked again with
 the reason and an example. "⬅ Quay lại" returns to the previous question, "Bỏ qua"
 skips an optional one, "✖ Hủy" cancels after a confirmation, and nothing is sent
 before the form's final button on the summary.
