@@ -1,6 +1,7 @@
 """Working days: the processing-time commitments of service requests count neither
 weekends nor Vietnamese public holidays (the `holidays` package keeps the list, Tết
-included, with the substitute days off the government announces)."""
+included, with the substitute days off the government announces). Some commitments
+are longer in rural areas: a ward is rural by its kind in vietnam-provinces."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import functools
 from datetime import date, timedelta
 
 import holidays
+from vietnam_provinces import VietNamDivisionType, Ward, WardCode
 
 
 @functools.cache
@@ -29,3 +31,13 @@ def add_working_days(start: date, days: int) -> date:
         if is_working_day(current):
             remaining -= 1
     return current
+
+
+def is_rural(ward_code: int) -> bool:
+    """Whether the ward is a commune (xã), the rural area of the supply regulations;
+    a phường, a đặc khu (the island zones) or an unknown code is not."""
+    try:
+        ward = Ward.from_code(WardCode(ward_code))
+    except ValueError:
+        return False
+    return ward.division_type is VietNamDivisionType.XA

@@ -8,121 +8,36 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot.dialogs.checks import CHECKS
+from bot.dialogs.field_types import FIELD_TYPES, FieldType
+from bot.dialogs.needs import NEEDS
+from bot.dialogs.spec import FieldSpec, Forms, FormSpec, Option, Text
 from bot.paths import resource_path
+from nlu.intents import INTENTS
 
-FIELD_TYPES = frozenset(
-    {
-        "text",
-        "phone",
-        "email",
-        "id_number",
-        "address",
-        "choice",
-        "multi_choice",
-        "number",
-        "date",
-        "customer_code",
-        "photos",
-        "location",
-        "yes_no",
-    }
-)
+__all__ = [
+    "FieldSpec",
+    "FormError",
+    "FormSpec",
+    "Forms",
+    "Option",
+    "default_forms",
+    "load_forms",
+]
+
 GROUPS = ("new_connection", "contract", "support")
 SUBMITS = frozenset({"register", "send_request", "send_complaint"})
-PREFILLS = {
-    "customer.name": {"text"},
-    "customer.address": {"address"},
-    "customer.phone": {"phone"},
-    "customer.email": {"email"},
-    "user.phone": {"phone"},
-}
 CONDITIONS = frozenset({"is", "is_not", "at_least", "in"})
-# The settings each field type reads (docs/FORMS.md); anything else is a typo.
-PARAMS: dict[str, frozenset[str]] = {
-    "text": frozenset({"min_length", "max_length"}),
-    "number": frozenset({"unit", "min", "max", "integer"}),
-    "date": frozenset({"rule", "max_days"}),
-    "multi_choice": frozenset({"min"}),
-    "photos": frozenset({"min", "max"}),
-}
-DATE_RULES = ("any", "future", "past")
-COMMITMENT = frozenset({"days", "hours", "rural_days", "works_days", "works_field"})
+COMMITMENT = frozenset({"days", "hours", "rural_days", "area_field", "works_days", "works_field"})
 
 
 class FormError(ValueError):
     """domain.yml declares a form the engine cannot run."""
-
-
-Text = Mapping[str, str]  # language -> text
-
-
-@dataclass(frozen=True)
-class Option:
-    key: str
-    label: Text
-    requires: str | None = None  # "customer": offered only when a customer code is linked
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One question of a form."""
-
-    name: str
-    type: str
-    prompt: Text
-    help: Text | None = None
-    optional: bool = False
-    prefill: str | None = None
-    when: Mapping[str, Any] | None = None
-    options: tuple[Option, ...] = ()
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    def shown(self, answers: Mapping[str, Any]) -> bool:
-        """Whether this field is asked, given the answers so far."""
-        if not self.when:
-            return True
-        value = answers.get(str(self.when["field"]))
-        if value is None:
-            return False
-        values = value if isinstance(value, list) else [value]
-        if "is" in self.when:
-            return self.when["is"] in values
-        if "is_not" in self.when:
-            return self.when["is_not"] not in values
-        if "in" in self.when:
-            return any(v in self.when["in"] for v in values)
-        if "at_least" in self.when:
-            return isinstance(value, int | float) and value >= self.when["at_least"]
-        return True
-
-    def label(self, lang: str) -> str:
-        """A short name for the summary: the prompt without its question mark."""
-        text = self.prompt.get(lang) or self.prompt["vi"]
-        return text.split("?")[0].split(":")[0].strip()
-
-
-@dataclass(frozen=True)
-class FormSpec:
-    """A service request form: its fields in order and what submitting promises."""
-
-    id: str
-    group: str
-    title: Text
-    intro: Text
-    submit: str
-    needs: str  # customer | phone
-    urgent: bool
-    commitment: Mapping[str, Any]
-    fields: tuple[FieldSpec, ...]
-
-    def field(self, name: str) -> FieldSpec:
-        return next(f for f in self.fields if f.name == name)
 
 
 def _text(value: Any, where: str) -> Text:
@@ -140,16 +55,17 @@ def _field(raw: Mapping[str, Any], where: str, earlier: dict[str, FieldSpec]) ->
         raise FormError(f"{where}: a field needs a snake_case name")
     if kind not in FIELD_TYPES:
         raise FormError(f"{where}.{name}: unknown type {kind!r}")
+    field_type = FIELD_TYPES[kind]
     if name in earlier:
         raise FormError(f"{where}.{name}: the name is used twice")
     options = tuple(
         Option(str(o["key"]), _text(o.get("label"), f"{where}.{name}.options"), o.get("requires"))
         for o in raw.get("options", [])
     )
-    if kind in ("choice", "multi_choice") and not options:
+    if field_type.has_options and not options:
         raise FormError(f"{where}.{name}: a {kind} needs options")
     prefill = raw.get("prefill")
-    if prefill is not None and kind not in PREFILLS.get(prefill, set()):
+    if prefill is not None and prefill not in field_type.prefills:
         raise FormError(f"{where}.{name}: cannot prefill a {kind} from {prefill!r}")
     when = raw.get("when")
     if when is not None:
@@ -165,7 +81,7 @@ def _field(raw: Mapping[str, Any], where: str, earlier: dict[str, FieldSpec]) ->
             raise FormError(f"{where}.{name}: 'when' names an option {target.name} lacks")
     known = {"name", "type", "prompt", "help", "optional", "prefill", "when", "options"}
     params = {k: v for k, v in raw.items() if k not in known}
-    _check_params(kind, params, f"{where}.{name}")
+    _check_params(field_type, params, f"{where}.{name}")
     return FieldSpec(
         name=name,
         type=kind,
@@ -179,10 +95,10 @@ def _field(raw: Mapping[str, Any], where: str, earlier: dict[str, FieldSpec]) ->
     )
 
 
-def _check_params(kind: str, params: Mapping[str, Any], where: str) -> None:
-    unknown = set(params) - PARAMS.get(kind, frozenset())
+def _check_params(kind: FieldType, params: Mapping[str, Any], where: str) -> None:
+    unknown = set(params) - kind.params
     if unknown:
-        raise FormError(f"{where}: a {kind} field has no setting {', '.join(sorted(unknown))}")
+        raise FormError(f"{where}: a {kind.name} field has no setting {', '.join(sorted(unknown))}")
     for key in ("min", "max", "min_length", "max_length", "max_days"):
         if key in params and (
             not isinstance(params[key], int | float) or isinstance(params[key], bool)
@@ -191,8 +107,8 @@ def _check_params(kind: str, params: Mapping[str, Any], where: str) -> None:
     for low, high in (("min", "max"), ("min_length", "max_length")):
         if low in params and high in params and params[low] > params[high]:
             raise FormError(f"{where}: {low} is more than {high}")
-    if kind == "date" and params.get("rule", "any") not in DATE_RULES:
-        raise FormError(f"{where}: rule must be one of {DATE_RULES}")
+    if (problem := kind.check(params)) is not None:
+        raise FormError(f"{where}: {problem}")
 
 
 def _form(form_id: str, raw: Mapping[str, Any]) -> FormSpec:
@@ -201,8 +117,8 @@ def _form(form_id: str, raw: Mapping[str, Any]) -> FormSpec:
         raise FormError(f"{where}: group must be one of {GROUPS}")
     if raw.get("submit") not in SUBMITS:
         raise FormError(f"{where}: submit must be one of {sorted(SUBMITS)}")
-    if raw.get("needs") not in ("customer", "phone"):
-        raise FormError(f"{where}: needs must be customer or phone")
+    if raw.get("needs") not in NEEDS:
+        raise FormError(f"{where}: needs must be {' or '.join(NEEDS)}")
     commitment = raw.get("commitment") or {}
     if not ({"days", "hours"} & set(commitment)):
         raise FormError(f"{where}: commitment needs days or hours")
@@ -218,6 +134,14 @@ def _form(form_id: str, raw: Mapping[str, Any]) -> FormSpec:
     works = commitment.get("works_field")
     if works is not None and (works not in fields or fields[works].type != "yes_no"):
         raise FormError(f"{where}: commitment.works_field must name a yes_no field")
+    area = commitment.get("area_field")
+    if ("rural_days" in commitment or area is not None) and (
+        area not in fields or fields[area].type != "address"
+    ):
+        raise FormError(f"{where}: commitment.area_field must name an address field")
+    intent = raw.get("intent")
+    if intent is not None and intent not in INTENTS:
+        raise FormError(f"{where}: intent {intent!r} is none the language model knows")
     return FormSpec(
         id=form_id,
         group=raw["group"],
@@ -228,17 +152,40 @@ def _form(form_id: str, raw: Mapping[str, Any]) -> FormSpec:
         urgent=bool(raw.get("urgent", False)),
         commitment=commitment,
         fields=tuple(fields.values()),
+        intent=intent,
+        checks=_checks(raw.get("checks") or {}, fields, where),
     )
 
 
-def load_forms(path: Path | None = None) -> dict[str, FormSpec]:
+def _checks(raw: Any, fields: Mapping[str, FieldSpec], where: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, Mapping):
+        raise FormError(f"{where}: checks maps each check to the fields it reads")
+    checks: dict[str, tuple[str, ...]] = {}
+    for name, names in raw.items():
+        check = CHECKS.get(name)
+        if check is None:
+            raise FormError(f"{where}: unknown check {name!r} (known: {', '.join(CHECKS)})")
+        if not isinstance(names, list) or not names:
+            raise FormError(f"{where}.checks.{name}: list the fields it reads")
+        for field_name in names:
+            read = fields.get(field_name)
+            if read is None or read.type not in check.reads:
+                raise FormError(
+                    f"{where}.checks.{name}: {field_name!r} is no field of type "
+                    f"{' or '.join(sorted(check.reads))}"
+                )
+        checks[name] = tuple(names)
+    return checks
+
+
+def load_forms(path: Path | None = None) -> Forms:
     """Every form in domain.yml, checked."""
     with open(path or resource_path("domain.yml"), encoding="utf-8") as handle:
         document = yaml.safe_load(handle)
     raw = document.get("forms") or {}
-    return {form_id: _form(form_id, spec) for form_id, spec in raw.items()}
+    return Forms(_form(form_id, spec) for form_id, spec in raw.items())
 
 
 @functools.cache
-def default_forms() -> dict[str, FormSpec]:
+def default_forms() -> Forms:
     return load_forms()

@@ -10,11 +10,14 @@ from __future__ import annotations
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
+from bot.dialogs.forms import Forms, default_forms
 from bot.handlers.common import home_button, main_menu
 from nlu.model import CONFIDENT, Parse
 
 # Which button's flow each intent opens. Later issues point their intents at the new
 # flows here (e.g. lookup_invoice -> the invoice lookup) without touching the model.
+# The intents of the service forms join at register(), from their `intent:` in
+# domain.yml (loaded there, so that a mistake in a form is a start-up error).
 INTENT_FLOWS: dict[str, str] = {
     "help": "help",
     "login": "login",
@@ -27,23 +30,7 @@ INTENT_FLOWS: dict[str, str] = {
     "lookup_invoice": "lk_inv",
     "estimate_bill": "estimate",
     "pay_bill": "payments",
-    "report_outage": "svc:report_outage",
     "track_request": "req_list",
-    "svc_new_connection": "svc:svc_new_connection",
-    "svc_change_info": "svc:svc_change_info",
-    "svc_change_capacity": "svc:svc_change_capacity",
-    "svc_move_meter": "svc:svc_move_meter",
-    "svc_check_meter": "svc:svc_check_meter",
-    "svc_change_purpose": "svc:svc_change_purpose",
-    "svc_change_quota": "svc:svc_change_quota",
-    "svc_renew_contract": "svc:svc_renew_contract",
-    "svc_terminate_contract": "svc:svc_terminate_contract",
-    "svc_reconnect": "svc:svc_reconnect",
-    "svc_change_payment_method": "svc:svc_change_payment_method",
-    "svc_change_owner": "svc:svc_change_owner",
-    "consult_usage": "svc:consult_usage",
-    "consult_design": "svc:consult_design",
-    "complaint": "svc:complaint",
     "talk_to_human": "support",
 }
 CHIT_CHAT = {
@@ -57,7 +44,18 @@ SUGGEST_ABOVE = 0.08  # intents less likely than this are not worth a button
 SUGGESTIONS = 3
 
 
+def form_flows(forms: Forms) -> dict[str, str]:
+    """The Dịch vụ button each form intent presses: its form's, or for an intent of
+    several forms (a new connection) the intent's own, which offers the choice."""
+    return {
+        intent: f"svc:{chosen[0].id if len(chosen) == 1 else intent}"
+        for intent, chosen in forms.intents().items()
+    }
+
+
 def register(router: Router) -> None:
+    INTENT_FLOWS.update(form_flows(default_forms()))
+
     async def run_flow(ctx: Context, intent: str, parse: Parse) -> list[Reply]:
         name, _, arg = INTENT_FLOWS[intent].partition(":")
         ctx.arg = arg or None

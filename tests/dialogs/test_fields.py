@@ -577,7 +577,7 @@ def test_every_error_raised_has_a_text_with_the_params_it_needs() -> None:
     for key, params in raised.items():
         assert key in texts, f"fields.{key} has no text in domain.yml"
         assert _placeholders(texts[key]["vi"]) <= params, key
-    # The form engine raises these itself (bot/dialogs/runner.py).
+    # The field types raise these themselves (bot/dialogs/field_types.py).
     engine_keys = {"area", "location_needed", "photo_needed", "photos_min", "code_not_linked"}
     assert set(texts) - set(raised) == engine_keys
 

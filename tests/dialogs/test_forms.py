@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from bot.dialogs.forms import FormError, default_forms, load_forms
+from nlu.intents import INTENTS
 
 # The app's Dịch vụ tab, group by group, with each service's final button.
 SERVICES = {
@@ -77,6 +78,26 @@ def test_the_documents_each_service_really_requires_are_asked_for() -> None:
     # A non-household connection of 40 kW or more asks for the load chart.
     conditions = [f.when for f in forms["svc_new_business"].fields if f.when]
     assert any(w.get("at_least") == 40 for w in conditions)
+
+
+def test_every_form_is_opened_by_an_intent_of_the_language_model() -> None:
+    forms = default_forms()
+    assert all(form.intent in INTENTS for form in forms.values())
+    # Both new connections answer "cấp điện mới": the customer picks home or business.
+    assert [f.id for f in forms.by_intent("svc_new_connection")] == [
+        "svc_new_household",
+        "svc_new_business",
+    ]
+    assert [f.id for f in forms.by_intent("report_outage")] == ["report_outage"]
+    assert forms.by_intent("estimate_bill") == ()
+
+
+def test_the_outage_report_checks_the_places_it_asks_for() -> None:
+    forms = default_forms()
+    assert forms["report_outage"].checks == {
+        "known_outage": ("customer_code", "address", "location")
+    }
+    assert [f.id for f in forms.values() if f.checks] == ["report_outage"]
 
 
 MINIMAL: dict[str, Any] = {
@@ -152,6 +173,16 @@ def _broken(change: str) -> dict[str, Any]:
         note["max_length"] = "200"
     elif change == "param_order":
         note["min_length"] = 300
+    elif change == "intent":
+        form["intent"] = "svc_change_colour"
+    elif change == "check":
+        form["checks"] = {"known_flood": ["note"]}
+    elif change == "check_field":
+        form["checks"] = {"known_outage": ["note"]}
+    elif change == "rural_days":
+        form["commitment"] = {"days": 3, "rural_days": 5}
+    elif change == "area_field":
+        form["commitment"] = {"days": 3, "rural_days": 5, "area_field": "note"}
     return form
 
 
@@ -176,6 +207,15 @@ def _broken(change: str) -> dict[str, Any]:
         ("param_typo", "forms.svc_test.fields[1].note: a text field has no setting max_lenght"),
         ("param_type", "max_length must be a number"),
         ("param_order", "min_length is more than max_length"),
+        ("intent", "forms.svc_test: intent 'svc_change_colour' is none the language model"),
+        ("check", "forms.svc_test: unknown check 'known_flood' (known: known_outage)"),
+        (
+            "check_field",
+            "forms.svc_test.checks.known_outage: 'note' is no field of type address or "
+            "customer_code or location",
+        ),
+        ("rural_days", "forms.svc_test: commitment.area_field must name an address field"),
+        ("area_field", "forms.svc_test: commitment.area_field must name an address field"),
     ],
 )
 def test_a_mistake_in_a_form_is_named(tmp_path: Path, change: str, message: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.dialogs.forms import default_forms
+from bot.handlers.freetext import form_flows
 from tests.handlers.rig import Rig
 
 
@@ -81,3 +83,25 @@ async def test_free_text_works_on_every_channel(rig: Rig, channel: str) -> None:
     await driver.press("❓ Hướng dẫn")
     assert driver.text.startswith("Tôi giúp Quý khách")
     await driver.close()
+
+
+def test_the_service_intents_open_the_forms_that_declare_them() -> None:
+    """The flows freetext.py listed by form id before domain.yml declared them."""
+    assert form_flows(default_forms()) == {
+        "report_outage": "svc:report_outage",
+        "svc_new_connection": "svc:svc_new_connection",  # home or business: a choice
+        "svc_change_info": "svc:svc_change_info",
+        "svc_change_capacity": "svc:svc_change_capacity",
+        "svc_move_meter": "svc:svc_move_meter",
+        "svc_check_meter": "svc:svc_check_meter",
+        "svc_change_purpose": "svc:svc_change_purpose",
+        "svc_change_quota": "svc:svc_change_quota",
+        "svc_renew_contract": "svc:svc_renew_contract",
+        "svc_terminate_contract": "svc:svc_terminate_contract",
+        "svc_reconnect": "svc:svc_reconnect",
+        "svc_change_payment_method": "svc:svc_change_payment_method",
+        "svc_change_owner": "svc:svc_change_owner",
+        "consult_usage": "svc:consult_usage",
+        "consult_design": "svc:consult_design",
+        "complaint": "svc:complaint",
+    }

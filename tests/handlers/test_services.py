@@ -3,8 +3,10 @@ location, an address...), the form engine's moves, drafts, and the request lifec
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,12 +14,14 @@ from sqlalchemy import select
 from bot.core.fmt import LOCAL_TZ
 from bot.dialogs.forms import FieldSpec, FormSpec, default_forms
 from bot.dialogs.lifecycle import change_status
-from bot.store.models import RestMessage, ServiceRequest
+from bot.store import repo
+from bot.store.models import Conversation, RestMessage, ServiceRequest
 from tests.channels.test_webchat import PNG
 from tests.drivers import Driver
 from tests.handlers.rig import Rig, password_login
 
 FORMS = default_forms()
+STORED_DRAFTS = Path(__file__).parents[1] / "dialogs" / "stored_drafts.json"
 STEP = re.compile(r"^(?:Bước|Step) (\d+)/(\d+) — (.*)$", re.MULTILINE)
 
 
@@ -231,6 +235,32 @@ async def test_a_draft_survives_a_restart_and_expires_after_a_week(rig: Rig) -> 
         assert body["messages"][0]["text"].startswith(
             "Đơn “Kiểm tra công tơ và thiết bị đo đếm” Quý khách làm dở đã quá 7 ngày"
         )
+
+
+async def test_a_draft_stored_before_the_typed_draft_resumes(rig: Rig) -> None:
+    """A conversation row written by the engine before issue 13 (tests/dialogs has it):
+    the ward question it stopped at comes back with its two wards."""
+    driver = await logged_in(rig, "rest", "old-draft")
+    stored = json.loads(STORED_DRAFTS.read_text(encoding="utf-8"))["address_areas"]
+    async with rig.server.runtime.db.transaction() as session:
+        user = await repo.get_chat_user(session, "rest", driver.platform_user_id)
+        assert user is not None
+        conversation = await session.scalar(
+            select(Conversation).where(Conversation.chat_user_id == user.id)
+        )
+        assert conversation is not None
+        conversation.state = {**conversation.state, "form": stored}
+    await driver.say("/services")
+    await driver.press("▶ Tiếp tục: Thay đổi thông tin đã đăng ký")
+    assert driver.text.startswith("Bước 4/5 — Phường/xã và tỉnh/thành phố?")
+    assert driver.button_titles[:2] == [
+        "Phường An Khê, Thành phố Đà Nẵng",
+        "Phường An Khê, Gia Lai",
+    ]
+    # The ward buttons are answers (their payload was once routed nowhere: pressing one
+    # asked the same question again).
+    await driver.press("Phường An Khê, Gia Lai")
+    assert field_asked(FORMS["svc_change_info"], driver.text).name == "id_photos"
 
 
 async def test_a_question_in_the_middle_of_a_form_is_answered_then_offered_back(
