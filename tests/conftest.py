@@ -26,6 +26,16 @@ from tests.helpers import (
 )
 
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "full_rig: a conversation test on the full rig, server and fake platforms "
+        "(tests/handlers/rig.py); without it the `rig` fixture is the light rig",
+    )
+
+
 # The demo data is anchored on a date; tests pin it so figures are stable.
 DEMO_TODAY = date(2026, 11, 26)
 

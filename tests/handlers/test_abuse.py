@@ -20,6 +20,8 @@ from tests.handlers.rig import AN_PHONE, Rig, assert_activated_as_an, make_rig, 
 from tests.handlers.test_services import FORMS, answer, field_asked
 from tests.helpers import TOKEN
 
+pytestmark = pytest.mark.full_rig  # moving to the light rig file by file
+
 # Contract phones of the demo personas (`cskh demo personas`).
 CONTRACT_PHONES = ["0905123456", "0914222333", "0935777888", "0987654321", "0989111222"]
 RATE_LIMITED = "Quý khách đã yêu cầu quá nhiều mã."

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.core.messages import Reply
@@ -21,6 +22,8 @@ from bot.store.models import (
 )
 from tests.drivers import Driver, WebDriver
 from tests.handlers.rig import AN_PHONE, Rig, assert_activated_as_an, start_login
+
+pytestmark = pytest.mark.full_rig  # moving to the light rig file by file
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 

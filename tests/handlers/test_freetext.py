@@ -6,6 +6,8 @@ import pytest
 
 from tests.handlers.rig import Rig
 
+pytestmark = pytest.mark.full_rig  # moving to the light rig file by file
+
 
 async def say(rig: Rig, text: str, user: str = "free") -> tuple[str, list[str]]:
     driver = await rig.driver("rest", user)

@@ -11,6 +11,8 @@ import pytest
 from tests.drivers import RestDriver, TelegramDriver
 from tests.handlers.rig import AN_PHONE, CHANNELS, Rig, assert_activated_as_an, start_login
 
+pytestmark = pytest.mark.full_rig  # moving to the light rig file by file
+
 
 @pytest.mark.parametrize("channel", CHANNELS)
 async def test_activation_by_sms_code(rig: Rig, channel: str) -> None:

@@ -17,6 +17,8 @@ from bot.store.backend import BillRecord
 from tests.drivers import Driver
 from tests.handlers.rig import CHANNELS, Rig, password_login
 
+pytestmark = pytest.mark.full_rig  # moving to the light rig file by file
+
 DUNG = ("dungpham", "Dung@2026cskh")
 CUONG = ("cuongle", "Cuong@2026cskh")
 AN = ("annguyen", "An@2026cskh")

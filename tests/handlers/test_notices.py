@@ -18,6 +18,8 @@ from bot.store.models import ChatUser, Delivery
 from tests.drivers import Driver
 from tests.handlers.rig import Rig, password_login
 
+pytestmark = pytest.mark.full_rig  # moving to the light rig file by file
+
 AN = ("annguyen", "An@2026cskh")
 HOME, SHOP = "PC05CC0123456", "PC05CC0123457"  # Nguyễn Văn An's two codes
 

@@ -18,6 +18,8 @@ from tests.handlers import test_services
 from tests.handlers.rig import Rig
 from tests.handlers.test_services import complete, logged_in, stored
 
+pytestmark = pytest.mark.full_rig  # moving to the light rig file by file
+
 
 async def cskh(rig: Rig, *argv: str) -> int:
     """Parse the command line as bot/__main__.py does and run it on the bot's settings

@@ -17,6 +17,8 @@ from tests.channels.test_webchat import PNG
 from tests.drivers import Driver
 from tests.handlers.rig import Rig, password_login
 
+pytestmark = pytest.mark.full_rig  # moving to the light rig file by file
+
 FORMS = default_forms()
 STEP = re.compile(r"^(?:Bước|Step) (\d+)/(\d+) — (.*)$", re.MULTILINE)
 
