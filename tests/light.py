@@ -101,14 +101,14 @@ class LightDriver(Driver):
             assert button.get("payload"), f"{title!r} is a link, not a button to press"
             await self.send(payload=button["payload"])
 
-    async def send_photo(self, data: bytes) -> None:
+    async def send_photo(self, data: bytes, caption: str | None = None) -> None:
         content_type = sniff_image(data)
         assert content_type is not None, "the channels take only images as photos"
         if self.channel == "telegram":  # Telegram hands over a JPEG by the file's id
             media = Media("image/jpeg", f"photo{next(self._ids)}.jpg", data=data)
         else:
             media = Media(content_type, f"photo.{content_type.split('/')[1]}", data=data)
-        await self.send(photos=(media,))
+        await self.send(photos=(media,), text=caption)
 
     async def send_location(self, lat: float, lon: float) -> None:
         await self.send(location=Location(lat, lon))
