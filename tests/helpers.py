@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import shutil
 import tempfile
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,3 +214,28 @@ class RestChat:
 
 async def gather_all(*coroutines: Any) -> list[Any]:
     return list(await asyncio.gather(*coroutines))
+
+
+async def eventually(
+    condition: Callable[[], Any | Awaitable[Any]],
+    *,
+    within: float = 5.0,
+    interval: float = 0.01,
+    message: str | Callable[[], Any] = "",
+) -> Any:
+    """Wait until `condition()` (a function or a coroutine function) returns something
+    true, and return it; AssertionError with `message` (or what it returns) after
+    `within` seconds. For what happens in the background: no test waits a fixed time."""
+    deadline = time.monotonic() + within
+    while True:
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            said = message() if callable(message) else message
+            if inspect.isawaitable(said):
+                said = await said
+            raise AssertionError(f"not so after {within} s: {said}")
+        await asyncio.sleep(interval)

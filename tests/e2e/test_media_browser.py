@@ -9,7 +9,6 @@ CSKH_REQUIRE_BROWSER=1) the same way.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from bot.store.media import save_media
 from bot.store.models import Media
 from tests.channels.test_webchat import PNG
 from tests.e2e.test_webchat_browser import CHROMIUM, FLAGS, _browser_or_skip
-from tests.helpers import BotServer
+from tests.helpers import BotServer, eventually
 
 # Everything a script on the bot's origin could do that the test can see afterwards.
 PAYLOAD = (
@@ -84,7 +83,9 @@ async def _open(page: Any, url: str) -> Any | None:
     except Error as error:  # a download aborts the navigation
         if "Download is starting" not in str(error) and "ERR_ABORTED" not in str(error):
             raise
-    await asyncio.sleep(0.5)  # time for an onload handler to run, if one could
+        await eventually(lambda: downloads, message=f"the navigation to {url} stopped")
+    else:  # shown: onload has run; wait until what it could have fetched is seen
+        await page.wait_for_load_state("networkidle")
     page.remove_listener("download", started)
     return downloads[0] if downloads else None
 

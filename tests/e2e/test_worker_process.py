@@ -22,7 +22,7 @@ from bot.notify import outbox
 from bot.store.db import Database
 from bot.store.models import ChatUser, Delivery
 from tests.e2e.test_cli import CSKH, _env
-from tests.helpers import NLU_CACHE
+from tests.helpers import NLU_CACHE, eventually
 
 RECIPIENTS = 40
 
@@ -65,20 +65,21 @@ class SlowBotApi:
         return web.json_response({"ok": True, "result": message})
 
 
+async def all_recorded(db: Database) -> bool:
+    """Whether every row has an outcome written (none waits or is on its way)."""
+    async with db.reading() as session:
+        busy = await session.scalar(
+            select(func.count()).where(Delivery.status.in_(("queued", "claimed", "sending")))
+        )
+    return busy == 0
+
+
 @pytest.fixture
 async def bot_api() -> AsyncIterator[SlowBotApi]:
     api = SlowBotApi()
     await api.start()
     yield api
     await api.close()
-
-
-async def wait_until(condition: object, seconds: float) -> None:
-    for _ in range(int(seconds * 20)):
-        if condition():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 async def test_a_killed_worker_restarted_delivers_everything_once_but_the_doubtful(
@@ -117,7 +118,7 @@ async def test_a_killed_worker_restarted_delivers_everything_once_but_the_doubtf
         )
         first = await asyncio.create_subprocess_exec(*CSKH, "worker", env=env, cwd=tmp_path)
         try:
-            await wait_until(lambda: len(bot_api.received) >= 12, 60)
+            await eventually(lambda: len(bot_api.received) >= 12, within=60)
         finally:
             os.kill(first.pid, signal.SIGKILL)
             await asyncio.wait_for(first.wait(), 10)
@@ -128,8 +129,10 @@ async def test_a_killed_worker_restarted_delivers_everything_once_but_the_doubtf
             *CSKH, "worker", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
         )
         try:
-            await wait_until(lambda: len({chat for chat, _ in bot_api.received}) == RECIPIENTS, 60)
-            await asyncio.sleep(0.5)  # time for the last wave's outcome to be written
+            await eventually(
+                lambda: len({chat for chat, _ in bot_api.received}) == RECIPIENTS, within=60
+            )
+            await eventually(lambda: all_recorded(db))  # the last wave's outcomes written
         finally:
             second.send_signal(signal.SIGTERM)
             _, errors = await asyncio.wait_for(second.communicate(), 20)

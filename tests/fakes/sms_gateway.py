@@ -1,4 +1,6 @@
-"""A fake HTTP SMS gateway on loopback: takes POST JSON {"to", "text"} like a real one."""
+"""SMS fakes: an HTTP gateway on loopback that takes POST JSON {"to", "text"} like a real
+one (for the full rig), and a provider in this process that keeps the same record (for
+the light rig, tests/light.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from bot.auth.providers import DeliveryError, Outgoing
 
 
 @dataclass
@@ -46,8 +50,37 @@ class FakeSmsGateway:
 
     def last_code(self, to: str) -> str:
         """The 6-digit code in the last SMS to `to`."""
-        texts = [m["text"] for m in self.received if m["to"] == to]
-        assert texts, f"no SMS to {to}: {self.received}"
-        match = re.search(r"\b(\d{6})\b", texts[-1])
-        assert match, texts[-1]
-        return match.group(1)
+        return last_sms_code(self.received, to)
+
+
+@dataclass
+class FakeSms:
+    """An SMS provider (bot/auth/providers.py's Sender) that keeps what it is handed, in
+    the gateway's shape; a status in `failures` refuses the next message the way the
+    HTTP sender reports a gateway's refusal (DeliveryError)."""
+
+    received: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[int] = field(default_factory=list)
+    delay: float = 0.0  # seconds each message takes to hand over (a slow gateway)
+
+    async def send(self, message: Outgoing) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)  # the gateway's latency, not a wait in a test
+        if self.failures:
+            raise DeliveryError(f"SMS gateway refused the message ({self.failures.pop(0)})")
+        self.received.append({"to": message.to, "text": message.body})
+
+    async def close(self) -> None:
+        return None
+
+    def last_code(self, to: str) -> str:
+        """The 6-digit code in the last SMS to `to`."""
+        return last_sms_code(self.received, to)
+
+
+def last_sms_code(received: list[dict[str, Any]], to: str) -> str:
+    texts = [m["text"] for m in received if m["to"] == to]
+    assert texts, f"no SMS to {to}: {received}"
+    match = re.search(r"\b(\d{6})\b", texts[-1])
+    assert match, texts[-1]
+    return match.group(1)

@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.helpers import eventually
+
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "CSKH", "username": "cskh_test_bot"}
 
 
@@ -109,11 +111,9 @@ class FakeTelegram:
         ]
 
     async def wait_for(self, condition: Callable[[], bool], seconds: float = 10) -> None:
-        deadline = time.monotonic() + seconds
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; calls: {[c.method for c in self.calls]}")
-            await asyncio.sleep(0.02)
+        await eventually(
+            condition, within=seconds, message=lambda: f"calls: {[c.method for c in self.calls]}"
+        )
 
     # --- the Bot API -----------------------------------------------------------------------
 

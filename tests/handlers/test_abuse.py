@@ -1,12 +1,13 @@
-"""An attacker's patterns against one-time codes and logins (issue 12), driven through the
-real channels on SQLite and PostgreSQL: SMS pumping with fresh identities, enumeration
-by timing, lockout as a weapon, password spraying, and a draft surviving a log-out."""
+"""An attacker's patterns against one-time codes and logins (issue 12), on SQLite and
+PostgreSQL: SMS pumping with fresh identities, enumeration by timing, lockout as a
+weapon, password spraying, and a draft surviving a log-out. The conversations run on
+the light rig, each REST caller with the address our trusted proxy would name; what
+operators scrape from /metrics is read through the full rig's web app."""
 
 from __future__ import annotations
 
 import itertools
 import statistics
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,18 @@ from sqlalchemy import select
 
 from bot.store.models import CustomerPhone
 from tests.drivers import Driver, RestDriver, closing
-from tests.handlers.rig import AN_PHONE, Rig, assert_activated_as_an, make_rig, start_login
+from tests.handlers.rig import (
+    AN_PHONE,
+    LightRig,
+    Rig,
+    assert_activated_as_an,
+    make_light_rig,
+    make_rig,
+    start_login,
+)
 from tests.handlers.test_services import FORMS, answer, field_asked
 from tests.helpers import TOKEN
+from tests.light import LightDriver
 
 # Contract phones of the demo personas (`cskh demo personas`).
 CONTRACT_PHONES = ["0905123456", "0914222333", "0935777888", "0987654321", "0989111222"]
@@ -27,16 +37,15 @@ SMS_BUSY = "Hệ thống gửi SMS đang quá tải. Quý khách vui lòng nhậ
 
 
 @pytest.fixture
-async def strict_rig(tmp_path: Path, own_seeded_url: str) -> AsyncIterator[Rig]:
-    """A rig with the limits as shipped (the usual rig lifts the per-address ones, since
-    every scripted customer comes from 127.0.0.1), on each backend."""
-    async for running in make_rig(
+async def strict_rig(tmp_path: Path, own_seeded_url: str) -> AsyncIterator[LightRig]:
+    """A light rig with the limits as shipped (the usual rig lifts the per-address ones,
+    since every scripted customer comes from 127.0.0.1), on each backend."""
+    async for running in make_light_rig(
         tmp_path,
         own_seeded_url,
         otp_per_address_hour=10,
         otp_per_network_hour=30,
         sms_per_minute=20,
-        trusted_proxies_csv="127.0.0.1",
     ):
         yield running
 
@@ -50,17 +59,22 @@ async def ask_sms_code(driver: Driver, phone: str) -> str:
     return driver.text
 
 
+async def proxied(rig: LightRig, user: str, address: str) -> LightDriver:
+    """A REST caller behind our trusted proxy, which names the customer's `address`;
+    `seconds` is how long the bot took to answer its last message."""
+    return await rig.driver("rest", user, address=address)
+
+
 class ProxiedRest(RestDriver):
-    """A REST caller behind our trusted proxy, which names the customer's address."""
+    """A REST caller of the full rig that names an address in X-Forwarded-For (believed
+    only when 127.0.0.1 is a trusted proxy, CSKH_TRUSTED_PROXIES)."""
 
     def __init__(self, rig: Rig, user: str, address: str) -> None:
         super().__init__(rig.server, user)
         self.address = address
-        self.seconds = 0.0  # how long the last answer took to arrive
 
     async def _call(self, content: dict[str, Any]) -> None:
         server = self.server
-        started = time.perf_counter()
         async with server.session.post(
             server.base_url + "/api/chat",
             json={"user": self.platform_user_id, **content},
@@ -68,7 +82,6 @@ class ProxiedRest(RestDriver):
         ) as response:
             body = await response.json()
             assert response.status == 200, body
-        self.seconds = time.perf_counter() - started
         await server.settle()
         self.chat.messages = body["messages"]
         await self._update()
@@ -80,7 +93,7 @@ class ProxiedRest(RestDriver):
         await self._call({"button": self._button(title)["payload"]})
 
 
-async def test_fresh_web_visitors_cannot_pump_sms_regression(strict_rig: Rig) -> None:
+async def test_fresh_web_visitors_cannot_pump_sms_regression(strict_rig: LightRig) -> None:
     """The probe: 20 fresh web chat visitors sent 20 SMS in 2.2 s. A new visitor is free,
     an address is not: 10 codes an hour from one address, then a clear refusal."""
     answers = []
@@ -93,14 +106,14 @@ async def test_fresh_web_visitors_cannot_pump_sms_regression(strict_rig: Rig) ->
 
 
 async def test_rest_users_from_many_addresses_meet_the_sms_budget_regression(
-    strict_rig: Rig,
+    strict_rig: LightRig,
 ) -> None:
     """The probe: 40 REST users sent 40 SMS in 3.1 s. Through a proxy naming 40
     different addresses, no per-address limit applies, so the global budget (20 a
     minute) stops them and offers e-mail."""
     answers = []
     for user, phone in zip(range(40), itertools.cycle(CONTRACT_PHONES), strict=False):
-        driver = ProxiedRest(strict_rig, f"pump{user}", f"198.{18 + user}.0.{user + 1}")
+        driver = await proxied(strict_rig, f"pump{user}", f"198.{18 + user}.0.{user + 1}")
         answers.append(await ask_sms_code(driver, phone))
     assert len(strict_rig.sms.received) == 20
     assert all(a.startswith(SMS_BUSY) for a in answers[20:]), answers[20:]
@@ -109,35 +122,35 @@ async def test_rest_users_from_many_addresses_meet_the_sms_budget_regression(
     assert driver.text.startswith("Nếu số")
 
 
-async def contract_phones(rig: Rig, count: int) -> list[str]:
+async def contract_phones(rig: LightRig, count: int) -> list[str]:
     """Phones on demo contracts, as a customer types them."""
-    async with rig.server.runtime.db.reading() as session:
+    async with rig.runtime.db.reading() as session:
         phones = await session.scalars(
             select(CustomerPhone.phone).distinct().order_by(CustomerPhone.phone).limit(count)
         )
         return ["0" + phone.removeprefix("+84") for phone in phones]
 
 
-async def test_a_rotating_network_meets_its_own_limit(strict_rig: Rig) -> None:
+async def test_a_rotating_network_meets_its_own_limit(strict_rig: LightRig) -> None:
     answers = []
     phones = await contract_phones(strict_rig, 35)
     for user in range(35):
         phone = phones[user]
         # Five addresses a minute: the budget of 20 SMS a minute is never what stops it.
         strict_rig.clock.advance(seconds=12)
-        driver = ProxiedRest(strict_rig, f"net{user}", f"203.0.113.{user + 1}")
+        driver = await proxied(strict_rig, f"net{user}", f"203.0.113.{user + 1}")
         answers.append(await ask_sms_code(driver, phone))
     assert len(strict_rig.sms.received) == 30
     assert all(a.startswith(RATE_LIMITED) for a in answers[30:])
 
 
 async def test_the_limits_hold_across_processes(
-    strict_rig: Rig, tmp_path: Path, own_seeded_url: str
+    strict_rig: LightRig, tmp_path: Path, own_seeded_url: str
 ) -> None:
     """Two servers on one database (each with its own runtime and memory, as two
     `cskh serve` processes have) share the counts: visitors split between them still get
     10 codes an hour from one address."""
-    async for other in make_rig(
+    async for other in make_light_rig(
         tmp_path / "second", own_seeded_url, otp_per_address_hour=10, sms_per_minute=20
     ):
         for visitor in range(12):
@@ -148,7 +161,7 @@ async def test_the_limits_hold_across_processes(
 
 
 async def test_known_and_unknown_phones_answer_in_the_same_time_regression(
-    strict_rig: Rig,
+    strict_rig: LightRig,
 ) -> None:
     """The probe: with a 300 ms gateway a known phone answered in ~340 ms and an unknown
     one in ~50 ms. The code now leaves after the answer, so both take the same path."""
@@ -159,7 +172,7 @@ async def test_known_and_unknown_phones_answer_in_the_same_time_regression(
         kind = "warm-up" if attempt < 2 else ("known", "unknown")[attempt % 2]
         phone = CONTRACT_PHONES[attempt % 5] if kind == "known" else f"0911{attempt:06d}"
         strict_rig.clock.advance(minutes=13)  # each phone gets a code a minute, 5 an hour
-        driver = ProxiedRest(strict_rig, f"time{attempt}", f"192.0.{attempt}.2")
+        driver = await proxied(strict_rig, f"time{attempt}", f"192.0.{attempt}.2")
         await start_login(driver)
         await driver.press("📱 Số điện thoại")
         await driver.say(phone)
@@ -173,14 +186,14 @@ async def test_known_and_unknown_phones_answer_in_the_same_time_regression(
 
 
 async def test_forgot_password_takes_the_same_time_for_any_username_regression(
-    strict_rig: Rig,
+    strict_rig: LightRig,
 ) -> None:
     strict_rig.sms.delay = 0.3
     timings: dict[str, list[float]] = {"known": [], "unknown": []}
     for attempt in range(12):
         kind = ("known", "unknown")[attempt % 2]
         username = "annguyen" if kind == "known" else f"nobody{attempt}"
-        driver = ProxiedRest(strict_rig, f"forgot{attempt}", f"192.0.{attempt}.3")
+        driver = await proxied(strict_rig, f"forgot{attempt}", f"192.0.{attempt}.3")
         await start_login(driver)
         await driver.press("👤 Tên đăng nhập/mật khẩu")
         await driver.say(username)
@@ -193,7 +206,7 @@ async def test_forgot_password_takes_the_same_time_for_any_username_regression(
 
 
 async def test_wrong_codes_from_a_stranger_do_not_lock_the_owner_out_regression(
-    strict_rig: Rig,
+    strict_rig: LightRig,
 ) -> None:
     """The probe: an anonymous chat asked a code for a customer's phone and typed 5 wrong
     codes; the customer's SMS login was locked for 15 minutes. Now the stranger is."""
@@ -209,7 +222,7 @@ async def test_wrong_codes_from_a_stranger_do_not_lock_the_owner_out_regression(
     assert_activated_as_an(owner)
 
 
-async def test_add_code_cannot_lock_another_customer_out_regression(strict_rig: Rig) -> None:
+async def test_add_code_cannot_lock_another_customer_out_regression(strict_rig: LightRig) -> None:
     """ "Thêm mã" from another account sends a code to the contract's phone; wrong codes
     there lock that account's chat, not the contract's owner."""
     intruder = await strict_rig.driver("rest", "binh")
@@ -231,7 +244,7 @@ async def test_add_code_cannot_lock_another_customer_out_regression(strict_rig: 
     await owner.close()
 
 
-async def test_one_chat_spraying_usernames_is_slowed_regression(strict_rig: Rig) -> None:
+async def test_one_chat_spraying_usernames_is_slowed_regression(strict_rig: LightRig) -> None:
     """The probe: one chat tried 12 usernames and was told "4 attempts left" each time.
     Now the chat's own count goes down and stops it at 10."""
     driver = await strict_rig.driver("telegram", "sprayer")
@@ -258,10 +271,10 @@ async def test_one_chat_spraying_usernames_is_slowed_regression(strict_rig: Rig)
     assert_activated_as_an(owner)
 
 
-async def test_many_chats_from_one_address_spraying_are_slowed(strict_rig: Rig) -> None:
+async def test_many_chats_from_one_address_spraying_are_slowed(strict_rig: LightRig) -> None:
     texts = []
     for chat in range(4):
-        driver = ProxiedRest(strict_rig, f"spray{chat}", "203.0.113.99")
+        driver = await proxied(strict_rig, f"spray{chat}", "203.0.113.99")
         await start_login(driver)
         await driver.press("👤 Tên đăng nhập/mật khẩu")
         for index in range(8):
@@ -275,7 +288,7 @@ async def test_many_chats_from_one_address_spraying_are_slowed(strict_rig: Rig) 
 
 
 async def test_a_draft_cannot_be_resumed_after_log_out_everywhere_regression(
-    strict_rig: Rig,
+    strict_rig: LightRig,
 ) -> None:
     """A form half filled in a chat that "log out everywhere" ended must not come back
     there: not by "▶ Tiếp tục", not by typing the next answer."""
@@ -332,11 +345,11 @@ async def test_operators_see_the_budget_being_eaten_on_metrics(
 
 
 async def test_wrong_passwords_from_a_stranger_do_not_lock_the_owner_out(
-    strict_rig: Rig, caplog: pytest.LogCaptureFixture
+    strict_rig: LightRig, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Five wrong passwords lock the chat that typed them, not the account; only 50 an
     hour from chats on several addresses lock the account itself (with a warning)."""
-    stranger = ProxiedRest(strict_rig, "stranger", "203.0.113.66")
+    stranger = await proxied(strict_rig, "stranger", "203.0.113.66")
     await start_login(stranger)
     await stranger.press("👤 Tên đăng nhập/mật khẩu")
     for _ in range(5):
@@ -352,7 +365,7 @@ async def test_wrong_passwords_from_a_stranger_do_not_lock_the_owner_out(
 
     texts = []
     for chat in range(12):  # 4 guesses each from 2 addresses: with the 5 above, 53
-        guesser = ProxiedRest(strict_rig, f"g{chat}", f"198.51.100.{chat % 2 + 1}")
+        guesser = await proxied(strict_rig, f"g{chat}", f"198.51.100.{chat % 2 + 1}")
         await start_login(guesser)
         await guesser.press("👤 Tên đăng nhập/mật khẩu")
         for _ in range(4):
@@ -367,13 +380,13 @@ async def test_wrong_passwords_from_a_stranger_do_not_lock_the_owner_out(
 
 
 async def test_new_chats_from_one_network_spend_only_its_share_of_a_phone(
-    strict_rig: Rig,
+    strict_rig: LightRig,
 ) -> None:
     """The owner's phone has a ceiling (20 codes an hour); one network's new chats may
     take 5 of them, so a stranger alone cannot keep the owner from a code."""
     answers = []
     for user in range(8):
-        driver = ProxiedRest(strict_rig, f"s{user}", f"203.0.113.{user + 1}")
+        driver = await proxied(strict_rig, f"s{user}", f"203.0.113.{user + 1}")
         answers.append(await ask_sms_code(driver, "0905123456"))
     assert answers[5:] == [answers[5]] * 3 and answers[5].startswith(RATE_LIMITED)
     owner = await strict_rig.driver("telegram", "an")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.core.messages import Reply
@@ -20,14 +21,21 @@ from bot.store.models import (
     TranscriptMessage,
 )
 from tests.drivers import Driver, WebDriver
-from tests.handlers.rig import AN_PHONE, Rig, assert_activated_as_an, start_login
+from tests.handlers.rig import (
+    AN_PHONE,
+    ChatRig,
+    LightRig,
+    Rig,
+    assert_activated_as_an,
+    start_login,
+)
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
 HOA_PHONE = "+84358666777"
 
 
-async def logged_in_an(rig: Rig, channel: str = "rest", name: str = "an") -> Driver:
+async def logged_in_an(rig: ChatRig, channel: str = "rest", name: str = "an") -> Driver:
     driver = await rig.driver(channel, name)
     await start_login(driver)
     await driver.press("👤 Tên đăng nhập/mật khẩu")
@@ -37,31 +45,28 @@ async def logged_in_an(rig: Rig, channel: str = "rest", name: str = "an") -> Dri
     return driver
 
 
-async def test_only_linked_codes_are_acted_on_even_with_forged_buttons(rig: Rig) -> None:
+async def test_only_linked_codes_are_acted_on_even_with_forged_buttons(rig: LightRig) -> None:
     an = await logged_in_an(rig)
     await an.press("⭐ Mặc định PC05CC0123457")
     assert an.text.startswith("✅ Mã mặc định: PC05CC0123457.")
     assert "⭐ Cài đặt" not in an.text
     # Bình's code, typed into a payload by hand.
     for payload in ("default:PC03BB0045678", "unlink:PC03BB0045678", "unlink_ok:PC03BB0045678"):
-        status, body = await rig.server.post("/api/chat", {"user": "an", "button": payload})
-        assert status == 200
-        assert body["messages"][0]["text"].startswith(
-            "Mã khách hàng này không thuộc tài khoản của Quý khách"
-        ), payload
+        texts = await rig.answer("an", payload=payload)
+        assert texts[0].startswith("Mã khách hàng này không thuộc tài khoản của Quý khách"), payload
     await an.say("/account")
     assert "PC03BB0045678" not in an.text
 
 
-async def test_a_stranger_cannot_use_account_buttons(rig: Rig) -> None:
+async def test_a_stranger_cannot_use_account_buttons(rig: LightRig) -> None:
     stranger = await rig.driver("rest", "stranger")
     for payload in ("default:PC05CC0123456", "unlink_ok:PC05CC0123456", "logout_all_ok"):
-        _, body = await rig.server.post("/api/chat", {"user": "stranger", "button": payload})
-        assert body["messages"][0]["text"].startswith("🔑 Mục này cần đăng nhập"), payload
+        texts = await rig.answer("stranger", payload=payload)
+        assert texts[0].startswith("🔑 Mục này cần đăng nhập"), payload
     await stranger.close()
 
 
-async def test_adding_a_code_needs_a_code_sent_to_that_contracts_phone(rig: Rig) -> None:
+async def test_adding_a_code_needs_a_code_sent_to_that_contracts_phone(rig: LightRig) -> None:
     an = await logged_in_an(rig)
     await an.say("/account")
     await an.press("➕ Thêm mã khách hàng")
@@ -88,7 +93,7 @@ async def test_adding_a_code_needs_a_code_sent_to_that_contracts_phone(rig: Rig)
         assert an.text.startswith("Mã chưa đúng hoặc đã hết hạn.")  # the new code replaced it
     await an.say(second)
     assert an.text.startswith("✅ Đã thêm mã PC12AA0056789 — Võ Thị Hoa.")
-    async with rig.server.runtime.db.reading() as session:
+    async with rig.runtime.db.reading() as session:
         user = await session.scalar(select(ChatUser).where(ChatUser.platform_user_id == "an"))
     assert user is not None and user.identity == "portal:annguyen"  # still An, one more code
     await an.press("🗑 Gỡ PC12AA0056789")
@@ -97,7 +102,7 @@ async def test_adding_a_code_needs_a_code_sent_to_that_contracts_phone(rig: Rig)
     assert "PC12AA0056789 —" not in an.text
 
 
-async def test_logout_and_logout_everywhere(rig: Rig) -> None:
+async def test_logout_and_logout_everywhere(rig: LightRig) -> None:
     rest = await logged_in_an(rig, "rest")
     web = await logged_in_an(rig, "web")
     telegram = await logged_in_an(rig, "telegram")
@@ -111,7 +116,7 @@ async def test_logout_and_logout_everywhere(rig: Rig) -> None:
     assert web.text.startswith("Đã đăng xuất khỏi 2 khung chat.")
     await telegram.say("menu")
     assert "🔑 Đăng nhập" in telegram.button_titles
-    async with rig.server.runtime.db.reading() as session:
+    async with rig.runtime.db.reading() as session:
         active = list(
             await session.scalars(select(ChatUser).where(ChatUser.activated_at.is_not(None)))
         )
@@ -120,9 +125,9 @@ async def test_logout_and_logout_everywhere(rig: Rig) -> None:
         await driver.close()
 
 
-async def test_delete_my_data_keeps_what_an_open_request_needs(rig: Rig) -> None:
+async def test_delete_my_data_keeps_what_an_open_request_needs(rig: LightRig) -> None:
     an = await logged_in_an(rig)
-    db = rig.server.runtime.db
+    db = rig.runtime.db
     async with db.transaction() as session:
         user = await session.scalar(select(ChatUser).where(ChatUser.platform_user_id == "an"))
         assert user is not None
@@ -199,7 +204,7 @@ async def set_pin(driver: Driver, pin: str = "2580") -> None:
     assert driver.text.startswith("✅ Đã đặt mật khẩu ứng dụng.")
 
 
-async def test_the_pin_is_asked_after_15_idle_minutes_and_then_resumes(rig: Rig) -> None:
+async def test_the_pin_is_asked_after_15_idle_minutes_and_then_resumes(rig: LightRig) -> None:
     an = await logged_in_an(rig)
     await set_pin(an)
     await an.press("🏠 Menu")
@@ -221,7 +226,7 @@ async def test_the_pin_is_asked_after_15_idle_minutes_and_then_resumes(rig: Rig)
     assert "2580" not in await rig.transcript_texts()
 
 
-async def test_changing_or_removing_the_pin_needs_the_current_one(rig: Rig) -> None:
+async def test_changing_or_removing_the_pin_needs_the_current_one(rig: LightRig) -> None:
     an = await logged_in_an(rig)
     await set_pin(an)
     await an.press("🔁 Đổi mật khẩu")
@@ -237,7 +242,7 @@ async def test_changing_or_removing_the_pin_needs_the_current_one(rig: Rig) -> N
     assert {"pin_set", "pin_changed", "pin_removed", "pin_failed"} <= set(await rig.events())
 
 
-async def test_five_wrong_pins_log_the_chat_out(rig: Rig) -> None:
+async def test_five_wrong_pins_log_the_chat_out(rig: LightRig) -> None:
     an = await logged_in_an(rig)
     await set_pin(an)
     rig.clock.advance(minutes=20)
@@ -254,7 +259,7 @@ async def test_five_wrong_pins_log_the_chat_out(rig: Rig) -> None:
 
 
 async def test_five_wrong_passwords_lock_this_chat_out_of_the_account_for_15_minutes(
-    rig: Rig,
+    rig: LightRig,
 ) -> None:
     driver = await rig.driver("rest")
     await start_login(driver)
@@ -284,7 +289,7 @@ async def test_five_wrong_passwords_lock_this_chat_out_of_the_account_for_15_min
     assert_activated_as_an(driver)
 
 
-async def test_an_unknown_username_is_answered_like_a_wrong_password(rig: Rig) -> None:
+async def test_an_unknown_username_is_answered_like_a_wrong_password(rig: LightRig) -> None:
     driver = await rig.driver("rest")
     await start_login(driver)
     await driver.press("👤 Tên đăng nhập/mật khẩu")
@@ -293,7 +298,7 @@ async def test_an_unknown_username_is_answered_like_a_wrong_password(rig: Rig) -
     assert driver.text.startswith("Tên đăng nhập hoặc mật khẩu chưa đúng. Quý khách còn 4 lần thử.")
 
 
-async def test_five_wrong_codes_lock_the_phone(rig: Rig) -> None:
+async def test_five_wrong_codes_lock_the_phone(rig: LightRig) -> None:
     driver = await rig.driver("rest")
     await start_login(driver)
     await driver.press("📱 Số điện thoại")
@@ -312,7 +317,7 @@ async def test_five_wrong_codes_lock_the_phone(rig: Rig) -> None:
 
 
 async def test_logging_out_is_behind_the_pin_and_a_pin_lockout_needs_a_phone_code(
-    rig: Rig,
+    rig: LightRig,
 ) -> None:
     an = await logged_in_an(rig)
     await set_pin(an)
@@ -324,19 +329,19 @@ async def test_logging_out_is_behind_the_pin_and_a_pin_lockout_needs_a_phone_cod
     assert an.text.startswith("⚠️ Nhập sai mật khẩu 5 lần")
     await an.press("🔑 Đăng nhập")
     assert an.button_titles == ["📱 Số điện thoại", "🏠 Menu"]  # no password, no contact
-    _, body = await rig.server.post("/api/chat", {"user": "an", "button": "login_portal"})
-    assert body["messages"][0]["text"] == "Quý khách muốn đăng nhập bằng cách nào?"
+    texts = await rig.answer("an", payload="login_portal")
+    assert texts[0] == "Quý khách muốn đăng nhập bằng cách nào?"
     await an.press("📱 Số điện thoại")
     await an.say("0905123456")
     await an.press("💬 SMS")
     await an.say(rig.sms.last_code(AN_PHONE))
     assert_activated_as_an(an)
-    async with rig.server.runtime.db.reading() as session:
+    async with rig.runtime.db.reading() as session:
         user = await session.scalar(select(ChatUser).where(ChatUser.platform_user_id == "an"))
     assert user is not None and user.otp_required is False and user.pin_hash is None
 
 
-async def test_a_typed_answer_after_idle_time_still_asks_the_pin(rig: Rig) -> None:
+async def test_a_typed_answer_after_idle_time_still_asks_the_pin(rig: LightRig) -> None:
     an = await logged_in_an(rig)
     await set_pin(an)
     await an.say("/lookup")
@@ -348,15 +353,15 @@ async def test_a_typed_answer_after_idle_time_still_asks_the_pin(rig: Rig) -> No
     assert an.text == "🔒 Vui lòng nhập mật khẩu ứng dụng để tiếp tục."
 
 
-async def test_no_way_in_skips_the_personal_data_notice(rig: Rig) -> None:
+async def test_no_way_in_skips_the_personal_data_notice(rig: LightRig) -> None:
     for payload in ("login_portal", "login_phone", "forgot", "otp:sms"):
         user = f"direct-{payload}"
-        _, body = await rig.server.post("/api/chat", {"user": user, "button": payload})
-        assert body["messages"][0]["text"].startswith("Để kích hoạt, Quý khách đồng ý"), payload
+        texts = await rig.answer(user, payload=payload)
+        assert texts[0].startswith("Để kích hoạt, Quý khách đồng ý"), payload
 
 
 async def test_a_reset_code_is_good_for_ten_minutes_and_logs_out_the_old_password(
-    rig: Rig,
+    rig: LightRig,
 ) -> None:
     other = await logged_in_an(rig, "web", "old-session")
     driver = await rig.driver("rest", "resetter")
@@ -379,6 +384,7 @@ async def test_a_reset_code_is_good_for_ten_minutes_and_logs_out_the_old_passwor
     await other.close()
 
 
+@pytest.mark.full_rig  # what the web chat's page shows when it connects again
 async def test_web_history_shows_nothing_from_before_a_logout(rig: Rig) -> None:
     web = await logged_in_an(rig, "web", "shared-computer")
     await web.say("/lookup")
@@ -399,9 +405,9 @@ async def test_web_history_shows_nothing_from_before_a_logout(rig: Rig) -> None:
     await web.close()
 
 
-async def test_delete_my_data_works_when_requests_hold_non_media_attachments(rig: Rig) -> None:
+async def test_delete_my_data_works_when_requests_hold_non_media_attachments(rig: LightRig) -> None:
     an = await logged_in_an(rig)
-    async with rig.server.runtime.db.transaction() as session:
+    async with rig.runtime.db.transaction() as session:
         user = await session.scalar(select(ChatUser).where(ChatUser.platform_user_id == "an"))
         assert user is not None
         session.add(
@@ -425,5 +431,5 @@ async def test_delete_my_data_works_when_requests_hold_non_media_attachments(rig
         )
     await an.say("/forget")
     await an.press("✅ Đồng ý")
-    async with rig.server.runtime.db.reading() as session:
+    async with rig.runtime.db.reading() as session:
         assert list(await session.scalars(select(Media.id))) == []

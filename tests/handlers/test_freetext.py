@@ -6,16 +6,16 @@ import pytest
 
 from bot.dialogs.forms import default_forms
 from bot.handlers.freetext import form_flows
-from tests.handlers.rig import Rig
+from tests.handlers.rig import LightRig
 
 
-async def say(rig: Rig, text: str, user: str = "free") -> tuple[str, list[str]]:
+async def say(rig: LightRig, text: str, user: str = "free") -> tuple[str, list[str]]:
     driver = await rig.driver("rest", user)
     await driver.say(text)
     return driver.text, driver.button_titles
 
 
-async def test_an_estimate_is_answered_straight_from_the_sentence(rig: Rig) -> None:
+async def test_an_estimate_is_answered_straight_from_the_sentence(rig: LightRig) -> None:
     text, buttons = await say(rig, "tinh tien 250 so")
     # November 2026 (the test clock): 1279/QĐ-BCT prices, VAT 8 %.
     assert text.splitlines() == [
@@ -31,7 +31,7 @@ async def test_an_estimate_is_answered_straight_from_the_sentence(rig: Rig) -> N
     assert buttons == ["🔁 Tính số khác", "🏠 Menu"]
 
 
-async def test_the_estimate_asks_for_the_kwh_when_the_sentence_has_none(rig: Rig) -> None:
+async def test_the_estimate_asks_for_the_kwh_when_the_sentence_has_none(rig: LightRig) -> None:
     driver = await rig.driver("rest", "estimator")
     await driver.say("/estimate")
     assert driver.text.startswith("Quý khách dùng bao nhiêu kWh")
@@ -56,25 +56,25 @@ async def test_the_estimate_asks_for_the_kwh_when_the_sentence_has_none(rig: Rig
         ("dang nhap bang so dien thoai", "Để kích hoạt, Quý khách đồng ý"),
     ],
 )
-async def test_a_confident_intent_opens_its_flow(rig: Rig, sentence: str, answer: str) -> None:
+async def test_a_confident_intent_opens_its_flow(rig: LightRig, sentence: str, answer: str) -> None:
     text, _ = await say(rig, sentence, user=f"u-{sentence}")
     assert text.startswith(answer), text
 
 
-async def test_doubt_asks_instead_of_guessing(rig: Rig) -> None:
+async def test_doubt_asks_instead_of_guessing(rig: LightRig) -> None:
     text, buttons = await say(rig, "cho toi hoi")
     assert text == "Ý Quý khách là…?"
     assert buttons == ["❓ Hướng dẫn", "👤 Gặp nhân viên", "🏠 Menu"]
 
 
-async def test_gibberish_gets_the_menu(rig: Rig) -> None:
+async def test_gibberish_gets_the_menu(rig: LightRig) -> None:
     text, buttons = await say(rig, "asdkjh qwe")
     assert text.startswith("Xin lỗi, tôi chưa hiểu ý Quý khách.")
     assert "🔎 Tra cứu" in buttons
 
 
 @pytest.mark.parametrize("channel", ["web", "telegram"])
-async def test_free_text_works_on_every_channel(rig: Rig, channel: str) -> None:
+async def test_free_text_works_on_every_channel(rig: LightRig, channel: str) -> None:
     driver = await rig.driver(channel, f"free-{channel}")
     await driver.say("tính tiền 134 số")
     assert "Tổng cộng: 305.230 đ" in driver.text

@@ -1,7 +1,8 @@
 """Activation and login as a demo persona, on REST, web chat and Telegram.
 
-Codes really travel: SMS through a fake HTTP gateway, e-mail through a real local
-SMTP server (aiosmtpd), Telegram through a fake Bot API that the real aiogram talks to.
+On the light rig codes go to in-process providers. The full-rig cases make them really
+travel: SMS through a fake HTTP gateway to a REST customer, and a typed password taken
+off a Telegram chat through a fake Bot API that the real aiogram talks to.
 """
 
 from __future__ import annotations
@@ -9,13 +10,22 @@ from __future__ import annotations
 import pytest
 
 from bot.core.messages import Incoming, KeyboardRequest
-from tests.drivers import RestDriver, TelegramDriver
-from tests.handlers.rig import AN_PHONE, CHANNELS, Rig, assert_activated_as_an, start_login
-from tests.helpers import BotServer
+from tests.drivers import TelegramDriver
+from tests.handlers.rig import (
+    AN_PHONE,
+    CHANNELS,
+    ChatRig,
+    LightRig,
+    Rig,
+    assert_activated_as_an,
+    start_login,
+)
+
+FULL = pytest.mark.full_rig
 
 
-@pytest.mark.parametrize("channel", CHANNELS)
-async def test_activation_by_sms_code(rig: Rig, channel: str) -> None:
+@pytest.mark.parametrize("channel", [pytest.param("rest", marks=FULL), "web", "telegram"])
+async def test_activation_by_sms_code(rig: ChatRig, channel: str) -> None:
     driver = await rig.driver(channel)
     await start_login(driver)
     await driver.press("📱 Số điện thoại")
@@ -33,7 +43,7 @@ async def test_activation_by_sms_code(rig: Rig, channel: str) -> None:
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
-async def test_activation_by_email_code(rig: Rig, channel: str) -> None:
+async def test_activation_by_email_code(rig: LightRig, channel: str) -> None:
     driver = await rig.driver(channel)
     await start_login(driver)
     await driver.press("📱 Số điện thoại")
@@ -48,8 +58,8 @@ async def test_activation_by_email_code(rig: Rig, channel: str) -> None:
     await driver.close()
 
 
-@pytest.mark.parametrize("channel", CHANNELS)
-async def test_activation_by_username_and_password(rig: Rig, channel: str) -> None:
+@pytest.mark.parametrize("channel", ["rest", "web", pytest.param("telegram", marks=FULL)])
+async def test_activation_by_username_and_password(rig: ChatRig, channel: str) -> None:
     driver = await rig.driver(channel)
     await start_login(driver)
     await driver.press("👤 Tên đăng nhập/mật khẩu")
@@ -58,17 +68,17 @@ async def test_activation_by_username_and_password(rig: Rig, channel: str) -> No
     assert_activated_as_an(driver)
     assert "An@2026cskh" not in await rig.transcript_texts()
     if isinstance(driver, TelegramDriver):  # the typed password leaves the chat
+        assert isinstance(rig, Rig)
         (deleted,) = rig.telegram.sent("deleteMessage", driver.chat_id)
         assert int(deleted.fields["message_id"]) == driver.last_message_id
     assert "login_success" in await rig.events()
     await driver.close()
 
 
-async def test_telegram_contact_activates_only_with_ones_own_number(rig: Rig) -> None:
+async def test_telegram_contact_activates_only_with_ones_own_number(rig: LightRig) -> None:
     driver = await rig.driver("telegram")
     await start_login(driver)
     assert "📲 Chia sẻ số điện thoại của tôi" in driver.button_titles
-    assert isinstance(driver, TelegramDriver)
     await driver.share_contact("84905123456", own=False)  # somebody else's card
     assert driver.text.startswith("Vui lòng chia sẻ số điện thoại của chính Quý khách")
     await driver.share_contact("84905123456", own=True)
@@ -77,9 +87,9 @@ async def test_telegram_contact_activates_only_with_ones_own_number(rig: Rig) ->
 
 
 async def test_the_contact_button_follows_what_the_channel_can_do_not_its_name(
-    bot: BotServer,
+    rig: LightRig,
 ) -> None:
-    engine = bot.runtime.engine
+    engine = rig.runtime.engine
     for user_id, can in (("vouches", True), ("cannot", False)):
         for payload in ("login", "consent:yes"):
             replies = await engine.handle(
@@ -92,15 +102,14 @@ async def test_the_contact_button_follows_what_the_channel_can_do_not_its_name(
         assert asked == ([KeyboardRequest.CONTACT] if can else [])
 
 
-async def test_a_verified_number_on_no_contract_is_told_so(rig: Rig) -> None:
+async def test_a_verified_number_on_no_contract_is_told_so(rig: LightRig) -> None:
     driver = await rig.driver("telegram")
     await start_login(driver)
-    assert isinstance(driver, TelegramDriver)
     await driver.share_contact("84911000111")
     assert driver.text.startswith("Số 0911 *** 111 chưa có trong hợp đồng mua bán điện nào.")
 
 
-async def test_an_unknown_phone_gets_the_same_answer_and_no_sms(rig: Rig) -> None:
+async def test_an_unknown_phone_gets_the_same_answer_and_no_sms(rig: LightRig) -> None:
     driver = await rig.driver("rest")
     await start_login(driver)
     await driver.press("📱 Số điện thoại")
@@ -115,7 +124,7 @@ async def test_an_unknown_phone_gets_the_same_answer_and_no_sms(rig: Rig) -> Non
     assert driver.text.startswith("Mã chưa đúng hoặc đã hết hạn. Quý khách còn 4 lần thử.")
 
 
-async def test_bad_input_is_corrected_with_an_example(rig: Rig) -> None:
+async def test_bad_input_is_corrected_with_an_example(rig: LightRig) -> None:
     driver = await rig.driver("rest")
     await start_login(driver)
     await driver.press("📱 Số điện thoại")
@@ -127,7 +136,7 @@ async def test_bad_input_is_corrected_with_an_example(rig: Rig) -> None:
     assert driver.text == "Mã gồm 6 chữ số, ví dụ 482913. Vui lòng nhập lại."
 
 
-async def test_declining_the_notice_does_not_activate(rig: Rig) -> None:
+async def test_declining_the_notice_does_not_activate(rig: LightRig) -> None:
     driver = await rig.driver("rest")
     await driver.say("/start")
     await driver.press("🔑 Đăng nhập")
@@ -137,10 +146,9 @@ async def test_declining_the_notice_does_not_activate(rig: Rig) -> None:
     assert "🔑 Đăng nhập" in driver.button_titles
 
 
-async def test_sms_failure_offers_email(rig: Rig) -> None:
+async def test_sms_failure_offers_email(rig: LightRig) -> None:
     rig.sms.failures = [400]
     driver = await rig.driver("rest")
-    assert isinstance(driver, RestDriver)
     await start_login(driver)
     await driver.press("📱 Số điện thoại")
     await driver.say("0905123456")
@@ -158,7 +166,7 @@ async def test_sms_failure_offers_email(rig: Rig) -> None:
     assert_activated_as_an(driver)
 
 
-async def test_a_locked_feature_continues_after_login(rig: Rig) -> None:
+async def test_a_locked_feature_continues_after_login(rig: LightRig) -> None:
     driver = await rig.driver("rest")
     await driver.say("/start")
     await driver.press("💳 Thanh toán")
@@ -172,7 +180,7 @@ async def test_a_locked_feature_continues_after_login(rig: Rig) -> None:
     assert "Thanh toán tiền điện trong khung chat sắp có" in driver.text  # resumed
 
 
-async def test_forgot_password_resets_through_an_sms_code(rig: Rig) -> None:
+async def test_forgot_password_resets_through_an_sms_code(rig: LightRig) -> None:
     driver = await rig.driver("rest")
     await start_login(driver)
     await driver.press("👤 Tên đăng nhập/mật khẩu")

@@ -13,9 +13,10 @@ from matplotlib.image import imread
 from pypdf import PdfReader
 
 from bot.core.fmt import day, money, short_day
+from bot.core.messages import Location
 from bot.store.backend import BillRecord
 from tests.drivers import Driver
-from tests.handlers.rig import CHANNELS, Rig, password_login
+from tests.handlers.rig import CHANNELS, LightRig, password_login
 
 DUNG = ("dungpham", "Dung@2026cskh")
 CUONG = ("cuongle", "Cuong@2026cskh")
@@ -23,16 +24,16 @@ AN = ("annguyen", "An@2026cskh")
 
 
 async def logged_in(
-    rig: Rig, who: tuple[str, str], channel: str = "rest", name: str | None = None
+    rig: LightRig, who: tuple[str, str], channel: str = "rest", name: str | None = None
 ) -> Driver:
     return await password_login(rig, channel, name or who[0], *who)
 
 
-async def bills_of(rig: Rig, code: str) -> list[BillRecord]:
-    return await rig.server.runtime.engine.services.backend.bills(code)
+async def bills_of(rig: LightRig, code: str) -> list[BillRecord]:
+    return await rig.runtime.engine.services.backend.bills(code)
 
 
-async def test_the_lookups_tab(rig: Rig) -> None:
+async def test_the_lookups_tab(rig: LightRig) -> None:
     driver = await rig.driver("rest", "browser")
     await driver.say("/lookup")
     assert driver.text == "🔎 Quý khách muốn tra cứu gì?"
@@ -48,7 +49,7 @@ async def test_the_lookups_tab(rig: Rig) -> None:
     ]
 
 
-async def test_payment_information_of_the_latest_and_another_period(rig: Rig) -> None:
+async def test_payment_information_of_the_latest_and_another_period(rig: LightRig) -> None:
     an = await logged_in(rig, AN)
     await an.say("/lookup")
     await an.press("🧾 Thông tin thanh toán")
@@ -75,7 +76,7 @@ async def test_payment_information_of_the_latest_and_another_period(rig: Rig) ->
     assert f"Đã thanh toán ngày {day(previous.paid_at)} qua " in an.text
 
 
-async def test_periods_typed_the_vietnamese_way(rig: Rig) -> None:
+async def test_periods_typed_the_vietnamese_way(rig: LightRig) -> None:
     an = await logged_in(rig, AN)
     await an.say("/lookup")
     await an.press("🧾 Thông tin thanh toán")
@@ -92,7 +93,7 @@ async def test_periods_typed_the_vietnamese_way(rig: Rig) -> None:
     assert an.text.startswith("🧾 Tiền điện kỳ 1 tháng 10/2026")
 
 
-async def test_a_forged_code_in_a_lookup_is_refused(rig: Rig) -> None:
+async def test_a_forged_code_in_a_lookup_is_refused(rig: LightRig) -> None:
     await logged_in(rig, AN)
     for payload in (
         "lk_pay:PC03BB0045678",
@@ -100,12 +101,11 @@ async def test_a_forged_code_in_a_lookup_is_refused(rig: Rig) -> None:
         "lk_use:PC03BB0045678",
         "lk_sched:PC03BB0045678:-3",
     ):
-        status, body = await rig.server.post("/api/chat", {"user": "annguyen", "button": payload})
-        assert status == 200
-        assert body["messages"][0]["text"].startswith("Mã khách hàng này không thuộc"), payload
+        texts = await rig.answer("annguyen", payload=payload)
+        assert texts[0].startswith("Mã khách hàng này không thuộc"), payload
 
 
-async def test_personal_lookups_need_login(rig: Rig) -> None:
+async def test_personal_lookups_need_login(rig: LightRig) -> None:
     stranger = await rig.driver("rest", "stranger")
     await stranger.say("/lookup")
     for title in (
@@ -120,7 +120,7 @@ async def test_personal_lookups_need_login(rig: Rig) -> None:
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
-async def test_the_e_invoice_arrives_as_a_pdf(rig: Rig, channel: str) -> None:
+async def test_the_e_invoice_arrives_as_a_pdf(rig: LightRig, channel: str) -> None:
     dung = await logged_in(rig, DUNG, channel)
     await dung.say("/lookup")
     await dung.press("📄 Hóa đơn điện tử")
@@ -141,7 +141,7 @@ async def test_the_e_invoice_arrives_as_a_pdf(rig: Rig, channel: str) -> None:
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
-async def test_consumption_comes_as_a_table_and_a_chart(rig: Rig, channel: str) -> None:
+async def test_consumption_comes_as_a_table_and_a_chart(rig: LightRig, channel: str) -> None:
     dung = await logged_in(rig, DUNG, channel)
     await dung.say("/lookup")
     await dung.press("📊 Điện năng tiêu thụ")
@@ -156,7 +156,7 @@ async def test_consumption_comes_as_a_table_and_a_chart(rig: Rig, channel: str) 
     assert (width, height) == (1000, 700)
 
 
-async def test_a_large_customer_sees_months_not_terms(rig: Rig) -> None:
+async def test_a_large_customer_sees_months_not_terms(rig: LightRig) -> None:
     cuong = await logged_in(rig, CUONG)
     await cuong.press("🔎 Tra cứu")
     await cuong.press("📊 Điện năng tiêu thụ")
@@ -164,7 +164,7 @@ async def test_a_large_customer_sees_months_not_terms(rig: Rig) -> None:
     assert len(month_lines) == 12  # 36 bills (3 a month) shown as 12 months
 
 
-async def test_the_meter_reading_schedule(rig: Rig) -> None:
+async def test_the_meter_reading_schedule(rig: LightRig) -> None:
     cuong = await logged_in(rig, CUONG)
     await cuong.say("/lookup")
     await cuong.press("📅 Lịch ghi chỉ số")
@@ -191,7 +191,7 @@ async def test_the_meter_reading_schedule(rig: Rig) -> None:
     assert cuong.text.startswith("Ngày bắt đầu (30/09/2026) đang sau ngày kết thúc (01/09/2026).")
 
 
-async def test_payment_points_near_the_address_then_more(rig: Rig) -> None:
+async def test_payment_points_near_the_address_then_more(rig: LightRig) -> None:
     an = await logged_in(rig, AN)
     await an.say("/lookup")
     await an.press("🏪 Điểm thu tiền điện")
@@ -209,21 +209,17 @@ async def test_payment_points_near_the_address_then_more(rig: Rig) -> None:
     assert an.text.splitlines()[1].startswith("6. ")
 
 
-async def test_payment_points_without_login_from_a_shared_location(rig: Rig) -> None:
+async def test_payment_points_without_login_from_a_shared_location(rig: LightRig) -> None:
     driver = await rig.driver("rest", "passer-by")
     await driver.say("/lookup")
     await driver.press("🏪 Điểm thu tiền điện")
     assert driver.text.startswith("Quý khách gửi vị trí để tôi tìm điểm thu gần nhất")
-    status, body = await rig.server.post(
-        "/api/chat", {"user": "passer-by", "location": {"lat": 12.2388, "lon": 109.1967}}
-    )
-    assert status == 200
-    text = body["messages"][0]["text"]
+    (text, *_) = await rig.answer("passer-by", location=Location(12.2388, 109.1967))
     assert text.startswith("🏪 Điểm thu tiền điện gần vị trí Quý khách gửi nhất:")
     assert "Nha Trang" in text.splitlines()[1]
 
 
-async def test_planned_outages_for_the_customers_ward(rig: Rig) -> None:
+async def test_planned_outages_for_the_customers_ward(rig: LightRig) -> None:
     dung = await logged_in(rig, DUNG)
     await dung.say("/lookup")
     await dung.press("⚡ Lịch tạm ngừng cấp điện")
@@ -244,7 +240,7 @@ async def test_planned_outages_for_the_customers_ward(rig: Rig) -> None:
         ("xyz không có", "Tôi chưa tìm thấy khu vực này."),
     ],
 )
-async def test_planned_outages_by_area_without_login(rig: Rig, typed: str, title: str) -> None:
+async def test_planned_outages_by_area_without_login(rig: LightRig, typed: str, title: str) -> None:
     driver = await rig.driver("rest", f"area-{typed}")
     await driver.say("/lookup")
     await driver.press("⚡ Lịch tạm ngừng cấp điện")
@@ -253,7 +249,7 @@ async def test_planned_outages_by_area_without_login(rig: Rig, typed: str, title
     assert title in driver.text
 
 
-async def test_free_text_opens_the_lookup_with_what_was_said(rig: Rig) -> None:
+async def test_free_text_opens_the_lookup_with_what_was_said(rig: LightRig) -> None:
     an = await logged_in(rig, AN)
     await an.say("cho toi xem hoa don PC05CC0123456 thang 9")
     assert an.text.startswith("📄 Hóa đơn điện tử kỳ 1 tháng 09/2026, mã PC05CC0123456")
@@ -270,7 +266,7 @@ async def test_free_text_opens_the_lookup_with_what_was_said(rig: Rig) -> None:
         ("250 so 2 ho", "564.192 đ"),  # 2 households: every tier twice as wide
     ],
 )
-async def test_the_bill_estimate(rig: Rig, typed: str, total: str) -> None:
+async def test_the_bill_estimate(rig: LightRig, typed: str, total: str) -> None:
     driver = await rig.driver("rest", f"estimate-{typed}")
     await driver.say("/lookup")
     await driver.press("🧮 Tính tiền điện")

@@ -4,7 +4,6 @@ with notices written to the outbox as producers write them and sent by the worke
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +15,8 @@ from bot.core.messages import Button, Reply
 from bot.notify import outbox
 from bot.store.models import ChatUser, Delivery
 from tests.drivers import Driver
-from tests.handlers.rig import Rig, password_login
+from tests.handlers.rig import LightRig, password_login
+from tests.helpers import eventually
 
 AN = ("annguyen", "An@2026cskh")
 HOME, SHOP = "PC05CC0123456", "PC05CC0123457"  # Nguyễn Văn An's two codes
@@ -28,8 +28,8 @@ class Sent:
     delivery_ids: list[int]
 
 
-async def chat_user(rig: Rig, driver: Driver) -> ChatUser:
-    async with rig.server.runtime.db.reading() as session:
+async def chat_user(rig: LightRig, driver: Driver) -> ChatUser:
+    async with rig.runtime.db.reading() as session:
         user = await session.scalar(
             select(ChatUser).where(
                 ChatUser.channel == driver.channel,
@@ -41,7 +41,7 @@ async def chat_user(rig: Rig, driver: Driver) -> ChatUser:
 
 
 async def send_notice(
-    rig: Rig,
+    rig: LightRig,
     driver: Driver,
     category: str,
     text: str,
@@ -54,7 +54,7 @@ async def send_notice(
     """Write a notice for this chat as a producer does (with its "💬 Phản hồi" button)
     and, unless it is for later, have the worker send it."""
     user = await chat_user(rig, driver)
-    async with rig.server.runtime.db.transaction() as session:
+    async with rig.runtime.db.transaction() as session:
         notice = await outbox.notice_for(
             session,
             f"test:{uuid.uuid4().hex}",
@@ -81,27 +81,27 @@ async def send_notice(
     return Sent(notice_id, ids)
 
 
-async def delivered(rig: Rig, ids: list[int]) -> None:
-    """Run the worker until these rows are sent (the server's own worker may help)."""
-    for _ in range(100):
-        await rig.server.runtime.worker.run_once()
-        if set((await statuses(rig, ids)).values()) == {"sent"}:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not sent: {await statuses(rig, ids)}")
+async def delivered(rig: LightRig, ids: list[int]) -> None:
+    """Run the worker until these rows are sent (the rig's own worker may help)."""
+
+    async def sent() -> bool:
+        await rig.runtime.worker.run_once()
+        return set((await statuses(rig, ids)).values()) == {"sent"}
+
+    await eventually(sent, message=lambda: statuses(rig, ids))
 
 
-async def statuses(rig: Rig, ids: list[int]) -> dict[int, str]:
-    async with rig.server.runtime.db.reading() as session:
+async def statuses(rig: LightRig, ids: list[int]) -> dict[int, str]:
+    async with rig.runtime.db.reading() as session:
         rows = await session.execute(
             select(Delivery.id, Delivery.status).where(Delivery.id.in_(ids))
         )
         return {int(i): str(s) for i, s in rows}
 
 
-async def rows_for(rig: Rig, driver: Driver) -> int:
+async def rows_for(rig: LightRig, driver: Driver) -> int:
     user = await chat_user(rig, driver)
-    async with rig.server.runtime.db.reading() as session:
+    async with rig.runtime.db.reading() as session:
         return int(
             await session.scalar(
                 select(func.count()).select_from(Delivery).where(Delivery.chat_user_id == user.id)
@@ -121,7 +121,7 @@ async def tap_under_notice(driver: Driver, payload: str) -> None:
 
 @pytest.mark.parametrize("channel", ["rest", "telegram"])
 async def test_the_tab_counts_and_marks_unread_notices_and_opening_one_reads_it(
-    rig: Rig, channel: str
+    rig: LightRig, channel: str
 ) -> None:
     an = await password_login(rig, channel, f"tab-{channel}", *AN)
     await send_notice(rig, an, "bill", "🧾 Tiền điện kỳ 2 tháng 11/2026: 305.230 đ", code=HOME)
@@ -176,7 +176,7 @@ async def test_the_tab_counts_and_marks_unread_notices_and_opening_one_reads_it(
     assert an.text == "🔔 Thông báo gần đây: Quý khách đã đọc hết."
 
 
-async def test_the_tab_is_honest_when_empty_and_personal(rig: Rig) -> None:
+async def test_the_tab_is_honest_when_empty_and_personal(rig: LightRig) -> None:
     stranger = await rig.driver("rest", "tab-stranger")
     await stranger.say("/notices")
     assert stranger.text.startswith("🔑 Mục này cần đăng nhập")
@@ -187,7 +187,7 @@ async def test_the_tab_is_honest_when_empty_and_personal(rig: Rig) -> None:
     assert dung.button_titles == ["🔔 Nhận thông báo", "🏠 Menu"]
 
 
-async def test_a_notice_of_another_chat_cannot_be_opened(rig: Rig) -> None:
+async def test_a_notice_of_another_chat_cannot_be_opened(rig: LightRig) -> None:
     an = await password_login(rig, "rest", "tab-an", *AN)
     other = await password_login(rig, "rest", "tab-an-phone", *AN)
     theirs = await send_notice(rig, other, "bill", "🧾 Tiền điện kỳ 2", code=HOME)
@@ -201,7 +201,7 @@ async def test_a_notice_of_another_chat_cannot_be_opened(rig: Rig) -> None:
 
 
 async def test_switching_a_category_off_for_one_code_stops_its_notices_until_switched_on(
-    rig: Rig,
+    rig: LightRig,
 ) -> None:
     an = await password_login(rig, "rest", "subs-an", *AN)
     await an.say("cài đặt")
@@ -245,7 +245,7 @@ async def test_switching_a_category_off_for_one_code_stops_its_notices_until_swi
     assert an.text.startswith("⚙️ Cài đặt.")
 
 
-async def test_a_code_that_is_not_linked_cannot_be_switched(rig: Rig) -> None:
+async def test_a_code_that_is_not_linked_cannot_be_switched(rig: LightRig) -> None:
     an = await password_login(rig, "rest", "subs-guard", *AN)
     await tap_under_notice(an, "nsub:off:bill:PC10AA0034567")
     assert an.text.splitlines()[:2] == [
@@ -260,7 +260,9 @@ async def test_a_code_that_is_not_linked_cannot_be_switched(rig: Rig) -> None:
 
 
 @pytest.mark.parametrize("channel", ["rest", "telegram"])
-async def test_unsubscribe_under_a_marketing_notice_takes_one_tap(rig: Rig, channel: str) -> None:
+async def test_unsubscribe_under_a_marketing_notice_takes_one_tap(
+    rig: LightRig, channel: str
+) -> None:
     visitor = await rig.driver(channel, f"unsub-{channel}")
     await visitor.say("/start")  # never logged in: "Thông báo khác" still reaches them
     unsubscribe = Button("🔕 Không nhận tin này nữa", payload="unsub:other")
@@ -272,10 +274,8 @@ async def test_unsubscribe_under_a_marketing_notice_takes_one_tap(rig: Rig, chan
         marketing=True,
         buttons=((unsubscribe,),),
     )
-    if channel == "telegram":  # the notice really carries the button
-        pushed = rig.telegram.sent("sendMessage", chat_id=int(visitor.platform_user_id))[-1]
-        under = pushed.fields["reply_markup"]["inline_keyboard"]
-        assert under[-1] == [{"text": "🔕 Không nhận tin này nữa", "callback_data": "unsub:other"}]
+    await visitor.receive_pushes()  # the notice really carries the button
+    assert visitor.replies[-1].buttons[-1] == (unsubscribe,)
 
     await tap_under_notice(visitor, "unsub:other")
     assert visitor.text.startswith("🔕 Đã tắt Thông báo khác. Các thông báo còn lại vẫn đến")
@@ -290,7 +290,7 @@ async def test_unsubscribe_under_a_marketing_notice_takes_one_tap(rig: Rig, chan
 
 
 async def test_one_code_back_on_after_switching_a_category_off_for_the_whole_chat(
-    rig: Rig,
+    rig: LightRig,
 ) -> None:
     an = await password_login(rig, "rest", "subs-chat", *AN)
     await tap_under_notice(an, "unsub:outage")  # "Tắt loại thông báo này" with no code

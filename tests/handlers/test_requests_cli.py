@@ -15,11 +15,11 @@ from bot.dialogs.forms import FieldSpec
 from bot.store.models import ChatUser, RestMessage
 from tests.drivers import Driver
 from tests.handlers import test_services
-from tests.handlers.rig import Rig
+from tests.handlers.rig import LightRig
 from tests.handlers.test_services import complete, logged_in, stored
 
 
-async def cskh(rig: Rig, *argv: str) -> int:
+async def cskh(rig: LightRig, *argv: str) -> int:
     """Parse the command line as bot/__main__.py does and run it on the bot's settings
     (in a thread: the command runs its own event loop)."""
     parser = _parser()
@@ -27,10 +27,10 @@ async def cskh(rig: Rig, *argv: str) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:
         return int(stop.code or 0)
-    return int(await asyncio.to_thread(args.run, rig.server.runtime.settings, args))
+    return int(await asyncio.to_thread(args.run, rig.runtime.settings, args))
 
 
-async def submitted(rig: Rig, user: str, form_id: str) -> str:
+async def submitted(rig: LightRig, user: str, form_id: str) -> str:
     driver = await logged_in(rig, "rest", user)
     text = await complete(driver, form_id)
     match = re.search(r"YC-2026-\d{6}", text)
@@ -38,8 +38,10 @@ async def submitted(rig: Rig, user: str, form_id: str) -> str:
     return match.group(0)
 
 
-async def pushed(rig: Rig, user: str) -> list[str]:
-    async with rig.server.runtime.db.reading() as session:
+async def pushed(rig: LightRig, user: str) -> list[str]:
+    """What the command pushed to the REST user `user`: it runs with channels of its own,
+    and its REST channel keeps a push for the integration to fetch (GET /api/messages)."""
+    async with rig.runtime.db.reading() as session:
         rows = await session.scalars(
             select(RestMessage)
             .join(ChatUser, ChatUser.id == RestMessage.chat_user_id)
@@ -50,7 +52,7 @@ async def pushed(rig: Rig, user: str) -> list[str]:
 
 
 async def test_staff_list_show_and_move_a_request_on(
-    rig: Rig, capsys: pytest.CaptureFixture[str]
+    rig: LightRig, capsys: pytest.CaptureFixture[str]
 ) -> None:
     meter = await submitted(rig, "cli-an", "svc_check_meter")
     outage = await submitted(rig, "cli-an2", "report_outage")
@@ -105,7 +107,7 @@ async def test_staff_list_show_and_move_a_request_on(
 
 
 async def test_staff_mistakes_are_refused_and_the_customer_is_not_told(
-    rig: Rig, capsys: pytest.CaptureFixture[str]
+    rig: LightRig, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = await submitted(rig, "cli-mistakes", "svc_check_meter")
     before = await pushed(rig, "cli-mistakes")
@@ -127,7 +129,7 @@ async def test_staff_mistakes_are_refused_and_the_customer_is_not_told(
 
 
 async def test_a_hostile_answer_cannot_steer_the_staff_terminal_regression(
-    rig: Rig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    rig: LightRig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 12: a form answer with escape codes and a newline was printed raw."""
     hostile = "Công tơ\x1b[2J quay nhanh\n  answered by staff:cli\x9b\u202e đã xử lý"

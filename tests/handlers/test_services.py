@@ -15,10 +15,10 @@ from bot.core.fmt import LOCAL_TZ
 from bot.dialogs.forms import FieldSpec, FormSpec, default_forms
 from bot.dialogs.lifecycle import change_status
 from bot.store import repo
-from bot.store.models import Conversation, RestMessage, ServiceRequest
+from bot.store.models import Conversation, ServiceRequest
 from tests.channels.test_webchat import PNG
 from tests.drivers import Driver
-from tests.handlers.rig import Rig, password_login
+from tests.handlers.rig import ChatRig, LightRig, light_rig, password_login
 
 FORMS = default_forms()
 STORED_DRAFTS = Path(__file__).parents[1] / "dialogs" / "stored_drafts.json"
@@ -26,7 +26,7 @@ STEP = re.compile(r"^(?:Bước|Step) (\d+)/(\d+) — (.*)$", re.MULTILINE)
 
 
 async def logged_in(
-    rig: Rig, channel: str, name: str, who: tuple[str, str] = ("annguyen", "An@2026cskh")
+    rig: ChatRig, channel: str, name: str, who: tuple[str, str] = ("annguyen", "An@2026cskh")
 ) -> Driver:
     return await password_login(rig, channel, name, *who)
 
@@ -109,15 +109,15 @@ async def complete(driver: Driver, form_id: str) -> str:
     return driver.text
 
 
-async def stored(rig: Rig, code: str) -> ServiceRequest:
-    async with rig.server.runtime.db.reading() as session:
+async def stored(rig: ChatRig, code: str) -> ServiceRequest:
+    async with rig.runtime.db.reading() as session:
         request = await session.scalar(select(ServiceRequest).where(ServiceRequest.code == code))
     assert request is not None
     return request
 
 
 @pytest.mark.parametrize("form_id", list(FORMS))
-async def test_every_service_can_be_completed_on_rest(rig: Rig, form_id: str) -> None:
+async def test_every_service_can_be_completed_on_rest(rig: LightRig, form_id: str) -> None:
     driver = await logged_in(rig, "rest", f"svc-{form_id}")
     text = await complete(driver, form_id)
     match = re.search(r"(YC-2026-\d{6})", text)
@@ -137,7 +137,7 @@ async def test_every_service_can_be_completed_on_rest(rig: Rig, form_id: str) ->
 @pytest.mark.parametrize("channel", ["web", "telegram"])
 @pytest.mark.parametrize("form_id", list(FORMS))
 async def test_services_with_attachments_on_web_and_telegram(
-    rig: Rig, channel: str, form_id: str
+    rig: LightRig, channel: str, form_id: str
 ) -> None:
     driver = await logged_in(rig, channel, f"{channel}-{form_id}")
     text = await complete(driver, form_id)
@@ -152,7 +152,7 @@ async def test_services_with_attachments_on_web_and_telegram(
     await driver.close()
 
 
-async def test_the_acknowledgement_promises_working_days(rig: Rig) -> None:
+async def test_the_acknowledgement_promises_working_days(rig: LightRig) -> None:
     driver = await logged_in(rig, "rest", "deadline")
     text = await complete(driver, "svc_change_payment_method")
     # Thursday 26/11/2026 + 3 working days = Tuesday 01/12/2026.
@@ -163,7 +163,7 @@ async def test_the_acknowledgement_promises_working_days(rig: Rig) -> None:
     )
 
 
-async def test_bad_answers_are_corrected_and_the_form_moves_back_and_forth(rig: Rig) -> None:
+async def test_bad_answers_are_corrected_and_the_form_moves_back_and_forth(rig: LightRig) -> None:
     driver = await logged_in(rig, "rest", "mover")
     await driver.say("/services")
     await driver.press("🔌 Dịch vụ cung cấp điện mới")
@@ -193,7 +193,7 @@ async def test_bad_answers_are_corrected_and_the_form_moves_back_and_forth(rig: 
     assert driver.text.startswith("Đã hủy đơn “Cấp điện sinh hoạt”.")
 
 
-async def test_the_summary_lets_a_field_be_changed(rig: Rig) -> None:
+async def test_the_summary_lets_a_field_be_changed(rig: LightRig) -> None:
     driver = await logged_in(rig, "rest", "editor")
     await driver.say("/services")
     await driver.press("📝 Dịch vụ trong quá trình thực hiện hợp đồng mua bán điện")
@@ -208,7 +208,7 @@ async def test_the_summary_lets_a_field_be_changed(rig: Rig) -> None:
     assert "kiểm tra lại" in driver.text  # straight back to the summary
 
 
-async def test_a_draft_survives_a_restart_and_expires_after_a_week(rig: Rig) -> None:
+async def test_a_draft_survives_a_restart_and_expires_after_a_week(rig: LightRig) -> None:
     driver = await logged_in(rig, "rest", "drafter")
     await driver.say("/services")
     await driver.press("📝 Dịch vụ trong quá trình thực hiện hợp đồng mua bán điện")
@@ -218,31 +218,27 @@ async def test_a_draft_survives_a_restart_and_expires_after_a_week(rig: Rig) -> 
     await answer(driver, field_asked(form, driver.text))
     asked = STEP.search(driver.text)
     assert asked is not None
-    # A restart: a new server on the same database.
-    settings = rig.server.runtime.settings
-    from tests.helpers import running_bot
-
-    async with running_bot(settings, clock=rig.clock) as restarted:
-        _status, body = await restarted.post("/api/chat", {"user": "drafter", "text": "/services"})
-        first = body["messages"][0]["buttons"][0][0]
-        assert first["title"].startswith("▶ Tiếp tục: Kiểm tra công tơ")
-        _status, body = await restarted.post(
-            "/api/chat", {"user": "drafter", "button": first["payload"]}
-        )
-        assert STEP.search(body["messages"][0]["text"]).group(0) == asked.group(0)  # type: ignore[union-attr]
+    # A restart: a new runtime on the same database.
+    async with light_rig(rig.runtime.settings, rig.clock) as restarted:
+        again = await restarted.driver("rest", "drafter")
+        await again.say("/services")
+        first = again.replies[0].buttons[0][0]
+        assert first.title.startswith("▶ Tiếp tục: Kiểm tra công tơ")
+        await again.send(payload=first.payload)
+        assert STEP.search(again.replies[0].text).group(0) == asked.group(0)  # type: ignore[union-attr]
         rig.clock.advance(days=7, hours=1)
-        _status, body = await restarted.post("/api/chat", {"user": "drafter", "text": "menu"})
-        assert body["messages"][0]["text"].startswith(
+        await again.say("menu")
+        assert again.replies[0].text.startswith(
             "Đơn “Kiểm tra công tơ và thiết bị đo đếm” Quý khách làm dở đã quá 7 ngày"
         )
 
 
-async def test_a_draft_stored_before_the_typed_draft_resumes(rig: Rig) -> None:
+async def test_a_draft_stored_before_the_typed_draft_resumes(rig: LightRig) -> None:
     """A conversation row written by the engine before issue 13 (tests/dialogs has it):
     the ward question it stopped at comes back with its two wards."""
     driver = await logged_in(rig, "rest", "old-draft")
     stored = json.loads(STORED_DRAFTS.read_text(encoding="utf-8"))["address_areas"]
-    async with rig.server.runtime.db.transaction() as session:
+    async with rig.runtime.db.transaction() as session:
         user = await repo.get_chat_user(session, "rest", driver.platform_user_id)
         assert user is not None
         conversation = await session.scalar(
@@ -264,7 +260,7 @@ async def test_a_draft_stored_before_the_typed_draft_resumes(rig: Rig) -> None:
 
 
 async def test_a_question_in_the_middle_of_a_form_is_answered_then_offered_back(
-    rig: Rig,
+    rig: LightRig,
 ) -> None:
     driver = await logged_in(rig, "rest", "curious")
     await driver.say("/services")
@@ -280,7 +276,7 @@ async def test_a_question_in_the_middle_of_a_form_is_answered_then_offered_back(
     assert field_asked(form, driver.text).type == "date"
 
 
-async def test_the_outage_report_knows_an_announced_outage(rig: Rig) -> None:
+async def test_the_outage_report_knows_an_announced_outage(rig: LightRig) -> None:
     dung = await logged_in(rig, "rest", "dung-report", ("dungpham", "Dung@2026cskh"))
     # During Dung's planned outage (28/11/2026 07:00–15:30 in phường Pleiku).
     during = datetime(2026, 11, 28, 9, 0, tzinfo=LOCAL_TZ)
@@ -302,7 +298,7 @@ async def test_the_outage_report_knows_an_announced_outage(rig: Rig) -> None:
     assert "đội trực sự cố của Điện lực Pleiku" in dung.text and "0987 654 321" in dung.text
 
 
-async def test_danger_offers_the_outage_report(rig: Rig) -> None:
+async def test_danger_offers_the_outage_report(rig: LightRig) -> None:
     driver = await rig.driver("rest", "danger")
     await driver.say("cot dien nga truoc nha toi")
     assert driver.text.startswith("⚠️ Xin Quý khách tránh xa")
@@ -312,12 +308,12 @@ async def test_danger_offers_the_outage_report(rig: Rig) -> None:
 
 
 async def test_status_changes_reach_the_customer_and_more_information_comes_back(
-    rig: Rig,
+    rig: LightRig,
 ) -> None:
     driver = await logged_in(rig, "rest", "tracked")
     text = await complete(driver, "svc_change_owner")
     code = re.search(r"YC-2026-\d{6}", text).group(0)  # type: ignore[union-attr]
-    runtime = rig.server.runtime
+    runtime = rig.runtime
     services = runtime.engine.services
 
     async def staff(status: str, note: str | None = None) -> None:
@@ -335,8 +331,8 @@ async def test_status_changes_reach_the_customer_and_more_information_comes_back
 
     await staff("in_progress")
     await staff("needs_info", "Thiếu ảnh giấy đồng ý của chủ cũ.")
-    async with runtime.db.reading() as session:
-        pushes = [r.message["text"] for r in await session.scalars(select(RestMessage))]
+    await driver.receive_pushes()
+    pushes = [reply.text for reply in driver.replies]
     assert pushes[-2] == f"📋 Yêu cầu {code} (Thay đổi chủ thể hợp đồng mua bán điện): Đang xử lý."
     assert pushes[-1].startswith(
         f"📎 Yêu cầu {code} (Thay đổi chủ thể hợp đồng mua bán điện) "
@@ -357,16 +353,14 @@ async def test_status_changes_reach_the_customer_and_more_information_comes_back
     assert (await stored(rig, code)).status == "done" and before >= 1
 
 
-async def test_another_customers_request_is_refused(rig: Rig) -> None:
+async def test_another_customers_request_is_refused(rig: LightRig) -> None:
     an = await logged_in(rig, "rest", "an-req")
     text = await complete(an, "consult_usage")
     code = re.search(r"YC-2026-\d{6}", text).group(0)  # type: ignore[union-attr]
     dung = await logged_in(rig, "rest", "dung-req", ("dungpham", "Dung@2026cskh"))
     for payload in (f"req:{code}", f"req_info:{code}"):
-        _, body = await rig.server.post("/api/chat", {"user": "dung-req", "button": payload})
-        assert body["messages"][0]["text"] == (
-            "Không tìm thấy yêu cầu này trong các yêu cầu của Quý khách."
-        )
+        texts = await rig.answer("dung-req", payload=payload)
+        assert texts[0] == ("Không tìm thấy yêu cầu này trong các yêu cầu của Quý khách.")
     assert dung.channel == "rest"
 
 

@@ -22,6 +22,7 @@ from bot.store.models import ChatUser, Delivery, Media, Notice, RestMessage
 from tests.drivers import Driver, TelegramDriver, WebDriver
 from tests.fakes import telegram_updates as tu
 from tests.handlers.rig import Rig, password_login
+from tests.helpers import eventually
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 AN, DUNG = ("annguyen", "An@2026cskh"), ("dungpham", "Dung@2026cskh")
@@ -53,16 +54,18 @@ def last_line_error(capsys: pytest.CaptureFixture[str]) -> str:
 
 async def delivered(rig: Rig, notice_id: int) -> list[Delivery]:
     """Deliver until no row of the notice is waiting (the bot's own worker helps)."""
-    for _ in range(100):
+
+    async def done() -> list[Delivery] | None:
         await rig.server.runtime.worker.run_once()
         async with rig.server.runtime.db.reading() as session:
             rows = list(
                 await session.scalars(select(Delivery).where(Delivery.notice_id == notice_id))
             )
-        if all(row.status not in ("queued", "claimed", "sending") for row in rows):
-            return rows
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"notice {notice_id} is still being sent")
+        waiting = any(row.status in ("queued", "claimed", "sending") for row in rows)
+        return None if waiting else rows
+
+    rows: list[Delivery] = await eventually(done, message=f"notice {notice_id} is still being sent")
+    return rows
 
 
 def telegram_messages(rig: Rig, driver: Driver) -> list[dict[str, Any]]:

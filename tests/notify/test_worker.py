@@ -21,7 +21,14 @@ from bot.notify import outbox
 from bot.notify.limits import ChannelLimit, RateLimiter
 from bot.notify.worker import MAX_ATTEMPTS, DeliveryWorker, WorkerOptions
 from bot.store.db import Database
-from bot.store.models import ChatUser, Delivery, NoticeOptOut, TranscriptMessage
+from bot.store.models import (
+    ChatUser,
+    Delivery,
+    NoticeOptOut,
+    TranscriptMessage,
+    WorkerHeartbeat,
+)
+from tests.helpers import eventually
 from tests.test_health import database_down
 
 NOON = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)  # 12:00 in Vietnam
@@ -323,12 +330,10 @@ def connection_attempts(db: Database) -> Callable[[], int]:
     return lambda: attempts[0]
 
 
-async def until(done: Callable[[], bool], seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if done():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"not done within {seconds} s")
+async def registered(db: Database, sender: DeliveryWorker) -> bool:
+    """Whether the worker has written its heartbeat (it is running)."""
+    async with db.reading() as session:
+        return await session.get(WorkerHeartbeat, sender.id) is not None
 
 
 def worker_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -360,7 +365,7 @@ async def test_a_database_outage_is_logged_once_and_waited_out_with_backoff_regr
     stop = asyncio.Event()
     running = asyncio.create_task(sender.run(stop))
     try:
-        await asyncio.sleep(0.2)  # registered, polling
+        await eventually(lambda: registered(db, sender))  # running before the outage
         attempts = connection_attempts(db)
         async with database_down(db):
             clock.advance(hours=1)
@@ -369,7 +374,7 @@ async def test_a_database_outage_is_logged_once_and_waited_out_with_backoff_regr
                 await asyncio.sleep(0.01)
             tried = attempts()
             during = worker_lines(caplog)
-        await until(lambda: len(channel.delivered) == 3)
+        await eventually(lambda: len(channel.delivered) == 3)
     finally:
         stop.set()
         await running
@@ -404,9 +409,10 @@ async def test_sends_whose_outcome_could_not_be_written_are_recorded_once_it_is_
     sender = worker(db, channel, FakeClock(NOON), backoff_base=0.02, backoff_cap=0.1)
     round_ = asyncio.create_task(sender.run_once())
     await sent.wait()
+    attempts = connection_attempts(db)
     async with database_down(db):
         recorded_later.set()
-        await asyncio.sleep(0.5)
+        await eventually(lambda: attempts() >= 3)  # tried, and tried again
         assert not round_.done()  # still trying to record it
     assert await asyncio.wait_for(round_, 5) == 1
     assert await statuses(db) == Counter({"sent": 1}) and len(channel.delivered) == 1
@@ -428,11 +434,12 @@ async def test_a_worker_started_or_stopped_while_the_database_is_down_carries_on
         db, channel, FakeClock(NOON), poll_seconds=0.05, backoff_base=0.02, backoff_cap=0.1
     )
     stop = asyncio.Event()
+    attempts = connection_attempts(db)
     async with database_down(db):
         running = asyncio.create_task(sender.run(stop))
-        await asyncio.sleep(0.3)
+        await eventually(lambda: attempts() >= 3)  # its start failed, and it tried again
         assert not running.done()
-    await until(lambda: sender.sent == 2)  # sent and recorded
+    await eventually(lambda: sender.sent == 2)  # sent and recorded
     async with database_down(db):
         stop.set()
         await asyncio.wait_for(running, 5)  # no error: the rows are taken back later
