@@ -74,6 +74,7 @@ class LightDriver(Driver):
                 "message_ref": str(number),
                 "display_name": "Lan Nguyễn",
                 "language_hint": "vi",
+                "shares_verified_contact": True,  # as the Telegram channel says
             }
         incoming = Incoming(
             channel=self.channel,

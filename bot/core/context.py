@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.core.messages import Incoming, Reply
 from bot.core.outbound import Push
+from bot.core.state import ConversationState
 from bot.core.texts import Texts
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class Context:
     user: ChatUser
     conversation: Conversation
     services: Services
-    state: dict[str, Any]
+    state: ConversationState
     # The engine's router, for payloads held as data (what a gate resumes, a reply that
     # answers no notice); a handler that needs another one calls it as a function.
     router: Routing

@@ -9,10 +9,8 @@ conversation stays where it was.
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +19,8 @@ from sqlalchemy.orm.attributes import flag_modified
 from bot.core.context import Context, Replies, Services
 from bot.core.locks import KeyedLocks, advisory_key
 from bot.core.messages import Button, Incoming, Reply
-from bot.core.router import STATE_BUTTONS, Router
+from bot.core.router import Router
+from bot.core.state import ConversationState
 from bot.core.transcript import record_incoming, record_replies, store_reply_media
 from bot.store import repo
 from bot.store.db import Database
@@ -81,7 +80,7 @@ class Engine:
             display_name=incoming.display_name,
         )
         conversation = await repo.get_or_create_conversation(session, user)
-        secret = self.router.expects_secret(conversation.state or {})
+        secret = self.router.expects_secret(ConversationState(conversation.state))
         recorded = await record_incoming(session, conversation, incoming, redact=secret)
         now = utcnow()
         user.last_seen_at = now
@@ -97,7 +96,7 @@ class Engine:
             user=user,
             conversation=conversation,
             services=self.services,
-            state=copy.deepcopy(conversation.state or {}),
+            state=ConversationState(conversation.state),
             router=self.router,
             incoming_media=[
                 a["media"] for a in recorded.attachments if a.get("type") in ("photo", "document")
@@ -129,7 +128,7 @@ class Engine:
                 )
                 replies = [self._apology(user.language)]
                 conversation = await repo.get_or_create_conversation(session, user)
-                secret = self.router.expects_secret(conversation.state or {})
+                secret = self.router.expects_secret(ConversationState(conversation.state))
                 await record_incoming(session, conversation, incoming, redact=secret)
                 record_replies(session, conversation.id, replies, author="system")
                 return replies
@@ -153,13 +152,13 @@ class Engine:
         return self.services.settings.default_language
 
 
-def _remember_buttons(state: dict[str, Any], replies: Sequence[Reply]) -> None:
+def _remember_buttons(state: ConversationState, replies: Sequence[Reply]) -> None:
     """Keep the payloads of the buttons just shown, by folded title, so a customer who
     types "tra cuu" instead of tapping "🔎 Tra cứu" gets the same result."""
     shown = [reply for reply in replies if reply.buttons]
     if not shown:
         return
-    state[STATE_BUTTONS] = {
+    state.shown_buttons = {
         fold(button.title): button.payload
         for reply in shown
         for button in reply.all_buttons
@@ -167,7 +166,8 @@ def _remember_buttons(state: dict[str, Any], replies: Sequence[Reply]) -> None:
     }
 
 
-def _save_state(conversation: Conversation, state: dict[str, Any]) -> None:
-    if state != conversation.state:
-        conversation.state = state
+def _save_state(conversation: Conversation, state: ConversationState) -> None:
+    stored = state.to_json()
+    if stored != conversation.state:
+        conversation.state = stored
         flag_modified(conversation, "state")

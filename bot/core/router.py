@@ -7,7 +7,7 @@ Order (ARCHITECTURE.md, "per-update flow"):
    middle of a question;
 2b. urgent text (a danger to life: fallen wire, fire, shock) before anything else reads it;
 2c. a reply to an earlier bot message (Telegram) that may answer a notice (`on_answer`);
-3. an answer to the open question (`state["awaiting"]["step"]`), whatever it carries;
+3. an answer to the open question (its step), whatever it carries;
 4. a typed title of a button the bot just showed ("tra cuu" for "🔎 Tra cứu");
 5. a photo, a document, a location or a contact nobody asked for (or content the
    bot cannot take, such as a sticker); a photo may answer a notice (`on_answer`);
@@ -24,13 +24,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from bot.core.context import Context, Handler, Route
+from bot.core.state import ConversationState
 from nlu.normalize import fold
 
 # A payload is "name" or "name:argument"; names stay short because Telegram limits
 # callback data to 64 bytes.
 PAYLOAD_SEPARATOR = ":"
-STATE_AWAITING = "awaiting"
-STATE_BUTTONS = "buttons"
 StartupHook = TypeVar("StartupHook", bound=Callable[[], object])
 
 
@@ -95,9 +94,8 @@ class Router:
 
         return register
 
-    def expects_secret(self, state: dict[str, object]) -> bool:
-        awaiting = state.get(STATE_AWAITING)
-        return isinstance(awaiting, dict) and awaiting.get("step") in self._secret_steps
+    def expects_secret(self, state: ConversationState) -> bool:
+        return state.step in self._secret_steps
 
     def on_photo(self, handler: Handler) -> Handler:
         self._photo = _only(self._photo, handler, "photo")
@@ -189,18 +187,13 @@ class Router:
             hook()
 
     @property
+    def command_names(self) -> list[str]:
+        return sorted(self._commands)
+
+    @property
     def button_names(self) -> list[str]:
         """Every payload name a button may carry (what a forged payload would try)."""
         return sorted(self._buttons)
-
-    def button_handler(self, name: str) -> Handler:
-        """The handler of a button name held as data (free text's intent table); a
-        handler that needs another one imports it and calls it."""
-        return self._buttons[name]
-
-    def command_handler(self, name: str) -> Handler:
-        """The handler of a slash command held as data (free text's greeting)."""
-        return self._commands[name]
 
     # --- resolution --------------------------------------------------------------------
 
@@ -225,12 +218,12 @@ class Router:
         # Never in place of a secret (a PIN typed as a reply stays a PIN).
         if answer and incoming.reply_to_ref and not self.expects_secret(ctx.state):
             return Route(answer)
-        awaiting = ctx.state.get(STATE_AWAITING)
-        if isinstance(awaiting, dict) and awaiting.get("step") in self._steps:
-            return Route(self._steps[awaiting["step"]])
-        shown = ctx.state.get(STATE_BUTTONS)
-        if folded and isinstance(shown, dict) and folded in shown:
-            return self._by_payload(str(shown[folded]))
+        step = ctx.state.step
+        if step is not None and step in self._steps:
+            return Route(self._steps[step])
+        shown = ctx.state.shown_buttons
+        if folded and folded in shown:
+            return self._by_payload(shown[folded])
         if incoming.photos and answer:
             return Route(answer)
         if incoming.photos and self._photo:

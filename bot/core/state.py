@@ -35,6 +35,7 @@ class Awaiting:
     username: str | None = None  # the portal username whose password is asked
     wants: str | None = None  # PIN: what the current PIN is asked for ("change", "remove")
     first: str | None = None  # PIN: a hash of the first entry, compared with the second
+    verified_at: str | None = None  # password reset: when the code proved the phone (ISO)
 
     @classmethod
     def from_json(cls, data: object) -> Awaiting | None:
@@ -93,6 +94,11 @@ class ConversationState:
     @property
     def awaiting(self) -> Awaiting | None:
         return Awaiting.from_json(self._data.get(_AWAITING))
+
+    @property
+    def asked(self) -> Awaiting:
+        """The open question, or an empty one (no step, nothing needed) when none is."""
+        return self.awaiting or Awaiting(step="")
 
     def ask(self, step: str, **needs: Any) -> None:
         """Wait for the answer to `step`; `needs` are Awaiting's other fields."""

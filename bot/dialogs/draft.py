@@ -1,6 +1,6 @@
 """The open form's draft: what the customer has answered so far and where they are.
 
-It lives in the conversation state under `STATE_FORM`, so the database keeps it between
+It lives in the conversation state (`ConversationState.form`), so the database keeps it between
 messages and across restarts. This module is the only one that knows the stored keys:
 `Draft.from_state` reads every row written since forms began (drafts begun before
 issue 12 have no `session`), and `Draft.to_state` writes the same keys, so rows stored
@@ -9,14 +9,14 @@ before and after the typed draft are interchangeable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.core.state import ConversationState
 from bot.dialogs.fields import AreaChoice
 
-STATE_FORM = "form"  # the conversation-state key of the open draft
 DRAFT_LIFETIME = timedelta(days=7)
 # A draft whose age cannot be read is treated as begun at this moment: long expired.
 _UNKNOWN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
@@ -146,24 +146,18 @@ class Draft:
         self.retype = False
 
 
-def open_draft(state: Mapping[str, Any]) -> Draft | None:
+def open_draft(state: ConversationState) -> Draft | None:
     """The draft of the open form in a conversation state, if any."""
-    stored = stored_draft(state)
+    stored = state.form
     return Draft.from_state(stored) if stored is not None else None
 
 
-def stored_draft(state: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The open form's draft exactly as stored."""
-    stored = state.get(STATE_FORM)
-    return stored if isinstance(stored, dict) else None
+def keep_draft(state: ConversationState, draft: Draft) -> None:
+    state.form = draft.to_state()
 
 
-def keep_draft(state: MutableMapping[str, Any], draft: Draft) -> None:
-    state[STATE_FORM] = draft.to_state()
-
-
-def discard_draft(state: MutableMapping[str, Any]) -> None:
-    state.pop(STATE_FORM, None)
+def discard_draft(state: ConversationState) -> None:
+    state.form = None
 
 
 def _time(value: Any, default: datetime = _UNKNOWN_TIME) -> datetime:

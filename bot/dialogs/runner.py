@@ -14,19 +14,19 @@ stored back into the conversation state.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, RequestButton, rows
-from bot.core.router import STATE_AWAITING
 from bot.dialogs.checks import CHECKS
 from bot.dialogs.deadlines import add_working_days, is_rural
-from bot.dialogs.draft import Draft, discard_draft, keep_draft, open_draft, stored_draft
+from bot.dialogs.draft import Draft, discard_draft, keep_draft, open_draft
 from bot.dialogs.field_types import Accept, Outcome, field_type
 from bot.dialogs.field_types import shown_phone as shown_phone
 from bot.dialogs.fields import FieldError
-from bot.dialogs.forms import FieldSpec, FormSpec
+from bot.dialogs.forms import FieldSpec, Forms, FormSpec
 from bot.dialogs.needs import refusal
 from bot.store.models import ChatUser
 
@@ -46,28 +46,23 @@ def session_of(user: ChatUser) -> str:
     return user.history_from.isoformat() if user.history_from is not None else ""
 
 
-# --- for bot/handlers/services.py, which still reads the stored draft --------------------
+@dataclass(frozen=True)
+class Submission:
+    """What a finished form sends: the answers the customer was asked, as the summary
+    showed them and under their Vietnamese labels, and what the request is filed by."""
 
-
-def draft_of(ctx: Context) -> dict[str, Any] | None:
-    """The open form's draft as stored (FormRunner.current gives it typed)."""
-    return stored_draft(ctx.state)
-
-
-def expired(draft: Mapping[str, Any], now: datetime) -> bool:
-    return Draft.from_state(draft).expired(now)
-
-
-def ended_by_logout(draft: Mapping[str, Any], user: ChatUser) -> bool:
-    """A draft begun in a session a log-out has ended: its answers (names, ID numbers,
-    photos) are not to be resumed by whoever holds the chat now (issue 12, point 10)."""
-    return Draft.from_state(draft).ended_by_logout(session_of(user))
+    answers: dict[str, Any]
+    display: dict[str, str | None]
+    labels: dict[str, str]
+    customer_codes: list[str]  # the answers naming a contract, in the form's order
+    photos: list[dict[str, str]]  # attachments: {"type": "photo", "media": id, "field": name}
+    contact_phone: str | None  # the first phone answer: where staff call back
 
 
 class FormRunner:
     """Runs any form of domain.yml for one update at a time (stateless itself)."""
 
-    def __init__(self, forms: Mapping[str, FormSpec], prefill: Prefill) -> None:
+    def __init__(self, forms: Forms, prefill: Prefill) -> None:
         self.forms = forms
         self.prefill = prefill
 
@@ -110,8 +105,8 @@ class FormRunner:
 
     def drop(self, ctx: Context) -> None:
         discard_draft(ctx.state)
-        if (ctx.state.get(STATE_AWAITING) or {}).get("step") == STEP_FORM:
-            ctx.state.pop(STATE_AWAITING, None)
+        if ctx.state.step == STEP_FORM:
+            ctx.state.answered()
 
     # --- asking -----------------------------------------------------------------------------------
 
@@ -129,7 +124,7 @@ class FormRunner:
         form = self.forms[draft.form_id]
         field = form.fields[draft.index]
         kind = field_type(field)
-        ctx.state[STATE_AWAITING] = {"step": STEP_FORM}
+        ctx.state.ask(STEP_FORM)
         draft.updated = ctx.now()
         step, total = self._progress(form, draft)
         prompt = kind.prompt(ctx, field, draft.partial)
@@ -277,7 +272,7 @@ class FormRunner:
 
     def _summary(self, ctx: Context, draft: Draft) -> list[Reply]:
         form = self.forms[draft.form_id]
-        ctx.state[STATE_AWAITING] = {"step": STEP_FORM}
+        ctx.state.ask(STEP_FORM)
         draft.index = len(form.fields)
         lines = [ctx.t("form.summary", title=self._title(ctx, form))]
         edits = []
@@ -306,16 +301,38 @@ class FormRunner:
             )
         ]
 
-    def visible_answers(self, draft: Draft | Mapping[str, Any]) -> dict[str, Any]:
+    def visible_answers(self, draft: Draft) -> dict[str, Any]:
         """The answers to the questions the customer was asked (an answer given before
         changing the one it depended on is not sent)."""
-        typed = draft if isinstance(draft, Draft) else Draft.from_state(draft)
-        form = self.forms[typed.form_id]
+        form = self.forms[draft.form_id]
         return {
-            f.name: typed.answers[f.name]
+            f.name: draft.answers[f.name]
             for f in form.fields
-            if f.shown(typed.answers) and f.name in typed.answers
+            if f.shown(draft.answers) and f.name in draft.answers
         }
+
+    def submission(self, draft: Draft) -> Submission:
+        """What the finished `draft` files as a service request."""
+        form = self.forms[draft.form_id]
+        answers = self.visible_answers(draft)
+        asked = [f for f in form.fields if f.name in answers]
+        return Submission(
+            answers=answers,
+            display={f.name: draft.display.get(f.name) for f in asked},
+            labels={f.name: f.label("vi") for f in asked},
+            customer_codes=[
+                answers[f.name] for f in asked if f.type == "customer_code" and answers[f.name]
+            ],
+            photos=[
+                {"type": "photo", "media": media, "field": f.name}
+                for f in asked
+                if f.type == "photos"
+                for media in answers[f.name]
+            ],
+            contact_phone=next(
+                (answers[f.name] for f in asked if f.type == "phone" and answers[f.name]), None
+            ),
+        )
 
     def deadline(
         self, form: FormSpec, answers: Mapping[str, Any], received: date

@@ -51,14 +51,14 @@ ROUTERS = (
     my_account.router,
     pin.router,
     support.router,
+    freetext.router,  # the fallback: free text no one else took
 )
 
 
 def build_router() -> Router:
-    """The engine's router: every tab's, then free text (the fallback), then the startup
-    hooks (domain.yml's forms are loaded and checked here)."""
+    """The engine's router: every tab's, then the startup hooks (domain.yml's forms are
+    loaded and checked here)."""
     router = Router()
     router.include(*ROUTERS)
-    freetext.register(router)
     router.emit_startup()
     return router

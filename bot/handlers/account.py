@@ -17,13 +17,13 @@ from bot.core.context import Context, Services
 from bot.core.fmt import mask_phone
 from bot.core.messages import Button, KeyboardRequest, Reply, RequestButton
 from bot.core.outbound import PushError
-from bot.core.router import STATE_AWAITING, Router
+from bot.core.router import Router
+from bot.core.state import LoginFlow
 from bot.dialogs.fields import FieldError, parse_phone
 from bot.handlers import my_account
 from bot.handlers.common import ask, back_button, home_button
-from bot.handlers.gates import STATE_RESUME, resume
+from bot.handlers.gates import resume
 from bot.handlers.otp_flow import (
-    STATE_LOGIN,
     check_code,
     email_available,
     failed_lock,
@@ -73,7 +73,7 @@ async def code_not_delivered(services: Services, failed: Undelivered) -> None:
 
 
 def consent_prompt(ctx: Context) -> list[Reply]:
-    ctx.state.pop(STATE_AWAITING, None)
+    ctx.state.answered()
     yes = Button(ctx.t("account.consent_yes"), payload="consent:yes")
     no = Button(ctx.t("account.consent_no"), payload="consent:no")
     return [Reply(text=ctx.t("account.consent"), buttons=((yes, no), (home_button(ctx),)))]
@@ -86,7 +86,7 @@ def consented(ctx: Context) -> bool:
 @router.command("/login", "dang nhap", "kich hoat", "login")
 @router.button("login")
 async def login(ctx: Context) -> list[Reply]:
-    ctx.state.pop(STATE_AWAITING, None)
+    ctx.state.answered()
     if ctx.user.is_activated:
         return await my_account.account(ctx)
     if not consented(ctx):
@@ -109,7 +109,7 @@ def choose_method(ctx: Context) -> list[Reply]:
 @router.button("consent")
 async def consent(ctx: Context) -> list[Reply]:
     if ctx.arg != "yes":
-        ctx.state.pop(STATE_RESUME, None)
+        ctx.state.take_resume()
         return [Reply(text=ctx.t("account.consent_declined"), buttons=((home_button(ctx),),))]
     ctx.user.consent_version = accounts.CONSENT_VERSION
     ctx.user.consent_at = ctx.now()
@@ -144,8 +144,8 @@ async def typed_phone(ctx: Context) -> list[Reply]:
         phone = parse_phone(ctx.incoming.text or "")
     except FieldError:
         return ask(ctx, STEP_PHONE, ctx.t("account.bad_phone"))
-    ctx.state[STATE_LOGIN] = {"subject": phone, "purpose": "activate"}
-    ctx.state.pop(STATE_AWAITING, None)
+    ctx.state.login = LoginFlow(subject=phone, purpose="activate")
+    ctx.state.answered()
     choices = [Button(ctx.t("account.via_sms"), payload="otp:sms")]
     if email_available(ctx.settings):
         choices.append(Button(ctx.t("account.via_email"), payload="otp:email"))
@@ -159,19 +159,20 @@ async def typed_phone(ctx: Context) -> list[Reply]:
 
 @router.button("otp")
 async def otp_button(ctx: Context) -> list[Reply]:
-    flow = dict(ctx.state.get(STATE_LOGIN) or {})
-    if ctx.arg == "resend" and flow.get("step"):
+    flow = ctx.state.login
+    if ctx.arg == "resend" and flow is not None and flow.step:
         return await send_code(ctx, flow)  # the same flow, purpose and address again
     if (
         ctx.arg not in ("sms", "email")
-        or flow.get("purpose") != "activate"
-        or not flow.get("subject")
+        or flow is None
+        or flow.purpose != "activate"
+        or not flow.subject
         or not consented(ctx)
     ):
         return await login(ctx)
     if ctx.arg == "email" and not email_available(ctx.settings):
         return await login(ctx)
-    phone = str(flow["subject"])
+    phone = flow.subject
     customers = await ctx.services.backend.customers_by_phone(phone)
     address: str | None = None
     if customers and ctx.arg == "sms":
@@ -180,21 +181,21 @@ async def otp_button(ctx: Context) -> list[Reply]:
         address = next((c.email for c in customers if c.email), None)
     return await send_code(
         ctx,
-        {
-            "subject": phone,
-            "purpose": "activate",
-            "delivery": ctx.arg,
-            "address": address,
-            "step": STEP_OTP,
-            "sent_key": f"account.code_sent_{ctx.arg}",
-            "params": {"phone": mask_phone(phone)},
-        },
+        LoginFlow(
+            subject=phone,
+            purpose="activate",
+            delivery=ctx.arg,
+            address=address,
+            step=STEP_OTP,
+            sent_key=f"account.code_sent_{ctx.arg}",
+            params={"phone": mask_phone(phone)},
+        ),
     )
 
 
 @router.step(STEP_OTP, secret=True)
 async def typed_code(ctx: Context) -> list[Reply]:
-    phone = str((ctx.state.get(STATE_LOGIN) or {}).get("subject", ""))
+    phone = ctx.state.login.subject if ctx.state.login else ""
     _, refused = await check_code(ctx, STEP_OTP)
     if refused is not None:
         return refused
@@ -221,7 +222,7 @@ async def shared_contact(ctx: Context) -> list[Reply]:
         return ask(ctx, STEP_PHONE, ctx.t("account.bad_phone"))
     customers = await ctx.services.backend.customers_by_phone(phone)
     if not customers:
-        ctx.state.pop(STATE_AWAITING, None)
+        ctx.state.answered()
         text = ctx.t(
             "account.not_on_contract", phone=mask_phone(phone), hotline=ctx.settings.hotline
         )
@@ -253,7 +254,7 @@ async def typed_username(ctx: Context) -> list[Reply]:
 async def typed_password(ctx: Context) -> list[Reply]:
     if not consented(ctx) or ctx.user.otp_required:
         return await login(ctx)
-    username = str(ctx.state.get(STATE_AWAITING, {}).get("username", ""))
+    username = str(ctx.state.asked.username or "")
     attempt = await accounts.check_password(
         ctx.session, username, ctx.incoming.text or "", requester(ctx), ctx.now()
     )
@@ -290,8 +291,8 @@ async def activated(
         return consent_prompt(ctx)
     if ctx.user.otp_required and method != "otp":
         return await login(ctx)
-    ctx.state.pop(STATE_AWAITING, None)
-    ctx.state.pop(STATE_LOGIN, None)
+    ctx.state.answered()
+    ctx.state.login = None
     await accounts.activate(
         ctx.session,
         ctx.user,

@@ -11,7 +11,7 @@ from datetime import date
 from bot.core.context import Context
 from bot.core.fmt import day, kwh, money, short_day
 from bot.core.messages import Button, Media, Reply, rows
-from bot.core.router import STATE_AWAITING, Router
+from bot.core.router import Router
 from bot.handlers.common import back_button, home_button
 from bot.handlers.gates import gate
 from bot.handlers.lookups import arg_part, customer_of, lookups, pick_code, today
@@ -66,7 +66,7 @@ async def with_period(ctx: Context, lookup: str) -> list[Reply]:
 def ask_period(
     ctx: Context, lookup: str, code: str, bills: list[BillRecord], text: str
 ) -> list[Reply]:
-    ctx.state[STATE_AWAITING] = {"step": STEP_PERIOD, "lookup": lookup, "code": code}
+    ctx.state.ask(STEP_PERIOD, lookup=lookup, code=code)
     choices = [
         Button(
             ctx.t("lookups.period_button", term=b.term, month=f"{b.month:02d}", year=b.year),
@@ -102,8 +102,8 @@ def find_period(ctx: Context, text: str, bills: list[BillRecord]) -> list[BillRe
 
 @router.step(STEP_PERIOD)
 async def typed_period(ctx: Context) -> list[Reply]:
-    awaiting = ctx.state.get(STATE_AWAITING, {})
-    lookup, code = str(awaiting.get("lookup", "pay")), str(awaiting.get("code", ""))
+    asked = ctx.state.asked
+    lookup, code = asked.lookup or "pay", asked.code or ""
     # An answer typed after a while goes through the same gates as a button.
     if (stop := gate(ctx, f"lk_{lookup}:{code}")) is not None:
         return stop
@@ -113,7 +113,7 @@ async def typed_period(ctx: Context) -> list[Reply]:
     text = ctx.incoming.text or ""
     found = find_period(ctx, text, bills)
     if found:
-        ctx.state.pop(STATE_AWAITING, None)
+        ctx.state.answered()
         return await answer(ctx, lookup, code, found, bills)
     entities = extract_entities(text, today=today(ctx))
     periods = [e.value for e in entities if e.entity == "period"]

@@ -6,9 +6,7 @@ import re
 
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
-from bot.core.router import STATE_AWAITING
 
-STATE_SCREEN = "screen"
 _ID = re.compile(r"[0-9]{1,9}")  # ASCII digits only: "²" is a digit to str.isdigit()
 
 
@@ -44,14 +42,14 @@ def main_menu_buttons(ctx: Context) -> tuple[tuple[Button, ...], ...]:
 
 def main_menu(ctx: Context, text: str | None = None) -> Reply:
     """The main menu under `text` (by default a short "what can I help with")."""
-    ctx.state[STATE_SCREEN] = "main"
+    ctx.state.screen = "main"
     return Reply(text=text or ctx.t("menu.title"), buttons=main_menu_buttons(ctx))
 
 
 def interim(ctx: Context, feature: str) -> list[Reply]:
     """An honest answer for a feature that is not in the chat yet: what the customer
     can do instead, a link to the utility's portal, and the way home."""
-    ctx.state[STATE_SCREEN] = feature
+    ctx.state.screen = feature
     portal = Button(ctx.t("menu.portal"), url=ctx.settings.portal_url)
     return [
         Reply(
@@ -63,6 +61,6 @@ def interim(ctx: Context, feature: str) -> list[Reply]:
 
 def ask(ctx: Context, step: str, text: str, *buttons: Button, **extra: object) -> list[Reply]:
     """One question, with the way back; the answer goes to `step`."""
-    ctx.state[STATE_AWAITING] = {"step": step, **extra}
+    ctx.state.ask(step, **extra)
     choices = [tuple(buttons)] if buttons else []
     return [Reply(text=text, buttons=(*choices, (back_button(ctx), home_button(ctx))))]

@@ -10,7 +10,7 @@ from datetime import date
 from bot.core.context import Context
 from bot.core.fmt import day, kwh, money
 from bot.core.messages import Button, Reply
-from bot.core.router import STATE_AWAITING, Router
+from bot.core.router import Router
 from bot.handlers.common import home_button
 from bot.handlers.lookups import today
 from nlu.entities import extract_entities
@@ -113,7 +113,7 @@ async def estimate(ctx: Context) -> list[Reply]:
         answer = estimate_from_text(ctx, ctx.parse.text)
         if answer is not None:
             return answer
-    ctx.state[STATE_AWAITING] = {"step": STEP_KWH}
+    ctx.state.ask(STEP_KWH)
     return [Reply(text=ctx.t("estimate.ask_kwh"), buttons=((home_button(ctx),),))]
 
 
@@ -122,5 +122,5 @@ async def typed_kwh(ctx: Context) -> list[Reply]:
     answer = estimate_from_text(ctx, ctx.incoming.text or "")
     if answer is None:
         return [Reply(text=ctx.t("estimate.bad_kwh"), buttons=((home_button(ctx),),))]
-    ctx.state.pop(STATE_AWAITING, None)
+    ctx.state.answered()
     return answer

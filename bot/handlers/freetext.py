@@ -7,17 +7,21 @@ likeliest flows as buttons; chit-chat gets a short answer and the menu.
 
 from __future__ import annotations
 
+import functools
+
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
-from bot.dialogs.forms import Forms, default_forms
+from bot.dialogs.forms import Forms
+from bot.handlers import navigation
 from bot.handlers.common import home_button, main_menu
+from bot.handlers.services import form_runner
 from nlu.model import CONFIDENT, Parse
 
 # Which button's flow each intent opens. Later issues point their intents at the new
 # flows here (e.g. lookup_invoice -> the invoice lookup) without touching the model.
-# The intents of the service forms join at register(), from their `intent:` in
-# domain.yml (loaded there, so that a mistake in a form is a start-up error).
+# The intents of the service forms join them from their `intent:` in domain.yml
+# (`intent_flows`).
 INTENT_FLOWS: dict[str, str] = {
     "help": "help",
     "login": "login",
@@ -53,46 +57,57 @@ def form_flows(forms: Forms) -> dict[str, str]:
     }
 
 
-def register(router: Router) -> None:
-    INTENT_FLOWS.update(form_flows(default_forms()))
+@functools.cache
+def intent_flows() -> dict[str, str]:
+    """Every intent that opens a flow, with the payload of the button it presses: the
+    table above and the service forms' `intent:` in domain.yml."""
+    return {**INTENT_FLOWS, **form_flows(form_runner().forms)}
 
-    async def run_flow(ctx: Context, intent: str, parse: Parse) -> list[Reply]:
-        name, _, arg = INTENT_FLOWS[intent].partition(":")
-        ctx.arg = arg or None
-        ctx.parse = parse
-        return await router.button_handler(name)(ctx)
 
-    @router.fallback
-    async def free_text(ctx: Context) -> list[Reply]:
-        text = ctx.incoming.text or ""
-        parse = ctx.services.understanding.parse(text) if text else None
-        if parse is None:
-            return [main_menu(ctx, ctx.t("unknown.text"))]
-        if parse.confidence >= CONFIDENT:
-            if parse.intent == "greet":
-                return await router.command_handler("/start")(ctx)
-            if parse.intent in CHIT_CHAT:
-                return [main_menu(ctx, ctx.t(CHIT_CHAT[parse.intent]))]
-            if parse.intent in INTENT_FLOWS:
-                return await run_flow(ctx, parse.intent, parse)
-        return did_you_mean(ctx, parse)
+router = Router()
 
-    def did_you_mean(ctx: Context, parse: Parse) -> list[Reply]:
-        choices: list[Button] = []
-        for intent, probability in parse.ranking:
-            flow = INTENT_FLOWS.get(intent)
-            if flow is None or probability < SUGGEST_ABOVE:
-                continue
-            if flow in {b.payload for b in choices}:
-                continue  # two intents of one flow: one button
-            choices.append(Button(ctx.t(f"intents.{intent}"), payload=flow))
-            if len(choices) == SUGGESTIONS:
-                break
-        if not choices:
-            return [main_menu(ctx, ctx.t("unknown.text"))]
-        return [
-            Reply(
-                text=ctx.t("nlu.did_you_mean"),
-                buttons=(*rows(*choices, per_row=1), (home_button(ctx),)),
-            )
-        ]
+
+async def run_flow(ctx: Context, intent: str, parse: Parse) -> list[Reply]:
+    """Open the flow of `intent` with what the message already said."""
+    route = ctx.router.for_payload(intent_flows()[intent])
+    if route is None:  # a flow whose button no router takes: a wiring mistake of ours
+        raise LookupError(f"intent {intent!r} opens {intent_flows()[intent]!r}, which no one takes")
+    ctx.arg, ctx.parse = route.arg, parse
+    return await route.handler(ctx)
+
+
+@router.fallback
+async def free_text(ctx: Context) -> list[Reply]:
+    text = ctx.incoming.text or ""
+    parse = ctx.services.understanding.parse(text) if text else None
+    if parse is None:
+        return [main_menu(ctx, ctx.t("unknown.text"))]
+    if parse.confidence >= CONFIDENT:
+        if parse.intent == "greet":
+            return await navigation.start(ctx)
+        if parse.intent in CHIT_CHAT:
+            return [main_menu(ctx, ctx.t(CHIT_CHAT[parse.intent]))]
+        if parse.intent in intent_flows():
+            return await run_flow(ctx, parse.intent, parse)
+    return did_you_mean(ctx, parse)
+
+
+def did_you_mean(ctx: Context, parse: Parse) -> list[Reply]:
+    choices: list[Button] = []
+    for intent, probability in parse.ranking:
+        flow = intent_flows().get(intent)
+        if flow is None or probability < SUGGEST_ABOVE:
+            continue
+        if flow in {b.payload for b in choices}:
+            continue  # two intents of one flow: one button
+        choices.append(Button(ctx.t(f"intents.{intent}"), payload=flow))
+        if len(choices) == SUGGESTIONS:
+            break
+    if not choices:
+        return [main_menu(ctx, ctx.t("unknown.text"))]
+    return [
+        Reply(
+            text=ctx.t("nlu.did_you_mean"),
+            buttons=(*rows(*choices, per_row=1), (home_button(ctx),)),
+        )
+    ]

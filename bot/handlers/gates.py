@@ -9,16 +9,14 @@ from __future__ import annotations
 from bot.auth import accounts
 from bot.core.context import Context
 from bot.core.messages import Button, Reply
-from bot.core.router import STATE_AWAITING
 from bot.handlers.common import home_button
 
-STATE_RESUME = "resume"
 STEP_PIN_UNLOCK = "pin.unlock"
 
 
 def login_prompt(ctx: Context, resume: str | None) -> list[Reply]:
     if resume:
-        ctx.state[STATE_RESUME] = resume
+        ctx.state.resume = resume
     return [
         Reply(
             text=ctx.t("account.login_first"),
@@ -32,15 +30,15 @@ def gate(ctx: Context, resume: str, *, pin: bool = True) -> list[Reply] | None:
     if not ctx.user.is_activated:
         return login_prompt(ctx, resume)
     if pin and accounts.pin_needed(ctx.user, ctx.now()):
-        ctx.state[STATE_RESUME] = resume
-        ctx.state[STATE_AWAITING] = {"step": STEP_PIN_UNLOCK}
+        ctx.state.resume = resume
+        ctx.state.ask(STEP_PIN_UNLOCK)
         return [Reply(text=ctx.t("pin.ask_unlock"), buttons=((home_button(ctx),),))]
     return None
 
 
 async def resume(ctx: Context, replies: list[Reply]) -> list[Reply]:
     """`replies`, followed by what the customer asked for before a gate stopped them."""
-    payload = ctx.state.pop(STATE_RESUME, None)
+    payload = ctx.state.take_resume()
     if not isinstance(payload, str):
         return replies
     route = ctx.router.for_payload(payload)

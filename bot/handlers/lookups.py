@@ -16,8 +16,8 @@ from bot.auth import accounts
 from bot.core.context import Context
 from bot.core.fmt import local
 from bot.core.messages import Button, Reply, rows
-from bot.core.router import STATE_AWAITING, Router
-from bot.handlers.common import STATE_SCREEN, back_button, home_button
+from bot.core.router import Router
+from bot.handlers.common import back_button, home_button
 from bot.store.backend import CustomerRecord
 
 router = Router()
@@ -78,8 +78,8 @@ async def customer_of(ctx: Context, code: str) -> CustomerRecord:
 @router.command("/lookup", "tra cuu")
 @router.button("lookups")
 async def lookups(ctx: Context) -> list[Reply]:
-    ctx.state[STATE_SCREEN] = "lookups"
-    ctx.state.pop(STATE_AWAITING, None)
+    ctx.state.screen = "lookups"
+    ctx.state.answered()
     buttons = [
         Button(ctx.t(f"lookups.{key}"), payload=payload)
         for key, payload in (

@@ -8,8 +8,9 @@ import re
 from bot.auth import accounts
 from bot.core.context import Context
 from bot.core.messages import Button, Reply
-from bot.core.router import STATE_AWAITING, Router
-from bot.handlers.common import STATE_SCREEN, ask, back_button, home_button, main_menu
+from bot.core.router import Router
+from bot.core.state import LoginFlow
+from bot.handlers.common import ask, back_button, home_button, main_menu
 from bot.handlers.gates import gate
 from bot.handlers.otp_flow import check_code, send_code
 from bot.store.backend import CustomerRecord
@@ -34,7 +35,7 @@ async def linked_customers(ctx: Context) -> list[CustomerRecord]:
 async def account(ctx: Context) -> list[Reply]:
     if (stop := gate(ctx, "account", pin=False)) is not None:
         return stop
-    ctx.state[STATE_SCREEN] = "account"
+    ctx.state.screen = "account"
     customers = await linked_customers(ctx)
     lines = [
         ("⭐ " if c.code == ctx.user.default_customer_code else "• ")
@@ -115,7 +116,7 @@ async def typed_code(ctx: Context) -> list[Reply]:
     if not CUSTOMER_CODE.match(code):
         return ask(ctx, STEP_ADD_CODE, ctx.t("account.bad_code"))
     if accounts.is_linked(ctx.user, code):
-        ctx.state.pop(STATE_AWAITING, None)
+        ctx.state.answered()
         return [Reply(text=ctx.t("account.already_linked", code=code))] + await account(ctx)
     customer = await ctx.services.backend.customer(code)
     phone = customer.phones[0] if customer and customer.phones else None
@@ -125,16 +126,16 @@ async def typed_code(ctx: Context) -> list[Reply]:
     # codes sharing a phone would tell that they share it (issue 12).
     return await send_code(
         ctx,
-        {
-            "subject": f"code:{code}",
-            "purpose": "add_code",
-            "delivery": "sms",
-            "address": phone,
-            "target": code,
-            "step": STEP_ADD_CODE_OTP,
-            "sent_key": "account.add_code_sent",
-            "params": {"code": code},
-        },
+        LoginFlow(
+            subject=f"code:{code}",
+            purpose="add_code",
+            delivery="sms",
+            address=phone,
+            target=code,
+            step=STEP_ADD_CODE_OTP,
+            sent_key="account.add_code_sent",
+            params={"code": code},
+        ),
     )
 
 
@@ -145,7 +146,7 @@ async def add_code_otp(ctx: Context) -> list[Reply]:
     target, refused = await check_code(ctx, STEP_ADD_CODE_OTP)
     if refused is not None:
         return refused
-    ctx.state.pop(STATE_AWAITING, None)
+    ctx.state.answered()
     customer_code = str(target)
     customer = await ctx.services.backend.customer(customer_code)
     accounts.link_code(ctx.session, ctx.user, customer_code)
@@ -166,10 +167,10 @@ def confirm(ctx: Context, text_key: str, payload: str) -> list[Reply]:
 
 def forget_conversation(ctx: Context) -> None:
     """Nothing of the logged-in session carries over: questions, drafts, resumes."""
-    greeted = ctx.state.get("greeted")
+    greeted = ctx.state.greeted
     ctx.state.clear()
     if greeted:
-        ctx.state["greeted"] = greeted
+        ctx.state.greeted = greeted
 
 
 @router.command("/logout", "dang xuat")

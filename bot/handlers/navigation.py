@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bot.core.context import Context, Handler
 from bot.core.messages import Button, Reply
-from bot.core.router import STATE_AWAITING, Router
+from bot.core.router import Router
 from bot.handlers import notices, settings
-from bot.handlers.common import STATE_SCREEN, home_button, main_menu
+from bot.handlers.common import home_button, main_menu
 from nlu.safety import is_danger
 
 # Where "⬅ Quay lại" leads from each screen; anything not listed goes to the main menu.
@@ -25,16 +25,16 @@ router = Router()
 
 @router.command("/start", "bat dau", "start")
 async def start(ctx: Context) -> list[Reply]:
-    ctx.state.pop(STATE_AWAITING, None)
-    first_time = not ctx.state.get("greeted")
-    ctx.state["greeted"] = True
+    ctx.state.answered()
+    first_time = not ctx.state.greeted
+    ctx.state.greeted = True
     return [main_menu(ctx, ctx.t("greet") if first_time else ctx.t("greet_back"))]
 
 
 @router.command("/menu", "menu", "menu chinh", "trang chu", "home", "main menu")
 @router.button("menu")
 async def menu(ctx: Context) -> list[Reply]:
-    ctx.state.pop(STATE_AWAITING, None)
+    ctx.state.answered()
     return [main_menu(ctx)]
 
 
@@ -47,7 +47,7 @@ async def help_(ctx: Context) -> list[Reply]:
 @router.command("/cancel", "huy", "huy bo", "cancel", "thoat", "dung lai", "stop")
 @router.button("cancel")
 async def cancel(ctx: Context) -> list[Reply]:
-    if ctx.state.pop(STATE_AWAITING, None) is None:
+    if ctx.state.answered() is None:
         return [main_menu(ctx, ctx.t("nav.nothing_to_cancel"))]
     return [main_menu(ctx, ctx.t("nav.cancelled"))]
 
@@ -55,8 +55,8 @@ async def cancel(ctx: Context) -> list[Reply]:
 @router.command("/back", "quay lai", "tro lai", "back", "lui lai")
 @router.button("back")
 async def back(ctx: Context) -> list[Reply]:
-    ctx.state.pop(STATE_AWAITING, None)
-    parent = PARENT_SCREEN.get(str(ctx.state.get(STATE_SCREEN)))
+    ctx.state.answered()
+    parent = PARENT_SCREEN.get(str(ctx.state.screen))
     if parent is not None:
         return await parent(ctx)
     return [main_menu(ctx)]

@@ -13,8 +13,8 @@ from dataclasses import replace
 from bot.core.context import Context
 from bot.core.fmt import short_day
 from bot.core.messages import Button, Reply
-from bot.core.router import STATE_AWAITING, Router
-from bot.handlers.common import STATE_SCREEN, home_button, id_arg, main_menu
+from bot.core.router import Router
+from bot.handlers.common import home_button, id_arg, main_menu
 from bot.handlers.gates import gate
 from bot.notify import inbox
 from bot.notify.outbox import CATEGORIES, replies_of
@@ -41,7 +41,7 @@ async def notices(ctx: Context) -> list[Reply]:
 
 async def tab(ctx: Context, text: str | None = None) -> Reply:
     """The categories with their unread counts; `text` in place of the count line."""
-    ctx.state[STATE_SCREEN] = "notices"
+    ctx.state.screen = "notices"
     shelves = await inbox.shelves(ctx.session, ctx.user)
     unread = sum(shelf.unread for shelf in shelves)
     settings_row = (Button(ctx.t("notices.settings_button"), payload="subs"), home_button(ctx))
@@ -67,7 +67,7 @@ async def shelf(ctx: Context) -> list[Reply]:
     category = ctx.arg if ctx.arg in CATEGORIES else "bill"
     if (stop := gate(ctx, f"ncat:{category}")) is not None:
         return stop
-    ctx.state[STATE_SCREEN] = "notices.shelf"
+    ctx.state.screen = "notices.shelf"
     name = ctx.t(f"notices.category.{category}")
     found = await inbox.recent(ctx.session, ctx.user, category)
     counts = next(s for s in await inbox.shelves(ctx.session, ctx.user) if s.category == category)
@@ -117,17 +117,17 @@ async def ask_reply(ctx: Context) -> list[Reply]:
 
 
 def ask(ctx: Context, delivery: Delivery, text: str) -> list[Reply]:
-    ctx.state[STATE_AWAITING] = {"step": STEP_REPLY, "delivery": delivery.id}
+    ctx.state.ask(STEP_REPLY, delivery=delivery.id)
     cancel = Button(ctx.t("notices.cancel_button"), payload="cancel")
     return [Reply(text=text, buttons=((cancel, home_button(ctx)),))]
 
 
 @router.step(STEP_REPLY)
 async def typed_reply(ctx: Context) -> list[Reply]:
-    delivery_id = ctx.state.get(STATE_AWAITING, {}).get("delivery")
+    delivery_id = ctx.state.asked.delivery
     delivery = await ctx.session.get(Delivery, delivery_id) if delivery_id else None
     if delivery is None or delivery.chat_user_id != ctx.user.id:
-        ctx.state.pop(STATE_AWAITING, None)
+        ctx.state.answered()
         return [main_menu(ctx, ctx.t("notices.gone"))]
     if not ((ctx.incoming.text or "").strip() or ctx.incoming_media):
         return ask(ctx, delivery, ctx.t("notices.reply_needed"))
@@ -140,7 +140,7 @@ async def maybe_an_answer(ctx: Context) -> list[Reply]:
         ctx.session,
         ctx.user.id,
         ctx.incoming,
-        question_open=isinstance(ctx.state.get(STATE_AWAITING), dict),
+        question_open=ctx.state.awaiting is not None,
         now=ctx.now(),
     )
     if delivery is None:  # not about a notice: the conversation goes on as usual
@@ -151,9 +151,8 @@ async def maybe_an_answer(ctx: Context) -> list[Reply]:
 
 
 def acknowledge(ctx: Context, delivery: Delivery) -> list[Reply]:
-    awaiting = ctx.state.get(STATE_AWAITING)
-    if isinstance(awaiting, dict) and awaiting.get("step") == STEP_REPLY:
-        ctx.state.pop(STATE_AWAITING)  # answered, whichever way it came
+    if ctx.state.step == STEP_REPLY:
+        ctx.state.answered()  # answered, whichever way it came
     inbox.record_reply(
         ctx.session, ctx.user.id, delivery, ctx.incoming.text, ctx.incoming_media, ctx.now()
     )
@@ -182,7 +181,7 @@ def shown_again(ctx: Context, delivery: Delivery) -> list[Reply]:
     back = Button(ctx.t("menu.back"), payload=f"ncat:{delivery.category}")
     extra.append((back, home_button(ctx)))
     last = replies[-1]
-    ctx.state[STATE_SCREEN] = "notices.notice"
+    ctx.state.screen = "notices.notice"
     return [*replies[:-1], replace(last, buttons=(*last.buttons, *extra))]
 
 

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 
 from bot.auth.guard import Requester
 from bot.auth.otp import Checked, CodeMessage, SendResult, Sent
 from bot.core.context import Context
 from bot.core.fmt import clock
 from bot.core.messages import Button, Reply
-from bot.core.router import STATE_AWAITING
+from bot.core.state import LoginFlow
 from bot.handlers.common import ask, home_button
 from bot.settings import Settings
 
-STATE_LOGIN = "login"  # the code flow in progress: subject, purpose, where it went
 CODE = re.compile(r"^\d{6}$")
 
 
@@ -26,7 +24,7 @@ def code_message(ctx: Context) -> CodeMessage:
 
 
 def failed_lock(ctx: Context, key: str, until: datetime | None) -> list[Reply]:
-    ctx.state.pop(STATE_AWAITING, None)
+    ctx.state.answered()
     when = clock(until) if until is not None else ""
     return [Reply(text=ctx.t(key, time=when), buttons=((home_button(ctx),),))]
 
@@ -42,34 +40,34 @@ def requester(ctx: Context) -> Requester:
     return Requester(ctx.user.id, ctx.incoming.client_address)
 
 
-async def send_code(ctx: Context, flow: dict[str, Any]) -> list[Reply]:
-    """Send (or resend) the code of a flow kept in state["login"]:
-    {subject, purpose, delivery, address, target, step, sent_key, params}."""
-    ctx.state[STATE_LOGIN] = flow
+async def send_code(ctx: Context, flow: LoginFlow) -> list[Reply]:
+    """Send (or resend) the code of `flow`, which the conversation keeps until the code
+    is typed right."""
+    ctx.state.login = flow
     result = await ctx.services.otp.send(
         ctx.session,
-        phone=flow["subject"],
-        purpose=flow["purpose"],
-        delivery=flow["delivery"],
+        phone=flow.subject,
+        purpose=flow.purpose,
+        delivery=flow.delivery or "sms",
         requester=requester(ctx),
-        address=flow.get("address"),
+        address=flow.address,
         text=code_message(ctx),
-        target=flow.get("target"),
+        target=flow.target,
     )
     return sent_answer(ctx, result, flow)
 
 
-def sent_answer(ctx: Context, result: SendResult, flow: dict[str, Any]) -> list[Reply]:
-    step = str(flow["step"])
+def sent_answer(ctx: Context, result: SendResult, flow: LoginFlow) -> list[Reply]:
+    step = str(flow.step)
     outcome = result.outcome
     if outcome == Sent.LOCKED:
         return failed_lock(ctx, "account.locked", result.locked_until)
     if outcome == Sent.RATE_LIMITED:
-        ctx.state.pop(STATE_AWAITING, None)
+        ctx.state.answered()
         return [Reply(text=ctx.t("account.rate_limited"), buttons=((home_button(ctx),),))]
     if outcome == Sent.BUSY:  # the SMS budget is spent: e-mail, or later
-        ctx.state.pop(STATE_AWAITING, None)
-        if flow["purpose"] == "activate" and email_available(ctx.settings):
+        ctx.state.answered()
+        if flow.purpose == "activate" and email_available(ctx.settings):
             email = Button(ctx.t("account.via_email"), payload="otp:email")
             return [
                 Reply(text=ctx.t("account.sms_busy_email"), buttons=((email,), (home_button(ctx),)))
@@ -78,16 +76,16 @@ def sent_answer(ctx: Context, result: SendResult, flow: dict[str, Any]) -> list[
     resend = Button(ctx.t("account.resend"), payload="otp:resend")
     if outcome == Sent.WAIT:
         return ask(ctx, step, ctx.t("account.resend_wait", seconds=result.wait_seconds), resend)
-    return ask(ctx, step, ctx.t(str(flow["sent_key"]), **flow.get("params", {})), resend)
+    return ask(ctx, step, ctx.t(str(flow.sent_key), **flow.params), resend)
 
 
-async def check_code(ctx: Context, step: str) -> tuple[Any, list[Reply] | None]:
-    """The code typed for the flow in state["login"]: (target, None) when right, else
+async def check_code(ctx: Context, step: str) -> tuple[str | None, list[Reply] | None]:
+    """The code typed for the conversation's code flow: (target, None) when right, else
     (None, the answer to give)."""
-    flow = ctx.state.get(STATE_LOGIN) or {}
+    flow = ctx.state.login
     code = "".join((ctx.incoming.text or "").split())
-    if not flow.get("subject"):
-        ctx.state.pop(STATE_AWAITING, None)
+    if flow is None or not flow.subject:
+        ctx.state.answered()
         return None, [
             Reply(text=ctx.t("account.code_wrong", left=0), buttons=((home_button(ctx),),))
         ]
@@ -95,8 +93,8 @@ async def check_code(ctx: Context, step: str) -> tuple[Any, list[Reply] | None]:
         return None, ask(ctx, step, ctx.t("account.code_format"))
     result = await ctx.services.otp.check(
         ctx.session,
-        phone=flow["subject"],
-        purpose=flow["purpose"],
+        phone=flow.subject,
+        purpose=flow.purpose,
         code=code,
         requester=requester(ctx),
     )
@@ -105,5 +103,5 @@ async def check_code(ctx: Context, step: str) -> tuple[Any, list[Reply] | None]:
     if result.outcome == Checked.WRONG:
         resend = Button(ctx.t("account.resend"), payload="otp:resend")
         return None, ask(ctx, step, ctx.t("account.code_wrong", left=result.attempts_left), resend)
-    ctx.state.pop(STATE_LOGIN, None)
+    ctx.state.login = None
     return result.target, None

@@ -8,7 +8,7 @@ from datetime import timedelta
 from bot.core.context import Context
 from bot.core.fmt import clock, day
 from bot.core.messages import Button, Reply, rows
-from bot.core.router import STATE_AWAITING, Router
+from bot.core.router import Router
 from bot.handlers.common import back_button, home_button
 from bot.handlers.lookups import customer_of, pick_code, today
 from bot.store.places import province_name, ward_name, ward_province
@@ -35,7 +35,7 @@ async def outages(ctx: Context) -> list[Reply]:
 
 
 def ask_area(ctx: Context) -> list[Reply]:
-    ctx.state[STATE_AWAITING] = {"step": STEP_AREA}
+    ctx.state.ask(STEP_AREA)
     return [Reply(text=ctx.t("lookups.ask_area"), buttons=((back_button(ctx), home_button(ctx)),))]
 
 
@@ -63,7 +63,7 @@ async def area_typed(ctx: Context, text: str, asked: bool) -> list[Reply] | None
     provinces = [e.value for e in entities if e.entity == "province"]
     ours = [w for w in wards if w["province_code"] in EVNCPC_PROVINCES]
     if asked:
-        ctx.state.pop(STATE_AWAITING, None)
+        ctx.state.answered()
     if len(ours) == 1 or (
         ours and provinces and any(w["province_code"] == provinces[0]["code"] for w in ours)
     ):

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from bot.auth import accounts, guard
 from bot.core.context import Context
 from bot.core.messages import Reply
-from bot.core.router import STATE_AWAITING, Router
+from bot.core.router import Router
+from bot.core.state import LoginFlow
 from bot.handlers.account import activated, consented, login
 from bot.handlers.common import ask
 from bot.handlers.otp_flow import check_code, send_code
@@ -38,15 +39,15 @@ async def reset_username(ctx: Context) -> list[Reply]:
     # phone; an unknown username gets the same answer and nothing is sent.
     return await send_code(
         ctx,
-        {
-            "subject": f"portal:{username}",
-            "purpose": "reset_password",
-            "delivery": "sms",
-            "address": account.phone if account and account.phone else None,
-            "target": username,
-            "step": STEP_RESET_OTP,
-            "sent_key": "account.reset_sent",
-        },
+        LoginFlow(
+            subject=f"portal:{username}",
+            purpose="reset_password",
+            delivery="sms",
+            address=account.phone if account and account.phone else None,
+            target=username,
+            step=STEP_RESET_OTP,
+            sent_key="account.reset_sent",
+        ),
     )
 
 
@@ -66,9 +67,11 @@ async def reset_code(ctx: Context) -> list[Reply]:
 
 @router.step(STEP_NEW_PASSWORD, secret=True)
 async def new_password(ctx: Context) -> list[Reply]:
-    awaiting = ctx.state.get(STATE_AWAITING, {})
-    username = str(awaiting.get("username", ""))
-    verified_at = datetime.fromisoformat(str(awaiting.get("verified_at")))
+    asked = ctx.state.asked
+    username = asked.username or ""
+    if asked.verified_at is None:  # not reached through a right code
+        return await forgot(ctx)
+    verified_at = datetime.fromisoformat(asked.verified_at)
     if ctx.now() - verified_at > RESET_WINDOW:  # the code proved it then, not now
         return await forgot(ctx)
     password = ctx.incoming.text or ""
@@ -78,7 +81,7 @@ async def new_password(ctx: Context) -> list[Reply]:
             STEP_NEW_PASSWORD,
             ctx.t("account.weak_password"),
             username=username,
-            verified_at=awaiting.get("verified_at"),
+            verified_at=asked.verified_at,
         )
     account = await accounts.portal_account(ctx.session, username)
     if account is None:

@@ -7,8 +7,8 @@ from bot.auth import accounts
 from bot.auth.passwords import hash_secret, verify_secret
 from bot.core.context import Context
 from bot.core.messages import Button, Reply
-from bot.core.router import STATE_AWAITING, Router
-from bot.handlers.common import STATE_SCREEN, ask, back_button, home_button, main_menu
+from bot.core.router import Router
+from bot.handlers.common import ask, back_button, home_button, main_menu
 from bot.handlers.gates import STEP_PIN_UNLOCK, gate, resume
 
 STEP_PIN_NEW = "pin.new"
@@ -28,7 +28,7 @@ async def slide_pin_window(ctx: Context) -> None:
 async def pin(ctx: Context) -> list[Reply]:
     if (stop := gate(ctx, "pin", pin=False)) is not None:
         return stop
-    ctx.state[STATE_SCREEN] = "pin"
+    ctx.state.screen = "pin"
     if ctx.user.pin_hash is None:
         set_button = Button(ctx.t("pin.set"), payload="pin_set")
         return [
@@ -68,15 +68,15 @@ async def pin_current(ctx: Context) -> list[Reply]:
 
 @router.step(STEP_PIN_CURRENT, secret=True)
 async def typed_current(ctx: Context) -> list[Reply]:
-    wants = ctx.state.get(STATE_AWAITING, {}).get("wants")
+    wants = ctx.state.asked.wants
     check = await accounts.check_pin(ctx.session, ctx.user, ctx.incoming.text or "", ctx.now())
     if check.locked_out:
-        ctx.state.pop(STATE_AWAITING, None)
+        ctx.state.answered()
         return [main_menu(ctx, ctx.t("pin.locked_out"))]
     if not check.ok:
         return ask(ctx, STEP_PIN_CURRENT, ctx.t("pin.wrong", left=check.attempts_left), wants=wants)
     if wants == "remove":
-        ctx.state.pop(STATE_AWAITING, None)
+        ctx.state.answered()
         accounts.remove_pin(ctx.session, ctx.user)
         return [Reply(text=ctx.t("pin.removed"))] + await pin(ctx)
     return ask(ctx, STEP_PIN_NEW, ctx.t("pin.ask_new"))
@@ -94,10 +94,10 @@ async def typed_new(ctx: Context) -> list[Reply]:
 @router.step(STEP_PIN_AGAIN, secret=True)
 async def typed_again(ctx: Context) -> list[Reply]:
     again = (ctx.incoming.text or "").strip()
-    first = ctx.state.get(STATE_AWAITING, {}).get("first")
+    first = ctx.state.asked.first
     if not isinstance(first, str) or not await verify_secret(first, again):
         return ask(ctx, STEP_PIN_NEW, ctx.t("pin.mismatch"))
-    ctx.state.pop(STATE_AWAITING, None)
+    ctx.state.answered()
     accounts.set_pin_hash(ctx.session, ctx.user, first, ctx.now())
     return [Reply(text=ctx.t("pin.done"))] + await pin(ctx)
 
@@ -109,12 +109,12 @@ async def unlock(ctx: Context) -> list[Reply]:
         ctx.state.clear()
         return [main_menu(ctx, ctx.t("pin.locked_out"))]
     if not check.ok:
-        ctx.state[STATE_AWAITING] = {"step": STEP_PIN_UNLOCK}
+        ctx.state.ask(STEP_PIN_UNLOCK)
         return [
             Reply(
                 text=ctx.t("pin.wrong", left=check.attempts_left),
                 buttons=((home_button(ctx),),),
             )
         ]
-    ctx.state.pop(STATE_AWAITING, None)
+    ctx.state.answered()
     return await resume(ctx, [])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.core.context import Context
 from bot.core.messages import Button, KeyboardRequest, Location, Reply, RequestButton
-from bot.core.router import STATE_AWAITING, Router
+from bot.core.router import Router
 from bot.handlers.common import back_button, home_button, id_arg
 from bot.handlers.lookups import arg_part, customer_of, pick_code
 
@@ -37,7 +37,7 @@ async def points(ctx: Context) -> list[Reply]:
 
 
 def ask_location(ctx: Context) -> list[Reply]:
-    ctx.state[STATE_AWAITING] = {"step": STEP_POINTS}
+    ctx.state.ask(STEP_POINTS)
     request = RequestButton(KeyboardRequest.LOCATION, ctx.t("lookups.send_location"))
     login = Button(ctx.t("menu.login"), payload="login")
     rows_: tuple[tuple[Button, ...], ...] = ((home_button(ctx),),)
@@ -51,7 +51,7 @@ async def location_for_points(ctx: Context) -> list[Reply]:
     where = ctx.incoming.location
     if where is None:
         return ask_location(ctx)
-    ctx.state.pop(STATE_AWAITING, None)
+    ctx.state.answered()
     return await points_near(ctx, where, 0)
 
 

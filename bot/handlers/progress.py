@@ -8,7 +8,7 @@ from typing import Any
 from bot.core.context import Context
 from bot.core.fmt import clock, day
 from bot.core.messages import Button, Reply, rows
-from bot.core.router import STATE_AWAITING, Router
+from bot.core.router import Router
 from bot.handlers.common import back_button, home_button
 from bot.handlers.gates import gate
 from bot.handlers.services import form_runner, title
@@ -108,7 +108,7 @@ async def send_info(ctx: Context) -> list[Reply]:
     request, refusal = await opened(ctx, "req_info")
     if refusal is not None:
         return refusal
-    ctx.state[STATE_AWAITING] = {"step": STEP_INFO, "code": request.code}
+    ctx.state.ask(STEP_INFO, code=request.code)
     done = Button(ctx.t("form.done"), payload=f"req_info_done:{request.code}")
     return [
         Reply(
@@ -120,10 +120,10 @@ async def send_info(ctx: Context) -> list[Reply]:
 
 @router.step(STEP_INFO)
 async def info_given(ctx: Context) -> list[Reply]:
-    code = str((ctx.state.get(STATE_AWAITING) or {}).get("code", ""))
+    code = str(ctx.state.asked.code or "")
     request = await own_request(ctx, code)
     if request is None:
-        ctx.state.pop(STATE_AWAITING, None)
+        ctx.state.answered()
         return [Reply(text=ctx.t("requests.not_yours"), buttons=((home_button(ctx),),))]
     store.add_customer_reply(
         request, text=ctx.incoming.text, media_ids=ctx.incoming_media, now=ctx.now()
@@ -139,7 +139,7 @@ async def info_given(ctx: Context) -> list[Reply]:
 
 @router.button("req_info_done")
 async def info_done(ctx: Context) -> list[Reply]:
-    ctx.state.pop(STATE_AWAITING, None)
+    ctx.state.answered()
     request, refusal = await opened(ctx, "req_info_done")  # a forged code is no code
     if refusal is not None:
         return refusal

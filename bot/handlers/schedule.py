@@ -10,7 +10,7 @@ from bot.auth import accounts
 from bot.core.context import Context
 from bot.core.fmt import day, kwh, number
 from bot.core.messages import Button, Reply, rows
-from bot.core.router import STATE_AWAITING, Router
+from bot.core.router import Router
 from bot.handlers.common import back_button, home_button
 from bot.handlers.gates import gate
 from bot.handlers.lookups import arg_part, customer_of, lookups, pick_code, today
@@ -58,7 +58,7 @@ async def schedule(ctx: Context) -> list[Reply]:
         return await schedule_answer(ctx, code, now, months_back(now, -3))
     if ctx.parse is not None and (answer := await schedule_typed(ctx, code, ctx.parse.text)):
         return answer
-    ctx.state[STATE_AWAITING] = {"step": STEP_RANGE, "code": code}
+    ctx.state.ask(STEP_RANGE, code=code)
     choices = (
         Button(ctx.t("lookups.range_3"), payload=f"lk_sched:{code}:-3"),
         Button(ctx.t("lookups.range_6"), payload=f"lk_sched:{code}:-6"),
@@ -74,7 +74,7 @@ async def schedule(ctx: Context) -> list[Reply]:
 
 @router.step(STEP_RANGE)
 async def typed_range(ctx: Context) -> list[Reply]:
-    code = str(ctx.state.get(STATE_AWAITING, {}).get("code", ""))
+    code = str(ctx.state.asked.code or "")
     if (stop := gate(ctx, f"lk_sched:{code}", pin=False)) is not None:
         return stop
     if not accounts.is_linked(ctx.user, code):
@@ -108,7 +108,7 @@ async def schedule_typed(ctx: Context, code: str, text: str) -> list[Reply] | No
         end = date(year, month, calendar.monthrange(year, month)[1])
     else:
         return None
-    ctx.state.pop(STATE_AWAITING, None)
+    ctx.state.answered()
     return await schedule_answer(ctx, code, start, end)
 
 

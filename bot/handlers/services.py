@@ -11,7 +11,7 @@ from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
 from bot.dialogs.forms import FieldSpec, default_forms
-from bot.dialogs.runner import FormRunner, draft_of, ended_by_logout, expired, shown_phone
+from bot.dialogs.runner import FormRunner, session_of, shown_phone
 from bot.handlers.common import back_button, home_button
 from bot.handlers.gates import gate
 
@@ -74,14 +74,14 @@ def title(ctx: Context, form_id: str) -> str:
 @router.before
 async def drop_old_draft(ctx: Context) -> None:
     runner = form_runner()
-    draft = draft_of(ctx)
-    if draft is not None and ended_by_logout(draft, ctx.user):
+    draft = runner.current(ctx)
+    if draft is not None and draft.ended_by_logout(session_of(ctx.user)):
         runner.drop(ctx)  # silently: whoever is here now may not be its author
         return
-    if draft is not None and expired(draft, ctx.now()):
+    if draft is not None and draft.expired(ctx.now()):
         runner.drop(ctx)
         ctx.notices.append(
-            Reply(text=ctx.t("services.draft_expired", title=title(ctx, draft["id"])))
+            Reply(text=ctx.t("services.draft_expired", title=title(ctx, draft.form_id)))
         )
 
 
@@ -90,12 +90,12 @@ async def drop_old_draft(ctx: Context) -> None:
 async def services(ctx: Context) -> list[Reply]:
     buttons = [Button(ctx.t(f"services.{group}"), payload=f"svc_group:{group}") for group in GROUPS]
     buttons.append(Button(ctx.t("services.progress"), payload="req_list"))
-    draft = draft_of(ctx)
+    draft = form_runner().current(ctx)
     if draft is not None:
         buttons.insert(
             0,
             Button(
-                ctx.t("services.continue_draft", title=title(ctx, draft["id"])[:40]),
+                ctx.t("services.continue_draft", title=title(ctx, draft.form_id)[:40]),
                 payload="form:resume",
             ),
         )
@@ -130,22 +130,24 @@ async def start(ctx: Context) -> list[Reply]:
     runner = form_runner()
     forms = runner.forms
     form_id = ctx.arg or ""
-    if form_id == "svc_new_connection":  # the NLU's intent for both new connections
-        ctx.arg = "new_connection"
-        return await group(ctx)
+    if form_id not in forms and (chosen := forms.by_intent(form_id)):
+        if len(chosen) > 1:  # an intent of several forms (a new connection): the choice
+            ctx.arg = chosen[0].group
+            return await group(ctx)
+        form_id = chosen[0].id
     if form_id not in forms:
         return await services(ctx)
     if (stop := gate(ctx, f"svc:{form_id}")) is not None:
         return stop
-    draft = draft_of(ctx)
-    if draft is not None and draft["id"] == form_id:
+    draft = runner.current(ctx)
+    if draft is not None and draft.form_id == form_id:
         return await runner.resume(ctx)
     if draft is not None:
         go_on = Button(ctx.t("form.cancel_no"), payload="form:resume")
         fresh = Button(ctx.t("services.start_new"), payload=f"svc_new:{form_id}")
         return [
             Reply(
-                text=ctx.t("services.other_draft", title=title(ctx, draft["id"])),
+                text=ctx.t("services.other_draft", title=title(ctx, draft.form_id)),
                 buttons=((go_on,), (fresh,), (home_button(ctx),)),
             )
         ]

@@ -7,7 +7,7 @@ from bot.auth import accounts
 from bot.core.context import Context
 from bot.core.messages import Button, Reply
 from bot.core.router import Router
-from bot.handlers.common import STATE_SCREEN, back_button, home_button, main_menu
+from bot.handlers.common import back_button, home_button, main_menu
 from bot.notify import subscriptions
 from bot.notify.outbox import CATEGORIES
 
@@ -19,7 +19,7 @@ router = Router()
 @router.command("/settings", "cai dat")
 @router.button("settings")
 async def settings(ctx: Context) -> list[Reply]:
-    ctx.state[STATE_SCREEN] = "settings"
+    ctx.state.screen = "settings"
     return [
         Reply(
             text=ctx.t("settings.title", language=ctx.t(f"language.{ctx.lang}")),
@@ -40,7 +40,7 @@ async def settings(ctx: Context) -> list[Reply]:
 @router.command("/language", "/lang", "ngon ngu", "language")
 @router.button("language")
 async def choose_language(ctx: Context) -> list[Reply]:
-    ctx.state[STATE_SCREEN] = "settings.language"
+    ctx.state.screen = "settings.language"
     choices = tuple(Button(ctx.t(f"language.{code}"), payload=f"lang:{code}") for code in LANGUAGES)
     return [
         Reply(
@@ -82,7 +82,7 @@ async def notice_settings(ctx: Context) -> list[Reply]:
 async def notice_switches(ctx: Context, note: str | None = None) -> list[Reply]:
     # No gate: "Thông báo khác" reaches chats that never logged in too; bills and
     # outages are switched per linked code, which only a logged-in chat has.
-    ctx.state[STATE_SCREEN] = "subs"
+    ctx.state.screen = "subs"
     codes = ctx.user.customer_codes
     found = await subscriptions.switches(ctx.session, ctx.user.id, codes)
     on = {(s.category, s.customer_code): ctx.t(f"notices.{'on' if s.on else 'off'}") for s in found}

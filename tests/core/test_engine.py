@@ -165,7 +165,7 @@ async def test_handler_error_apologises_logs_and_keeps_state(rig: LightRig, capl
 
     @router.button("boom")
     async def boom(ctx: Context) -> list[Reply]:
-        ctx.state["screen"] = "half-done"
+        ctx.state.screen = "half-done"
         ctx.user.language = "en"
         raise RuntimeError("simulated failure")
 
@@ -192,9 +192,9 @@ async def test_updates_of_one_conversation_never_interleave(rig: LightRig) -> No
     @router.button("slow")
     async def slow(ctx: Context) -> list[Reply]:
         events.append("start")
-        count = int(ctx.state.get("count", 0))
+        count = int(ctx.state.asked.code or 0)  # a counter kept in the stored state
         await asyncio.sleep(0.05)
-        ctx.state["count"] = count + 1
+        ctx.state.ask("slow", code=str(count + 1))
         events.append("end")
         return [Reply(text=str(count + 1))]
 
@@ -210,9 +210,9 @@ async def test_two_processes_on_one_database_serialise_a_conversation(
     conversation still run one at a time and no update is lost."""
 
     async def slow(ctx: Context) -> list[Reply]:
-        count = int(ctx.state.get("count", 0))
+        count = int(ctx.state.asked.code or 0)  # a counter kept in the stored state
         await asyncio.sleep(0.05)
-        ctx.state["count"] = count + 1
+        ctx.state.ask("slow", code=str(count + 1))
         return [Reply(text=str(count + 1))]
 
     first = make_settings(tmp_path / "a", migrated_url)

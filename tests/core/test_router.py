@@ -7,6 +7,7 @@ import pytest
 from bot.core.context import Context
 from bot.core.messages import Reply
 from bot.core.router import Route, Router
+from bot.core.state import ConversationState
 
 
 async def _shown(ctx: Context) -> list[Reply]:
@@ -31,8 +32,8 @@ def test_an_included_router_brings_its_handlers_and_hooks() -> None:
     root.emit_startup()
 
     assert root.button_names == ["lk_inv", "lk_pay"]
-    assert root.command_handler("/lookup") is _shown
-    assert root.expects_secret({"awaiting": {"step": "pin.new"}})
+    assert root.command_names == ["/lookup"]
+    assert root.expects_secret(ConversationState({"awaiting": {"step": "pin.new"}}))
     assert started == ["tab"]
     assert root.for_payload("lk_pay:PC05CC0123456:2026-10-1") == Route(
         _shown, "PC05CC0123456:2026-10-1"

@@ -10,6 +10,8 @@ from typing import Any, cast
 from bot.core.clock import FakeClock
 from bot.core.context import Context
 from bot.core.messages import Incoming, Reply
+from bot.core.router import Router
+from bot.core.state import ConversationState
 from bot.core.texts import Texts
 from bot.dialogs.forms import FieldSpec
 from bot.store.models import ChatUser, CustomerLink
@@ -17,6 +19,7 @@ from bot.store.models import ChatUser, CustomerLink
 AN_PHONE = "+84905123456"
 AN_CODES = ("PC05CC0123456", "PC05CC0123457")
 _TEXTS = Texts.load()
+_NO_ROUTES = Router()  # the form engine routes nothing itself
 
 
 @dataclass
@@ -25,7 +28,7 @@ class Chat:
 
     codes: tuple[str, ...] = AN_CODES
     phone: str | None = None
-    state: dict[str, Any] = field(default_factory=dict)
+    state: ConversationState = field(default_factory=ConversationState)
     clock: FakeClock = field(default_factory=FakeClock)
     backend: Any = None
 
@@ -49,6 +52,7 @@ class Chat:
             conversation=cast(Any, None),
             services=cast(Any, services),
             state=self.state,
+            router=_NO_ROUTES,
             incoming_media=list(media or []),
         )
 

@@ -72,6 +72,7 @@ class Outages:
             area_description="Phường Hội An",
             status="announced",
             unit_code=None,
+            areas=(),
         )
 
     async def outages(
@@ -87,7 +88,7 @@ async def report_at(chat: Chat, area: str) -> list[str]:
     await engine.start(chat.ctx(), "report_outage")
     await engine.pick(chat.ctx(), "other_address")
     await engine.answer(chat.ctx("12 Trần Phú"))
-    before = dict(chat.state["form"]["answers"])
+    before = dict(chat.state.form["answers"])
     replies = await engine.answer(chat.ctx(area))
     return [reply.text for reply in await engine.checked(chat.ctx(), before, replies)]
 
@@ -100,7 +101,7 @@ async def test_the_outage_report_tells_at_once_of_an_outage_known_there() -> Non
     )
     assert said[1].startswith("Bước 3/6 — Quý khách thấy hiện tượng gì?")
     engine = FormRunner(FORMS, phone_on_record)
-    before = dict(chat.state["form"]["answers"])
+    before = dict(chat.state.form["answers"])
     replies = await engine.pick(chat.ctx(), "whole_area")
     assert text(await engine.checked(chat.ctx(), before, replies)).startswith("Bước 4/6")
     assert chat.backend.asked == [(48, HOI_AN)]  # asked once, for the address

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.dialogs.draft import STATE_FORM, Draft
+from bot.core.state import ConversationState
+from bot.dialogs.draft import Draft
 from bot.dialogs.forms import default_forms
 from bot.dialogs.runner import FormRunner
 from tests.dialogs.context import Chat, phone_on_record, text, titles
@@ -29,7 +30,7 @@ def chat_with(name: str, *, without: tuple[str, ...] = ()) -> Chat:
     stored = copy.deepcopy(STORED[name])
     for key in without:
         stored.pop(key)
-    return Chat(state={STATE_FORM: stored, "awaiting": {"step": "form"}})
+    return Chat(state=ConversationState({"form": stored, "awaiting": {"step": "form"}}))
 
 
 def runner() -> FormRunner:
@@ -69,7 +70,7 @@ async def test_ticked_options_resume_ticked() -> None:
     ]
     replies = await runner().done(chat.ctx())
     assert text(replies).startswith("Bước 3/5 — Họ tên mới?")
-    assert chat.state[STATE_FORM]["answers"]["changes"] == ["name", "notice_address"]
+    assert chat.state.form["answers"]["changes"] == ["name", "notice_address"]
 
 
 async def test_a_typed_street_resumes_at_the_ward() -> None:
@@ -78,7 +79,7 @@ async def test_a_typed_street_resumes_at_the_ward() -> None:
     assert text(replies).startswith("Bước 4/5 — Phường/xã và tỉnh/thành phố?")
     replies = await runner().answer(chat.ctx("phường Hội An, Đà Nẵng"))
     assert text(replies).startswith("Bước 5/5 — Ảnh CCCD/thẻ căn cước có họ tên mới?")
-    assert chat.state[STATE_FORM]["display"]["new_notice_address"] == (
+    assert chat.state.form["display"]["new_notice_address"] == (
         "12 Trần Phú, Phường Hội An, Thành phố Đà Nẵng"
     )
 
@@ -89,7 +90,7 @@ async def test_the_wards_offered_resume_offered() -> None:
     assert titles(replies)[:2] == ["Phường An Khê, Thành phố Đà Nẵng", "Phường An Khê, Gia Lai"]
     replies = await runner().pick(chat.ctx(), "23617")
     assert text(replies).startswith("Bước 5/5")
-    assert chat.state[STATE_FORM]["answers"]["new_notice_address"] == {
+    assert chat.state.form["answers"]["new_notice_address"] == {
         "line": "12 Trần Phú",
         "ward_code": 23617,
         "ward": "Phường An Khê",
@@ -105,7 +106,7 @@ async def test_photos_received_are_kept_and_counted() -> None:
     assert titles(replies) == ["✅ Xong", "⬅ Quay lại", "✖ Hủy"]
     replies = await runner().answer(chat.ctx(media=["second-photo"]))  # the most: done
     assert text(replies).startswith("📋 Thay đổi thông tin đã đăng ký — Quý khách kiểm tra lại:")
-    assert chat.state[STATE_FORM]["answers"]["id_photos"] == [PHOTO, "second-photo"]
+    assert chat.state.form["answers"]["id_photos"] == [PHOTO, "second-photo"]
 
 
 async def test_the_summary_resumes_as_it_was() -> None:
@@ -120,7 +121,7 @@ async def test_the_summary_resumes_as_it_was() -> None:
         "• Ảnh CCCD/thẻ căn cước có họ tên mới: 1 ảnh",
         "Thông tin đúng thì bấm “📨 Gửi yêu cầu”; chưa đúng thì bấm ✏️ để sửa.",
     ]
-    assert runner().visible_answers(chat.state[STATE_FORM])["id_photos"] == [PHOTO]
+    assert runner().visible_answers(Draft.from_state(chat.state.form))["id_photos"] == [PHOTO]
 
 
 async def test_an_answer_changed_from_the_summary_returns_to_it() -> None:
@@ -138,7 +139,7 @@ async def test_a_value_on_record_offered_is_kept_with_one_press() -> None:
     assert "Theo hồ sơ: 0905 123 456" in text(replies)
     replies = await runner().keep(chat.ctx())
     assert "• Số điện thoại liên hệ: 0905 123 456" in text(replies).splitlines()
-    assert chat.state[STATE_FORM]["answers"]["contact_phone"] == "+84905123456"
+    assert chat.state.form["answers"]["contact_phone"] == "+84905123456"
 
 
 async def test_a_chosen_retype_is_not_offered_the_record_again() -> None:
@@ -154,5 +155,5 @@ async def test_back_from_a_stored_draft_goes_to_the_question_before() -> None:
     replies = await runner().back(chat.ctx())
     assert replies is not None
     assert text(replies).startswith("Bước 4/5 — Địa chỉ nhận thông báo mới")
-    assert chat.state[STATE_FORM]["history"] == [0, 1, 2]
-    assert "session" not in chat.state[STATE_FORM]  # an old row stays an old row
+    assert chat.state.form["history"] == [0, 1, 2]
+    assert "session" not in chat.state.form  # an old row stays an old row

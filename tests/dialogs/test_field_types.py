@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from bot.core.context import Context
-from bot.dialogs.draft import STATE_FORM
 from bot.dialogs.field_types import FIELD_TYPES, FieldType, field_type
 from bot.dialogs.fields import FieldError
 from bot.dialogs.forms import FormError, default_forms, load_forms
@@ -68,7 +67,7 @@ async def test_a_new_field_type_is_one_class(
     assert text(replies).startswith("Nội dung hơi ngắn")
     replies = await engine.answer(chat.ctx("thửa 12, tờ 3"))
     assert "• Số thửa, số tờ: thửa 12, tờ 3" in text(replies).splitlines()
-    assert chat.state[STATE_FORM]["answers"] == {"plot": {"plot": 12, "sheet": 3}}
+    assert chat.state.form["answers"] == {"plot": {"plot": 12, "sheet": 3}}
 
 
 def test_every_type_of_the_forms_is_registered_with_the_settings_its_fields_use() -> None:
@@ -91,7 +90,7 @@ async def test_an_address_is_asked_in_two_steps_and_a_ward_picked_among_namesake
     replies = await engine.pick(chat.ctx(), "not-a-ward")
     assert text(replies).startswith("Bước 1/9 — Phường/xã")
     replies = await engine.pick(chat.ctx(), "20224")
-    assert chat.state[STATE_FORM]["display"]["address"] == (
+    assert chat.state.form["display"]["address"] == (
         "12 Trần Phú, Phường An Khê, Thành phố Đà Nẵng"
     )
 
@@ -100,7 +99,9 @@ async def test_photos_come_one_by_one_until_done() -> None:
     chat = Chat()
     engine = FormRunner(default_forms(), phone_on_record)
     await engine.start(chat.ctx(), "svc_new_household")
-    chat.state[STATE_FORM]["index"] = 7  # id_photos: min 2, max 2
+    stored = chat.state.form
+    stored["index"] = 7  # id_photos: min 2, max 2
+    chat.state.form = stored
     replies = await engine.answer(chat.ctx("xong"))
     assert text(replies) == "Cần ít nhất 2 ảnh (Quý khách mới gửi 0). Vui lòng gửi thêm ảnh."
     replies = await engine.answer(chat.ctx(media=["front"]))
@@ -109,8 +110,8 @@ async def test_photos_come_one_by_one_until_done() -> None:
     replies = await engine.answer(chat.ctx("ảnh đây"))
     assert text(replies).startswith("Quý khách vui lòng gửi ảnh")
     replies = await engine.answer(chat.ctx(media=["back"]))
-    assert chat.state[STATE_FORM]["answers"]["id_photos"] == ["front", "back"]
-    assert chat.state[STATE_FORM]["display"]["id_photos"] == "2 ảnh"
+    assert chat.state.form["answers"]["id_photos"] == ["front", "back"]
+    assert chat.state.form["display"]["id_photos"] == "2 ảnh"
 
 
 async def test_a_multiple_choice_is_ticked_then_done() -> None:
@@ -125,4 +126,4 @@ async def test_a_multiple_choice_is_ticked_then_done() -> None:
     replies = await engine.toggle(chat.ctx(), "name")
     assert titles(replies)[:3] == ["☑ Họ tên", "☐ Số điện thoại", "☑ Email"]
     await engine.done(chat.ctx())
-    assert chat.state[STATE_FORM]["answers"]["changes"] == ["name", "email"]
+    assert chat.state.form["answers"]["changes"] == ["name", "email"]

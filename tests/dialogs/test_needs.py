@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from bot.dialogs.draft import STATE_FORM
 from bot.dialogs.forms import default_forms
 from bot.dialogs.runner import FormRunner
 from tests.dialogs.context import AN_CODES, AN_PHONE, Chat, phone_on_record, text, titles
@@ -30,7 +29,7 @@ async def test_a_form_about_a_contract_asks_for_a_linked_code_first(form_id: str
     replies = await FormRunner(default_forms(), phone_on_record).start(chat.ctx(), form_id)
     assert text(replies) == NEEDS_CUSTOMER
     assert titles(replies) == ["➕ Thêm mã khách hàng", "🏠 Menu"]
-    assert STATE_FORM not in chat.state
+    assert chat.state.form is None
     assert (await start(Chat(codes=AN_CODES[:1]), form_id)).startswith("📝 ")
 
 
@@ -42,4 +41,4 @@ async def test_a_form_that_needs_a_phone_takes_a_verified_one_or_a_contracts(
     assert (await start(Chat(codes=AN_CODES, phone=None), form_id)).startswith("📝 ")
     chat = Chat(codes=(), phone=None)  # a website account with no code linked yet
     assert (await start(chat, form_id)).startswith(NEEDS_PHONE)
-    assert STATE_FORM not in chat.state
+    assert chat.state.form is None
