@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from bot.core import phones
 from bot.core.context import Context
-from bot.core.fmt import day, local
+from bot.core.fmt import day, today
 from bot.core.messages import Button, KeyboardRequest, RequestButton, rows
 from bot.dialogs import fields as parse
 from bot.dialogs.dates import RULES
@@ -153,7 +153,7 @@ class IdNumberType(FieldType):
     name = "id_number"
 
     def parse(self, ctx: Context, field: FieldSpec, text: str) -> tuple[Any, str]:
-        number = parse.parse_id_number(text, today=local(ctx.now()).date())
+        number = parse.parse_id_number(text, today=today(ctx))
         return number, number
 
 
@@ -185,7 +185,7 @@ class DateType(FieldType):
     def parse(self, ctx: Context, field: FieldSpec, text: str) -> tuple[Any, str]:
         when = parse.parse_date(
             text,
-            today=local(ctx.now()).date(),
+            today=today(ctx),
             rule=str(field.params.get("rule", "any")),
             max_days=field.params.get("max_days"),
         )
