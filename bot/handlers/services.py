@@ -11,12 +11,10 @@ from bot.core import phones
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
-from bot.dialogs.forms import FieldSpec, default_forms
+from bot.dialogs.forms import GROUPS, FieldSpec, default_forms
 from bot.dialogs.runner import FormRunner, session_of
 from bot.handlers.common import back_button, home_button
 from bot.handlers.gates import gate
-
-GROUPS = ("new_connection", "contract", "support")
 
 router = Router()
 
