@@ -20,11 +20,11 @@ from typing import Any, TypeVar
 from bot.core import fmt
 from bot.core.clock import Clock, SystemClock
 from bot.core.fmt import LOCAL_TZ
+from bot.core.texts import LANGUAGES
 from bot.settings import Settings
 
 T = TypeVar("T")
 CHANNELS = ("telegram", "zalo", "web", "rest")
-LANGUAGES = ("vi", "en")
 TARIFFS = ("household", "business", "production")
 BAR_WIDTH = 30
 

@@ -10,10 +10,6 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-# bot/handlers/account.py still imports mask_phone from here; phone numbers live in
-# bot.core.phones, and this name goes once the handlers import it from there.
-from bot.core.phones import masked as mask_phone  # noqa: F401
-
 if TYPE_CHECKING:
     from bot.core.clock import Clock
 

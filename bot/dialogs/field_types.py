@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from bot.core import phones
 from bot.core.context import Context
-from bot.core.fmt import day, local
+from bot.core.fmt import day, today
 from bot.core.messages import Button, KeyboardRequest, RequestButton, rows
 from bot.dialogs import fields as parse
 from bot.dialogs.dates import RULES
@@ -127,10 +128,10 @@ class PhoneType(FieldType):
 
     def parse(self, ctx: Context, field: FieldSpec, text: str) -> tuple[Any, str]:
         phone = parse.parse_phone(text)
-        return phone, shown_phone(phone)
+        return phone, phones.shown(phone)
 
     def show(self, ctx: Context, value: Any) -> str:
-        return shown_phone(str(value))
+        return phones.shown(str(value))
 
     def receive(self, ctx: Context, field: FieldSpec, partial: Partial) -> Outcome:
         contact = ctx.incoming.contact  # a contact shared from the phone book
@@ -152,7 +153,7 @@ class IdNumberType(FieldType):
     name = "id_number"
 
     def parse(self, ctx: Context, field: FieldSpec, text: str) -> tuple[Any, str]:
-        number = parse.parse_id_number(text, today=local(ctx.now()).date())
+        number = parse.parse_id_number(text, today=today(ctx))
         return number, number
 
 
@@ -184,7 +185,7 @@ class DateType(FieldType):
     def parse(self, ctx: Context, field: FieldSpec, text: str) -> tuple[Any, str]:
         when = parse.parse_date(
             text,
-            today=local(ctx.now()).date(),
+            today=today(ctx),
             rule=str(field.params.get("rule", "any")),
             max_days=field.params.get("max_days"),
         )
@@ -418,12 +419,6 @@ def field_type(field: FieldSpec) -> FieldType:
 def offered_options(ctx: Context, field: FieldSpec) -> list[Option]:
     """The options this customer may pick (one about "my contract" needs a linked code)."""
     return [o for o in field.options if o.requires != "customer" or ctx.user.customer_codes]
-
-
-def shown_phone(e164: str) -> str:
-    """+84905123456 -> 0905 123 456."""
-    national = "0" + e164[3:] if e164.startswith("+84") else e164
-    return f"{national[:4]} {national[4:7]} {national[7:]}".strip()
 
 
 def _choices(ctx: Context, field: FieldSpec) -> list[parse.Option]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+from bot.core import phones
 from bot.dialogs.dates import RULES, NoSuchDate, UnreadableDate, read_date
 from bot.store.places import province_name, ward_name
 from nlu.entities import EVNCPC_PROVINCES, extract_entities
@@ -63,21 +64,13 @@ def parse_text(text: str, *, min_length: int = 1, max_length: int = 500) -> str:
     return value
 
 
-# Mobile prefixes after the 2018 renumbering (the digit after 0): 3, 5, 7, 8, 9.
-# "+84 0905…" keeps the trunk 0 after the country code: a common slip, read as meant.
-_MOBILE = re.compile(r"(?:\+?840?|0)([35789][0-9]{8})", re.ASCII)
-
-
 def parse_phone(text: str) -> str:
-    """A Vietnamese mobile number in E.164: '0905 123 456' -> '+84905123456'.
-
-    Also used outside forms (login, a shared Telegram contact), which catch FieldError.
-    """
-    digits = re.sub(r"[\s.\-()]", "", _compatible(text))
-    match = _MOBILE.fullmatch(digits)
-    if not match:
-        raise FieldError("phone")
-    return "+84" + match.group(1)
+    """A number to call the customer back on, in E.164: a mobile ('0905 123 456' ->
+    '+84905123456') or a landline with its area code ('0236 3822 123' -> '+842363822123')."""
+    try:
+        return phones.parse_contact(text)
+    except phones.NotAPhone:
+        raise FieldError("phone") from None
 
 
 _EMAIL = re.compile(r"([^\s@]+)@((?:[^\s@.]+\.)+[^\s@.0-9]{2,})")

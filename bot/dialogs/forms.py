@@ -21,6 +21,7 @@ from bot.paths import resource_path
 from nlu.intents import INTENTS
 
 __all__ = [
+    "GROUPS",
     "FieldSpec",
     "FormError",
     "FormSpec",

@@ -24,7 +24,6 @@ from bot.dialogs.checks import CHECKS
 from bot.dialogs.deadlines import add_working_days, is_rural
 from bot.dialogs.draft import Draft, discard_draft, keep_draft, open_draft
 from bot.dialogs.field_types import Accept, Outcome, field_type
-from bot.dialogs.field_types import shown_phone as shown_phone
 from bot.dialogs.fields import FieldError
 from bot.dialogs.forms import FieldSpec, Forms, FormSpec
 from bot.dialogs.needs import refusal

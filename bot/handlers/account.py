@@ -13,13 +13,12 @@ import logging
 
 from bot.auth import accounts, audit
 from bot.auth.otp import Undelivered
+from bot.core import phones
 from bot.core.context import Context, Services
-from bot.core.fmt import mask_phone
 from bot.core.messages import Button, KeyboardRequest, Reply, RequestButton
 from bot.core.outbound import PushError
 from bot.core.router import Router
 from bot.core.state import LoginFlow
-from bot.dialogs.fields import FieldError, parse_phone
 from bot.handlers import my_account
 from bot.handlers.common import ask, back_button, home_button
 from bot.handlers.gates import resume
@@ -141,8 +140,8 @@ async def typed_phone(ctx: Context) -> list[Reply]:
     if ctx.incoming.contact is not None:
         return await shared_contact(ctx)
     try:
-        phone = parse_phone(ctx.incoming.text or "")
-    except FieldError:
+        phone = phones.parse_mobile(ctx.incoming.text or "")
+    except phones.NotAPhone:
         return ask(ctx, STEP_PHONE, ctx.t("account.bad_phone"))
     ctx.state.login = LoginFlow(subject=phone, purpose="activate")
     ctx.state.answered()
@@ -188,7 +187,7 @@ async def otp_button(ctx: Context) -> list[Reply]:
             address=address,
             step=STEP_OTP,
             sent_key=f"account.code_sent_{ctx.arg}",
-            params={"phone": mask_phone(phone)},
+            params={"phone": phones.masked(phone)},
         ),
     )
 
@@ -217,14 +216,14 @@ async def shared_contact(ctx: Context) -> list[Reply]:
     if not contact.verified:
         return ask(ctx, STEP_PHONE, ctx.t("account.contact_not_own"))
     try:
-        phone = parse_phone(contact.phone)
-    except FieldError:
+        phone = phones.parse_mobile(contact.phone)
+    except phones.NotAPhone:
         return ask(ctx, STEP_PHONE, ctx.t("account.bad_phone"))
     customers = await ctx.services.backend.customers_by_phone(phone)
     if not customers:
         ctx.state.answered()
         text = ctx.t(
-            "account.not_on_contract", phone=mask_phone(phone), hotline=ctx.settings.hotline
+            "account.not_on_contract", phone=phones.masked(phone), hotline=ctx.settings.hotline
         )
         portal = Button(ctx.t("account.method_portal"), payload="login_portal")
         return [Reply(text=text, buttons=((portal,), (home_button(ctx),)))]

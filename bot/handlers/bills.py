@@ -9,12 +9,12 @@ from collections import defaultdict
 from datetime import date
 
 from bot.core.context import Context
-from bot.core.fmt import day, kwh, money, short_day
+from bot.core.fmt import day, kwh, money, short_day, today
 from bot.core.messages import Button, Media, Reply, rows
 from bot.core.router import Router
 from bot.handlers.common import back_button, home_button
 from bot.handlers.gates import gate
-from bot.handlers.lookups import arg_part, customer_of, lookups, pick_code, today
+from bot.handlers.lookups import arg_part, customer_of, lookups, pick_code
 from bot.store.backend import BillRecord
 from nlu.entities import extract_entities
 

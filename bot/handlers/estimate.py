@@ -8,11 +8,10 @@ import re
 from datetime import date
 
 from bot.core.context import Context
-from bot.core.fmt import day, kwh, money
+from bot.core.fmt import day, kwh, money, today
 from bot.core.messages import Button, Reply
 from bot.core.router import Router
 from bot.handlers.common import home_button
-from bot.handlers.lookups import today
 from nlu.entities import extract_entities
 
 STEP_KWH = "estimate.kwh"

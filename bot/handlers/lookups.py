@@ -10,21 +10,14 @@ rarely needed.
 
 from __future__ import annotations
 
-from datetime import date
-
 from bot.auth import accounts
 from bot.core.context import Context
-from bot.core.fmt import local
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
 from bot.handlers.common import back_button, home_button
 from bot.store.backend import CustomerRecord
 
 router = Router()
-
-
-def today(ctx: Context) -> date:
-    return local(ctx.now()).date()
 
 
 async def pick_code(ctx: Context, lookup: str) -> str | list[Reply]:

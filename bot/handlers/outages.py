@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.core.context import Context
-from bot.core.fmt import clock, day
+from bot.core.fmt import clock, day, today
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
 from bot.handlers.common import back_button, home_button
-from bot.handlers.lookups import customer_of, pick_code, today
+from bot.handlers.lookups import customer_of, pick_code
 from bot.store.places import province_name, ward_name, ward_province
 from nlu.entities import EVNCPC_PROVINCES, extract_entities
 

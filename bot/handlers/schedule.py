@@ -8,12 +8,12 @@ from datetime import date
 
 from bot.auth import accounts
 from bot.core.context import Context
-from bot.core.fmt import day, kwh, number
+from bot.core.fmt import day, kwh, number, today
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
 from bot.handlers.common import back_button, home_button
 from bot.handlers.gates import gate
-from bot.handlers.lookups import arg_part, customer_of, lookups, pick_code, today
+from bot.handlers.lookups import arg_part, customer_of, lookups, pick_code
 from bot.store.backend import CustomerRecord
 from nlu.entities import extract_entities
 

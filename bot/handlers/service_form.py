@@ -5,12 +5,13 @@ form engine."""
 
 from __future__ import annotations
 
+from bot.core import phones
 from bot.core.context import Context
 from bot.core.fmt import day, local
 from bot.core.messages import Button, Reply
 from bot.core.router import Router
 from bot.dialogs.field_types import field_type
-from bot.dialogs.runner import STEP_FORM, shown_phone
+from bot.dialogs.runner import STEP_FORM
 from bot.handlers.common import home_button, id_arg, main_menu
 from bot.handlers.freetext import intent_flows
 from bot.handlers.gates import gate
@@ -173,7 +174,7 @@ async def submit(ctx: Context) -> list[Reply]:
             code=request.code,
             unit=unit,
             hours=form.commitment.get("hours", 2),
-            phone=shown_phone(phone),
+            phone=phones.shown(phone),
         )
         return [Reply(text=text, buttons=buttons)]
     days, deadline = runner.deadline(form, sent.answers, local(now).date())

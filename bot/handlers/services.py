@@ -7,15 +7,14 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from bot.core import phones
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
-from bot.dialogs.forms import FieldSpec, default_forms
-from bot.dialogs.runner import FormRunner, session_of, shown_phone
+from bot.dialogs.forms import GROUPS, FieldSpec, default_forms
+from bot.dialogs.runner import FormRunner, session_of
 from bot.handlers.common import back_button, home_button
 from bot.handlers.gates import gate
-
-GROUPS = ("new_connection", "contract", "support")
 
 router = Router()
 
@@ -28,7 +27,7 @@ async def prefill(
     falling back to the contract's phone for customers who logged in by password."""
     if field.prefill == "user.phone" and ctx.user.verified_phone:
         phone = ctx.user.verified_phone
-        return phone, shown_phone(phone)
+        return phone, phones.shown(phone)
     code = next(
         (
             v
@@ -43,7 +42,7 @@ async def prefill(
     if field.prefill == "customer.name":
         return customer.name, customer.name
     if field.prefill in ("customer.phone", "user.phone") and customer.phones:
-        return customer.phones[0], shown_phone(customer.phones[0])
+        return customer.phones[0], phones.shown(customer.phones[0])
     if field.prefill == "customer.email" and customer.email:
         return customer.email, customer.email
     if field.prefill == "customer.address" and customer.ward_code is not None:

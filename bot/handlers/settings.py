@@ -7,11 +7,10 @@ from bot.auth import accounts
 from bot.core.context import Context
 from bot.core.messages import Button, Reply
 from bot.core.router import Router
+from bot.core.texts import LANGUAGES
 from bot.handlers.common import back_button, home_button, main_menu
 from bot.notify import subscriptions
 from bot.notify.outbox import CATEGORIES
-
-LANGUAGES = ("vi", "en")
 
 router = Router()
 

@@ -34,6 +34,7 @@ from bot.store.models import ChatUser, Delivery, InboxItem
 REPLY_WINDOW = timedelta(hours=24)
 RECENT = 8  # notices listed per category: a phone screen of buttons
 ANSWER_KIND = "inbox_answer"
+# "💬 Phản hồi" under a notice and under staff's answer: "nreply:<notice id>".
 REPLY_PAYLOAD = "nreply"
 HEADLINE_CHARS = 60
 MAX_REPLY_CHARS = 2000

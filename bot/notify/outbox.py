@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.codec import reply_from_json, reply_to_json
 from bot.core.messages import Reply
-from bot.core.transcript import store_reply_media
 from bot.store.models import ChatUser, Delivery, Notice, NoticeOptOut, utcnow
 
 log = logging.getLogger(__name__)
@@ -144,7 +143,7 @@ async def enqueue(
     `claimed_by`: the rows are that worker's already (it sends them right after the
     commit, and no other worker can take them first).
 
-    Replies must carry their media as stored ids (`store_reply_media`) or URLs:
+    Replies must carry their media as stored ids (`transcript.store_reply_media`) or URLs:
     a row holds JSON, never bytes.
     """
     people = [a for a in addressees if a.chat_user.reachable]
@@ -212,14 +211,6 @@ async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> list
         # queued row instead of reading the claim index, until autovacuum comes by.
         await session.execute(text("ANALYZE deliveries"))
     return written
-
-
-async def store_media_once(
-    session: AsyncSession, replies: Sequence[Reply], chat_user_id: int | None = None
-) -> list[Reply]:
-    """Replies with their images and documents stored (a campaign image is stored once
-    and its id shared by every row)."""
-    return await store_reply_media(session, replies, chat_user_id)
 
 
 def replies_of(delivery: Delivery) -> list[Reply]:

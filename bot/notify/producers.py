@@ -30,6 +30,7 @@ from bot.core import fmt
 from bot.core.messages import Button, Reply
 from bot.core.texts import Texts
 from bot.notify import outbox
+from bot.notify.inbox import REPLY_PAYLOAD
 from bot.notify.outbox import Addressee
 from bot.notify.segments import Area, Linked, Segment, in_sentence, linked_users, users_of_codes
 from bot.store.backend import (
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 # "💳 Thanh toán" opens the Thanh toán tab with the code as its argument (the tab
 # answers for every code today; the payments issue reads the argument).
 PAY_PAYLOAD = "payments"
-REPLY_PAYLOAD = "nreply"
 # The Cài đặt tab's one-tap switch: "unsub:<category>[:<customer code>]".
 UNSUBSCRIBE_PAYLOAD = "unsub"
 BILL_KINDS = ("issued", "reminder", "debt", "paid")

@@ -26,7 +26,6 @@ from bot.store.places import province_name, ward_name, ward_province
 from nlu.entities import extract_entities
 from nlu.normalize import fold
 
-TARIFF_GROUPS = ("household", "business", "production")
 # Administrative prefixes that read in lower case inside a sentence ("khu vực phường
 # Hội An"); a province named without one ("Gia Lai") keeps its capitals.
 _PREFIXES = re.compile(r"^(Phường|Xã|Đặc khu|Thành phố|Tỉnh) ")

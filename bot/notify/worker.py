@@ -153,7 +153,6 @@ class DeliveryWorker:
         self._registered = False
         self.backoff = Backoff(self.id, self.options.backoff_base, self.options.backoff_cap)
         self.sent = 0  # counters for benchmarks and logs
-        self.in_flight = 0
         self.on_sent: Callable[[Delivery], None] | None = None  # benchmarks' hook
 
     def serves(self) -> list[str]:
@@ -388,9 +387,7 @@ class DeliveryWorker:
                     chats.add(chat)
             pending = later
             wave = await self._mark_sending(wave)
-            self.in_flight = len(wave)
             results = await asyncio.gather(*(self._send(item) for item in wave))
-            self.in_flight = 0
             await self._record(results)
             outcomes.extend(results)
         return outcomes

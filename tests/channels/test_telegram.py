@@ -152,11 +152,14 @@ async def test_own_contact_is_verified_and_someone_elses_is_not(tg: TelegramRig)
     await tg.answered(count=2)
     await tg.send(tu.contact(22, CHAT, "0935777888", contact_user_id=None))
     await tg.answered(count=3)
+    await tg.send(tu.contact(23, CHAT, "0236 3822 123", contact_user_id=None))  # a landline
+    await tg.answered(count=4)
     contacts = [m.attachments[0] for m in await tg.transcript()]
     assert contacts == [
         {"type": "contact", "phone": "+84905123456", "verified": True},
         {"type": "contact", "phone": "+84914222333", "verified": False},
         {"type": "contact", "phone": "+84935777888", "verified": False},
+        {"type": "contact", "phone": "+842363822123", "verified": False},
     ]
 
 

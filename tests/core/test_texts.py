@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.core.texts import Texts, TextsError
-from bot.handlers.settings import LANGUAGES
+from bot.core.texts import LANGUAGES, Texts, TextsError
 
 ROOT = Path(__file__).parents[2]
 

@@ -9,10 +9,12 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
+import phonenumbers
 import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from phonenumbers import PhoneNumberType
 
 from bot.core.texts import Texts
 from bot.dialogs.fields import (
@@ -86,6 +88,29 @@ def test_text_too_short_or_too_long_says_how_many() -> None:
 
 
 # --- phone ---------------------------------------------------------------------------------------
+# The mobile ranges the networks use since the 2018 renumbering (after the trunk 0), as
+# published: Viettel, VinaPhone, MobiFone, Vietnamobile, Gmobile, Itel, Reddi. Where only
+# part of a range is in use, the in-use blocks (052x, 0559, 089x, 099x).
+MOBILE_PREFIXES = [
+    *("32", "33", "34", "35", "36", "37", "38", "39", "86", "96", "97", "98"),
+    *("81", "82", "83", "84", "85", "88", "91", "94"),
+    *("70", "76", "77", "78", "79", "896", "897", "898", "899", "90", "93"),
+    *("522", "523", "528", "56", "58", "92"),
+    *("59", "990", "991", "993", "994", "995", "996", "997", "998", "999"),
+    *("87", "559"),
+]
+
+
+@pytest.mark.parametrize("prefix", MOBILE_PREFIXES)
+def test_the_mobile_prefixes_are_mobile_ranges_to_the_numbering_plan(prefix: str) -> None:
+    """Checked by libphonenumber's plan, every block of a two-digit range included."""
+    blocks = [prefix] if len(prefix) == 3 else [prefix + digit for digit in string.digits]
+    for national in (block.ljust(9, fill) for block in blocks for fill in "09"):
+        number = phonenumbers.parse("0" + national, "VN")
+        assert phonenumbers.is_valid_number(number), national
+        assert phonenumbers.number_type(number) == PhoneNumberType.MOBILE, national
+
+
 @pytest.mark.parametrize(
     "typed",
     [
@@ -106,33 +131,48 @@ def test_phone_in_any_layout_is_kept_in_e164(typed: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("0236 3822 123", "+842363822123"),  # Đà Nẵng
+        ("0236.3822.123", "+842363822123"),
+        ("+84 236 3822 123", "+842363822123"),
+        ("024 3826 1234", "+842438261234"),  # Hà Nội
+        ("0235 3852 111", "+842353852111"),  # Quảng Nam
+    ],
+)
+def test_a_landline_with_its_area_code_is_a_contact_number(typed: str, kept: str) -> None:
+    assert parse_phone(typed) == kept
+
+
+@pytest.mark.parametrize(
     "typed", ["12345", "0905 123 45", "0905 123 4567", "0205 123 456", "1900 1909", "số tôi", ""]
 )
-def test_phone_that_is_no_vietnamese_mobile_is_rejected(typed: str) -> None:
+def test_phone_that_is_no_vietnamese_number_to_call_is_rejected(typed: str) -> None:
     assert rejected(lambda: parse_phone(typed), "phone") == {}
 
 
 @given(
-    prefix=st.sampled_from("35789"),
-    rest=st.text("0123456789", min_size=8, max_size=8),
+    prefix=st.sampled_from(MOBILE_PREFIXES),
+    rest=st.text("0123456789", min_size=7, max_size=7),
     layout=st.sampled_from(
         [
-            "0{p}{r}",
-            "0{p}{a} {b} {c}",
-            "0{p}{a}.{b}.{c}",
-            "0{p}{a}-{b}-{c}",
-            "+84{p}{r}",
-            "+84 {p}{a} {b} {c}",
-            "84{p}{r}",
-            " (+84) {p}{r} ",
+            "0{n}",
+            "0{a} {b} {c}",
+            "0{a}.{b}.{c}",
+            "0{a}-{b}-{c}",
+            "+84{n}",
+            "+84 {a} {b} {c}",
+            "84{n}",
+            " (+84) {n} ",
         ]
     ),
 )
 def test_any_mobile_number_in_any_layout_normalises_the_same(
     prefix: str, rest: str, layout: str
 ) -> None:
-    typed = layout.format(p=prefix, r=rest, a=rest[:2], b=rest[2:5], c=rest[5:])
-    assert parse_phone(typed) == f"+84{prefix}{rest}"
+    national = (prefix + rest)[:9]  # nine digits after the trunk 0
+    typed = layout.format(n=national, a=national[:3], b=national[3:6], c=national[6:])
+    assert parse_phone(typed) == f"+84{national}"
 
 
 # --- e-mail --------------------------------------------------------------------------------------
@@ -601,7 +641,7 @@ def test_the_texts_are_in_domain_yml() -> None:
     assert texts.get("fields.id_length", "vi", count=11) == (
         "Số định danh cần đủ 12 chữ số (Quý khách vừa nhập 11). Ví dụ: 048090001234."
     )
-    assert (
-        texts.get("fields.phone")
-        == "Số điện thoại chưa đúng. Vui lòng nhập 10 số, ví dụ 0905 123 456."
+    assert texts.get("fields.phone") == (
+        "Số điện thoại chưa đúng. Vui lòng nhập số di động 10 số, ví dụ 0905 123 456, "
+        "hoặc số máy bàn 11 số gồm cả mã vùng, ví dụ 0236 3822 123."
     )

@@ -129,7 +129,11 @@ async def test_bad_input_is_corrected_with_an_example(rig: LightRig) -> None:
     await start_login(driver)
     await driver.press("📱 Số điện thoại")
     await driver.say("12345")
-    assert driver.text == "Số điện thoại chưa đúng. Vui lòng nhập 10 số, ví dụ 0905 123 456."
+    assert driver.text == (
+        "Số điện thoại chưa đúng. Vui lòng nhập số di động 10 số, ví dụ 0905 123 456."
+    )
+    await driver.say("0236 3822 123")  # a landline: no SMS code reaches it
+    assert driver.text.startswith("Số điện thoại chưa đúng. Vui lòng nhập số di động 10 số")
     await driver.say("0905123456")
     await driver.press("💬 SMS")
     await driver.say("12ab")

@@ -208,6 +208,24 @@ async def test_the_summary_lets_a_field_be_changed(rig: LightRig) -> None:
     assert "kiểm tra lại" in driver.text  # straight back to the summary
 
 
+async def test_a_landline_is_taken_as_the_contact_number(rig: LightRig) -> None:
+    driver = await logged_in(rig, "rest", "landline")
+    await driver.say("/services")
+    await driver.press("📝 Dịch vụ trong quá trình thực hiện hợp đồng mua bán điện")
+    await driver.press(FORMS["svc_check_meter"].title["vi"])
+    form = FORMS["svc_check_meter"]
+    while field_asked(form, driver.text).type != "phone":
+        await answer(driver, field_asked(form, driver.text))
+    await driver.press("✏️ Sửa")  # not the number on record
+    await driver.say("0236 3822 123")
+    assert "kiểm tra lại" in driver.text and "0236 3822 123" in driver.text
+    await driver.press("📨 Gửi yêu cầu")
+    code = re.search(r"YC-2026-\d{6}", driver.text)
+    assert code is not None
+    request = await stored(rig, code.group(0))
+    assert request.data["answers"]["contact_phone"] == "+842363822123"
+
+
 async def test_a_draft_survives_a_restart_and_expires_after_a_week(rig: LightRig) -> None:
     driver = await logged_in(rig, "rest", "drafter")
     await driver.say("/services")

@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message, Update
 
 from bot.channels.telegram.sending import TelegramSender
 from bot.core.messages import Contact, Incoming, Location, Media
-from bot.core.phones import NotAPhone, parse_mobile
+from bot.core.phones import NotAPhone, parse_contact
 from bot.store.media import is_refused_upload, sniff_media
 from bot.store.media_quota import MediaQuota
 
@@ -148,8 +148,10 @@ def chat_of(update: Update) -> int | None:
 
 
 def _e164(phone: str) -> str:
-    """Telegram sends a contact's number without "+" ("84905123456")."""
+    """Telegram sends a contact's number without "+" ("84905123456"), and one from the
+    phone book as its owner wrote it ("0236 3822 123"): a Vietnamese number, mobile or
+    landline, is kept in E.164 (login then takes only a mobile), any other gets its "+"."""
     try:
-        return parse_mobile(phone)
+        return parse_contact(phone)
     except NotAPhone:
         return phone if phone.startswith("+") else f"+{phone}"
