@@ -124,10 +124,11 @@ class TextType(FieldType):
 
 class PhoneType(FieldType):
     name = "phone"
+    params = frozenset({"mobile"})  # mobile: true where the number must receive SMS codes
     prefills = frozenset({"customer.phone", "user.phone"})
 
     def parse(self, ctx: Context, field: FieldSpec, text: str) -> tuple[Any, str]:
-        phone = parse.parse_phone(text)
+        phone = parse.parse_phone(text, mobile=bool(field.params.get("mobile", False)))
         return phone, phones.shown(phone)
 
     def show(self, ctx: Context, value: Any) -> str:

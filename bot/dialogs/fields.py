@@ -64,9 +64,15 @@ def parse_text(text: str, *, min_length: int = 1, max_length: int = 500) -> str:
     return value
 
 
-def parse_phone(text: str) -> str:
+def parse_phone(text: str, *, mobile: bool = False) -> str:
     """A number to call the customer back on, in E.164: a mobile ('0905 123 456' ->
-    '+84905123456') or a landline with its area code ('0236 3822 123' -> '+842363822123')."""
+    '+84905123456') or a landline with its area code ('0236 3822 123' -> '+842363822123');
+    only a mobile when `mobile` (a number that must receive SMS codes)."""
+    if mobile:
+        try:
+            return phones.parse_mobile(text)
+        except phones.NotAPhone:
+            raise FieldError("mobile") from None
     try:
         return phones.parse_contact(text)
     except phones.NotAPhone:

@@ -33,6 +33,7 @@ from bot.dialogs.fields import (
     parse_text,
     parse_yes_no,
 )
+from bot.dialogs.forms import default_forms
 from nlu.normalize import strip_diacritics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,6 +143,15 @@ def test_phone_in_any_layout_is_kept_in_e164(typed: str) -> None:
 )
 def test_a_landline_with_its_area_code_is_a_contact_number(typed: str, kept: str) -> None:
     assert parse_phone(typed) == kept
+
+
+def test_a_number_that_must_take_sms_codes_is_a_mobile_only() -> None:
+    """The contract's new phone (svc_change_info, `mobile: true`) receives the login's
+    one-time codes: a landline is refused with that reason."""
+    assert parse_phone("0905 123 456", mobile=True) == "+84905123456"
+    assert rejected(lambda: parse_phone("0236 3822 123", mobile=True), "mobile") == {}
+    new_phone = next(f for f in default_forms()["svc_change_info"].fields if f.name == "new_phone")
+    assert new_phone.params == {"mobile": True}
 
 
 @pytest.mark.parametrize(
