@@ -4,16 +4,13 @@ set), a seeded demo database, and a running bot server."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from bot.core.texts import Texts
 from bot.demo.seed import seed
-from bot.paths import resource_path
 from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.migrate import upgrade
@@ -41,27 +38,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # The demo data is anchored on a date; tests pin it so figures are stable.
 DEMO_TODAY = date(2026, 11, 26)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def domain_texts_parsed_once() -> Iterator[None]:
-    """Every runtime, chart and e-invoice loads domain.yml, and pure-Python YAML takes a
-    tenth of a second for it (half a second on a busy machine): tests parse each version
-    of a file once. Texts is read-only, so sharing one is what loading again would give."""
-    load = Texts.load.__func__  # type: ignore[attr-defined]
-    parsed: dict[tuple[str, int, int], Texts] = {}
-
-    def cached(cls: type[Texts], path: Path | None = None) -> Texts:
-        file = path or resource_path("domain.yml")
-        stat = os.stat(file)
-        key = (str(file), stat.st_mtime_ns, stat.st_size)
-        if key not in parsed:
-            parsed[key] = load(cls, path)
-        return parsed[key]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Texts, "load", classmethod(cached))
-        yield
 
 
 @pytest.fixture(params=BACKENDS)

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from bot.paths import resource_path
+from bot.paths import read_yaml, resource_path
 
 _T = TypeVar("_T")
 _Schedule = tuple[tuple[date, _T], ...]  # (effective from, value), dates increasing
@@ -229,7 +229,7 @@ class TariffBook:
         """Read and validate a tariff YAML file (default: the packaged data/tariffs.yml)."""
         path = path if path is not None else resource_path("data/tariffs.yml")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = read_yaml(path)
         except yaml.YAMLError as exc:
             raise TariffError(f"{path} is not valid YAML: {exc}") from exc
         return cls.from_mapping(data)

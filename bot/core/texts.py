@@ -8,14 +8,13 @@ start-up error, not a customer-facing KeyError.
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from bot.paths import resource_path
+from bot.paths import read_yaml, resource_path
 
 LANGUAGES = ("vi", "en")
 
@@ -32,15 +31,11 @@ class Texts:
 
     @classmethod
     def load(cls, path: Path | None = None) -> Texts:
+        """domain.yml's texts, checked; parsed once per version of the file (a chart or an
+        e-invoice asks for them on every render, and Texts is read-only)."""
         path = path or resource_path("domain.yml")
-        with open(path, encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
-        if not isinstance(document, dict) or not isinstance(document.get("texts"), dict):
-            raise TextsError(f"{path}: expected a top-level 'texts:' mapping")
-        entries = dict(_leaves(document["texts"], ""))
-        for key, variants in entries.items():
-            _check_entry(key, variants)
-        return cls(entries)
+        stat = path.stat()
+        return _parsed(str(path), stat.st_mtime_ns, stat.st_size)
 
     def get(self, key: str, lang: str = "vi", /, **params: object) -> str:
         """The text for `key` in `lang` (Vietnamese when the language is unknown)."""
@@ -60,6 +55,18 @@ class Texts:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(path: str, mtime_ns: int, size: int) -> Texts:
+    """The texts of one version of a file (its modification time and size are the key)."""
+    document = read_yaml(Path(path))
+    if not isinstance(document, dict) or not isinstance(document.get("texts"), dict):
+        raise TextsError(f"{path}: expected a top-level 'texts:' mapping")
+    entries = dict(_leaves(document["texts"], ""))
+    for key, variants in entries.items():
+        _check_entry(key, variants)
+    return Texts(entries)
 
 
 def _leaves(node: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, dict[str, str]]]:

@@ -10,9 +10,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from bot.paths import resource_path
+from bot.paths import read_yaml, resource_path
 from bot.store.places import province_name, ward_name, ward_province
 
 
@@ -51,8 +49,7 @@ class Geography:
 
 
 def _load(name: str) -> Any:
-    with open(resource_path(f"data/{name}"), encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return read_yaml(resource_path(f"data/{name}"))
 
 
 @functools.cache

@@ -11,13 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.dialogs.checks import CHECKS
 from bot.dialogs.field_types import FIELD_TYPES, FieldType
 from bot.dialogs.needs import NEEDS
 from bot.dialogs.spec import FieldSpec, Forms, FormSpec, Option, Text
-from bot.paths import resource_path
+from bot.paths import read_yaml, resource_path
 from nlu.intents import INTENTS
 
 __all__ = [
@@ -181,8 +179,7 @@ def _checks(raw: Any, fields: Mapping[str, FieldSpec], where: str) -> dict[str, 
 
 def load_forms(path: Path | None = None) -> Forms:
     """Every form in domain.yml, checked."""
-    with open(path or resource_path("domain.yml"), encoding="utf-8") as handle:
-        document = yaml.safe_load(handle)
+    document = read_yaml(path or resource_path("domain.yml"))
     raw = document.get("forms") or {}
     return Forms(_form(form_id, spec) for form_id, spec in raw.items())
 

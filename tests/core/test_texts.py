@@ -56,3 +56,19 @@ def test_a_missing_translation_is_a_startup_error(tmp_path: Path) -> None:
     )
     with pytest.raises(TextsError, match="placeholders"):
         Texts.load(path)
+
+
+def test_texts_are_parsed_once_per_version_of_the_file(tmp_path: Path) -> None:
+    """Charts and e-invoices load the texts on every render: the same file is not parsed
+    again, and an edited one is."""
+    path = tmp_path / "domain.yml"
+    path.write_text(
+        yaml.safe_dump({"texts": {"greet": {"vi": "Xin chào", "en": "Hello"}}}), encoding="utf-8"
+    )
+    first = Texts.load(path)
+    assert Texts.load(path) is first
+    path.write_text(
+        yaml.safe_dump({"texts": {"greet": {"vi": "Chào Quý khách", "en": "Welcome"}}}),
+        encoding="utf-8",
+    )
+    assert Texts.load(path).get("greet", "en") == "Welcome"

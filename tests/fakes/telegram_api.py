@@ -50,6 +50,7 @@ class FakeTelegram:
         self._failures: dict[str, list[_Failure]] = {}
         self._message_ids = itertools.count(1000)
         self._runner: web.AppRunner | None = None
+        self._closing = False
         self.url = ""
 
     async def start(self) -> FakeTelegram:
@@ -65,6 +66,9 @@ class FakeTelegram:
         return self
 
     async def close(self) -> None:
+        # A long poll still open would hold the server's shutdown for its whole timeout.
+        self._closing = True
+        self._new_updates.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -181,7 +185,7 @@ class FakeTelegram:
     async def _getUpdates(self, fields: dict[str, Any], files: dict[str, bytes]) -> Any:
         offset = int(fields.get("offset") or 0)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        if not self._updates:
+        if not self._updates and not self._closing:
             self._new_updates.clear()
             # Long polling, shortened for tests.
             timeout = min(float(fields.get("timeout") or 0), 1.0)
