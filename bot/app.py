@@ -42,7 +42,7 @@ from bot.notify.push import Pusher
 from bot.notify.worker import DeliveryWorker, WorkerOptions
 from bot.settings import Settings
 from bot.store import migrate
-from bot.store.backend import SqlUtilityBackend
+from bot.store.backend import SqlUtilityBackend, UtilityBackend
 from bot.store.db import PING_TIMEOUT, Database, error_summary
 from bot.store.media_quota import MediaQuota
 from bot.store.throttle import Throttle, make_throttle
@@ -102,6 +102,12 @@ class Runtime:
         await self.db.dispose()
 
 
+def utility_backend(settings: Settings, db: Database) -> UtilityBackend:
+    """The utility's data, for the bot and the `cskh` commands alike: our tables (the
+    demo data) until a deployment plugs in its own `UtilityBackend` here."""
+    return SqlUtilityBackend(db)
+
+
 async def prepare_database(settings: Settings, db: Database) -> None:
     """Apply migrations (or check them) and seed the demo data on an empty SQLite file."""
     if settings.auto_migrate:
@@ -147,7 +153,7 @@ async def build_runtime(
             settings=settings,
             db=db,
             texts=texts,
-            backend=SqlUtilityBackend(db),
+            backend=utility_backend(settings, db),
             tariffs=tariffs,
             pusher=pusher,
             clock=clock,

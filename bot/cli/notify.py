@@ -142,9 +142,9 @@ def _when(moment: datetime) -> str:
 
 
 def _outage(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import utility_backend
     from bot.notify.producers import NoticeError, OutageNotices, create_outage
     from bot.notify.segments import AreaError, resolve_area
-    from bot.store.backend import SqlUtilityBackend
 
     try:
         area = resolve_area(args.province, args.ward)
@@ -156,7 +156,7 @@ def _outage(settings: Settings, args: argparse.Namespace) -> int:
             return await create_outage(
                 session,
                 texts,
-                backend=SqlUtilityBackend(db),
+                backend=utility_backend(settings, db),
                 area=area,
                 start=args.start,
                 end=args.end,
@@ -203,8 +203,8 @@ def _outage(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _restored(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import utility_backend
     from bot.notify.producers import NoticeError, Produced, power_restored
-    from bot.store.backend import SqlUtilityBackend
 
     async def work(db: Any, texts: Any, clock: Clock) -> Produced:
         async with db.transaction() as session:
@@ -212,7 +212,7 @@ def _restored(settings: Settings, args: argparse.Namespace) -> int:
                 session,
                 args.outage_id,
                 texts,
-                backend=SqlUtilityBackend(db),
+                backend=utility_backend(settings, db),
                 now=clock.now(),
                 at=args.at,
             )
@@ -237,13 +237,13 @@ def _restored(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bills(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import utility_backend
     from bot.notify.scheduler import bill_kind
-    from bot.store.backend import SqlUtilityBackend
 
     async def work(db: Any, texts: Any, clock: Clock) -> tuple[int, int]:
         return await bill_kind(
             db,
-            SqlUtilityBackend(db),
+            utility_backend(settings, db),
             texts,
             "issued",
             now=clock.now(),
@@ -258,11 +258,11 @@ def _bills(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import utility_backend
     from bot.notify.scheduler import run_all
-    from bot.store.backend import SqlUtilityBackend
 
     async def work(db: Any, texts: Any, clock: Clock) -> dict[str, tuple[int, int]]:
-        return await run_all(db, SqlUtilityBackend(db), texts, settings, clock.now())
+        return await run_all(db, utility_backend(settings, db), texts, settings, clock.now())
 
     for kind, (notices, rows) in _execute(settings, args, work).items():
         if kind == "cancelled":
@@ -276,9 +276,9 @@ def _run_jobs(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _create(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import utility_backend
     from bot.notify.campaigns import CampaignError, audience, create_campaign
     from bot.notify.segments import AreaError, Segment, resolve_area
-    from bot.store.backend import SqlUtilityBackend
     from bot.store.places import ward_province
 
     try:
@@ -317,7 +317,7 @@ def _create(settings: Settings, args: argparse.Namespace) -> int:
                 send_at=args.at,
             )
             matching = await audience(
-                session, campaign, backend=SqlUtilityBackend(db), now=clock.now()
+                session, campaign, backend=utility_backend(settings, db), now=clock.now()
             )
             return campaign.id, matching
 
@@ -332,8 +332,8 @@ def _create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _start(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import utility_backend
     from bot.notify.campaigns import CampaignError, Started, start_campaign
-    from bot.store.backend import SqlUtilityBackend
 
     async def work(db: Any, texts: Any, clock: Clock) -> Started:
         async with db.transaction() as session:
@@ -341,7 +341,7 @@ def _start(settings: Settings, args: argparse.Namespace) -> int:
                 session,
                 args.campaign_id,
                 texts,
-                backend=SqlUtilityBackend(db),
+                backend=utility_backend(settings, db),
                 now=clock.now(),
                 marketing_per_week=settings.marketing_per_week,
             )

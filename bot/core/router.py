@@ -11,11 +11,12 @@ Order (ARCHITECTURE.md, "per-update flow"):
 4. a typed title of a button the bot just showed ("tra cuu" for "🔎 Tra cứu");
 5. a photo, a document, a location or a contact nobody asked for (or content the
    bot cannot take, such as a sticker); a photo may answer a notice (`on_answer`);
-6. free text: the fallback (the NLU, when it lands).
+6. free text: the fallback (the language model, bot/handlers/freetext.py).
 
-Each tab module of bot/handlers/ has its own `Router` (the style of aiogram 3's
-routers): module-level handlers registered with its decorators. The composition root
-includes every tab's router into the engine's router, from an explicit list.
+Each module of bot/handlers/ has its own `Router` (the style of aiogram 3's routers):
+module-level handlers registered with its decorators. `bot.handlers.build_router`,
+which the composition root calls, includes them into the engine's router from one
+explicit list.
 """
 
 from __future__ import annotations

@@ -13,18 +13,27 @@ from bot.core.messages import Button, Reply
 from bot.dialogs.spec import FormSpec
 from bot.store.models import ChatUser
 
-NEEDS: dict[str, Callable[[ChatUser], bool]] = {
-    "customer": lambda user: bool(user.customer_codes),
-    # The phone verified at login, or the phone on record of a linked contract (a
-    # password login proves no phone of its own).
-    "phone": lambda user: bool(user.verified_phone or user.customer_codes),
+
+def _asks_a_phone(form: FormSpec) -> bool:
+    """The form asks for a contact number itself (a required question, always asked)."""
+    return any(f.type == "phone" and not f.optional and not f.when for f in form.fields)
+
+
+NEEDS: dict[str, Callable[[ChatUser, FormSpec], bool]] = {
+    "customer": lambda user, form: bool(user.customer_codes),
+    # The phone verified at login, the phone on record of a linked contract (a password
+    # login proves no phone of its own), or the one the form asks for: an outage report
+    # or a new connection is never refused for want of a contract.
+    "phone": lambda user, form: bool(
+        user.verified_phone or user.customer_codes or _asks_a_phone(form)
+    ),
 }
 
 
 def refusal(ctx: Context, form: FormSpec) -> list[Reply] | None:
     """None when the customer has what `form` needs; otherwise how to get it: linking a
     customer code gives both a contract and its phone."""
-    if NEEDS[form.needs](ctx.user):
+    if NEEDS[form.needs](ctx.user, form):
         return None
     add = Button(ctx.t("account.add_code"), payload="add_code")
     home = Button(ctx.t("menu.home"), payload="menu")

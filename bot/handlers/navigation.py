@@ -20,6 +20,9 @@ PARENT_SCREEN: dict[str, Handler] = {
 }
 
 
+# The intent of reporting an outage (nlu/intents.py), which a form declares in domain.yml.
+OUTAGE_INTENT = "report_outage"
+
 router = Router()
 
 
@@ -65,7 +68,8 @@ async def back(ctx: Context) -> list[Reply]:
 @router.urgent(is_danger)
 async def danger(ctx: Context) -> list[Reply]:
     # Safety first, then the way to report it (the outage report records where).
-    report = Button(ctx.t("services.report_outage"), payload="svc:report_outage")
+    # The Dịch vụ button of the NLU's outage intent: whichever form declares it opens.
+    report = Button(ctx.t("services.report_outage"), payload=f"svc:{OUTAGE_INTENT}")
     return [
         Reply(
             text=ctx.t("danger.advice", hotline=ctx.settings.hotline),

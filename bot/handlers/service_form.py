@@ -119,6 +119,8 @@ async def form_button(ctx: Context) -> list[Reply]:
             ctx.arg = "cancel"
             return await form_button(ctx)
         replies = back
+    elif action == "area":  # ward buttons shown before they were form:pick (still on screen)
+        replies = await runner.pick(ctx, arg)
     elif action in ("pick", "toggle", "done", "keep", "retype", "skip"):
         handler = {"pick": runner.pick, "toggle": runner.toggle}.get(action)
         if handler is not None:

@@ -12,6 +12,7 @@ from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
 from bot.dialogs.forms import GROUPS, FieldSpec, default_forms
+from bot.dialogs.needs import refusal
 from bot.dialogs.runner import FormRunner, session_of
 from bot.handlers.common import back_button, home_button
 from bot.handlers.gates import gate
@@ -157,7 +158,13 @@ async def start(ctx: Context) -> list[Reply]:
 async def start_over(ctx: Context) -> list[Reply]:
     runner = form_runner()
     forms = runner.forms
-    if ctx.arg not in forms:
+    form = forms.get(ctx.arg or "")
+    if form is None:
         return await services(ctx)
+    # The draft in hand goes only once the new form can start.
+    if (stop := gate(ctx, f"svc_new:{form.id}")) is not None:
+        return stop
+    if (refused := refusal(ctx, form)) is not None:
+        return refused
     runner.drop(ctx)
     return await start(ctx)

@@ -564,7 +564,7 @@ class Delivery(Base):
     category: Mapped[str] = mapped_column(String(10))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(12), default="queued")
-    message: Mapped[list[Any]] = mapped_column(default=list)  # the replies (notify/wire.py)
+    message: Mapped[list[Any]] = mapped_column(default=list)  # the replies (core/codec.py)
     not_before: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
     worker: Mapped[str | None] = mapped_column(String(80))

@@ -1,11 +1,14 @@
 """A form's `needs:` is enforced by the engine: a form about a contract needs a linked
-customer code, one that only needs a call back a phone (verified, or a contract's)."""
+customer code, one that only needs a call back a phone (verified, a contract's, or the
+form's own question)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from bot.dialogs.forms import default_forms
+from bot.dialogs.forms import Forms, default_forms
 from bot.dialogs.runner import FormRunner
 from tests.dialogs.context import AN_CODES, AN_PHONE, Chat, phone_on_record, text, titles
 
@@ -34,11 +37,21 @@ async def test_a_form_about_a_contract_asks_for_a_linked_code_first(form_id: str
 
 
 @pytest.mark.parametrize("form_id", [f.id for f in default_forms().values() if f.needs == "phone"])
-async def test_a_form_that_needs_a_phone_takes_a_verified_one_or_a_contracts(
+async def test_a_form_that_needs_a_phone_takes_a_verified_one_a_contracts_or_its_own(
     form_id: str,
 ) -> None:
     assert (await start(Chat(codes=(), phone=AN_PHONE), form_id)).startswith("📝 ")
     assert (await start(Chat(codes=AN_CODES, phone=None), form_id)).startswith("📝 ")
-    chat = Chat(codes=(), phone=None)  # a website account with no code linked yet
-    assert (await start(chat, form_id)).startswith(NEEDS_PHONE)
+    # A website account with no code linked yet: the form asks for the phone itself, so
+    # an outage report or a new connection is not refused for want of a contract.
+    assert (await start(Chat(codes=(), phone=None), form_id)).startswith("📝 ")
+
+
+async def test_a_form_that_needs_a_phone_and_asks_none_sends_for_one() -> None:
+    form = default_forms()["report_outage"]
+    silent = replace(form, fields=tuple(f for f in form.fields if f.type != "phone"))
+    chat = Chat(codes=(), phone=None)
+    replies = await FormRunner(Forms([silent]), phone_on_record).start(chat.ctx(), form.id)
+    assert text(replies).startswith(NEEDS_PHONE)
     assert chat.state.form is None
+    assert (await start(Chat(codes=(), phone=AN_PHONE), form.id)).startswith("📝 ")

@@ -9,13 +9,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.core.fmt import LOCAL_TZ
 from bot.dialogs.forms import FieldSpec, FormSpec, default_forms
 from bot.dialogs.lifecycle import change_status
 from bot.store import repo
-from bot.store.models import Conversation, ServiceRequest
+from bot.store.models import Conversation, CustomerLink, ServiceRequest
 from tests.channels.test_webchat import PNG
 from tests.drivers import Driver
 from tests.handlers.rig import ChatRig, LightRig, light_rig, password_login
@@ -390,3 +390,22 @@ def test_working_days_skip_weekends_and_tet() -> None:
     assert add_working_days(date(2026, 11, 27), 3) == date(2026, 12, 2)  # Fri -> Wed
     assert add_working_days(date(2026, 2, 13), 1) == date(2026, 2, 23)  # over Tết 2026
     assert add_working_days(date(2026, 4, 29), 1) == date(2026, 5, 4)  # 30/4 and 1/5
+
+
+async def test_starting_a_form_the_customer_cannot_yet_keeps_the_draft_in_hand(
+    rig: LightRig,
+) -> None:
+    """“Start the other one” drops the open draft only once the other form can start: a
+    customer whose codes were unlinked meanwhile keeps the household application."""
+    driver = await logged_in(rig, "rest", "keeper")
+    await driver.say("/services")
+    await driver.press("🔌 Dịch vụ cung cấp điện mới")
+    await driver.press("Cấp điện sinh hoạt")
+    async with rig.runtime.db.transaction() as session:
+        user = await repo.get_chat_user(session, "rest", driver.platform_user_id)
+        assert user is not None
+        await session.execute(delete(CustomerLink).where(CustomerLink.chat_user_id == user.id))
+    await driver.send(payload="svc_new:svc_change_info")
+    assert driver.text.startswith("Dịch vụ này cần mã khách hàng")
+    await driver.say("/services")
+    assert driver.button_titles[0] == "▶ Tiếp tục: Cấp điện sinh hoạt"
