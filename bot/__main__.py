@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     from bot.cli import inbox as inbox_cli
     from bot.cli import notify as notify_cli
     from bot.cli import requests as requests_cli
+    from bot.cli import staff as staff_cli
     from bot.cli import tariffs as tariff_cli
     from nlu import cli as nlu_cli
 
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     requests_cli.register(commands)
     notify_cli.register(commands)
     inbox_cli.register(commands)
+    staff_cli.register(commands)
 
     dev = commands.add_parser("dev", help="development helpers").add_subparsers(
         title="dev commands"

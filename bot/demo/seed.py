@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.auth.passwords import hash_secret
+from bot.auth.staff import add_staff
+from bot.auth.staff import find as find_staff
 from bot.billing.tariffs import TariffBook, default_tariffs
 from bot.demo.definitions import definitions
 from bot.demo.generate import DEFAULT_CUSTOMERS, DemoData, generate
@@ -98,6 +100,23 @@ async def seed(
     return summary
 
 
+async def _insert_staff(session: AsyncSession) -> None:
+    """One console account per role (data/demo.yml `staff:`), argon2id-hashed. Staff
+    are not utility data: a reset keeps the accounts there are and adds what is missing."""
+    now = datetime.now(UTC)
+    for member in definitions()["staff"]:
+        if await find_staff(session, member["username"]) is not None:
+            continue
+        await add_staff(
+            session,
+            member["username"],
+            member["role"],
+            member["password"],
+            display_name=member["name"],
+            now=now,
+        )
+
+
 async def _insert_accounts(session: AsyncSession) -> None:
     """The personas' cskh.cpc.vn accounts (username/password), argon2id-hashed."""
     for persona in definitions()["personas"]:
@@ -135,6 +154,7 @@ async def _insert(session: AsyncSession, data: DemoData) -> None:
     )
     await session.execute(insert(PaymentPoint), data.payment_points)
     await _insert_accounts(session)
+    await _insert_staff(session)
     outage_ids = await _insert_returning_ids(session, Outage, [o for o, _ in data.outages])
     await session.execute(
         insert(OutageArea),

@@ -619,3 +619,19 @@ class InboxItem(Base):
     answered_by: Mapped[str | None] = mapped_column(String(60))
     answered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffAccount(Base):
+    """A member of the utility's staff who works in the console (issue 14): support
+    agents, supervisors, operations, marketing and administrators."""
+
+    __tablename__ = "staff_accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)  # stored lower-case
+    display_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))  # bot/auth/staff.py: ROLES
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
