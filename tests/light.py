@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.app import Runtime
+from bot.channels.telegram.updates import contact_e164
 from bot.core.messages import Contact, Incoming, Location, Media, Reply
 from bot.core.outbound import Recipient
 from bot.store.media import load_media, sniff_image
@@ -117,8 +118,8 @@ class LightDriver(Driver):
     async def share_contact(self, phone: str, *, own: bool = True) -> None:
         """Telegram's contact card; only one's own is vouched for by the platform."""
         assert self.channel == "telegram", "only Telegram shares contacts"
-        e164 = phone if phone.startswith("+") else f"+{phone}"
-        await self.send(contact=Contact(e164, verified=own, name="Lan"))
+        # As the Telegram channel reads a contact card's number.
+        await self.send(contact=Contact(contact_e164(phone), verified=own, name="Lan"))
 
     async def receive_pushes(self) -> None:
         """Read the messages pushed to this chat since the last call."""

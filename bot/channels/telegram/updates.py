@@ -87,7 +87,7 @@ class UpdateReader:
             # Only the sender's own contact proves the phone is theirs.
             verified = sender is not None and contact.user_id == sender.id
             return Incoming(
-                contact=Contact(_e164(contact.phone_number), verified, contact.first_name),
+                contact=Contact(contact_e164(contact.phone_number), verified, contact.first_name),
                 **common,
             )
         if text is not None:
@@ -147,7 +147,7 @@ def chat_of(update: Update) -> int | None:
     return None
 
 
-def _e164(phone: str) -> str:
+def contact_e164(phone: str) -> str:
     """Telegram sends a contact's number without "+" ("84905123456"), and one from the
     phone book as its owner wrote it ("0236 3822 123"): a Vietnamese number, mobile or
     landline, is kept in E.164 (login then takes only a mobile), any other gets its "+"."""
