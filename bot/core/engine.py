@@ -80,7 +80,8 @@ class Engine:
             display_name=incoming.display_name,
         )
         conversation = await repo.get_or_create_conversation(session, user)
-        secret = self.router.expects_secret(ConversationState(conversation.state))
+        state = ConversationState(conversation.state)
+        secret = self.router.expects_secret(state)
         recorded = await record_incoming(session, conversation, incoming, redact=secret)
         now = utcnow()
         user.last_seen_at = now
@@ -96,7 +97,7 @@ class Engine:
             user=user,
             conversation=conversation,
             services=self.services,
-            state=ConversationState(conversation.state),
+            state=state,
             router=self.router,
             incoming_media=[
                 a["media"] for a in recorded.attachments if a.get("type") in ("photo", "document")
