@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     media_quota_user_mb: int = Field(default=100, ge=1)
     media_quota_total_mb: int = Field(default=10_240, ge=1)
     metrics_token: SecretStr | None = None
+    # The staff console (issue 14): idle sign-out, sign-in limits, support hours.
+    console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    console_login_per_account: int = Field(default=5, ge=1)  # attempts per 15 minutes
+    console_login_per_address: int = Field(default=20, ge=1)  # attempts per 15 minutes
+    support_hours: str = Field(default="7-17", pattern=r"^([01]?\d|2[0-3])-([01]?\d|2[0-4])$")
+    support_saturday: bool = True
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -148,6 +154,13 @@ class Settings(BaseSettings):
     def quiet_range(self) -> tuple[int, int]:
         """CSKH_QUIET_HOURS as (start hour, end hour), local time."""
         start, end = self.quiet_hours.split("-")
+        return int(start), int(end)
+
+    @property
+    def support_range(self) -> tuple[int, int]:
+        """CSKH_SUPPORT_HOURS as (first hour, end hour), local time: staff answer
+        chats from the first hour to the end hour on working days."""
+        start, end = self.support_hours.split("-")
         return int(start), int(end)
 
     @property

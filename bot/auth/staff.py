@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.auth.passwords import hash_secret, verify_secret
-from bot.store.models import StaffAccount
+from bot.store.staff_models import StaffAccount
 
 # What each role is for; the console's route table grants access by these names.
 ROLES: dict[str, str] = {

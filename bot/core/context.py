@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from bot.core.live import LiveFeed
 from bot.core.messages import Incoming, Reply
 from bot.core.outbound import Push
 from bot.core.state import ConversationState
@@ -39,6 +40,7 @@ class Services:
     clock: Clock
     otp: OtpService
     understanding: Understanding
+    live: LiveFeed = field(default_factory=LiveFeed)  # tells open consoles what changed
 
 
 @dataclass
@@ -62,6 +64,9 @@ class Context:
     # What the language model understood of free text (intent, entities) when it opened
     # this flow, so the flow can start with what the customer already said.
     parse: Parse | None = None
+    # What the free text was understood as, for the transcript and the dashboard: the
+    # intent's name, or "?" when the bot did not understand.
+    intent: str | None = None
     # Ids of the photos/documents this update brought, as stored in the media table.
     incoming_media: list[str] = field(default_factory=list)
     # Messages to show before the handler's answer (e.g. "your draft expired").

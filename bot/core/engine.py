@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
 from bot.core.context import Context, Replies, Services
+from bot.core.live import conversation_changed
 from bot.core.locks import KeyedLocks, advisory_key
 from bot.core.messages import Button, Incoming, Reply
 from bot.core.router import Router
@@ -30,6 +31,7 @@ from nlu.normalize import fold
 log = logging.getLogger(__name__)
 
 MODE_STAFF = "staff"
+PREVIEW_CHARS = 200  # the console's list shows this much of the last message
 
 
 class Engine:
@@ -87,10 +89,8 @@ class Engine:
         user.last_seen_at = now
         user.reachable = True  # whoever writes can be written to (they unblocked us)
         conversation.last_activity_at = now
-        if conversation.mode == MODE_STAFF:
-            # A person is answering: the bot stays quiet; staff read the transcript.
-            return []
-
+        _preview(conversation, recorded.text, recorded.attachments, "customer")
+        self.services.live.after_commit(session, conversation_changed(conversation.id))
         ctx = Context(
             incoming=incoming,
             session=session,
@@ -103,15 +103,24 @@ class Engine:
                 a["media"] for a in recorded.attachments if a.get("type") in ("photo", "document")
             ],
         )
-        for hook in self.router.before_hooks:
-            await hook(ctx)
-        route = self.router.resolve(ctx)
+        staff_route = self.router.staff_route() if conversation.mode == MODE_STAFF else None
+        if conversation.mode == MODE_STAFF and staff_route is None:
+            return []  # a person is answering: the bot stays quiet
+        if staff_route is not None:
+            route = staff_route
+        else:
+            for hook in self.router.before_hooks:
+                await hook(ctx)
+            route = self.router.resolve(ctx)
         ctx.arg = route.arg
         replies = [*ctx.notices, *await route.handler(ctx)]
         replies = await store_reply_media(session, replies, user.id)
+        recorded.intent = ctx.intent
         _remember_buttons(ctx.state, replies)
         _save_state(conversation, ctx.state)
         record_replies(session, conversation.id, replies)
+        if replies:
+            _preview(conversation, replies[-1].text, [], "bot")
         answer = Replies(replies)
         answer.delete_incoming = secret or ctx.delete_incoming
         return answer
@@ -165,6 +174,19 @@ def _remember_buttons(state: ConversationState, replies: Sequence[Reply]) -> Non
         for button in reply.all_buttons
         if button.payload and fold(button.title)
     }
+
+
+def _preview(
+    conversation: Conversation, text: str | None, attachments: Sequence[dict], author: str
+) -> None:
+    """Keep the last message's beginning on the conversation (the console's list)."""
+    if text:
+        shown = " ".join(text.split())
+    else:
+        kinds = [a.get("type", "") for a in attachments]
+        shown = "[" + ", ".join(k for k in kinds if k) + "]" if kinds else ""
+    conversation.last_text = shown[:PREVIEW_CHARS] or None
+    conversation.last_author = author
 
 
 def _save_state(conversation: Conversation, state: ConversationState) -> None:

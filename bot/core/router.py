@@ -55,6 +55,7 @@ class Router:
         self._fallback: Handler | None = None
         self._unknown_button: Handler | None = None
         self._answer: Handler | None = None
+        self._with_staff: Handler | None = None
         self._urgent: list[tuple[Callable[[str], bool], Handler]] = []
         self.before_hooks: list[Callable[[Context], Awaitable[None]]] = []
         self.startup_hooks: list[Callable[[], object]] = []
@@ -134,6 +135,15 @@ class Router:
         self._answer = _only(self._answer, handler, "answer")
         return handler
 
+    def with_staff(self, handler: Handler) -> Handler:
+        """Every update of a conversation a staff member has taken over: the bot stays
+        quiet (the agent reads the message live) except where the handler answers."""
+        self._with_staff = _only(self._with_staff, handler, "with_staff")
+        return handler
+
+    def staff_route(self) -> Route | None:
+        return Route(self._with_staff) if self._with_staff is not None else None
+
     def urgent(self, test: Callable[[str], bool]) -> Callable[[Handler], Handler]:
         """A handler for text that must be answered before any form or menu sees it."""
 
@@ -178,6 +188,7 @@ class Router:
                 self._unknown_button, other._unknown_button, "unknown_button"
             )
             self._answer = _merged(self._answer, other._answer, "answer")
+            self._with_staff = _merged(self._with_staff, other._with_staff, "with_staff")
             self._urgent += other._urgent
             self.before_hooks += other.before_hooks
             self.startup_hooks += other.startup_hooks

@@ -21,6 +21,7 @@ _RESUME = "resume"
 _LOGIN = "login"
 _GREETED = "greeted"
 _FORM = "form"
+_MISUNDERSTOOD = "misunderstood"
 
 
 @dataclass
@@ -131,6 +132,19 @@ class ConversationState:
     @greeted.setter
     def greeted(self, greeted: bool) -> None:
         self._data[_GREETED] = greeted
+
+    @property
+    def misunderstood(self) -> int:
+        """Free texts in a row the bot did not understand (three call a person)."""
+        count = self._data.get(_MISUNDERSTOOD)
+        return count if isinstance(count, int) else 0
+
+    @misunderstood.setter
+    def misunderstood(self, count: int) -> None:
+        if count:
+            self._data[_MISUNDERSTOOD] = count
+        else:
+            self._data.pop(_MISUNDERSTOOD, None)
 
     # --- what to do after a gate (log in, PIN) ---------------------------------------------
 

@@ -13,9 +13,10 @@ from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
 from bot.dialogs.forms import Forms
-from bot.handlers import navigation
+from bot.handlers import navigation, support
 from bot.handlers.common import home_button, main_menu
 from bot.handlers.services import form_runner
+from bot.support import handoff
 from nlu.model import CONFIDENT, Parse
 
 # Which button's flow each intent opens. Later issues point their intents at the new
@@ -83,12 +84,28 @@ async def free_text(ctx: Context) -> list[Reply]:
     if parse is None:
         return [main_menu(ctx, ctx.t("unknown.text"))]
     if parse.confidence >= CONFIDENT:
+        ctx.intent = parse.intent
+        ctx.state.misunderstood = 0
         if parse.intent == "greet":
             return await navigation.start(ctx)
         if parse.intent in CHIT_CHAT:
             return [main_menu(ctx, ctx.t(CHIT_CHAT[parse.intent]))]
         if parse.intent in intent_flows():
             return await run_flow(ctx, parse.intent, parse)
+    return await not_understood(ctx, parse)
+
+
+async def not_understood(ctx: Context, parse: Parse) -> list[Reply]:
+    """While the customer waits for staff, their words are for the agent; else "Ý
+    Quý khách là…?", and after three misunderstandings in a row, a person."""
+    ctx.intent = "?"
+    if ctx.conversation.mode == handoff.WAITING:
+        return [Reply(text=ctx.t("handoff.passed_on"), buttons=support.waiting_buttons(ctx))]
+    ctx.state.misunderstood += 1
+    if ctx.state.misunderstood >= handoff.MISUNDERSTOOD_LIMIT:
+        return await support.queue(
+            ctx, reason="misunderstood", before=ctx.t("handoff.misunderstood")
+        )
     return did_you_mean(ctx, parse)
 
 

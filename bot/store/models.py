@@ -214,6 +214,8 @@ class Outage(Base):
     status: Mapped[str] = mapped_column(String(12), default="scheduled")
     unit_code: Mapped[str | None] = mapped_column(String(6))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(60))  # staff username
+    restored_at: Mapped[datetime | None]
     areas: Mapped[list[OutageArea]] = relationship(
         back_populates="outage", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -294,16 +296,27 @@ class Conversation(Base):
     chat_user_id: Mapped[int] = mapped_column(
         ForeignKey("chat_users.id", ondelete="CASCADE"), unique=True
     )
-    mode: Mapped[str] = mapped_column(String(16), default="bot")  # bot | waiting_staff | staff
+    # bot | waiting (for staff) | staff (an agent answers) | resolved (the bot again)
+    mode: Mapped[str] = mapped_column(String(16), default="bot", index=True)
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The console's live list (issue 14): who answers, since when the customer waits,
+    # the open handoff, and the last message (kept here so the list reads one table).
+    staff_id: Mapped[int | None]
+    handoff_id: Mapped[int | None]
+    waiting_since: Mapped[datetime | None]
+    last_text: Mapped[str | None] = mapped_column(String(200))
+    last_author: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     chat_user: Mapped[ChatUser] = relationship(lazy="joined")
 
 
 class TranscriptMessage(Base):
     __tablename__ = "transcript_messages"
-    __table_args__ = (Index("ix_transcript_conversation", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_transcript_conversation", "conversation_id", "id"),
+        Index("ix_transcript_created_at", "created_at"),  # the dashboard's days
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     direction: Mapped[str] = mapped_column(String(3))  # in | out
@@ -311,7 +324,27 @@ class TranscriptMessage(Base):
     text: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[str | None] = mapped_column(String(200))
     attachments: Mapped[list[Any]] = mapped_column(default=list)  # media ids, location...
+    # What the language model made of a customer's free text: the intent, or "?" when
+    # it did not understand (the console's dashboard: top intents, phrases to teach).
+    intent: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FormRun(Base):
+    """One service form a customer began: how far they got and how it ended (submitted,
+    cancelled; neither: abandoned). The dashboard's funnel per service reads these."""
+
+    __tablename__ = "form_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_user_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_users.id", ondelete="CASCADE"), index=True
+    )
+    form_id: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    step: Mapped[str | None] = mapped_column(String(60))  # the last field asked
+    steps_done: Mapped[int] = mapped_column(default=0)
+    outcome: Mapped[str | None] = mapped_column(String(12))  # submitted | cancelled
+    finished_at: Mapped[datetime | None]
 
 
 class ServiceRequest(Base):
@@ -327,6 +360,8 @@ class ServiceRequest(Base):
     attachments: Mapped[list[Any]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(16), default="received", index=True)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    assigned_to: Mapped[str | None] = mapped_column(String(60), index=True)  # staff username
+    due_on: Mapped[date | None] = mapped_column(Date)  # the promised date (working days)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     events: Mapped[list[ServiceRequestEvent]] = relationship(
@@ -447,6 +482,7 @@ class SecurityEvent(Base):
     chat_user_id: Mapped[int | None] = mapped_column(index=True)  # kept after data deletion
     event: Mapped[str] = mapped_column(String(40), index=True)
     subject: Mapped[str | None] = mapped_column(String(100))  # masked phone, username...
+    actor: Mapped[str | None] = mapped_column(String(60), index=True)  # staff username
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
@@ -499,6 +535,7 @@ class Campaign(Base):
     segment: Mapped[dict[str, Any]] = mapped_column(default=dict)
     send_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(12), default="draft")  # draft|running|paused|done
+    created_by: Mapped[str | None] = mapped_column(String(60))  # staff username
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
 
@@ -619,19 +656,3 @@ class InboxItem(Base):
     answered_by: Mapped[str | None] = mapped_column(String(60))
     answered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class StaffAccount(Base):
-    """A member of the utility's staff who works in the console (issue 14): support
-    agents, supervisors, operations, marketing and administrators."""
-
-    __tablename__ = "staff_accounts"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(60), unique=True)  # stored lower-case
-    display_name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[str] = mapped_column(String(20))  # bot/auth/staff.py: ROLES
-    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    password_changed_at: Mapped[datetime | None]
-    last_login_at: Mapped[datetime | None]

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.core.clock import FakeClock
 from bot.core.context import Context
-from bot.core.messages import Button, Incoming, Media, Reply
+from bot.core.messages import Incoming, Media, Reply
 from bot.settings import Settings
 from bot.store.models import ChatUser, Conversation, TranscriptMessage
 from tests.handlers.rig import LightRig, light_rig
@@ -53,12 +53,6 @@ async def test_every_tab_answers_with_a_way_on_and_a_way_home(rig: LightRig) -> 
         await chat.press(tab)
         assert chat.text, tab
         assert "🏠 Menu" in chat.button_titles, tab
-    # A feature that has not landed says what to do instead, with the portal link.
-    await chat.say("menu")
-    await chat.press("👤 Gặp nhân viên")
-    assert "Nhân viên chưa trả lời" in chat.text and "1900 1909" in chat.text
-    links = [b for reply in chat.replies for b in reply.all_buttons if b.url]
-    assert links == [Button("🌐 Mở cskh.cpc.vn", url="https://cskh.cpc.vn")]
 
 
 async def test_navigation_words_work_without_diacritics_and_in_any_case(rig: LightRig) -> None:

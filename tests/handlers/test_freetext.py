@@ -48,7 +48,7 @@ async def test_the_estimate_asks_for_the_kwh_when_the_sentence_has_none(rig: Lig
     [
         ("mat dien roi", "🔑 Mục này cần đăng nhập"),  # report_outage needs a verified phone
         ("ko dong dc tien dien", "🔑 Mục này cần đăng nhập"),  # pay_bill, a personal flow
-        ("toi muon gap nhan vien", "Nhân viên chưa trả lời trực tiếp"),
+        ("toi muon gap nhan vien", "👤 Yêu cầu gặp nhân viên"),
         ("hoa don thang 9", "🔑 Mục này cần đăng nhập"),  # lookup_invoice: personal
         ("cam on nhe", "Dạ, rất vui được hỗ trợ Quý khách!"),
         ("hom nay troi co mua khong", "Xin lỗi, tôi chỉ hỗ trợ các việc về dịch vụ điện"),
