@@ -27,10 +27,13 @@ from bot.channels.maintenance import RETRY_AFTER_SECONDS, error_page
 from bot.channels.media import MediaLinks
 from bot.channels.rest import RestChannel
 from bot.channels.webchat import WebChatChannel
+from bot.console.base import ConsoleServices
+from bot.console.web import console_routes
 from bot.core import metrics
 from bot.core.clock import Clock, SystemClock
 from bot.core.context import Services
 from bot.core.engine import Engine
+from bot.core.live import LiveFeed
 from bot.core.texts import Texts
 from bot.core.understanding import Understanding
 from bot.demo import seed as demo_seed
@@ -69,6 +72,7 @@ class Runtime:
     worker: DeliveryWorker
     throttle: Throttle
     media_quota: MediaQuota
+    live: LiveFeed
     channels: dict[str, Channel] = field(default_factory=dict)
     _stop_delivery: asyncio.Event = field(default_factory=asyncio.Event)
     _delivery: asyncio.Task[None] | None = None
@@ -98,6 +102,7 @@ class Runtime:
         for channel in self.channels.values():
             await channel.stop()
         await self.senders.close()
+        await self.live.stop()
         await self.throttle.close()
         await self.db.dispose()
 
@@ -135,6 +140,7 @@ async def build_runtime(
         texts = Texts.load()
         tariffs = default_tariffs()
         clock = clock or SystemClock()
+        live = LiveFeed(settings.redis_url)
         pusher = Pusher(db, clock=clock)
         senders = Senders.from_settings(settings, db)
         otp = OtpService(
@@ -159,6 +165,7 @@ async def build_runtime(
             clock=clock,
             otp=otp,
             understanding=Understanding(settings.nlu_cache_path),
+            live=live,
         )
         try:
             engine = Engine(db, build_router(), services)
@@ -176,6 +183,7 @@ async def build_runtime(
             WorkerOptions(
                 concurrency=settings.notify_concurrency, quiet_hours=settings.quiet_range
             ),
+            live=live,
         )
         pusher.worker = worker
         media_quota = MediaQuota(
@@ -198,6 +206,7 @@ async def build_runtime(
         worker,
         make_throttle(settings.redis_url),
         media_quota,
+        live,
     )
 
 
@@ -286,6 +295,20 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes([runtime.links.handler(runtime.db)])
     for channel in build_channels(runtime):
         app.add_routes(channel.routes())
+    app.add_routes(
+        console_routes(
+            ConsoleServices(
+                db=runtime.db,
+                settings=runtime.settings,
+                texts=runtime.texts,
+                pusher=runtime.pusher,
+                live=runtime.live,
+                throttle=runtime.throttle,
+                clock=runtime.engine.services.clock,
+                backend=runtime.engine.services.backend,
+            )
+        )
+    )
     if "rest" not in runtime.channels:
         app.router.add_route("*", "/api/{tail:.*}", _rest_disabled)
     app.cleanup_ctx.append(_lifecycle)
@@ -305,6 +328,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     warming = asyncio.create_task(asyncio.to_thread(_import_renderers), name="warm-up")
     for channel in runtime.channels.values():
         await channel.start()
+    await runtime.live.start()  # console pages of every process hear of changes
     # The web chat's sockets are here, so its pushes are always sent from here; the
     # other channels too unless CSKH_NOTIFY_WORKER=0 leaves them to `cskh worker`.
     runtime.start_delivery(None if runtime.settings.notify_worker else frozenset({"web"}))

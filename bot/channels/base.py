@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import ClassVar
 
 from aiohttp import web
 
 from bot.core.messages import KeyboardRequest, Reply
+from bot.core.network import Networks, client_address_from
 from bot.core.outbound import Recipient
 
 
@@ -77,44 +77,8 @@ def render_plain(
     return "\n".join(line for line in lines if line)
 
 
-Networks = Sequence[IPv4Network | IPv6Network]
-
-
 def client_address(request: web.Request, trusted_proxies: Networks) -> str | None:
-    """The customer's network address: the peer, or, when the peer is one of our
-    trusted proxies (CSKH_TRUSTED_PROXIES), the nearest address in X-Forwarded-For that
-    is not ours. Anybody can write X-Forwarded-For, so it is read only from a proxy
-    we trust and only as far back as our own proxies reach (issue 12, point 1)."""
-    peer = _parse_address(request.remote)
-    if peer is None or not _within(peer, trusted_proxies):
-        return str(peer) if peer is not None else None
-    hops = [
-        hop.strip()
-        for header in request.headers.getall("X-Forwarded-For", [])
-        for hop in header.split(",")
-    ]
-    client = peer
-    for hop in reversed(hops):
-        address = _parse_address(hop)
-        if address is None:
-            break  # garbage in the header: trust nothing before it
-        client = address
-        if not _within(address, trusted_proxies):
-            break
-    return str(client)
-
-
-def _parse_address(value: str | None) -> IPv4Address | IPv6Address | None:
-    if not value:
-        return None
-    try:
-        address = ip_address(value.strip().strip("[]"))
-    except ValueError:
-        return None
-    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def _within(address: IPv4Address | IPv6Address, networks: Networks) -> bool:
-    return any(address.version == net.version and address in net for net in networks)
+    """The customer's network address (bot/core/network.py: `client_address_from`)."""
+    return client_address_from(
+        request.remote, request.headers.getall("X-Forwarded-For", []), trusted_proxies
+    )

@@ -29,7 +29,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import Clock
+from bot.core.engine import PREVIEW_CHARS
 from bot.core.fmt import LOCAL_TZ
+from bot.core.live import LiveFeed, conversation_changed
 from bot.core.outbound import ChannelUnreachable, Outbound, RateLimited, Recipient
 from bot.core.transcript import transcript_rows
 from bot.notify.limits import RateLimiter
@@ -142,7 +144,9 @@ class DeliveryWorker:
         options: WorkerOptions | None = None,
         *,
         worker_id: str | None = None,
+        live: LiveFeed | None = None,
     ) -> None:
+        self.live = live  # tells open consoles a customer's transcript grew
         self.db = db
         self.channels = channels
         self.limiter = limiter
@@ -525,6 +529,26 @@ class DeliveryWorker:
                 continue  # the chat user was deleted meanwhile
             author = str(row.notice.meta.get("author", "system"))
             rows += transcript_rows(conversations[row.chat_user_id], replies_of(row), author=author)
+        # Answers to a customer (an agent's message, a status change) become the last
+        # message of the console's list; bulk notices leave it alone (one UPDATE per
+        # conversation would slow a run of 100,000 bills).
+        last: dict[int, dict[str, Any]] = {}
+        for outcome in sent:
+            row = outcome.delivery
+            if row.category == "service" and row.chat_user_id in conversations:
+                texts = [r.text for r in replies_of(row) if r.text]
+                if texts:
+                    last[conversations[row.chat_user_id]] = {
+                        "last_text": " ".join(texts[-1].split())[:PREVIEW_CHARS],
+                        "last_author": str(row.notice.meta.get("author", "system"))[:40],
+                    }
+        for conversation_id, values in last.items():
+            await session.execute(
+                update(Conversation).where(Conversation.id == conversation_id).values(**values)
+            )
+        if self.live is not None:
+            for conversation_id in {r["conversation_id"] for r in rows}:
+                self.live.after_commit(session, conversation_changed(conversation_id))
         if rows:  # one statement executed for many rows, as for the outcomes
             connection = await session.connection()
             await connection.execute(insert(cast(Table, TranscriptMessage.__table__)), rows)

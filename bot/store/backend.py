@@ -204,6 +204,9 @@ class UtilityBackend(Protocol):
     async def matching_customers(self, codes: Sequence[str], where: CustomerFilter) -> set[str]:
         """Those of these customer codes that `where` picks."""
 
+    async def customer_names(self, codes: Sequence[str]) -> dict[str, str]:
+        """The name on each contract of `codes` that exists (the console's lists)."""
+
     async def customer_units(self, codes: Sequence[str]) -> dict[str, str]:
         """The name of the Điện lực serving each of these customers ("Điện lực Hội An")."""
 
@@ -241,6 +244,15 @@ class SqlUtilityBackend:
         async with self.db.reading() as session:
             row = await session.scalar(select(Customer).where(Customer.code == code.upper()))
             return _customer(row) if row else None
+
+    async def customer_names(self, codes: Sequence[str]) -> dict[str, str]:
+        if not codes:
+            return {}
+        async with self.db.reading() as session:
+            rows = await session.execute(
+                select(Customer.code, Customer.name).where(Customer.code.in_(set(codes)))
+            )
+            return {code: name for code, name in rows}
 
     async def customers_by_phone(self, phone: str) -> list[CustomerRecord]:
         async with self.db.reading() as session:

@@ -13,12 +13,14 @@ Taking over is one conditional UPDATE (`staff_id IS NULL`): two agents pressing
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.live import LiveFeed, conversation_changed
 from bot.core.messages import Button, Reply
+from bot.core.outbound import Push
 from bot.core.texts import Texts
 from bot.store.models import Conversation
 from bot.store.staff_models import Handoff, StaffAccount
@@ -27,6 +29,16 @@ BOT, WAITING, STAFF, RESOLVED = "bot", "waiting", "staff", "resolved"
 MODES = (BOT, WAITING, STAFF, RESOLVED)
 MISUNDERSTOOD_LIMIT = 3  # failed understandings in a row that call a person
 QUEUE_EVENT = {"type": "queue"}
+
+
+class StaffSignature(Protocol):
+    """Who acts: a staff account, or the console's signed-in view of one."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def username(self) -> str: ...
 
 
 class HandoffError(ValueError):
@@ -83,7 +95,7 @@ async def leave(
 async def take_over(
     session: AsyncSession,
     conversation_id: int,
-    staff: StaffAccount,
+    staff: StaffSignature,
     *,
     now: datetime,
     live: LiveFeed,
@@ -124,7 +136,7 @@ async def take_over(
 async def transfer(
     session: AsyncSession,
     conversation: Conversation,
-    source: StaffAccount,
+    source: StaffSignature,
     target: StaffAccount,
     *,
     live: LiveFeed,
@@ -150,7 +162,7 @@ async def transfer(
 async def resolve(
     session: AsyncSession,
     conversation: Conversation,
-    staff: StaffAccount,
+    staff: StaffSignature,
     *,
     now: datetime,
     live: LiveFeed,
@@ -235,3 +247,33 @@ async def _open_handoff(session: AsyncSession, conversation: Conversation) -> Ha
 def _changed(session: AsyncSession, live: LiveFeed, conversation_id: int) -> None:
     live.after_commit(session, conversation_changed(conversation_id))
     live.after_commit(session, QUEUE_EVENT)
+
+
+STAFF_REPLY = "staff_reply"  # the notice kind of an agent's message (the outbox row)
+
+
+async def reply(
+    session: AsyncSession,
+    pusher: Push,
+    conversation: Conversation,
+    staff: StaffSignature,
+    message: Reply,
+) -> int | None:
+    """Queue an agent's message to the customer, on the customer's own channel, in the
+    caller's transaction; the outbox row's id (send it with `send_now` after the
+    commit), or None when the customer cannot be reached (they blocked the bot).
+
+    Raises:
+        HandoffError: the agent has not taken the conversation over.
+        PushError: the customer's channel is not running here.
+    """
+    if conversation.mode != STAFF or conversation.staff_id != staff.id:
+        raise HandoffError("Hãy tiếp nhận hội thoại trước khi trả lời khách hàng.")
+    return await pusher.enqueue(
+        session,
+        conversation.chat_user_id,
+        [message],
+        author=f"staff:{staff.username}"[:40],
+        kind=STAFF_REPLY,
+        claim=True,
+    )
