@@ -27,7 +27,6 @@ from bot.store.throttle import Throttle
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 STAFF = web.RequestKey("console_staff", SignedIn)  # the signed-in staff member
-CONSOLE = web.RequestKey("console", "Console")
 
 # Script, styles and images come from here only: nothing a customer wrote can load
 # or run anything, even if a page forgot to escape it.
@@ -130,6 +129,9 @@ class Console:
 
     def fragment(self, template: str, **values: Any) -> str:
         return self.templates.get_template(template).render(values)
+
+
+CONSOLE = web.RequestKey("console", Console)
 
 
 def home_of(console: Console, role: str) -> str:

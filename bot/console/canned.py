@@ -18,7 +18,11 @@ TEXT_MAX = 2000
 
 
 @pages.get("/console/canned", LEADS)
-async def canned_page(request: web.Request, *, error: str | None = None) -> web.StreamResponse:
+async def canned_page(request: web.Request) -> web.StreamResponse:
+    return await _listing(request)
+
+
+async def _listing(request: web.Request, *, error: str | None = None) -> web.StreamResponse:
     console = console_of(request)
     async with console.services.db.reading() as session:
         replies = list(await session.scalars(select(CannedReply).order_by(CannedReply.title)))
@@ -35,9 +39,9 @@ async def save_canned(request: web.Request) -> web.StreamResponse:
     title = str(form.get("title", "")).strip()
     text = str(form.get("text", "")).strip()
     if not title or not text:
-        return await canned_page(request, error="Câu trả lời mẫu cần tiêu đề và nội dung.")
+        return await _listing(request, error="Câu trả lời mẫu cần tiêu đề và nội dung.")
     if len(title) > TITLE_MAX or len(text) > TEXT_MAX:
-        return await canned_page(
+        return await _listing(
             request, error=f"Tiêu đề tối đa {TITLE_MAX} ký tự, nội dung tối đa {TEXT_MAX} ký tự."
         )
     reply_id = int_or_none(str(form.get("id", "")))

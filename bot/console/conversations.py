@@ -105,11 +105,10 @@ async def read_list(console: Console, filters: Filters, limit: int = PAGE_SIZE) 
             )
         )
     if filters.phone:
-        number = phones.parse_contact(filters.phone)
-        if number is None:
+        try:
+            query = query.where(ChatUser.verified_phone == phones.parse_contact(filters.phone))
+        except phones.NotAPhone:
             problem = f"“{filters.phone}” không phải số điện thoại Việt Nam."
-        else:
-            query = query.where(ChatUser.verified_phone == number)
     if filters.q:
         if len(filters.q) < SEARCH_MIN:
             problem = f"Tìm trong nội dung cần ít nhất {SEARCH_MIN} ký tự."
@@ -461,7 +460,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
         return await _page(request, error="Hãy nhập nội dung hoặc chọn một tệp.", status=400)
     is_image = media is not None and media.content_type.startswith("image/")
     message = Reply(
-        text=text or None,
+        text=text,
         image=media if is_image else None,
         document=media if media is not None and not is_image else None,
     )

@@ -17,7 +17,7 @@ from aiohttp import web
 from bot.auth import staff as staff_accounts
 from bot.auth.audit import record_staff
 from bot.console import canned, conversations, queue
-from bot.console.access import EVERYONE, NAVIGATION, SUPPORT, Page, Pages
+from bot.console.access import EVERYONE, NAVIGATION, SUPPORT, Handler, Page, Pages
 from bot.console.base import (
     CONSOLE,
     SECURITY_HEADERS,
@@ -82,7 +82,7 @@ def _wants_json(request: web.Request) -> bool:
     return request.headers.get("X-Requested-With") == "fetch" or request.path.endswith("/events")
 
 
-def _guarded(console: Console, page: Page) -> web.Handler:
+def _guarded(console: Console, page: Page) -> Handler:
     """Run `page` only for a signed-in staff member of an allowed role, and a change
     only with the session's CSRF token from our own origin."""
 
@@ -116,7 +116,7 @@ async def _csrf_ok(request: web.Request, expected: str) -> bool:
     origin = request.headers.get("Origin")
     if origin and urlsplit(origin).netloc != request.host:
         return False  # a form posted from another site
-    given = request.headers.get("X-CSRF-Token")
+    given: str | None = request.headers.get("X-CSRF-Token")
     if given is None and request.content_type in (
         "application/x-www-form-urlencoded",
         "multipart/form-data",
@@ -124,7 +124,7 @@ async def _csrf_ok(request: web.Request, expected: str) -> bool:
         form = await request.post()
         value = form.get("csrf")
         given = value if isinstance(value, str) else None
-    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _to_login(request: web.Request, *, expired: bool = False) -> web.StreamResponse:
@@ -145,7 +145,7 @@ def _refused(console: Console, request: web.Request, reason: str) -> web.Respons
     return console.render(request, "refused.html", status=403, reason=reason)
 
 
-def _home(console: Console) -> web.Handler:
+def _home(console: Console) -> Handler:
     async def home(request: web.Request) -> web.StreamResponse:
         try:
             signed = await console.sessions.load(request.cookies.get(COOKIE))
@@ -163,7 +163,7 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
-def _login_form(console: Console) -> web.Handler:
+def _login_form(console: Console) -> Handler:
     async def form(request: web.Request) -> web.StreamResponse:
         return _login_page(console, request)
 
@@ -194,7 +194,7 @@ def _login_page(
     return _secure(response)
 
 
-def _login(console: Console) -> web.Handler:
+def _login(console: Console) -> Handler:
     async def login(request: web.Request) -> web.StreamResponse:
         services = console.services
         form = await request.post()

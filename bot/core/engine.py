@@ -119,8 +119,6 @@ class Engine:
         _remember_buttons(ctx.state, replies)
         _save_state(conversation, ctx.state)
         record_replies(session, conversation.id, replies)
-        if replies:
-            _preview(conversation, replies[-1].text, [], "bot")
         answer = Replies(replies)
         answer.delete_incoming = secret or ctx.delete_incoming
         return answer
@@ -179,7 +177,8 @@ def _remember_buttons(state: ConversationState, replies: Sequence[Reply]) -> Non
 def _preview(
     conversation: Conversation, text: str | None, attachments: Sequence[dict], author: str
 ) -> None:
-    """Keep the last message's beginning on the conversation (the console's list)."""
+    """Keep the beginning of the customer's last message on the conversation (the
+    console's list shows what customers and agents said, not the bot's menus)."""
     if text:
         shown = " ".join(text.split())
     else:

@@ -529,18 +529,18 @@ class DeliveryWorker:
                 continue  # the chat user was deleted meanwhile
             author = str(row.notice.meta.get("author", "system"))
             rows += transcript_rows(conversations[row.chat_user_id], replies_of(row), author=author)
-        # Answers to a customer (an agent's message, a status change) become the last
-        # message of the console's list; bulk notices leave it alone (one UPDATE per
-        # conversation would slow a run of 100,000 bills).
+        # An agent's message becomes the last message of the console's list; notices
+        # leave it alone (one UPDATE per conversation would slow a run of 100,000 bills).
         last: dict[int, dict[str, Any]] = {}
         for outcome in sent:
             row = outcome.delivery
-            if row.category == "service" and row.chat_user_id in conversations:
+            author = str(row.notice.meta.get("author", "system"))
+            if author.startswith("staff:") and row.chat_user_id in conversations:
                 texts = [r.text for r in replies_of(row) if r.text]
                 if texts:
                     last[conversations[row.chat_user_id]] = {
                         "last_text": " ".join(texts[-1].split())[:PREVIEW_CHARS],
-                        "last_author": str(row.notice.meta.get("author", "system"))[:40],
+                        "last_author": author[:40],
                     }
         for conversation_id, values in last.items():
             await session.execute(

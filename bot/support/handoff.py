@@ -13,9 +13,9 @@ Taking over is one conditional UPDATE (`staff_id IS NULL`): two agents pressing
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.live import LiveFeed, conversation_changed
@@ -115,7 +115,7 @@ async def take_over(
     conversation = await session.get(Conversation, conversation_id, populate_existing=True)
     if conversation is None:
         raise HandoffError("không có hội thoại này")
-    if result.rowcount != 1:
+    if cast(CursorResult[Any], result).rowcount != 1:
         if conversation.staff_id == staff.id:
             return conversation  # pressed twice: it is theirs already
         holder = await session.get(StaffAccount, conversation.staff_id)

@@ -30,7 +30,7 @@ class StaffClient:
         await self.session.close()
 
     async def login(self, username: str, password: str | None = None) -> tuple[int, str]:
-        status, page = await self.get("/console/login")
+        _, page = await self.get("/console/login")
         token = re.search(r'name="csrf" value="([^"]+)"', page)
         assert token, page
         return await self.post(

@@ -76,10 +76,12 @@ async def test_sign_in_attempts_are_limited_per_account_even_with_the_right_pass
 async def test_sign_in_attempts_are_limited_per_address(console_rig: Rig) -> None:
     client = StaffClient(console_rig.server.base_url)
     try:
-        statuses = [(await client.login(f"khong-co-{n}", "Bat@ky-gi-12"))[0] for n in range(21)]
+        statuses = [(await client.login(f"khong-co-{n}", "Bat@ky-gi-12"))[0] for n in range(23)]
     finally:
         await client.close()
-    assert statuses[:20] == [401] * 20 and statuses[20] == 429
+    # 20 in 15 minutes; on a slow machine a slot may free up during the run (one every
+    # 45 seconds), so the refusal is looked for just after the 20th.
+    assert statuses[:20] == [401] * 20 and 429 in statuses[20:]
 
 
 async def test_the_sign_in_form_needs_its_own_token(console_rig: Rig) -> None:
