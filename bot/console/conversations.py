@@ -201,6 +201,11 @@ class Detail:
     staff: list[StaffAccount]
     canned: list[tuple[str, str]]
 
+    def author(self, message: Shown) -> str:
+        """An agent's name as colleagues know it (the transcript keeps the username)."""
+        username = message.author.removeprefix("staff:")
+        return next((s.display_name for s in self.staff if s.username == username), username)
+
 
 async def read_transcript(session: AsyncSession, conversation: Conversation) -> list[Shown]:
     """The latest messages as the customer saw them, the agent's notes and the agent's

@@ -85,7 +85,15 @@ async def test_a_visitor_goes_through_the_menu_by_clicking(page: Any, bot: BotSe
     await page.get_by_role("button", name="English").last.click()
     await page.locator(".msg.out", has_text="Switched to English.").last.wait_for()
     await page.get_by_role("button", name="👤 Talk to staff").last.click()
-    await page.locator(".msg.out", has_text="hotline").last.wait_for()
+    await page.locator(".msg.out", has_text="staff member").last.wait_for()
+    await page.get_by_role("button", name="✖️ Stop waiting").last.click()
+    await page.locator(".msg.out", has_text="The bot is back to help you.").last.wait_for()
+    # A link button (an agent's or a notice's) opens in a new tab.
+    async with bot.runtime.db.reading() as session:
+        visitor = await session.scalar(select(ChatUser.id).where(ChatUser.channel == "web"))
+    assert visitor is not None
+    portal = Button("🌐 Open cskh.cpc.vn", url="https://cskh.cpc.vn")
+    await bot.runtime.pusher.push(visitor, [Reply(text="Portal", buttons=((portal,),))])
     link = page.get_by_role("link", name="🌐 Open cskh.cpc.vn").last
     assert await link.get_attribute("href") == "https://cskh.cpc.vn"
     assert await link.get_attribute("target") == "_blank"
