@@ -10,10 +10,11 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
 
-from bot.store.models import ChatUser, Conversation
+from bot.core import fmt
+from bot.store.models import ChatUser, Conversation, CustomerLink
 from bot.store.staff_models import Handoff, StaffNote
 from tests.console.staff import StaffClient
-from tests.handlers.rig import Rig
+from tests.handlers.rig import AN_CODES, Rig
 from tests.helpers import eventually
 
 Staff = Callable[[str], Awaitable[StaffClient]]
@@ -224,6 +225,20 @@ async def test_canned_replies_fill_in_the_customers_name_and_code(
     await agent.post(f"/console/conversations/{conversation_id}/take")
     _, page = await agent.get(f"/console/conversations/{conversation_id}")
     assert "Chào hỏi" in page and "Chào Quý khách, mã khách hàng" in page
+    # A customer with a linked code: the panel shows the contract and its unpaid bills,
+    # and the canned reply names them.
+    async with console_rig.runtime.db.transaction() as session:
+        user = await session.scalar(select(ChatUser).where(ChatUser.platform_user_id == "canned"))
+        assert user is not None
+        session.add(CustomerLink(chat_user_id=user.id, customer_code=AN_CODES[0]))
+    customer = await console_rig.runtime.engine.services.backend.customer(AN_CODES[0])
+    unpaid = await console_rig.runtime.engine.services.backend.unpaid_bills(AN_CODES[0])
+    assert customer is not None and unpaid  # the demo's An owes the last bill
+    _, page = await agent.get(f"/console/conversations/{conversation_id}")
+    assert f"Chào {customer.name}, mã khách hàng {AN_CODES[0]} ạ." in page
+    assert customer.full_address in page
+    for bill in unpaid:
+        assert fmt.money(bill.total) in page
     # Agents use canned replies; only supervisors change them.
     status, _ = await agent.post("/console/canned", {"title": "x", "text": "y"})
     assert status == 403
