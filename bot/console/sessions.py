@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from bot.core.clock import Clock
 from bot.store.db import Database
@@ -79,27 +79,28 @@ class SessionStore:
         if not token or len(token) > 100:
             return None
         now = self.clock.now()
-        async with self.db.transaction() as session:
-            row = await session.get(StaffSession, _digest(token))
-            if row is None:
-                return None
-            account = await session.get(StaffAccount, row.staff_id)
-            if account is None or account.disabled:
-                await session.delete(row)
-                return None
-            if now - row.last_seen_at > self.idle:
-                await session.delete(row)
+        key = _digest(token)
+        # Read without the write lock (on SQLite every writer takes turns): most requests
+        # only read; the rare write (expiry, the once-a-minute touch) follows apart.
+        async with self.db.reading() as session:
+            row = await session.get(StaffSession, key)
+            account = await session.get(StaffAccount, row.staff_id) if row is not None else None
+        if row is None:
+            return None
+        if account is None or account.disabled or now - row.last_seen_at > self.idle:
+            async with self.db.transaction() as session:
+                await session.execute(delete(StaffSession).where(StaffSession.id == key))
+            if account is not None and not account.disabled:
                 raise Expired
-            if touch and now - row.last_seen_at > TOUCH_EVERY:
-                row.last_seen_at = now
-            return SignedIn(
-                account.id,
-                account.username,
-                account.display_name,
-                account.role,
-                row.id,
-                row.csrf,
-            )
+            return None
+        if touch and now - row.last_seen_at > TOUCH_EVERY:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(StaffSession).where(StaffSession.id == key).values(last_seen_at=now)
+                )
+        return SignedIn(
+            account.id, account.username, account.display_name, account.role, row.id, row.csrf
+        )
 
     async def close(self, session_id: str) -> None:
         async with self.db.transaction() as session:
