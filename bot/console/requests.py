@@ -173,7 +173,7 @@ def _where(filters: Filters, choices: Choices, username: str, day: date) -> list
         conditions.append(request.type == filters.service)
     if filters.status in STATUS_LABELS:
         conditions.append(request.status == filters.status)
-    elif filters.status != "all":
+    elif filters.status != "all" and not filters.q:  # a code typed is looked up in them all
         conditions.append(request.status.in_(store.OPEN_STATUSES))
     if filters.urgent == "only":
         conditions.append(request.urgent.is_(True))
@@ -218,6 +218,21 @@ async def read_queue(
     day = today(console)
     request = ServiceRequest
     newest = filters.age == "newest"
+
+    def order(urgent: Any, created_at: Any, request_id: Any) -> tuple[Any, ...]:
+        if newest:
+            return urgent.desc(), created_at.desc(), request_id.desc()
+        return urgent.desc(), created_at, request_id
+
+    # The filters pick and sort ids alone (no index serves this order, so every match is
+    # sorted); only the page's rows are then read whole and joined to their customer.
+    picked = (
+        select(request.id, request.urgent, request.created_at)
+        .where(*_where(filters, choices, username, day))
+        .order_by(*order(request.urgent, request.created_at, request.id))
+        .limit(PAGE_SIZE + 1)
+        .subquery()
+    )
     query = (
         select(
             request.code,
@@ -232,14 +247,9 @@ async def read_queue(
             ChatUser.display_name,
             ChatUser.channel,
         )
+        .join(picked, picked.c.id == request.id)
         .outerjoin(ChatUser, ChatUser.id == request.chat_user_id)
-        .where(*_where(filters, choices, username, day))
-        .order_by(
-            request.urgent.desc(),
-            request.created_at.desc() if newest else request.created_at,
-            request.id.desc() if newest else request.id,
-        )
-        .limit(PAGE_SIZE + 1)
+        .order_by(*order(picked.c.urgent, picked.c.created_at, picked.c.id))
     )
     async with console.services.db.reading() as session:
         found = (await session.execute(query)).all()

@@ -155,10 +155,14 @@ async def test_a_request_past_its_promised_date_is_marked_overdue(
     status, page = await agent.get(f"/console/requests/{older_code}")
     assert "Quá hạn" not in page and re.search(r"Hạn hẹn khách</span>\s*—", page)
 
-    # Finished is not overdue.
+    # Finished is not overdue, and leaves the queue of open requests; its code finds it.
     await agent.post(f"/console/requests/{code}/status", {"status": "done"})
     status, page = await agent.get("/console/requests?overdue=1")
     assert codes_in(page) == []
+    status, page = await agent.get("/console/requests")
+    assert codes_in(page) == [older_code]
+    status, page = await agent.get(f"/console/requests?q={code.lower()}")
+    assert codes_in(page) == [code]
 
 
 async def test_a_missing_document_asked_for_comes_back_on_the_request_page(
