@@ -1,5 +1,5 @@
 """`cskh requests list|show|set-status`: staff handle service requests from the shell
-(the staff console will call the same code, bot/dialogs/lifecycle.py)."""
+(the staff console calls the same code, bot/dialogs/lifecycle.py)."""
 
 from __future__ import annotations
 

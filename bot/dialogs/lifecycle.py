@@ -1,7 +1,7 @@
 """Moving a service request along its lifecycle and telling the customer.
 
-The one path for every status change (the `cskh requests` command now, the staff
-console later): the change, its history and the customer's notice (an outbox row, in
+The one path for every status change (the `cskh requests` command and the staff
+console): the change, its history and the customer's notice (an outbox row, in
 their language) are stored in one transaction; then the notice is sent at once on
 whatever channel the customer uses.
 """
@@ -9,7 +9,10 @@ whatever channel the customer uses.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import Clock
 from bot.core.messages import Button, Reply
@@ -34,33 +37,55 @@ async def change_status(
     *,
     note: str | None,
     actor: str,
+    also: Callable[[AsyncSession, ServiceRequest], None] | None = None,
 ) -> tuple[ServiceRequest, bool]:
-    """Set the status; returns the request and whether the customer was told.
+    """Set the status; returns the request and whether the customer was told. `also`
+    adds what the caller keeps with the change to the same transaction (the console's
+    audit record), so both are kept or neither.
 
     Raises:
         store.RequestError: unknown request or status, or a missing note.
     """
     await pusher.ready()
     async with db.transaction() as session:
-        request = await store.set_status(
-            session, code, status, note=note, actor=actor, now=clock.now()
+        request, delivery = await _record_change(
+            session, pusher, texts, forms, code, status, note=note, actor=actor, now=clock.now()
         )
-        user = await session.get(ChatUser, request.chat_user_id) if request.chat_user_id else None
-        delivery = None
-        if user is not None:
-            notice = _notice(texts, forms, request, status, note, user.language)
-            try:
-                delivery = await pusher.enqueue(
-                    session, user.id, [notice], author=actor, claim=True
-                )
-            except PushError:  # the customer's channel is not configured here
-                log.warning(
-                    "status of %s changed; customer not told (channel %s is off)",
-                    request.code,
-                    user.channel,
-                )
+        if also is not None:
+            also(session, request)
     told = await pusher.send_now([delivery]) if delivery is not None else False
     return request, told
+
+
+async def _record_change(
+    session: AsyncSession,
+    pusher: Push,
+    texts: Texts,
+    forms: Mapping[str, FormSpec],
+    code: str,
+    status: str,
+    *,
+    note: str | None,
+    actor: str,
+    now: datetime,
+) -> tuple[ServiceRequest, int | None]:
+    """The change, its history and the customer's notice in the caller's transaction;
+    the notice's delivery (to send once committed), None when the customer cannot be
+    told."""
+    request = await store.set_status(session, code, status, note=note, actor=actor, now=now)
+    user = await session.get(ChatUser, request.chat_user_id) if request.chat_user_id else None
+    if user is None:
+        return request, None
+    notice = _notice(texts, forms, request, status, note, user.language)
+    try:
+        return request, await pusher.enqueue(session, user.id, [notice], author=actor, claim=True)
+    except PushError:  # the customer's channel is not configured here
+        log.warning(
+            "status of %s changed; customer not told (channel %s is off)",
+            request.code,
+            user.channel,
+        )
+        return request, None
 
 
 def _notice(

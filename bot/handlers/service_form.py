@@ -148,6 +148,7 @@ async def submit(ctx: Context) -> list[Reply]:
     if (stop := gate(ctx, "form:submit")) is not None:
         return stop
     now = ctx.now()
+    days, deadline = runner.deadline(form, sent.answers, local(now).date())
     request = await store.create_request(
         ctx.session,
         chat_user_id=ctx.user.id,
@@ -162,6 +163,7 @@ async def submit(ctx: Context) -> list[Reply]:
         attachments=sent.photos,
         urgent=form.urgent,
         now=now,
+        due_on=None if form.urgent else deadline,  # an urgent report is promised in hours
     )
     runner.drop(ctx)
     unit = ctx.t("services.any_unit")
@@ -179,7 +181,6 @@ async def submit(ctx: Context) -> list[Reply]:
             phone=phones.shown(phone),
         )
         return [Reply(text=text, buttons=buttons)]
-    days, deadline = runner.deadline(form, sent.answers, local(now).date())
     text = ctx.t(
         "services.received", code=request.code, unit=unit, deadline=day(deadline), days=days
     )

@@ -8,7 +8,7 @@ for a missing document and answers in the chat). Every step is kept as an event.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,7 +22,15 @@ OPEN_STATUSES = ("received", "in_progress", "needs_info")
 
 
 class RequestError(ValueError):
-    """A status change that cannot be made (unknown code or status, missing reason)."""
+    """A status change that cannot be made (unknown code or status, missing reason).
+
+    `reason` names the case for callers that explain it in their own words (the
+    console): unknown_status, unknown_request, note_needed, unchanged, no_code.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 async def _next_code(session: AsyncSession, year: int) -> str:
@@ -44,8 +52,11 @@ async def create_request(
     attachments: list[dict[str, Any]],
     urgent: bool,
     now: datetime,
+    due_on: date | None = None,
 ) -> ServiceRequest:
-    """Store a submitted form under a new code such as YC-2026-000123."""
+    """Store a submitted form under a new code such as YC-2026-000123; `due_on` is the
+    date promised to the customer (working days; None for urgent reports, promised in
+    hours)."""
     for _ in range(5):  # two processes may pick the same next number: the second retries
         code = await _next_code(session, now.year)
         request = ServiceRequest(
@@ -57,6 +68,7 @@ async def create_request(
             attachments=attachments,
             status="received",
             urgent=urgent,
+            due_on=due_on,
             created_at=now,
             updated_at=now,
         )
@@ -67,7 +79,7 @@ async def create_request(
         except IntegrityError:
             continue
         return request
-    raise RequestError("could not allocate a request code")
+    raise RequestError("could not allocate a request code", "no_code")
 
 
 async def get_request(session: AsyncSession, code: str) -> ServiceRequest | None:
@@ -109,14 +121,19 @@ async def set_status(
             information without a note saying why or what, or the status it already has.
     """
     if status not in STATUSES:
-        raise RequestError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
+        raise RequestError(
+            f"unknown status {status!r}; one of {', '.join(STATUSES)}", "unknown_status"
+        )
     request = await get_request(session, code)
     if request is None:
-        raise RequestError(f"no service request {code}")
+        raise RequestError(f"no service request {code}", "unknown_request")
     if status in ("rejected", "needs_info") and not (note and note.strip()):
-        raise RequestError(f"status {status} needs --note (the reason, or what is missing)")
+        raise RequestError(
+            f"status {status} needs --note (the reason, or what is missing)", "note_needed"
+        )
     if status == request.status and not note:
-        raise RequestError(f"{code} is already {status}")  # the customer is not told twice
+        # the customer is not told twice
+        raise RequestError(f"{code} is already {status}", "unchanged")
     request.status = status
     request.updated_at = now
     request.events.append(
