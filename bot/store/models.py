@@ -349,6 +349,8 @@ class FormRun(Base):
 
 class ServiceRequest(Base):
     __tablename__ = "service_requests"
+    # The console's queue: open requests by status, urgent first, by age.
+    __table_args__ = (Index("ix_service_requests_queue", "status", "urgent", "created_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)  # YC-2026-000123
     chat_user_id: Mapped[int | None] = mapped_column(

@@ -129,6 +129,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("assigned_to", sa.String(length=60), nullable=True))
         batch.add_column(sa.Column("due_on", sa.Date(), nullable=True))
         batch.create_index(batch.f("ix_service_requests_assigned_to"), ["assigned_to"])
+        batch.create_index("ix_service_requests_queue", ["status", "urgent", "created_at"])
     with op.batch_alter_table("campaigns") as batch:
         batch.add_column(sa.Column("created_by", sa.String(length=60), nullable=True))
     with op.batch_alter_table("outages") as batch:
@@ -143,6 +144,7 @@ def downgrade() -> None:
     with op.batch_alter_table("campaigns") as batch:
         batch.drop_column("created_by")
     with op.batch_alter_table("service_requests") as batch:
+        batch.drop_index("ix_service_requests_queue")
         batch.drop_index(batch.f("ix_service_requests_assigned_to"))
         batch.drop_column("due_on")
         batch.drop_column("assigned_to")

@@ -85,7 +85,8 @@ async def test_an_agent_takes_over_a_web_chat_answers_and_the_customer_rates(
     await row.first.wait_for()
     assert await agent.evaluate("window.__pwned") is None
     await row.first.click()
-    await agent.locator("#transcript .msg-in", has_text='<img src=x onerror="window.__pwned=1">').wait_for()
+    shown = agent.locator("#transcript .msg-in", has_text='<img src=x onerror="window.__pwned=1">')
+    await shown.wait_for()
     assert await agent.evaluate("window.__pwned") is None
     screenshots = os.environ.get("CSKH_SCREENSHOT_DIR")
 
