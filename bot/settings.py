@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     quiet_hours: str = Field(default="21-7", pattern=r"^([01]?\d|2[0-3])-([01]?\d|2[0-3])$")
     outage_notice_days: int = Field(default=5, ge=0, le=30)
     marketing_per_week: int = Field(default=2, ge=0)
-    # Producers (bot/notify/producers.py, scheduler.py): the scheduled runs in `cskh serve`
+    # Producers (bot/notify/producers.py, outages.py, scheduler.py): the runs in `cskh serve`
     # and how many days before the due date an unpaid bill is reminded of.
     notify_scheduler: bool = True
     payment_reminder_days: int = Field(default=3, ge=0, le=30)

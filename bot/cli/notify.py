@@ -143,7 +143,8 @@ def _when(moment: datetime) -> str:
 
 def _outage(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import utility_backend
-    from bot.notify.producers import NoticeError, OutageNotices, create_outage
+    from bot.notify.outages import OutageNotices, create_outage
+    from bot.notify.producers import NoticeError
     from bot.notify.segments import AreaError, resolve_area
 
     try:
@@ -204,7 +205,8 @@ def _outage(settings: Settings, args: argparse.Namespace) -> int:
 
 def _restored(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import utility_backend
-    from bot.notify.producers import NoticeError, Produced, power_restored
+    from bot.notify.outages import power_restored
+    from bot.notify.producers import NoticeError, Produced
 
     async def work(db: Any, texts: Any, clock: Clock) -> Produced:
         async with db.transaction() as session:

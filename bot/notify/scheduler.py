@@ -34,14 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.clock import Clock
 from bot.core.fmt import LOCAL_TZ
 from bot.core.texts import Texts
-from bot.notify.producers import (
-    announce_outage,
-    bill_notices,
-    drop_cancelled,
-    due_bills,
-    outages_to_announce,
-    reminder_wanted,
-)
+from bot.notify.outages import announce_outage, drop_cancelled, outages_to_announce
+from bot.notify.producers import bill_notices, due_bills, reminder_wanted
 from bot.notify.segments import linked_codes
 from bot.settings import Settings
 from bot.store.backend import UtilityBackend

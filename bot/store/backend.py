@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from bot.store.db import Database
@@ -206,6 +206,10 @@ class UtilityBackend(Protocol):
 
     async def customer_names(self, codes: Sequence[str]) -> dict[str, str]:
         """The name on each contract of `codes` that exists (the console's lists)."""
+
+    async def count_customers(self, where: CustomerFilter) -> int:
+        """How many of the utility's customers `where` picks, with a chat or not (the
+        console's outage preview: how many customers an area holds)."""
 
     async def customer_units(self, codes: Sequence[str]) -> dict[str, str]:
         """The name of the Điện lực serving each of these customers ("Điện lực Hội An")."""
@@ -401,6 +405,11 @@ class SqlUtilityBackend:
             for batch in _batches(codes):
                 found.update(await session.scalars(query.where(Customer.code.in_(batch))))
         return found
+
+    async def count_customers(self, where: CustomerFilter) -> int:
+        async with self.db.reading() as session:
+            query = select(func.count()).select_from(Customer).where(*_customer_filters(where))
+            return int(await session.scalar(query) or 0)
 
     async def customer_units(self, codes: Sequence[str]) -> dict[str, str]:
         query = select(Customer.code, ManagingUnit.name).join(

@@ -31,3 +31,17 @@ def ward_name(code: int) -> str:
 def ward_province(code: int) -> int:
     """The province code a ward belongs to."""
     return int(Ward.from_code(WardCode(code)).province_code.value)
+
+
+@functools.cache
+def province_names() -> tuple[str, ...]:
+    """Every province's name (the console's list to pick from)."""
+    return tuple(_clean(province.name) for province in Province.iter_all())
+
+
+@functools.cache
+def ward_names(province_code: int) -> tuple[str, ...]:
+    """The names of the province's wards."""
+    return tuple(
+        _clean(ward.name) for ward in Ward.iter_all() if int(ward.province_code) == province_code
+    )

@@ -117,6 +117,9 @@ class ListBackend:
             and (not where.has_debt or code in in_debt)
         }
 
+    async def count_customers(self, where: CustomerFilter) -> int:
+        return len(await self.matching_customers(list(self.customers), where))
+
     async def customer_units(self, codes: Sequence[str]) -> dict[str, str]:
         return {code: self.customers[code].unit_name for code in codes if code in self.customers}
 

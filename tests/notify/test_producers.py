@@ -10,8 +10,9 @@ from sqlalchemy import update
 
 from bot.core.fmt import LOCAL_TZ
 from bot.notify import producers, scheduler
+from bot.notify.outages import create_outage, power_restored
 from bot.notify.outbox import replies_of
-from bot.notify.producers import NoticeError, create_outage, power_restored
+from bot.notify.producers import NoticeError
 from bot.notify.scheduler import NoticeScheduler
 from bot.notify.segments import AreaError, resolve_area
 from bot.store.models import Delivery, Outage, OutageArea

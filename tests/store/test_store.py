@@ -195,6 +195,9 @@ async def test_backend_answers_the_notice_runs_for_many_customers_at_once(
         assert customer is not None
         assert await backend.area_unit(48, 20410) == customer.unit_code  # Hội An's one unit
         assert await backend.area_unit(48, None) is None  # Đà Nẵng has several
+        everyone = await backend.count_customers(CustomerFilter())
+        assert 0 < await backend.count_customers(in_hoi_an) < everyone
+        assert await backend.count_customers(CustomerFilter(province_code=99)) == 0
     finally:
         await db.dispose()
 
