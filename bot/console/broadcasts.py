@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.auth.audit import record_staff
 from bot.console.access import MARKETING, Pages
@@ -179,32 +180,16 @@ async def send(request: web.Request) -> web.StreamResponse:
                 send_at=send_at,
                 created_by=staff.username,
             )
-            subject = f"campaign {campaign.id}"
             record_staff(
                 session,
                 "broadcast_created",
                 staff.username,
-                subject=subject,
+                subject=f"campaign {campaign.id}",
                 segment=segment.to_json(),
                 send_at=send_at.isoformat() if send_at else None,
                 image=image is not None,
             )
-            started = await start_campaign(
-                session,
-                campaign.id,
-                services.texts,
-                backend=services.backend,
-                now=console.now,
-                marketing_per_week=services.settings.marketing_per_week,
-            )
-            record_staff(
-                session,
-                "broadcast_started",
-                staff.username,
-                subject=subject,
-                queued=started.queued,
-                skipped=started.skipped,
-            )
+            await _start(session, request, campaign.id)
     except CampaignError as error:  # the checks above should have caught it
         log.warning("broadcast refused by campaigns: %s", error)
         return await _compose_page(
@@ -288,30 +273,13 @@ async def pause(request: web.Request) -> web.StreamResponse:
 async def resume(request: web.Request) -> web.StreamResponse:
     """Queue the held rows again (a paused campaign), or start a draft made with
     `cskh campaign create`: `start_campaign` does both, as `cskh campaign start` does."""
-    console, staff = console_of(request), staff_of(request)
-    services = console.services
+    console = console_of(request)
     campaign_id = _id(request)
-    async with services.db.transaction() as session:
+    async with console.services.db.transaction() as session:
         shown = await _status_or_404(session, campaign_id)
         refusal = None
         if shown["state"] in ("paused", "draft"):
-            started = await start_campaign(
-                session,
-                campaign_id,
-                services.texts,
-                backend=services.backend,
-                now=console.now,
-                marketing_per_week=services.settings.marketing_per_week,
-            )
-            record_staff(
-                session,
-                "broadcast_started",
-                staff.username,
-                subject=f"campaign {campaign_id}",
-                queued=started.queued,
-                skipped=started.skipped,
-                resumed=started.resumed,
-            )
+            await _start(session, request, campaign_id)
         else:
             refusal = "Thông báo không tạm dừng nên không cần tiếp tục."
     if refusal is not None:
@@ -344,7 +312,30 @@ def _id(request: web.Request) -> int:
     return value
 
 
-async def _status_or_404(session: Any, campaign_id: int) -> dict[str, Any]:
+async def _start(session: AsyncSession, request: web.Request, campaign_id: int) -> None:
+    """Start a draft or resume a paused campaign (`start_campaign`), in the audit log."""
+    console, staff = console_of(request), staff_of(request)
+    services = console.services
+    started = await start_campaign(
+        session,
+        campaign_id,
+        services.texts,
+        backend=services.backend,
+        now=console.now,
+        marketing_per_week=services.settings.marketing_per_week,
+    )
+    record_staff(
+        session,
+        "broadcast_started",
+        staff.username,
+        subject=f"campaign {campaign_id}",
+        queued=started.queued,
+        skipped=started.skipped,
+        resumed=started.resumed,
+    )
+
+
+async def _status_or_404(session: AsyncSession, campaign_id: int) -> dict[str, Any]:
     try:
         return await campaign_status(session, campaign_id)
     except CampaignError:

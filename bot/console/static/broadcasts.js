@@ -123,7 +123,9 @@
     function show(data) {
       progress.querySelectorAll("[data-count]").forEach(function (cell) {
         const value = data[cell.dataset.count];
-        if (typeof value === "number") cell.textContent = value.toLocaleString("vi-VN");
+        if (typeof value !== "number") return;
+        cell.textContent = value.toLocaleString("vi-VN");
+        if (cell.tagName === "DD") cell.classList.toggle("bc-zero", value === 0);
       });
       bar.max = data.total || 1;
       bar.value = data.total ? data.finished : (data.state === "done" ? 1 : 0);
