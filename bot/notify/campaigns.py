@@ -24,7 +24,7 @@ from bot.core.texts import Texts
 from bot.notify import outbox
 from bot.notify.outbox import Addressee
 from bot.notify.producers import reply_row, switch_off_row
-from bot.notify.segments import Linked, Segment, linked_users
+from bot.notify.segments import Segment, linked_chat_codes, linked_users
 from bot.store.backend import UtilityBackend
 from bot.store.media import save_media, sniff_image
 from bot.store.models import Campaign, Delivery, Notice
@@ -136,21 +136,20 @@ async def reach(
     marketing_per_week: int,
 ) -> Reach:
     """What `start_campaign` would write for `segment` if the campaign went at `at`."""
-    people = await linked_users(session, backend, segment)
-    refused = await outbox.opted_out(session, (p.chat_user.id for p in people), "other")
-    takers = [p for p in people if not _refuses(p, refused)]
-    received = await outbox.marketing_received(session, (p.chat_user.id for p in takers), at)
-    at_cap = sum(1 for p in takers if received.get(p.chat_user.id, 0) >= marketing_per_week)
-    return Reach(len(people), len(people) - len(takers), at_cap)
+    chats = await linked_chat_codes(session, backend, segment)
+    refused = await outbox.opted_out(session, chats.keys(), "other")
+    takers = [chat for chat, codes in chats.items() if not _refuses(chat, codes, refused)]
+    received = await outbox.marketing_received(session, takers, at)
+    at_cap = sum(1 for chat in takers if received.get(chat, 0) >= marketing_per_week)
+    return Reach(len(chats), len(chats) - len(takers), at_cap)
 
 
-def _refuses(person: Linked, refused: set[tuple[int, str]]) -> bool:
+def _refuses(chat_user_id: int, codes: list[str], refused: set[tuple[int, str]]) -> bool:
     """Whether the chat switched campaigns off: for the chat, or for every code it has
     linked (the row names the first code still taking them, as `_write_rows` does)."""
-    chat = person.chat_user.id
-    if (chat, "") in refused:
+    if (chat_user_id, "") in refused:
         return True
-    return bool(person.codes) and all((chat, code) in refused for code in person.codes)
+    return bool(codes) and all((chat_user_id, code) in refused for code in codes)
 
 
 async def start_campaign(
