@@ -31,6 +31,7 @@ from bot.store.models import Campaign
 from bot.store.places import province_name, ward_name, ward_province
 
 MB = 1024 * 1024
+SCHEDULE_AHEAD = timedelta(days=365)  # a year ahead at most (a mistyped year is caught)
 TYPED_MAX = 20_000  # characters of a text kept from the form (enough to say it is too long)
 TARIFFS = {"household": "Sinh hoạt", "business": "Kinh doanh", "production": "Sản xuất"}
 LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
@@ -148,6 +149,8 @@ def send_time_of(draft: Draft, now: datetime) -> datetime | None:
     at = at if at.tzinfo else at.replace(tzinfo=LOCAL_TZ)
     if at <= now:
         raise FormError(f"Thời điểm gửi đã qua. Hãy chọn sau {moment(now)}.")
+    if at > now + SCHEDULE_AHEAD:
+        raise FormError(f"Chỉ lên lịch được trong vòng {SCHEDULE_AHEAD.days} ngày tới.")
     return at
 
 
@@ -232,7 +235,7 @@ async def reach_of(console: Console, segment: Segment, at: datetime) -> Reach:
 
 
 def describe(segment: Segment) -> str:
-    """The segment in a line: "Phường Hội An, Thành phố Đà Nẵng · Kinh doanh · Telegram"."""
+    """The segment in a line: "Phường Hội An, Thành phố Đà Nẵng · giá kinh doanh · Telegram"."""
     parts = []
     if segment.province_code is not None:
         place = province_name(segment.province_code)

@@ -136,20 +136,25 @@ async def preview(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     draft = Draft.of(form)
     local = form.get("image_local") == "1"  # the page shows the chosen file itself
+    fragment = request.headers.get("X-Requested-With") == "fetch"
+    problem: str | None
     try:
         image = None if local else image_of(form, console)
     except FormError as error:
-        return await _compose_page(request, draft, error=str(error), dropped=True, status=400)
-    with_image = local or image is not None
-    if request.headers.get("X-Requested-With") == "fetch":
-        body = console.fragment(
-            "_broadcast_preview.html",
-            bubbles=bubbles(console, draft, image, local),
-            preview_problem=preview_problem(draft, with_image),
-            language=LANGUAGES.get(draft.language, LANGUAGES["vi"]),
-        )
-        return web.json_response({"html": body})
-    return await _compose_page(request, draft, image=image, dropped=image is not None)
+        if not fragment:
+            return await _compose_page(request, draft, error=str(error), dropped=True, status=400)
+        image, problem = None, str(error)
+    else:
+        problem = preview_problem(draft, local or image is not None)
+    if not fragment:
+        return await _compose_page(request, draft, image=image, dropped=image is not None)
+    body = console.fragment(
+        "_broadcast_preview.html",
+        bubbles=bubbles(console, draft, image, local),
+        preview_problem=problem,
+        language=LANGUAGES.get(draft.language, LANGUAGES["vi"]),
+    )
+    return web.json_response({"html": body}, status=400 if problem else 200)
 
 
 @pages.post("/console/broadcasts", MARKETING)
@@ -284,7 +289,8 @@ async def resume(request: web.Request) -> web.StreamResponse:
             refusal = "Thông báo không tạm dừng nên không cần tiếp tục."
     if refusal is not None:
         return await _progress_page(request, campaign_id, error=refusal, status=409)
-    return redirect(f"/console/broadcasts/{campaign_id}?ok=resumed")
+    done = "sent" if shown["state"] == "draft" else "resumed"
+    return redirect(f"/console/broadcasts/{campaign_id}?ok={done}")
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -284,6 +284,7 @@ async def test_the_weekly_cap_is_counted_before_sending(console_rig: Rig, staff:
         ),
         (form(when="later", send_at="2026-11-26T14:00"), "Thời điểm gửi đã qua."),
         (form(when="later", send_at=""), "Hãy chọn ngày giờ gửi"),
+        (form(when="later", send_at="2028-11-26T08:00"), "trong vòng 365 ngày tới"),
         (form(tariff="farm"), "Nhóm giá “farm” không có trong danh sách."),
     ],
 )
