@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.auth import staff as staff_accounts
 from bot.auth.audit import record_staff
-from bot.console import canned, conversations, outages, queue, requests
+from bot.console import broadcasts, canned, conversations, outages, queue, requests
 from bot.console.access import EVERYONE, NAVIGATION, SUPPORT, Handler, Page, Pages
 from bot.console.base import (
     CONSOLE,
@@ -55,6 +55,7 @@ def page_modules() -> Iterable[Pages]:
         canned.pages,
         requests.pages,
         outages.pages,
+        broadcasts.pages,
     )
 
 

@@ -24,7 +24,7 @@ from bot.core.texts import Texts
 from bot.notify import outbox
 from bot.notify.outbox import Addressee
 from bot.notify.producers import reply_row, switch_off_row
-from bot.notify.segments import Segment, linked_users
+from bot.notify.segments import Segment, linked_chat_codes, linked_users
 from bot.store.backend import UtilityBackend
 from bot.store.media import save_media, sniff_image
 from bot.store.models import Campaign, Delivery, Notice
@@ -66,8 +66,10 @@ async def create_campaign(
     image: bytes | None = None,
     image_name: str = "image",
     send_at: datetime | None = None,
+    created_by: str | None = None,
 ) -> Campaign:
-    """A draft campaign (nothing is sent before `start_campaign`)."""
+    """A draft campaign (nothing is sent before `start_campaign`); `created_by` is the
+    staff member's username when made in the console."""
     text = text.strip()
     if not text:
         raise CampaignError("the text is empty")
@@ -76,7 +78,12 @@ async def create_campaign(
     if send_at is not None and send_at <= now:
         raise CampaignError("--at is in the past")
     campaign = Campaign(
-        text=text, segment=segment.to_json(), send_at=send_at, status="draft", created_at=now
+        text=text,
+        segment=segment.to_json(),
+        send_at=send_at,
+        status="draft",
+        created_by=created_by,
+        created_at=now,
     )
     if image is not None:
         if len(text) > MAX_CAPTION:  # or it would go as two messages, the text first
@@ -103,6 +110,46 @@ async def audience(
     """How many chats the campaign's segment matches now."""
     segment = Segment.from_json(campaign.segment)
     return len(await linked_users(session, backend, segment))
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Who a segment reaches at a send time: the chats it matches, those that switched
+    "Thông báo khác" off (no row is written for them) and those already at the weekly
+    cap then (written as `skipped`)."""
+
+    matching: int
+    opted_out: int
+    at_cap: int
+
+    @property
+    def receiving(self) -> int:
+        return self.matching - self.opted_out - self.at_cap
+
+
+async def reach(
+    session: AsyncSession,
+    segment: Segment,
+    *,
+    backend: UtilityBackend,
+    at: datetime,
+    marketing_per_week: int,
+) -> Reach:
+    """What `start_campaign` would write for `segment` if the campaign went at `at`."""
+    chats = await linked_chat_codes(session, backend, segment)
+    refused = await outbox.opted_out(session, chats.keys(), "other")
+    takers = [chat for chat, codes in chats.items() if not _refuses(chat, codes, refused)]
+    received = await outbox.marketing_received(session, takers, at)
+    at_cap = sum(1 for chat in takers if received.get(chat, 0) >= marketing_per_week)
+    return Reach(len(chats), len(chats) - len(takers), at_cap)
+
+
+def _refuses(chat_user_id: int, codes: list[str], refused: set[tuple[int, str]]) -> bool:
+    """Whether the chat switched campaigns off: for the chat, or for every code it has
+    linked (the row names the first code still taking them, as `_write_rows` does)."""
+    if (chat_user_id, "") in refused:
+        return True
+    return bool(codes) and all((chat_user_id, code) in refused for code in codes)
 
 
 async def start_campaign(
@@ -149,17 +196,40 @@ async def campaign_status(
     """Counts by row status (claimed and sending together as `sending`), in_doubt,
     total, and the campaign's state (draft, running, paused, done)."""
     campaign = await _campaign(session, campaign_id)
-    counts = dict.fromkeys(STATUSES, 0)
-    in_doubt = 0
-    rows = await session.execute(
-        select(Delivery.status, Delivery.in_doubt, func.count())
-        .join(Notice, Notice.id == Delivery.notice_id)
-        .where(Notice.campaign_id == campaign.id)
-        .group_by(Delivery.status, Delivery.in_doubt)
-    )
-    for status, doubtful, count in rows:
-        counts[status] = counts.get(status, 0) + int(count)
-        in_doubt += int(count) if doubtful else 0
+    [(_, shown)] = await _statuses(session, [campaign])
+    return shown
+
+
+async def recent_campaigns(
+    session: AsyncSession, limit: int = 50
+) -> list[tuple[Campaign, dict[str, Any]]]:
+    """The latest campaigns, newest first, each with its `campaign_status`."""
+    campaigns = await session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(limit))
+    return await _statuses(session, list(campaigns))
+
+
+async def _statuses(
+    session: AsyncSession, campaigns: list[Campaign]
+) -> list[tuple[Campaign, dict[str, Any]]]:
+    counts = {campaign.id: dict.fromkeys(STATUSES, 0) for campaign in campaigns}
+    in_doubt = dict.fromkeys(counts, 0)
+    if counts:
+        rows = await session.execute(
+            select(Notice.campaign_id, Delivery.status, Delivery.in_doubt, func.count())
+            .join(Notice, Notice.id == Delivery.notice_id)
+            .where(Notice.campaign_id.in_(list(counts)))
+            .group_by(Notice.campaign_id, Delivery.status, Delivery.in_doubt)
+        )
+        for campaign_id, status, doubtful, count in rows:
+            if campaign_id is None:  # (not a campaign's notice: the query picks none)
+                continue
+            mine = counts[campaign_id]
+            mine[status] = mine.get(status, 0) + int(count)
+            in_doubt[campaign_id] += int(count) if doubtful else 0
+    return [(c, _status(c, counts[c.id], in_doubt[c.id])) for c in campaigns]
+
+
+def _status(campaign: Campaign, counts: dict[str, int], in_doubt: int) -> dict[str, Any]:
     state = campaign.status
     if state == "running" and not any(counts[s] for s in _WAITING):
         state = "done"

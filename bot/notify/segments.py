@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -192,35 +192,52 @@ async def linked_users(
 ) -> list[Linked]:
     """Activated, reachable chat users in `segment`, by id, with their matching codes."""
     found: dict[int, Linked] = {}
-    if not segment.about_customers:  # everybody: codes are whatever the chat has linked
-        query: Select[ChatUser, str | None] = (
-            select(ChatUser, CustomerLink.customer_code)
-            .outerjoin(CustomerLink, CustomerLink.chat_user_id == ChatUser.id)
-            .where(*_chat_filters(segment))
-            .order_by(ChatUser.id, CustomerLink.customer_code)
-        )
-        _add(found, await session.execute(query))
-        return list(found.values())
-    codes = await linked_codes(session, segment)
-    matching = sorted(await backend.matching_customers(codes, segment.customers)) if codes else []
-    for start in range(0, len(matching), 1000):  # IN lists of a reasonable size
-        query = (
-            select(ChatUser, CustomerLink.customer_code)
-            .join(CustomerLink, CustomerLink.chat_user_id == ChatUser.id)
-            .where(CustomerLink.customer_code.in_(matching[start : start + 1000]))
-            .where(*_chat_filters(segment))
-            .order_by(ChatUser.id, CustomerLink.customer_code)
-        )
-        _add(found, await session.execute(query))
+    for query in await _segment_queries(session, backend, segment, ChatUser):
+        for chat_user, code in await session.execute(query):
+            linked = found.setdefault(chat_user.id, Linked(chat_user))
+            if code is not None and code not in linked.codes:
+                linked.codes.append(code)
     # (Codes come batch after batch in their order, so each chat's stay sorted.)
     return [found[key] for key in sorted(found)]
 
 
-def _add(found: dict[int, Linked], rows: Iterable[tuple[ChatUser, str | None]]) -> None:
-    for chat_user, code in rows:
-        linked = found.setdefault(chat_user.id, Linked(chat_user))
-        if code is not None and code not in linked.codes:
-            linked.codes.append(code)
+async def linked_chat_codes(
+    session: AsyncSession, backend: UtilityBackend, segment: Segment
+) -> dict[int, list[str]]:
+    """The chats of `linked_users` by id, with the same codes, without loading the chats:
+    what a count needs (100,000 chats in about a second rather than twenty)."""
+    found: dict[int, list[str]] = {}
+    for query in await _segment_queries(session, backend, segment, ChatUser.id):
+        for chat_user_id, code in await session.execute(query):
+            codes = found.setdefault(chat_user_id, [])
+            if code is not None and code not in codes:
+                codes.append(code)
+    return {key: found[key] for key in sorted(found)}
+
+
+async def _segment_queries(
+    session: AsyncSession, backend: UtilityBackend, segment: Segment, chat: Any
+) -> list[Select[Any]]:
+    """Queries of (`chat`, customer code) rows for the segment's chats, in chat order:
+    everybody's with whatever codes they linked, or a batch of the matching codes each."""
+    if not segment.about_customers:
+        query = (
+            select(chat, CustomerLink.customer_code)
+            .outerjoin(CustomerLink, CustomerLink.chat_user_id == ChatUser.id)
+            .where(*_chat_filters(segment))
+            .order_by(ChatUser.id, CustomerLink.customer_code)
+        )
+        return [query]
+    codes = await linked_codes(session, segment)
+    matching = sorted(await backend.matching_customers(codes, segment.customers)) if codes else []
+    return [  # IN lists of a reasonable size
+        select(chat, CustomerLink.customer_code)
+        .join(CustomerLink, CustomerLink.chat_user_id == ChatUser.id)
+        .where(CustomerLink.customer_code.in_(matching[start : start + 1000]))
+        .where(*_chat_filters(segment))
+        .order_by(ChatUser.id, CustomerLink.customer_code)
+        for start in range(0, len(matching), 1000)
+    ]
 
 
 async def linked_codes(session: AsyncSession, segment: Segment | None = None) -> list[str]:

@@ -10,6 +10,8 @@ import functools
 
 from vietnam_provinces import Province, ProvinceCode, Ward, WardCode
 
+from nlu.normalize import fold
+
 
 def _clean(name: str) -> str:
     return " ".join(name.split())
@@ -45,3 +47,11 @@ def ward_names(province_code: int) -> tuple[str, ...]:
     return tuple(
         _clean(ward.name) for ward in Ward.iter_all() if int(ward.province_code) == province_code
     )
+
+
+@functools.cache
+def provinces() -> tuple[tuple[int, str], ...]:
+    """Every province as (code, name), in the order of the names without "Thành phố"
+    ("Cần Thơ" between "Cà Mau" and "Cao Bằng")."""
+    named = [(int(p.code), _clean(p.name)) for p in Province.iter_all()]
+    return tuple(sorted(named, key=lambda item: fold(item[1].removeprefix("Thành phố "))))

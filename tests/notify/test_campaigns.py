@@ -13,6 +13,7 @@ from bot.notify.campaigns import (
     campaign_status,
     create_campaign,
     pause_campaign,
+    reach,
     start_campaign,
 )
 from bot.notify.outbox import replies_of
@@ -224,3 +225,22 @@ async def test_a_chat_that_switched_other_notices_off_gets_no_campaign(
     await start(world, campaign_id)
     rows = await world.rows(f"campaign:{campaign_id}")
     assert sorted(row.chat_user_id for row in rows) == sorted(town.values())
+
+
+async def test_reach_counts_ahead_what_start_writes(world: World, town: dict[str, int]) -> None:
+    """The console shows who a segment reaches before sending: chats that switched
+    campaigns off get no row, chats at the weekly cap a skipped one."""
+    await world.opt_out(await world.chat("unsubscribed", A), "other")
+    # Switched off for its Đà Nẵng code only: it got neither campaign for Đà Nẵng, and
+    # takes one for everybody through its Gia Lai code.
+    await world.opt_out(await world.chat("two-codes", A, P), "other", A)
+    for _ in range(2):  # two campaigns for Đà Nẵng this week
+        await start(world, await create(world, Segment(province_code=48)))
+
+    async with world.db.reading() as session:
+        found = await reach(session, Segment(), backend=world.backend, at=NOW, marketing_per_week=2)
+    assert (found.matching, found.opted_out, found.at_cap, found.receiving) == (6, 1, 2, 3)
+    campaign_id = await create(world)
+    await start(world, campaign_id)
+    shown = await status(world, campaign_id)
+    assert (shown["queued"], shown["skipped"]) == (found.receiving, found.at_cap)
