@@ -42,11 +42,17 @@ async def test_a_submitted_form_is_one_run_that_reached_the_summary(rig: LightRi
     assert await _runs(rig) == [("svc_reconnect", "(summary)", 4, "submitted", True)]
 
 
-async def test_a_run_follows_the_questions_and_a_cancel_closes_it(rig: LightRig) -> None:
+async def reconnection_begun(rig: LightRig) -> Driver:
+    """An, signed in, opens "Cấp điện trở lại" from the Dịch vụ tab."""
     an = await logged_in(rig, "rest", "an")
     await an.say("/services")
     await an.press("📝 Dịch vụ trong quá trình thực hiện hợp đồng mua bán điện")
     await an.press(RECONNECT)
+    return an
+
+
+async def test_a_run_follows_the_questions_and_a_cancel_closes_it(rig: LightRig) -> None:
+    an = await reconnection_begun(rig)
     assert await _runs(rig) == [("svc_reconnect", "customer_code", 0, None, False)]
     await _pick_code(an)
     await an.say("ngày mai")
@@ -59,10 +65,7 @@ async def test_a_run_follows_the_questions_and_a_cancel_closes_it(rig: LightRig)
 
 
 async def test_a_form_left_until_its_draft_expires_stays_abandoned(rig: LightRig) -> None:
-    an = await logged_in(rig, "rest", "an")
-    await an.say("/services")
-    await an.press("📝 Dịch vụ trong quá trình thực hiện hợp đồng mua bán điện")
-    await an.press(RECONNECT)
+    an = await reconnection_begun(rig)
     await _pick_code(an)
     rig.clock.advance(days=8)
     await an.say("/services")
