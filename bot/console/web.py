@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.auth import staff as staff_accounts
 from bot.auth.audit import record_staff
-from bot.console import canned, conversations, queue
+from bot.console import canned, conversations, dashboard, queue, security
 from bot.console.access import EVERYONE, NAVIGATION, SUPPORT, Page, Pages
 from bot.console.base import (
     CONSOLE,
@@ -48,7 +48,7 @@ own = Pages()
 
 def page_modules() -> Iterable[Pages]:
     """Every module's routes (the access test walks them all)."""
-    return (own, conversations.pages, queue.pages, canned.pages)
+    return (own, conversations.pages, queue.pages, canned.pages, dashboard.pages, security.pages)
 
 
 def all_pages() -> list[Page]:
