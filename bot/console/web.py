@@ -16,7 +16,16 @@ from aiohttp import web
 
 from bot.auth import staff as staff_accounts
 from bot.auth.audit import record_staff
-from bot.console import broadcasts, canned, conversations, outages, queue, requests
+from bot.console import (
+    broadcasts,
+    canned,
+    conversations,
+    dashboard,
+    outages,
+    queue,
+    requests,
+    security,
+)
 from bot.console.access import EVERYONE, NAVIGATION, SUPPORT, Handler, Page, Pages
 from bot.console.base import (
     CONSOLE,
@@ -56,6 +65,8 @@ def page_modules() -> Iterable[Pages]:
         requests.pages,
         outages.pages,
         broadcasts.pages,
+        dashboard.pages,
+        security.pages,
     )
 
 

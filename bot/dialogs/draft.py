@@ -81,6 +81,7 @@ class Draft:
     offered: Any = None  # the value on record offered for confirmation (prefill)
     retype: bool = False  # the customer chose to type instead of taking the value on record
     editing: bool = False  # one answer changed from the summary: back to it afterwards
+    run: int | None = None  # its row in form_runs (runs.py); None for drafts begun before
 
     @classmethod
     def begin(cls, form_id: str, now: datetime, session: str) -> Draft:
@@ -104,6 +105,7 @@ class Draft:
             offered=state.get("offered"),
             retype=bool(state.get("retype", False)),
             editing=bool(state.get("editing", False)),
+            run=int(state["run"]) if state.get("run") is not None else None,
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -128,6 +130,8 @@ class Draft:
             state["retype"] = True
         if self.editing:
             state["editing"] = True
+        if self.run is not None:
+            state["run"] = self.run
         return state
 
     def expired(self, now: datetime) -> bool:

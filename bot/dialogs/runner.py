@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, RequestButton, rows
+from bot.dialogs import runs
 from bot.dialogs.checks import CHECKS
 from bot.dialogs.deadlines import add_working_days, is_rural
 from bot.dialogs.draft import Draft, discard_draft, keep_draft, open_draft
@@ -86,6 +87,7 @@ class FormRunner:
         if (refused := refusal(ctx, form)) is not None:
             return refused
         draft = Draft.begin(form_id, ctx.now(), session_of(ctx.user))
+        draft.run = await runs.begin(ctx, form_id)
         intro = Reply(
             text=f"{ctx.t('form.intro_title', title=self._title(ctx, form))}\n"
             f"{form.intro.get(ctx.lang) or form.intro['vi']}"
@@ -103,6 +105,14 @@ class FormRunner:
         return await self._ask(ctx, draft)
 
     def drop(self, ctx: Context) -> None:
+        """Close the open form: submitted when its request was filed in this update,
+        left (abandoned) when it expired or a log-out ended it, else cancelled."""
+        draft = self.current(ctx)
+        if draft is not None and draft.run is not None:
+            if runs.filed(ctx.session, draft.form_id, ctx.user.id, draft.started):
+                runs.ended(ctx.session, draft.run, runs.SUBMITTED, ctx.now())
+            elif not draft.expired(ctx.now()) and not draft.ended_by_logout(session_of(ctx.user)):
+                runs.ended(ctx.session, draft.run, runs.CANCELLED, ctx.now())
         discard_draft(ctx.state)
         if ctx.state.step == STEP_FORM:
             ctx.state.answered()
@@ -126,6 +136,8 @@ class FormRunner:
         ctx.state.ask(STEP_FORM)
         draft.updated = ctx.now()
         step, total = self._progress(form, draft)
+        if draft.run is not None:
+            runs.reached(ctx.session, draft.run, field.name, step - 1)
         prompt = kind.prompt(ctx, field, draft.partial)
         lines = [ctx.t("form.step", step=step, total=total, prompt=prompt)]
         if field.help and not error:
@@ -195,12 +207,19 @@ class FormRunner:
             draft.history.append(draft.index)
         if draft.editing:
             draft.editing = False
-            return self._summary(ctx, draft)
+            return self._answered_all(ctx, draft)
         for index in range(draft.index + 1, len(form.fields)):
             if form.fields[index].shown(draft.answers):
                 draft.index = index
                 return await self._ask(ctx, draft)
-        draft.index = len(form.fields)
+        return self._answered_all(ctx, draft)
+
+    def _answered_all(self, ctx: Context, draft: Draft) -> list[Reply]:
+        """Every question answered: the summary, which is the run's last step."""
+        form = self.forms[draft.form_id]
+        if draft.run is not None:
+            asked = sum(1 for f in form.fields if f.shown(draft.answers))
+            runs.reached(ctx.session, draft.run, runs.SUMMARY, asked)
         return self._summary(ctx, draft)
 
     # --- buttons of the form ------------------------------------------------------------------
