@@ -260,7 +260,7 @@ class ChatUser(Base):
     # Set at log-out: a web page reconnecting shows the conversation only from here on.
     history_from: Mapped[datetime | None]
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # dashboard
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     links: Mapped[list[CustomerLink]] = relationship(
         back_populates="chat_user", cascade="all, delete-orphan", lazy="selectin"
@@ -608,7 +608,7 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     worker: Mapped[str | None] = mapped_column(String(80))
     claimed_at: Mapped[datetime | None]
-    sent_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)  # the dashboard's days
     # Sent again after a worker died while its platform call was under way: the
     # customer may have it twice. Counted in the campaign status.
     in_doubt: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -105,6 +105,8 @@ def upgrade() -> None:
     with op.batch_alter_table("transcript_messages") as batch:
         batch.add_column(sa.Column("intent", sa.String(length=40), nullable=True))
         batch.create_index("ix_transcript_created_at", ["created_at"])
+    op.create_index(op.f("ix_chat_users_created_at"), "chat_users", ["created_at"])
+    op.create_index(op.f("ix_deliveries_sent_at"), "deliveries", ["sent_at"])
     op.create_table(
         "form_runs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -149,6 +151,8 @@ def downgrade() -> None:
         batch.drop_column("due_on")
         batch.drop_column("assigned_to")
     op.drop_table("form_runs")
+    op.drop_index(op.f("ix_deliveries_sent_at"), table_name="deliveries")
+    op.drop_index(op.f("ix_chat_users_created_at"), table_name="chat_users")
     with op.batch_alter_table("transcript_messages") as batch:
         batch.drop_index("ix_transcript_created_at")
         batch.drop_column("intent")
