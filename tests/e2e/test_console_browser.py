@@ -17,8 +17,12 @@ from sqlalchemy import select
 
 from bot.store.staff_models import Handoff
 from tests.console.staff import DEMO_PASSWORDS
+from tests.console.test_outages import an_on
+from tests.console.test_requests import CODE
+from tests.drivers import TelegramDriver
 from tests.e2e.test_webchat_browser import CHROMIUM, FLAGS, PHONE, _browser_or_skip
 from tests.handlers.rig import Rig, make_rig
+from tests.handlers.test_services import complete
 from tests.helpers import eventually
 
 LAPTOP = {"width": 1280, "height": 800}
@@ -120,3 +124,59 @@ async def test_an_agent_takes_over_a_web_chat_answers_and_the_customer_rates(
 
     assert await eventually(rated) == 5
     assert await agent.evaluate("window.__pwned") is None
+
+    # The supervisor sees the handoff and its rating on the dashboard.
+    supervisor = await chromium(LAPTOP)
+    await _sign_in(supervisor, base, "supervisor")
+    await supervisor.goto(base + "/console/dashboard")
+    kpi = supervisor.locator(".kpi", has_text="CSAT trung bình (1 đánh giá)")
+    await kpi.wait_for()
+    assert (await kpi.locator("b").inner_text()).strip() in ("5", "5,0", "5.0")
+    if screenshots:
+        await supervisor.screenshot(
+            path=str(Path(screenshots) / "console-dashboard.png"), full_page=True
+        )
+
+
+async def test_operations_publish_an_incident_and_an_agent_moves_a_request(
+    rig: Rig, chromium: Any
+) -> None:
+    """A Telegram customer (the demo's An, logged in) is told of an incident operations
+    publish, and of the status an agent gives his service request."""
+    base = rig.server.base_url
+    an = await an_on(rig, "telegram", "an")
+    assert isinstance(an, TelegramDriver)
+    code = CODE.search(await complete(an, "svc_change_quota"))
+    assert code is not None
+
+    ops = await chromium(LAPTOP)
+    await _sign_in(ops, base, "operations")
+    await ops.goto(base + "/console/outages/new?kind=incident")
+    await ops.locator('input[name="province"]').fill("da nang")
+    await ops.locator('input[name="ward"]').fill("Hoi An")
+    await ops.locator('input[name="end"]').fill("2026-11-26T18:00")
+    await ops.locator('input[name="reason"]').fill("Sự cố máy biến áp")
+    await ops.get_by_role("button", name="Xem trước").click()
+    await ops.locator(".notice-text").wait_for()
+    screenshots = os.environ.get("CSKH_SCREENSHOT_DIR")
+    if screenshots:
+        await ops.locator(".notice-text").scroll_into_view_if_needed()
+        await ops.screenshot(path=str(Path(screenshots) / "console-outage-preview.png"))
+    await ops.get_by_role("button", name="Đăng và gửi thông báo").click()
+    await ops.locator(".alert.ok", has_text="Đã đăng lịch").wait_for()
+    await rig.telegram.wait_for(
+        lambda: any(t.startswith("⚡ Sự cố mất điện") for t in rig.telegram.texts(an.chat_id))
+    )
+
+    agent = await chromium(LAPTOP)
+    await _sign_in(agent, base, "agent")
+    await agent.goto(base + "/console/requests")
+    await agent.locator(f'tr[data-href="/console/requests/{code.group(0)}"]').click()
+    await agent.get_by_label("Trạng thái mới").select_option("in_progress")
+    note = "Điện lực sẽ khảo sát tại nhà ngày 30/11."
+    await agent.locator('textarea[name="note"]').fill(note)
+    await agent.get_by_role("button", name="Đổi trạng thái và báo khách").click()
+    await agent.locator(".alert.ok", has_text="Đã đổi trạng thái").wait_for()
+    if screenshots:
+        await agent.screenshot(path=str(Path(screenshots) / "console-request.png"))
+    await rig.telegram.wait_for(lambda: any(note in t for t in rig.telegram.texts(an.chat_id)))
