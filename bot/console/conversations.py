@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from sqlalchemy import exists, func, select
@@ -69,8 +70,6 @@ class Filters:
 
     @property
     def query_string(self) -> str:
-        from urllib.parse import urlencode
-
         return urlencode({k: v for k, v in vars(self).items() if v})
 
 
