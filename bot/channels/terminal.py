@@ -23,9 +23,10 @@ from bot.core.texts import Texts
 from bot.store.db import Database
 from bot.store.media import load_media, sniff_image
 
-# A button's number: ASCII digits ("²" is a digit to str.isdigit(), and int() refuses a
-# number of 5,000 digits).
-_NUMBER = re.compile(r"[0-9]{1,6}")
+# A button's number: ASCII digits without a leading zero ("²" is a digit to
+# str.isdigit(), and a phone number starts with 0). Only one within the buttons shown is
+# a choice: a phone number or an SMS code is text (issue 15, point 5).
+_NUMBER = re.compile(r"[1-9][0-9]{0,2}")
 
 
 class TerminalChannel(Channel):
@@ -80,11 +81,8 @@ class TerminalChannel(Channel):
 
     def parse(self, line: str) -> Incoming | str:
         """An update from a typed line, or a message explaining what is wrong with it."""
-        if _NUMBER.fullmatch(line) and self._options:
-            index = int(line) - 1
-            if not 0 <= index < len(self._options):
-                return self._t("terminal.pick_number", count=len(self._options))
-            return self._make(payload=self._options[index][1])
+        if _NUMBER.fullmatch(line) and int(line) <= len(self._options):
+            return self._make(payload=self._options[int(line) - 1][1])
         command, _, rest = line.partition(" ")
         if command == "/photo":
             return self._photo(rest.strip())

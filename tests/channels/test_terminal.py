@@ -44,13 +44,28 @@ async def test_buttons_are_numbered_and_chosen_by_number(
     assert "Switched to English." in output
 
 
-async def test_out_of_range_numbers_and_bad_commands_are_explained(
-    settings: Settings, tmp_path: Path
-) -> None:
-    output = await _run(settings, "99\n/location abc\n/photo /no/such/file.jpg\n", tmp_path)
-    assert "Chọn một số từ 1 đến 7." in output
+async def test_bad_commands_are_explained(settings: Settings, tmp_path: Path) -> None:
+    output = await _run(settings, "/location abc\n/photo /no/such/file.jpg\n", tmp_path)
     assert "Cách dùng: /location 16.0544 108.2022" in output
     assert "Không đọc được tệp /no/such/file.jpg" in output
+
+
+async def test_a_typed_sms_code_and_phone_number_are_text_not_button_numbers_regression(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # 🔑 Đăng nhập, ✅ Đồng ý, 📱 Số điện thoại, the phone, 💬 SMS, then the code.
+    output = await _run(settings, "1\n1\n1\n0914222333\n1\n791207\n", tmp_path)
+    assert "Chọn một số" not in output
+    assert "Nếu số 0914 *** 333 có trong hợp đồng, mã 6 số đã được gửi." in output
+    assert "Mã chưa đúng hoặc đã hết hạn." in output  # the code reached the bot as text
+
+
+async def test_a_number_beyond_the_buttons_shown_is_text(
+    settings: Settings, tmp_path: Path
+) -> None:
+    output = await _run(settings, "99\n8\n", tmp_path)
+    assert "Chọn một số" not in output
+    assert output.count("Xin lỗi, tôi chưa hiểu") == 2, output
 
 
 async def test_location_and_photo_are_sent(settings: Settings, tmp_path: Path) -> None:
