@@ -35,6 +35,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.auth.history import visible_history
 from bot.channels.base import Channel, client_address
@@ -48,12 +50,14 @@ from bot.core.engine import Engine
 from bot.core.messages import MAX_PAYLOAD_BYTES, Incoming, Location, Media, Reply
 from bot.core.network import client_key
 from bot.core.outbound import Recipient
+from bot.core.state import ConversationState
 from bot.core.texts import Texts
+from bot.core.transcript import REDACTED
 from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.media import sniff_image
 from bot.store.media_quota import MediaQuota
-from bot.store.models import TranscriptMessage
+from bot.store.models import ChatUser, Conversation, TranscriptMessage
 from bot.store.repo import get_chat_user
 from bot.store.throttle import MemoryThrottle, Rate, Throttle
 
@@ -79,7 +83,11 @@ UI_KEYS = (
     "location_denied",
     "title",
     "subtitle",
+    "secret_placeholder",
 )
+# What the page's input is for, sent with every answer (and the history): "secret" while
+# the bot waits for a password, a PIN or a code (a password field, the bubble shows dots).
+INPUT_TEXT, INPUT_SECRET = "text", "secret"
 
 
 @dataclass
@@ -275,7 +283,7 @@ class WebChatChannel(Channel):
         client = client_key(address) or ""
         # Read before the upgrade: with the database down the answer is a plain 503,
         # not a socket that opens and breaks at once.
-        history = await self._history(visitor_id)
+        history, expects = await self._history(visitor_id)
         socket = web.WebSocketResponse(max_msg_size=MAX_WS_MESSAGE, heartbeat=30)
         await socket.prepare(request)
         visitor = self._visitors.setdefault(visitor_id, _Visitor())
@@ -292,7 +300,7 @@ class WebChatChannel(Channel):
         visitor.sockets.add(socket)
         self._sockets_by_address[client] += 1
         try:
-            await socket.send_json({"type": "history", "messages": history})
+            await socket.send_json({"type": "history", "messages": history, "input": expects})
             async for frame in socket:
                 if frame.type == WSMsgType.TEXT:
                     await self._on_frame(visitor_id, address, visitor, socket, frame.data)
@@ -337,9 +345,12 @@ class WebChatChannel(Channel):
         except (ValueError, TypeError, RecursionError):  # RecursionError: nesting 100,000 deep
             await self._notice(socket, visitor_id, "webchat.bad_message")
             return
-        await self._echo(visitor, socket, incoming)
         replies = await self.engine.handle(incoming)
-        await self._broadcast(visitor_id, replies)
+        # The echo waits for the engine: only it knows whether the text was a secret.
+        await self._echo(
+            visitor, socket, incoming, secret=getattr(replies, "delete_incoming", False)
+        )
+        await self._broadcast(visitor_id, replies, input_kind(replies))
 
     def _parse(self, visitor_id: str, address: str | None, message: Any) -> Incoming:
         if not isinstance(message, dict):
@@ -366,24 +377,38 @@ class WebChatChannel(Channel):
         raise ValueError("unknown type")
 
     async def _echo(
-        self, visitor: _Visitor, sender: web.WebSocketResponse, incoming: Incoming
+        self,
+        visitor: _Visitor,
+        sender: web.WebSocketResponse,
+        incoming: Incoming,
+        *,
+        secret: bool,
     ) -> None:
-        """Show the visitor's message in their other tabs too."""
+        """Show the visitor's message in their other tabs too (a secret as dots)."""
         others = [s for s in visitor.sockets if s is not sender and not s.closed]
         if not others or incoming.text is None:
             return
         for socket in others:
-            await socket.send_json({"type": "echo", "text": incoming.text})
+            await socket.send_json({"type": "echo", "text": REDACTED if secret else incoming.text})
 
     async def _notice(self, socket: web.WebSocketResponse, visitor_id: str, key: str) -> None:
         text = self.texts.get(key, await self._language(visitor_id))
         await socket.send_json({"type": "notice", "text": text})
 
-    async def _broadcast(self, visitor_id: str, replies: Sequence[Reply]) -> None:
+    async def _broadcast(
+        self, visitor_id: str, replies: Sequence[Reply], expects: str | None = None
+    ) -> None:
+        """To every page of the visitor; an answer says what the input is now for
+        (`expects`), a push leaves it as it is."""
         visitor = self._visitors.get(visitor_id)
         if visitor is None:
             return  # no page open: the transcript shows it when one connects
-        frames = [{"type": "message", "message": reply_to_client(r, self.links)} for r in replies]
+        frames: list[dict[str, Any]] = [
+            {"type": "message", "message": reply_to_client(r, self.links)} for r in replies
+        ]
+        if expects is not None:
+            for frame in frames:
+                frame["input"] = expects
         for socket in list(visitor.sockets):
             if socket.closed:
                 continue
@@ -445,7 +470,7 @@ class WebChatChannel(Channel):
             client_address=address,
         )
         replies = await self.engine.handle(incoming)
-        await self._broadcast(visitor_id, replies)
+        await self._broadcast(visitor_id, replies, input_kind(replies))
         return web.json_response({"ok": True})
 
     def _upload_error(self, key: str, lang: str, status: int) -> web.Response:
@@ -456,11 +481,14 @@ class WebChatChannel(Channel):
 
     # --- history ----------------------------------------------------------------------------------
 
-    async def _history(self, visitor_id: str) -> list[dict[str, Any]]:
+    async def _history(self, visitor_id: str) -> tuple[list[dict[str, Any]], str]:
+        """The messages a (re)connecting page shows, and what its input is for now (a
+        reload while the bot waits for a PIN keeps the password field)."""
         async with self.db.reading() as session:
             messages = await visible_history(
                 session, self.name, visitor_id, now=self.clock.now(), limit=HISTORY
             )
+            secret = await self._waits_for_secret(session, visitor_id)
         titles: dict[str, str] = {}
         rendered = []
         for message in messages:
@@ -475,7 +503,15 @@ class WebChatChannel(Channel):
                             if b.get("payload")
                         }
                     )
-        return rendered
+        return rendered, INPUT_SECRET if secret else INPUT_TEXT
+
+    async def _waits_for_secret(self, session: AsyncSession, visitor_id: str) -> bool:
+        state = await session.scalar(
+            select(Conversation.state)
+            .join(ChatUser, Conversation.chat_user_id == ChatUser.id)
+            .where(ChatUser.channel == self.name, ChatUser.platform_user_id == visitor_id)
+        )
+        return state is not None and self.engine.router.expects_secret(ConversationState(state))
 
     def _render_past(self, message: TranscriptMessage, titles: dict[str, str]) -> dict[str, Any]:
         """A transcript message as the page shows it (buttons live again, links fresh)."""
@@ -507,6 +543,11 @@ class WebChatChannel(Channel):
 
 
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def input_kind(replies: Sequence[Reply]) -> str:
+    """What the page's input is for after this answer of the engine."""
+    return INPUT_SECRET if getattr(replies, "expects_secret", False) else INPUT_TEXT
 
 
 def _is_loopback(host: str | None) -> bool:

@@ -89,9 +89,12 @@ class Context:
 
 
 class Replies(list[Reply]):
-    """The engine's answer: the replies, and whether to delete the customer's message."""
+    """The engine's answer: the replies; whether the customer's message held a secret
+    (channels delete it where they can, and never show it again); whether the bot now
+    waits for a secret (the web chat's input becomes a password field)."""
 
     delete_incoming: bool = False
+    expects_secret: bool = False
 
 
 Handler = Callable[[Context], Awaitable[list[Reply]]]

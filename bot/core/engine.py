@@ -121,6 +121,7 @@ class Engine:
         record_replies(session, conversation.id, replies)
         answer = Replies(replies)
         answer.delete_incoming = secret or ctx.delete_incoming
+        answer.expects_secret = self.router.expects_secret(ctx.state)
         return answer
 
     async def _apologise(self, incoming: Incoming) -> list[Reply]:
@@ -134,11 +135,13 @@ class Engine:
                     incoming.user_id,
                     language=self._initial_language(incoming),
                 )
-                replies = [self._apology(user.language)]
+                replies = Replies([self._apology(user.language)])
                 conversation = await repo.get_or_create_conversation(session, user)
                 secret = self.router.expects_secret(ConversationState(conversation.state))
                 await record_incoming(session, conversation, incoming, redact=secret)
                 record_replies(session, conversation.id, replies, author="system")
+                # The state is kept: the question (a secret one too) is still open.
+                replies.delete_incoming = replies.expects_secret = secret
                 return replies
         except Exception:
             log.exception(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -12,8 +14,9 @@ from sqlalchemy import select
 from yarl import URL
 
 from bot.core.messages import Button, Reply
-from bot.store.models import ChatUser
-from tests.helpers import BotServer
+from bot.store.models import ChatUser, TranscriptMessage
+from tests.handlers.rig import LIFTED_LIMITS
+from tests.helpers import BotServer, copy_sqlite, make_settings, running_bot
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
@@ -60,6 +63,29 @@ async def receive(socket: aiohttp.ClientWebSocketResponse, kind: str) -> dict[st
         frame = await asyncio.wait_for(socket.receive_json(), 5)
         if frame["type"] == kind:
             return frame
+
+
+async def answer(socket: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
+    """The message frames of one answer (they follow each other at once)."""
+    frames = [await receive(socket, "message")]
+    while True:
+        try:
+            frame = await asyncio.wait_for(socket.receive_json(), 0.3)
+        except TimeoutError:
+            return frames
+        if frame["type"] == "message":
+            frames.append(frame)
+
+
+def titled(frames: list[dict[str, Any]], title: str) -> str:
+    """The payload of the button titled `title` in an answer."""
+    return next(
+        b["payload"]
+        for frame in frames
+        for row in frame["message"].get("buttons", [])
+        for b in row
+        if b["title"] == title
+    )
 
 
 async def test_the_page_gives_a_signed_httponly_visitor_cookie(bot: BotServer) -> None:
@@ -218,3 +244,95 @@ async def test_photo_upload_is_checked_and_answered(bot: BotServer, visitor: Vis
             assert response.status == 401
     await socket.close()
     await history_socket.close()
+
+
+@pytest.fixture
+async def demo_bot(tmp_path: Path, seeded_sqlite_template: Path) -> AsyncIterator[BotServer]:
+    """A server on a copy of the demo data (the personas can log in)."""
+    url = copy_sqlite(seeded_sqlite_template, tmp_path / "db")
+    async with running_bot(make_settings(tmp_path / "var", url, **LIFTED_LIMITS)) as server:
+        yield server
+
+
+async def test_a_typed_password_and_pin_never_show_again_regression(
+    demo_bot: BotServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15, point 4: while the bot asks for a secret the page is told so (its input
+    becomes a password field); the secret is never echoed to another tab, never comes
+    back in the history of a reload, and is kept nowhere, logs included."""
+    caplog.set_level(logging.DEBUG, logger="bot")
+    caplog.set_level(logging.DEBUG, logger="aiohttp")
+    password, pin = "An@2026cskh", "258046"
+    browser = Visitor(demo_bot)
+    await browser.open_page()
+    tab, other_tab = await browser.connect(), await browser.connect()
+    try:
+        await _log_in_and_set_a_pin(demo_bot, browser, tab, other_tab, password, pin)
+        assert password not in caplog.text and pin not in caplog.text
+    finally:
+        await tab.close()
+        await other_tab.close()
+        await browser.close()
+
+
+async def _log_in_and_set_a_pin(
+    demo_bot: BotServer,
+    browser: Visitor,
+    tab: aiohttp.ClientWebSocketResponse,
+    other_tab: aiohttp.ClientWebSocketResponse,
+    password: str,
+    pin: str,
+) -> None:
+    for socket in (tab, other_tab):
+        await receive(socket, "history")
+
+    async def tap(payload: str) -> list[dict[str, Any]]:
+        await tab.send_json({"type": "button", "payload": payload})
+        await answer(other_tab)
+        return await answer(tab)
+
+    async def say(text: str) -> list[dict[str, Any]]:
+        await tab.send_json({"type": "text", "text": text})
+        echoed = (await receive(other_tab, "echo"))["text"]
+        await answer(other_tab)
+        frames = await answer(tab)
+        frames[0]["echoed"] = echoed
+        return frames
+
+    await tap("login")
+    await tap("consent:yes")
+    asked = await tap("login_portal")
+    assert asked[-1]["message"]["text"].startswith("Vui lòng nhập tên đăng nhập")
+    assert asked[-1]["input"] == "text"  # a username is no secret
+    asked = await say("AnNguyen")
+    assert asked[-1]["input"] == "secret"  # the password is
+    reloaded = await browser.connect()  # a reload now still gets a password field
+    assert (await receive(reloaded, "history"))["input"] == "secret"
+    await reloaded.close()
+    activated = await say(password)
+    assert activated[0]["echoed"] == "••••••"  # the other tab shows dots, not the password
+    assert activated[0]["message"]["text"].startswith("✅ Kích hoạt thành công.")
+    assert activated[-1]["input"] == "text"
+
+    settings = await tap("settings")
+    pin_screen = await tap(titled(settings, "🔒 Cài đặt mật khẩu"))
+    asked = await tap(titled(pin_screen, "🔒 Đặt mật khẩu"))
+    assert asked[-1]["message"]["text"] == "Vui lòng nhập mật khẩu mới gồm 4–6 chữ số."
+    assert asked[-1]["input"] == "secret"
+    assert (await say(pin))[-1]["input"] == "secret"  # asked again to confirm
+    done = await say(pin)
+    assert done[0]["echoed"] == "••••••"
+    assert done[0]["message"]["text"] == "✅ Đã đặt mật khẩu ứng dụng."
+    assert done[-1]["input"] == "text"
+
+    again = await browser.connect()
+    history = await receive(again, "history")
+    assert history["input"] == "text"
+    typed = [m["text"] for m in history["messages"] if m["direction"] == "in"]
+    assert typed.count("••••••") == 3 and "AnNguyen" in typed
+    shown = str(history)
+    assert password not in shown and pin not in shown
+    async with demo_bot.runtime.db.reading() as session:
+        kept = [t or "" for t in await session.scalars(select(TranscriptMessage.text))]
+    assert not [t for t in kept if password in t or pin in t]
+    await again.close()

@@ -7,6 +7,7 @@ phone-sized screenshot the README shows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,9 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.messages import Button, Reply
-from bot.store.models import ChatUser
+from bot.store.models import ChatUser, TranscriptMessage
 from tests.channels.test_webchat import PNG
-from tests.helpers import BotServer
+from tests.handlers.rig import LIFTED_LIMITS
+from tests.helpers import BotServer, copy_sqlite, make_settings, running_bot
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -52,6 +54,20 @@ def _browser_or_skip() -> Any:
 
 @pytest.fixture
 async def page(bot: BotServer, tmp_path: Path) -> AsyncIterator[Any]:
+    async with _phone_page(bot, tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def demo_server(tmp_path: Path, seeded_sqlite_template: Path) -> AsyncIterator[BotServer]:
+    """A server on a copy of the demo data: its personas can log in."""
+    url = copy_sqlite(seeded_sqlite_template, tmp_path / "db")
+    async with running_bot(make_settings(tmp_path / "var", url, **LIFTED_LIMITS)) as server:
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def _phone_page(bot: BotServer, tmp_path: Path) -> AsyncIterator[Any]:
     async_playwright = _browser_or_skip()
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
@@ -154,3 +170,73 @@ async def test_photo_location_reload_and_a_live_push(
         await page.get_by_role("button", name="🏠 Menu").last.click()
         await page.locator(".msg.out", has_text="Quý khách chọn mục cần hỗ trợ:").last.wait_for()
         await page.screenshot(path=str(Path(screenshots) / "webchat.png"))
+
+
+# Every text that ever appears in a bubble of the customer's, however briefly.
+WATCH_BUBBLES = """() => {
+  window.seenInBubbles = [];
+  new MutationObserver(() => {
+    for (const bubble of document.querySelectorAll(".msg.in")) {
+      window.seenInBubbles.push(bubble.textContent);
+    }
+  }).observe(document.getElementById("log"), {childList: true, subtree: true,
+                                               characterData: true});
+}"""
+
+
+async def test_a_typed_password_and_pin_show_only_dots_regression(
+    demo_server: BotServer, tmp_path: Path
+) -> None:
+    """Issue 15, point 4: on a phone, while the bot asks for a password or a PIN the input
+    is a password field and the bubble shows dots at once; a reload shows no secret, and
+    the transcript keeps none."""
+    password, pin = "An@2026cskh", "258046"
+    async with _phone_page(demo_server, tmp_path) as page:
+        text = page.locator("#text")
+        await page.locator(".msg.out", has_text="Xin chào!").last.wait_for()
+        await page.evaluate(WATCH_BUBBLES)
+
+        async def type_and_send(value: str) -> None:
+            await text.fill(value)
+            await text.press("Enter")
+
+        await page.get_by_role("button", name="🔑 Đăng nhập").last.click()
+        await page.get_by_role("button", name="✅ Đồng ý").last.click()
+        await page.get_by_role("button", name="👤 Tên đăng nhập/mật khẩu").last.click()
+        await page.locator(".msg.out", has_text="Vui lòng nhập tên đăng nhập").last.wait_for()
+        assert await text.get_attribute("type") == "text"  # a username is shown as typed
+        await type_and_send("AnNguyen")
+        await page.locator(".msg.out", has_text="Vui lòng nhập mật khẩu (tin").last.wait_for()
+        assert await text.get_attribute("type") == "password"
+        assert await text.get_attribute("autocomplete") == "one-time-code"
+        assert "🔒" in (await text.get_attribute("placeholder") or "")
+        await type_and_send(password)
+        assert await page.locator(".msg.in").last.inner_text() == "••••••"  # at once
+        await page.locator(".msg.out", has_text="✅ Kích hoạt thành công.").last.wait_for()
+        assert await text.get_attribute("type") == "text"
+
+        await page.get_by_role("button", name="⚙️ Cài đặt").last.click()
+        await page.get_by_role("button", name="🔒 Cài đặt mật khẩu").last.click()
+        await page.get_by_role("button", name="🔒 Đặt mật khẩu").last.click()
+        await page.locator(".msg.out", has_text="mật khẩu mới gồm 4–6 chữ số").last.wait_for()
+        assert await text.get_attribute("type") == "password"
+        await type_and_send(pin)
+        await page.locator(".msg.out", has_text="nhập lại mật khẩu").last.wait_for()
+        await type_and_send(pin)
+        await page.locator(".msg.out", has_text="✅ Đã đặt mật khẩu ứng dụng.").last.wait_for()
+        assert await text.get_attribute("type") == "text"
+        assert await text.input_value() == ""
+        seen = " ".join(await page.evaluate("window.seenInBubbles"))
+        assert "AnNguyen" in seen and password not in seen and pin not in seen
+
+        await page.reload()
+        await page.locator(".msg.out", has_text="✅ Đã đặt mật khẩu ứng dụng.").last.wait_for()
+        typed = await page.locator(".msg.in").all_inner_texts()
+        assert typed.count("••••••") == 3 and "AnNguyen" in typed
+        shown = await page.locator("body").inner_text()
+        assert password not in shown and pin not in shown
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"]
+    async with demo_server.runtime.db.reading() as session:
+        kept = " ".join(t or "" for t in await session.scalars(select(TranscriptMessage.text)))
+    assert password not in kept and pin not in kept

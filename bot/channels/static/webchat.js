@@ -8,8 +8,21 @@
   const input = document.getElementById("text");
   const photoInput = document.getElementById("photo");
   const locateButton = document.getElementById("locate");
+  const DOTS = "••••••";  // a typed secret's bubble: never the secret, not even briefly
   let socket = null;
   let retry = 500;
+
+  // While the bot waits for a password, a PIN or a one-time code the input is a password
+  // field. "one-time-code": phones offer the SMS code, and browsers neither fill in nor
+  // offer to save a password there (a PIN is no site password to remember).
+  function expectSecret(secret) {
+    if ((input.type === "password") === secret) return;
+    input.type = secret ? "password" : "text";
+    input.autocomplete = secret ? "one-time-code" : "off";
+    input.placeholder = secret ? ui.secret_placeholder : ui.placeholder;
+    input.setAttribute("aria-label", input.placeholder);
+    form.classList.toggle("secret", secret);
+  }
 
   function setStatus(text) {
     statusLine.textContent = text || "";
@@ -128,9 +141,11 @@
         log.replaceChildren();
         for (const item of frame.messages) showPast(item);
         scrollDown();
+        expectSecret(frame.input === "secret");
         if (!frame.messages.length) send({type: "text", text: "/start"});
       } else if (frame.type === "message") {
         showBot(frame.message);
+        if (frame.input) expectSecret(frame.input === "secret");
       } else if (frame.type === "echo") {
         bubble("in", frame.text);
         scrollDown();
@@ -160,7 +175,8 @@
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = input.value.trim();
-    if (text && send({type: "text", text: text}, text)) input.value = "";
+    const shown = input.type === "password" ? DOTS : text;
+    if (text && send({type: "text", text: text}, shown)) input.value = "";
   });
 
   locateButton.addEventListener("click", sendLocation);
