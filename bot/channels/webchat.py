@@ -492,7 +492,11 @@ class WebChatChannel(Channel):
         titles: dict[str, str] = {}
         rendered = []
         for message in messages:
-            rendered.append(self._render_past(message, titles))
+            item = self._render_past(message, titles)
+            # What the page sent on its own (the first visit's start) is nothing the
+            # customer typed or tapped: no empty bubble of theirs (issue 15, point 9).
+            if item["direction"] != "in" or item["text"] or item["images"] or item["documents"]:
+                rendered.append(item)
             for attachment in message.attachments:
                 if attachment.get("type") == "buttons":
                     titles.update(

@@ -27,6 +27,7 @@ router = Router()
 
 
 @router.command("/start", "bat dau", "start")
+@router.button("start")  # the web chat page's first visit: not typed by the customer
 async def start(ctx: Context) -> list[Reply]:
     ctx.state.answered()
     first_time = not ctx.state.greeted

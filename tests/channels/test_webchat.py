@@ -160,6 +160,23 @@ async def test_reconnecting_shows_the_recent_history(visitor: Visitor) -> None:
     await again.close()
 
 
+async def test_the_pages_own_start_is_no_message_of_the_customer_regression(
+    visitor: Visitor,
+) -> None:
+    """Issue 15, point 9: a first visit's page asks for the greeting as a button would;
+    a reload shows the greeting, and no "/start" (nor an empty bubble) as typed."""
+    socket = await visitor.connect()
+    assert (await receive(socket, "history"))["messages"] == []
+    await socket.send_json({"type": "button", "payload": "start"})  # what webchat.js sends
+    assert (await receive(socket, "message"))["message"]["text"].startswith("Xin chào!")
+    await socket.close()
+    again = await visitor.connect()
+    history = (await receive(again, "history"))["messages"]
+    assert [m["direction"] for m in history] == ["out"]
+    assert history[0]["text"].startswith("Xin chào!")
+    await again.close()
+
+
 async def test_every_tab_sees_the_conversation_and_pushes_arrive_live(
     bot: BotServer, visitor: Visitor
 ) -> None:

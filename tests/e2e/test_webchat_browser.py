@@ -172,6 +172,15 @@ async def test_photo_location_reload_and_a_live_push(
         await page.screenshot(path=str(Path(screenshots) / "webchat.png"))
 
 
+async def test_a_new_visitors_reload_shows_no_start_of_theirs_regression(page: Any) -> None:
+    """Issue 15, point 9: the page's own first-visit start is no bubble of the customer."""
+    await page.locator(".msg.out", has_text="Xin chào!").last.wait_for()
+    await page.reload()
+    await page.locator(".msg.out", has_text="Xin chào!").last.wait_for()  # the history
+    assert await page.locator(".msg.in").count() == 0
+    assert "/start" not in await page.locator("#log").inner_text()
+
+
 # Every text that ever appears in a bubble of the customer's, however briefly.
 WATCH_BUBBLES = """() => {
   window.seenInBubbles = [];

@@ -142,7 +142,9 @@
         for (const item of frame.messages) showPast(item);
         scrollDown();
         expectSecret(frame.input === "secret");
-        if (!frame.messages.length) send({type: "text", text: "/start"});
+        // A first visit: the page asks for the greeting itself, as a button would (it is
+        // nothing the customer typed, so their history never shows it).
+        if (!frame.messages.length) send({type: "button", payload: "start"});
       } else if (frame.type === "message") {
         showBot(frame.message);
         if (frame.input) expectSecret(frame.input === "secret");
