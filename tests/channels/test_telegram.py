@@ -21,11 +21,14 @@ from sqlalchemy import select
 from bot.channels.telegram import TelegramChannel, split_text
 from bot.core.context import Context
 from bot.core.messages import Button, KeyboardRequest, Media, Reply, RequestButton
+from bot.core.transcript import REDACTED
 from bot.store.models import ChatUser, Conversation, Delivery, TranscriptMessage
 from bot.store.models import Media as MediaRow
 from tests.channels.test_webchat import PNG
+from tests.drivers import TelegramDriver
 from tests.fakes import telegram_updates as tu
 from tests.fakes.telegram_api import FakeTelegram
+from tests.handlers.rig import AN_PHONE, Rig, make_rig, start_login
 from tests.helpers import BotServer, eventually, make_settings, running_bot
 
 SECRET = "s3cret_Webhook-token"
@@ -503,3 +506,41 @@ async def test_polling_survives_errors_from_get_updates(
         assert len(fake.attempts("getUpdates")) >= 4
     finally:
         await fake.close()
+
+
+@pytest.fixture
+async def demo_rig(tmp_path: Path, seeded_sqlite_template: Path) -> AsyncIterator[Rig]:
+    async for running in make_rig(tmp_path, seeded_sqlite_template):
+        yield running
+
+
+async def test_a_typed_code_and_pin_leave_the_telegram_chat_and_are_kept_as_dots(
+    demo_rig: Rig,
+) -> None:
+    """Issue 15, point 4: every message holding a secret (the SMS code, the PIN typed
+    twice) is deleted from the chat, and the transcript keeps dots in its place."""
+    driver = await demo_rig.driver("telegram")
+    assert isinstance(driver, TelegramDriver)
+    secrets_sent: list[int] = []
+    await start_login(driver)
+    await driver.press("📱 Số điện thoại")
+    await driver.say("0905123456")
+    await driver.press("💬 SMS")
+    code = demo_rig.sms.last_code(AN_PHONE)
+    await driver.say(code)
+    assert driver.last_message_id is not None
+    secrets_sent.append(driver.last_message_id)
+    assert driver.text.startswith("✅ Kích hoạt thành công.")
+    await driver.say("/pin")
+    await driver.press("🔒 Đặt mật khẩu")
+    for _ in range(2):
+        await driver.say("258046")
+        assert driver.last_message_id is not None
+        secrets_sent.append(driver.last_message_id)
+    assert driver.text.startswith("✅ Đã đặt mật khẩu ứng dụng.")
+    deleted = demo_rig.telegram.sent("deleteMessage", driver.chat_id)
+    assert [int(call.fields["message_id"]) for call in deleted] == secrets_sent
+    kept = await demo_rig.transcript_texts()
+    assert kept.count(REDACTED) == 3
+    assert "0905123456" in kept  # a phone number is no secret: it stays readable
+    assert not [text for text in kept if code in text or "258046" in text]
