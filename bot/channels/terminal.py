@@ -2,7 +2,8 @@
 
 Besides plain text: /photo PATH sends a photo, /location LAT LON a location,
 /contact PHONE a phone number, /quit (or Ctrl-D) leaves. Images and documents the
-bot sends are saved under var/downloads/ and their path printed.
+bot sends are saved under var/downloads/ and their path printed. While the bot asks
+for a password, a PIN or a code, a terminal does not echo what is typed.
 """
 
 from __future__ import annotations
@@ -14,12 +15,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+try:
+    import termios
+except ImportError:  # not a POSIX system: secrets are read like any line
+    termios = None  # type: ignore[assignment]
+
 from bot.auth.providers import Outgoing
 from bot.channels.base import Channel, numbered_options, render_plain
 from bot.core.engine import Engine
 from bot.core.messages import Contact, Incoming, KeyboardRequest, Location, Media, Reply
 from bot.core.outbound import Recipient
 from bot.core.texts import Texts
+from bot.core.transcript import REDACTED
 from bot.store.db import Database
 from bot.store.media import load_media, sniff_image
 
@@ -63,9 +70,9 @@ class TerminalChannel(Channel):
     async def run(self) -> None:
         """The read-answer loop, until /quit or end of input."""
         self._print(self._t("terminal.usage"))
-        await self._turn(self._make(text="/start"))
+        secret = await self._turn(self._make(text="/start"))
         while True:
-            line = await asyncio.to_thread(self._read_line)
+            line = await asyncio.to_thread(self._read_line, secret=secret)
             if line is None:
                 break
             line = line.strip()
@@ -77,7 +84,7 @@ class TerminalChannel(Channel):
             if isinstance(incoming, str):
                 self._print(incoming)
                 continue
-            await self._turn(incoming)
+            secret = await self._turn(incoming)
 
     def parse(self, line: str) -> Incoming | str:
         """An update from a typed line, or a message explaining what is wrong with it."""
@@ -113,9 +120,11 @@ class TerminalChannel(Channel):
     def _make(self, **content: Any) -> Incoming:
         return Incoming(channel=self.name, user_id=self.user_id, **content)
 
-    async def _turn(self, incoming: Incoming) -> None:
+    async def _turn(self, incoming: Incoming) -> bool:
+        """Send one update and show the answer; whether the bot now waits for a secret."""
         replies = await self.engine.handle(incoming)
         await self._show(replies)
+        return bool(getattr(replies, "expects_secret", False))
 
     async def _show(self, replies: Sequence[Reply], *, pushed: bool = False) -> None:
         options = numbered_options(replies)
@@ -154,10 +163,26 @@ class TerminalChannel(Channel):
             await self._show(replies, pushed=True)
         return None
 
-    def _read_line(self) -> str | None:
-        self.stdout.write("> ")
-        self.stdout.flush()
-        line = self.stdin.readline()
+    def _read_line(self, *, secret: bool = False) -> str | None:
+        hidden = secret and termios is not None and self.stdin.isatty()
+        if not hidden:
+            self.stdout.write("> ")
+            self.stdout.flush()
+            line = self.stdin.readline()
+            return line if line else None
+        # A password, PIN or code: the terminal stops echoing before the prompt shows.
+        fd = self.stdin.fileno()
+        echoing = termios.tcgetattr(fd)
+        quiet = termios.tcgetattr(fd)
+        quiet[3] &= ~termios.ECHO
+        termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+        try:
+            self.stdout.write("🔒 > ")
+            self.stdout.flush()
+            line = self.stdin.readline()
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, echoing)
+        self._print(REDACTED if line.strip() else "")  # Enter was not echoed either
         return line if line else None
 
     def _print(self, text: str) -> None:

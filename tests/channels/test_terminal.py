@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import pty
 from pathlib import Path
 
 from sqlalchemy import select
@@ -108,3 +110,49 @@ async def test_pushes_and_documents_reach_the_terminal(settings: Settings, tmp_p
         await runtime.close()
     assert "🔔 📄 Hóa đơn tháng 10" in out.getvalue()
     assert (tmp_path / "dl" / "hd.pdf").read_bytes() == b"%PDF"
+
+
+class _Keyboard(io.StringIO):
+    """The terminal's screen, and a person at its keyboard who types the next line at
+    each prompt (into a real pseudo-terminal, which echoes unless told not to)."""
+
+    def __init__(self, keyboard: int, lines: list[str]) -> None:
+        super().__init__()
+        self.keyboard = keyboard
+        self.lines = lines
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if text.endswith("> "):
+            os.write(self.keyboard, (self.lines.pop(0) if self.lines else "\x04").encode())
+        return written
+
+
+async def test_a_password_typed_in_a_terminal_is_not_echoed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    keyboard, terminal_side = pty.openpty()
+    # 🔑 Đăng nhập, ✅ Đồng ý, 👤 Tên đăng nhập/mật khẩu, the username, the password.
+    screen = _Keyboard(keyboard, ["1\n", "1\n", "2\n", "AnNguyen\n", "An@2026cskh\n"])
+    runtime = await build_runtime(settings)
+    try:
+        with os.fdopen(terminal_side, "r", closefd=False) as stdin:
+            terminal = TerminalChannel(
+                runtime.engine,
+                runtime.db,
+                runtime.texts,
+                user_id="me",
+                downloads=tmp_path / "downloads",
+                stdin=stdin,
+                stdout=screen,
+            )
+            await terminal.run()
+        echoed = os.read(keyboard, 65536).decode()
+    finally:
+        await runtime.close()
+        os.close(keyboard)
+        os.close(terminal_side)
+    assert "AnNguyen" in echoed  # what is no secret is echoed as typed
+    assert "An@2026cskh" not in echoed
+    output = screen.getvalue()
+    assert "🔒 > ••••••" in output and "An@2026cskh" not in output
