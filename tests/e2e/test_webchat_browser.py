@@ -218,11 +218,12 @@ async def test_a_typed_password_and_pin_show_only_dots_regression(
         await page.locator(".msg.out", has_text="Vui lòng nhập mật khẩu (tin").last.wait_for()
         assert await text.get_attribute("type") == "password"
         assert await text.get_attribute("autocomplete") == "one-time-code"
-        assert "🔒" in (await text.get_attribute("placeholder") or "")
+        assert await text.get_attribute("placeholder") == "🔒 Mật khẩu / mã"
         await type_and_send(password)
         assert await page.locator(".msg.in").last.inner_text() == "••••••"  # at once
         await page.locator(".msg.out", has_text="✅ Kích hoạt thành công.").last.wait_for()
         assert await text.get_attribute("type") == "text"
+        assert await text.get_attribute("placeholder") == "Nhập tin nhắn…"
 
         await page.get_by_role("button", name="⚙️ Cài đặt").last.click()
         await page.get_by_role("button", name="🔒 Cài đặt mật khẩu").last.click()
