@@ -212,6 +212,8 @@ async def power_back_in_ward(ctx: Context) -> list[Reply]:
 
 
 async def power_answer(ctx: Context, province: int, ward: int | None, area: str) -> list[Reply]:
+    """The outage going on now in the area and when the power is expected back (the end
+    of the last one, when several overlap), or that none is known; the report either way."""
     now = ctx.now()
     found = await ctx.services.backend.outages(province, ward, now, now)
     current = [o for o in found if o.start_at <= now <= o.end_at]
@@ -220,7 +222,7 @@ async def power_answer(ctx: Context, province: int, ward: int | None, area: str)
     buttons = ((report,), (home_button(ctx),))
     if not current:
         return [Reply(text=ctx.t("lookups.power_back_none", area=area), buttons=buttons)]
-    outage = min(current, key=lambda o: o.end_at)
+    outage = max(current, key=lambda o: o.end_at)
     kind = "incident" if outage.kind == "incident" else "planned"
     text = ctx.t(
         f"lookups.power_back_{kind}",
