@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
 from bot.core.fmt import LOCAL_TZ
 from bot.dialogs.forms import default_forms
 from bot.handlers.freetext import form_flows, opens_at_once
+from bot.notify.outages import create_outage
+from bot.notify.segments import Area
 from nlu.model import CONFIDENT, FORM_CONFIDENT, Parse
 from tests.handlers.rig import LightRig, password_login
 
@@ -245,6 +247,33 @@ async def test_when_the_power_is_back_without_a_known_outage_offers_the_outage_r
     await dung.say("khi nào có điện lại")
     assert dung.text.startswith("Hiện chưa có lịch tạm ngừng hay sự cố nào được ghi nhận")
     assert dung.button_titles == ["⚡ Báo mất điện/sự cố", "🏠 Menu"]
+
+
+async def test_when_the_power_is_back_during_an_incident_gives_the_repair_time(
+    rig: LightRig,
+) -> None:
+    now = rig.clock.now()  # 15:00 in Hội An
+    services = rig.runtime.engine.services
+    async with rig.runtime.db.transaction() as session:
+        await create_outage(
+            session,
+            services.texts,
+            backend=services.backend,
+            area=Area(48, 20410),  # phường Hội An, Đà Nẵng
+            start=now - timedelta(minutes=30),
+            end=now + timedelta(hours=3),
+            reason="Sự cố máy biến áp",
+            kind="incident",
+            now=now,
+            notice_days=services.settings.outage_notice_days,
+        )
+    an = await password_login(rig, "rest", "an", "annguyen", "An@2026cskh")
+    await an.say("bao giờ mới có điện lại")
+    await an.press("PC05CC0123456 — Nguyễn Văn An")  # An has two codes
+    assert an.text.startswith(
+        "⚡ Điện lực đang khắc phục sự cố ở khu vực phường Hội An từ 14:30. "
+        "Điện dự kiến có lại lúc 18:00 ngày 26/11/2026."
+    )
 
 
 async def test_an_anonymous_customer_asking_when_the_power_is_back_is_asked_where(
