@@ -11,9 +11,9 @@ from bot.core.context import Context
 from bot.core.fmt import clock, day, today
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
+from bot.handlers import navigation
 from bot.handlers.common import back_button, home_button
 from bot.handlers.lookups import customer_of, pick_code
-from bot.handlers.navigation import OUTAGE_INTENT
 from bot.store.places import province_name, ward_name, ward_province
 from nlu.entities import EVNCPC_PROVINCES, extract_entities
 
@@ -218,7 +218,7 @@ async def power_answer(ctx: Context, province: int, ward: int | None, area: str)
     found = await ctx.services.backend.outages(province, ward, now, now)
     current = [o for o in found if o.start_at <= now <= o.end_at]
     # The report is the way on either way: after the expected end, or when none is known.
-    report = Button(ctx.t("services.report_outage"), payload=f"svc:{OUTAGE_INTENT}")
+    report = Button(ctx.t("services.report_outage"), payload=f"svc:{navigation.OUTAGE_INTENT}")
     buttons = ((report,), (home_button(ctx),))
     if not current:
         return [Reply(text=ctx.t("lookups.power_back_none", area=area), buttons=buttons)]
