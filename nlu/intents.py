@@ -23,6 +23,7 @@ INTENTS: dict[str, str] = {
     "pay_bill": "paying a bill now, or a payment that failed",
     "estimate_bill": "the tariff and what a number of kWh costs",
     "report_outage": "the power is off now (mất điện, cúp điện)",
+    "ask_power_back": "when the power comes back (khi nào có điện lại)",
     "track_request": "the progress of a service request already sent",
     "svc_new_connection": "a new connection (cấp điện mới)",
     "svc_change_info": "changing registered details: phone, email, name, address",

@@ -24,11 +24,14 @@ import numpy as np
 from nlu.entities import Entity, extract_entities
 from nlu.features import FeatureBlock
 
-__all__ = ["CONFIDENT", "Entity", "NluModel", "Parse", "extract_entities"]
+__all__ = ["CONFIDENT", "FORM_CONFIDENT", "Entity", "NluModel", "Parse", "extract_entities"]
 
 # Below this top probability the bot should ask "Ý bạn là…?" with the ranking
 # (chosen in bench/nlu_bench.py: see docs/BENCHMARKS.md, "NLU (issue 8)").
 CONFIDENT = 0.55
+# A service form opens from free text only at this probability, else "Ý Quý khách là…?"
+# (issue 15; chosen in bench/nlu_bench.py on out-of-fold predictions: docs/BENCHMARKS.md).
+FORM_CONFIDENT = 0.80
 RANKING_SIZE = 3
 _CACHE_NAME = "intent-model"
 

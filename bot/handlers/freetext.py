@@ -2,7 +2,12 @@
 
 A confident intent opens its flow (with what the message already says: "tính tiền 250
 số" answers at once); a doubtful one asks "Ý Quý khách là…?" with the two or three
-likeliest flows as buttons; chit-chat gets a short answer and the menu.
+likeliest flows as buttons; chit-chat gets a short answer and the menu. A service form
+opens only at a higher confidence (FORM_CONFIDENT): a form opened by mistake costs the
+customer more than a question.
+
+A message clearly written in the other language switches the chat's language first, so
+the answer is in the language the customer writes (issue 15).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from bot.handlers import navigation, support
 from bot.handlers.common import home_button, main_menu
 from bot.handlers.services import form_runner
 from bot.support import handoff
-from nlu.model import CONFIDENT, Parse
+from nlu.language import clear_language
+from nlu.model import CONFIDENT, FORM_CONFIDENT, Parse
 
 # Which button's flow each intent opens. Later issues point their intents at the new
 # flows here (e.g. lookup_invoice -> the invoice lookup) without touching the model.
@@ -30,6 +36,7 @@ INTENT_FLOWS: dict[str, str] = {
     "lookup_meter_schedule": "lk_sched",
     "lookup_payment_points": "lk_points",
     "lookup_outage_schedule": "lk_outage",
+    "ask_power_back": "pw_back",
     "lookup_consumption": "lk_use",
     "lookup_payment_info": "lk_pay",
     "lookup_invoice": "lk_inv",
@@ -77,13 +84,37 @@ async def run_flow(ctx: Context, intent: str, parse: Parse) -> list[Reply]:
     return await route.handler(ctx)
 
 
+def opens_at_once(parse: Parse) -> bool:
+    """Whether free text is understood well enough to open its flow without asking: a
+    service form needs FORM_CONFIDENT, everything else CONFIDENT."""
+    form = intent_flows().get(parse.intent, "").startswith("svc:")
+    return parse.confidence >= (FORM_CONFIDENT if form else CONFIDENT)
+
+
 @router.fallback
 async def free_text(ctx: Context) -> list[Reply]:
     text = ctx.incoming.text or ""
+    switched = follow_language(ctx, text)
+    return [*switched, *await understood(ctx, text)]
+
+
+def follow_language(ctx: Context, text: str) -> list[Reply]:
+    """Switch to the language `text` is clearly written in, if it is not the chat's, and
+    say so with the way back. Answering in the customer's language is what a person
+    at the counter does; a customer writing English may not read an offer to switch
+    written in Vietnamese, and one who did not want it types the word the note gives."""
+    written = clear_language(text)
+    if written is None or written == ctx.user.language:
+        return []
+    ctx.user.language = written
+    return [Reply(text=ctx.t("settings.language_followed"))]
+
+
+async def understood(ctx: Context, text: str) -> list[Reply]:
     parse = ctx.services.understanding.parse(text) if text else None
     if parse is None:
         return [main_menu(ctx, ctx.t("unknown.text"))]
-    if parse.confidence >= CONFIDENT:
+    if opens_at_once(parse):
         ctx.intent = parse.intent
         ctx.state.misunderstood = 0
         if parse.intent == "greet":

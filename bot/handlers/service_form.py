@@ -12,12 +12,12 @@ from bot.core.messages import Button, Reply
 from bot.core.router import Router
 from bot.dialogs.field_types import field_type
 from bot.dialogs.runner import STEP_FORM
+from bot.handlers import freetext
 from bot.handlers.common import home_button, id_arg, main_menu
 from bot.handlers.freetext import intent_flows
 from bot.handlers.gates import gate
 from bot.handlers.services import form_runner, services, title
 from bot.store import requests as store
-from nlu.model import CONFIDENT
 
 router = Router()
 
@@ -57,7 +57,7 @@ async def elsewhere(ctx: Context) -> list[Reply] | None:
         return None
     parse = ctx.services.understanding.parse(text)
     flows = intent_flows()
-    if parse is None or parse.confidence < CONFIDENT or parse.intent not in flows:
+    if parse is None or not freetext.opens_at_once(parse) or parse.intent not in flows:
         return None
     route = ctx.router.for_payload(flows[parse.intent])
     if route is None or route.arg == draft.form_id:

@@ -8,9 +8,12 @@ from bot.core.context import Context
 from bot.core.messages import Button, Reply
 from bot.core.router import Router
 from bot.core.texts import LANGUAGES
+from bot.dialogs.runner import STEP_FORM
 from bot.handlers.common import back_button, home_button, main_menu
+from bot.handlers.services import form_runner
 from bot.notify import subscriptions
 from bot.notify.outbox import CATEGORIES
+from nlu.language import switch_requests
 
 router = Router()
 
@@ -54,16 +57,20 @@ async def set_language(ctx: Context) -> list[Reply]:
     if ctx.arg not in LANGUAGES:
         return await choose_language(ctx)
     ctx.user.language = ctx.arg
+    if ctx.state.step == STEP_FORM and form_runner().current(ctx) is not None:
+        # Typed in the middle of a form (issue 15): the same question, in the new language.
+        return [Reply(text=ctx.t("settings.language_set")), *await form_runner().resume(ctx)]
     return [main_menu(ctx, ctx.t("settings.language_set"))]
 
 
-@router.command("english", "tieng anh", "/en")
+# Typed anywhere, even mid-question, like "menu": "English please", "nói tiếng Việt"...
+@router.command("/en", *switch_requests("en"))
 async def to_english(ctx: Context) -> list[Reply]:
     ctx.arg = "en"
     return await set_language(ctx)
 
 
-@router.command("tieng viet", "vietnamese", "/vi")
+@router.command("/vi", *switch_requests("vi"))
 async def to_vietnamese(ctx: Context) -> list[Reply]:
     ctx.arg = "vi"
     return await set_language(ctx)

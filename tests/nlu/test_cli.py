@@ -36,7 +36,7 @@ def cskh(var_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
 def test_train_reports_what_it_did(cskh: Run, var_dir: Path) -> None:
     status, out, _ = cskh("nlu", "train")
     assert status == 0
-    assert "examples, 35 intents in" in out
+    assert "examples, 36 intents in" in out
     assert str(var_dir / "nlu") in out
     assert list((var_dir / "nlu").glob("*.npz"))
 

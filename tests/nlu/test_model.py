@@ -12,11 +12,13 @@ import pytest
 
 from nlu import training as nlu_training
 from nlu.intents import INTENTS
+from nlu.language import clear_language
 from nlu.model import CONFIDENT, NluModel
 from nlu.normalize import normalize
 from nlu.training import DEFAULT_DATA, evaluate, fit, load_or_train, read_examples
 
 TEST_DATA = DEFAULT_DATA.parent / "test.yml"
+ENGLISH_TEST_DATA = DEFAULT_DATA.parent / "test_en.yml"
 TINY = """version: "3.1"
 nlu:
 - intent: greet
@@ -40,18 +42,36 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> NluModel:
 def test_data_files_cover_every_intent() -> None:
     training = Counter(e.intent for e in read_examples(DEFAULT_DATA))
     held_out = Counter(e.intent for e in read_examples(TEST_DATA))
-    assert set(training) == set(held_out) == set(INTENTS)
+    english = Counter(e.intent for e in read_examples(ENGLISH_TEST_DATA))
+    assert set(training) == set(held_out) == set(english) == set(INTENTS)
     assert min(training.values()) >= 25
     assert min(held_out.values()) >= 10
+    assert min(english.values()) >= 10
 
 
-def test_held_out_sentences_are_not_training_sentences() -> None:
+def test_every_intent_has_english_training_examples() -> None:
+    # Counted by the language check, which leaves out short ones ("yes", "thank you").
+    english = Counter(
+        e.intent for e in read_examples(DEFAULT_DATA) if clear_language(e.text) == "en"
+    )
+    assert set(english) == set(INTENTS)
+    assert min(english.values()) >= 10
+
+
+@pytest.mark.parametrize("held_out", [TEST_DATA, ENGLISH_TEST_DATA], ids=["vi", "en"])
+def test_held_out_sentences_are_not_training_sentences(held_out: Path) -> None:
     training = {normalize(e.text) for e in read_examples(DEFAULT_DATA)}
-    assert [e.text for e in read_examples(TEST_DATA) if normalize(e.text) in training] == []
+    assert [e.text for e in read_examples(held_out) if normalize(e.text) in training] == []
 
 
 def test_accuracy_on_the_held_out_set(model: NluModel) -> None:
     evaluation = evaluate(model, read_examples(TEST_DATA))
+    assert evaluation.accuracy >= 0.95
+    assert evaluation.macro_f1 >= 0.93
+
+
+def test_accuracy_on_the_held_out_english_set(model: NluModel) -> None:
+    evaluation = evaluate(model, read_examples(ENGLISH_TEST_DATA))
     assert evaluation.accuracy >= 0.95
     assert evaluation.macro_f1 >= 0.93
 
@@ -109,6 +129,15 @@ def test_numpy_inference_equals_scikit_learn(model: NluModel) -> None:
         ("cách dùng điện tiết kiệm mùa hè", "consult_usage"),
         ("tư vấn thiết kế trạm biến áp", "consult_design"),
         ("tôi muốn khiếu nại tiền điện", "complaint"),
+        ("khi nào có điện lại", "ask_power_back"),
+        ("bao gio moi co dien vay ad", "ask_power_back"),
+        ("đóng tiền rồi xin cấp điện lại", "svc_reconnect"),
+        ("How much is my electricity bill?", "lookup_payment_info"),
+        ("no electricity", "report_outage"),
+        ("I want to pay my bill", "pay_bill"),
+        ("power outage in my area", "report_outage"),
+        ("when will the power come back?", "ask_power_back"),
+        ("I paid the debt, please reconnect my electricity", "svc_reconnect"),
     ],
 )
 def test_realistic_sentences(model: NluModel, text: str, intent: str) -> None:
