@@ -141,10 +141,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     _configure_logging(settings)
 
     async def make_app() -> web.Application:
-        runtime = await build_runtime(settings)
+        runtime = await build_runtime(settings, understand=True)
         app = create_app(runtime)
         log.info(
-            "CSKH Bot on http://%s:%s (public URL %s; channels: %s)",
+            "CSKH Bot on http://%s:%s (public URL %s; channels: %s); /healthz says "
+            '"starting" until the language model is loaded',
             settings.host,
             settings.port,
             settings.effective_public_url,
@@ -191,7 +192,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> None:
         print("Đang khởi động CSKH Bot...", flush=True)
-        runtime = await build_runtime(settings)
+        runtime = await build_runtime(settings, understand=True)
         terminal = TerminalChannel(
             runtime.engine,
             runtime.db,
@@ -202,7 +203,6 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
         )
         runtime.add_channel(terminal)
         runtime.senders.listen(terminal.show_dev_message)
-        runtime.understanding.start()
         try:
             await terminal.run()
         finally:

@@ -9,9 +9,11 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from bot.store.db import Database
 from bot.store.migrate import head_revision, upgrade
@@ -66,7 +68,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_migrates_answers_healthz_and_rest(tmp_path: Path) -> None:
+def _healthz(port: int) -> tuple[int, dict[str, Any]] | None:
+    """/healthz's status and body, None while nothing listens."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+    except OSError:
+        return None
+
+
+def _chat(port: int, user: str, text: str) -> list[dict[str, Any]]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/chat",
+        method="POST",
+        data=json.dumps({"user": user, "text": text}).encode(),
+        headers={"Authorization": "Bearer s3cret-token", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        messages: list[dict[str, Any]] = json.load(response)["messages"]
+        return messages
+
+
+def test_serve_migrates_says_starting_then_ok_and_understands_the_first_message(
+    tmp_path: Path,
+) -> None:
+    """A new install's first start trains the language model: /healthz said ok and
+    "mat dien roi" got "tôi chưa hiểu" meanwhile (issue 15)."""
     port = _free_port()
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(
@@ -79,29 +108,29 @@ def test_serve_migrates_answers_healthz_and_rest(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    assert json.load(r) == {"status": "ok"}
-                    break
-            except OSError:
-                assert process.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, "no /healthz within 60 s"
-                time.sleep(0.1)
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/chat",
-            method="POST",
-            data=json.dumps({"user": "cli", "text": "/start"}).encode(),
-            headers={"Authorization": "Bearer s3cret-token", "Content-Type": "application/json"},
+        while (health := _healthz(port)) is None:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "no /healthz within 60 s"
+            time.sleep(0.05)
+        assert health == (
+            503,
+            {
+                "status": "starting",
+                "checks": {"database": "ok", "schema": "ok", "language_model": "loading"},
+            },
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert json.load(response)["messages"][0]["text"].startswith("Xin chào!")
+        first = _chat(port, "cli", "mat dien roi")  # sent while the model trains
+        assert _healthz(port) == (200, {"status": "ok"})
+        assert first == _chat(port, "cli-later", "mat dien roi")
+        assert not any("chưa hiểu" in m["text"] for m in first)
+        assert _chat(port, "cli-3", "/start")[0]["text"].startswith("Xin chào!")
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
     output = (tmp_path / "serve.log").read_text()
     assert "CSKH Bot on http://127.0.0.1" in output
+    assert output.index("CSKH Bot on http://") < output.index("ready: the language model")
     assert "s3cret-token" not in output  # secrets never logged, even at DEBUG
     assert (tmp_path / "var" / "cskh.db").exists()
 
