@@ -245,3 +245,70 @@ def test_dev_outbox_shows_hostile_addresses_and_bodies_escaped_regression(tmp_pa
         "    | Điện lực miền Trung",
         "    | SMS to staff: ok\\u202e",
     ]
+
+
+def test_commands_outside_the_project_folder_end_with_one_line_naming_the_database_regression(
+    tmp_path: Path,
+) -> None:
+    """`cskh dev outbox` run in another folder ended in a traceback (no var/cskh.db
+    there); `cskh inbox list` in one about a table missing from the empty file it made."""
+    database = tmp_path / "var" / "cskh.db"
+    for command in (
+        ("dev", "outbox"),
+        ("inbox", "list"),
+        ("requests", "list"),
+        ("requests", "show", "YC-2026-000001"),
+        ("notify", "run"),
+    ):
+        result = _cskh(*command, cwd=tmp_path)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (command, result.stderr)
+        assert lines[0].startswith("cskh: cannot use the database ") and str(database) in lines[0]
+        assert "CSKH_DATABASE_URL" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_serve_help_says_it_serves_the_web_chat_and_the_console(tmp_path: Path) -> None:
+    listed = _cskh("--help", cwd=tmp_path).stdout
+    assert "serve the web chat (and the staff console)" in " ".join(listed.split())
+    described = " ".join(_cskh("serve", "--help", cwd=tmp_path).stdout.split())
+    assert "web chat at / and the staff console at /console" in described
+
+
+LOGGING_PROBE = """
+import logging, sys
+from bot.__main__ import _configure_logging
+from bot.settings import Settings
+from bot.billing.invoice_pdf import FONT, _document
+
+_configure_logging(Settings(_env_file=None, log_level=sys.argv[1]))
+logging.getLogger("bot.probe").info("our line")
+pdf = _document(type("Seller", (), {"name": "Điện lực Hội An"})(), "Hóa đơn")
+pdf.set_font(FONT, size=10)
+pdf.cell(text="Tiền điện tháng 11/2026")
+pdf.output()  # fpdf subsets the font with fontTools, which logs a dozen INFO lines
+"""
+
+
+def test_the_serve_log_keeps_library_info_lines_out_unless_debug_regression(
+    tmp_path: Path,
+) -> None:
+    """fontTools wrote a dozen INFO lines per e-invoice into the serve log."""
+    runs = {
+        level: subprocess.run(
+            [sys.executable, "-c", LOGGING_PROBE, level],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=_env(),
+        )
+        for level in ("INFO", "DEBUG")
+    }
+    info, debug = runs["INFO"], runs["DEBUG"]
+    assert info.returncode == 0 and debug.returncode == 0, (info.stderr, debug.stderr)
+    assert info.stderr.strip().splitlines() == [
+        line for line in info.stderr.strip().splitlines() if "INFO bot.probe: our line" in line
+    ]
+    assert "INFO bot.probe: our line" in info.stderr
+    assert "INFO fontTools" in debug.stderr  # everything when asked for DEBUG
