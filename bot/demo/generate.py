@@ -76,6 +76,7 @@ OPENING_HOURS = {
     "bank": "07:30–16:30, thứ Hai–thứ Sáu; sáng thứ Bảy",
     "agent": "06:30–21:00, hằng ngày",
 }
+PAST_OUTAGE_DAYS = 9  # each persona's ward had a planned outage this many days ago
 RURAL_PREFIXES = ("thon", "to ", "khoi", "tieu khu", "buon", "lang", "xom", "khu", "plei")
 
 
@@ -460,6 +461,13 @@ class _Generator:
             self._outage(
                 area, "planned", start, start + timedelta(hours=rng.randint(2, 6)), "restored"
             )
+        # Each persona's ward had one the week before last: its notices are in the
+        # persona's Thông báo tab (bot/demo/history.py). Last, so the random draws above
+        # (and the data they make) stay as they were.
+        for persona in definitions()["personas"]:
+            area = self.geo.area_of_ward(persona["customers"][0]["ward"])
+            start = self._local(-PAST_OUTAGE_DAYS, 7, 30)
+            self._outage(area, "planned", start, start + timedelta(hours=4), "restored")
 
 
 def generate(

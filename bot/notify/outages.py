@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import fmt
 from bot.core.codec import reply_to_json
+from bot.core.messages import Reply
 from bot.core.texts import Texts
 from bot.notify import outbox
 from bot.notify.outbox import Addressee
@@ -503,6 +504,23 @@ async def _outage_notice(
         )
     written = await outbox.enqueue(session, notice, addressees, now=now, not_before=not_before)
     return Produced(notice.id, len(written), not_before)
+
+
+def outage_replies(
+    texts: Texts,
+    lang: str,
+    notice_id: int,
+    outage: OutageRecord,
+    kind: str,
+    *,
+    unit: str,
+    code: str | None,
+    now: datetime,
+) -> list[Reply]:
+    """A notice of `outage` ("planned", "eve", "incident", "updated", "restored") as one
+    chat reads it, with its buttons."""
+    text = _outage_text(texts, lang, outage, kind, unit, now)
+    return [notice_reply(texts, lang, notice_id, text, switch_off_row(texts, lang, "outage", code))]
 
 
 def _code_for(person: Linked, refused: set[tuple[int, str]]) -> str | None:
