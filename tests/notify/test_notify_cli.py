@@ -392,6 +392,7 @@ async def test_notify_run_tells_a_customer_who_just_logged_in_of_the_outage_in_h
     assert pushed["text"].startswith(
         "⚡ Thông báo tạm ngừng cung cấp điện: 07:00–15:30 ngày 28/11/2026"
     )
-    assert "khu vực phường Pleiku" in pushed["text"]
+    # The streets it covers, hers among them, as the lookup names them (issue 15).
+    assert "khu vực một phần phường Pleiku (Hùng Vương, Phan Bội Châu)" in pushed["text"]
     assert await cskh(rig, "notify", "run") == 0
     assert "outages: 2 notices, 0 rows" in capsys.readouterr().out.splitlines()
