@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ log = logging.getLogger("bot")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    threading.excepthook = _quiet_closed_loop
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
@@ -34,13 +36,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # the entry point decides to exit (STYLE.md)
+        from sqlalchemy.exc import DBAPIError
+
         from bot.app import StartupError
 
+        if isinstance(error, DBAPIError | ConnectionError):
+            print(_database_error(settings, error), file=sys.stderr)
+            log.debug("exit on a database error", exc_info=True)
+            return 1
         if isinstance(error, StartupError | RuntimeError):
             print(f"cskh: {error}", file=sys.stderr)
             log.debug("exit on error", exc_info=True)
             return 1
         raise
+
+
+def _quiet_closed_loop(hook: threading.ExceptHookArgs) -> None:
+    """aiosqlite's thread reports a connection that failed to open to a loop the failed
+    command already closed: a traceback after the one-line error. Only that is quiet."""
+    if hook.exc_type is RuntimeError and "Event loop is closed" in str(hook.exc_value):
+        log.debug("a database thread outlived its event loop", exc_info=hook.exc_value)
+        return
+    threading.__excepthook__(hook)
+
+
+def _database_error(settings: Settings, error: Exception) -> str:
+    """One line naming the database a command looked for and what is wrong with it:
+    run outside the project folder, a command finds no (or an empty) var/cskh.db."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.effective_database_url)
+    where = url.database if url.get_backend_name() == "sqlite" else url.render_as_string()
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    if "no such table" in reason or "does not exist" in reason:
+        reason = "it has no tables"
+    hint = "run cskh in the project folder (where var/ is) or set CSKH_DATABASE_URL"
+    return f"cskh: cannot use the database {where} ({reason}): {hint}; `cskh db upgrade` creates it"
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -56,7 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(prog="cskh", description="CSKH Bot: customer care in chat.")
     commands: Any = parser.add_subparsers(title="commands")
 
-    serve = commands.add_parser("serve", help="run the web server (REST channel, health check)")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the web chat (and the staff console), Telegram, REST and /healthz",
+        description=(
+            "Serve the customers' web chat at / and the staff console at /console, with "
+            "Telegram (CSKH_TELEGRAM_TOKEN), the REST channel (CSKH_REST_TOKEN), media "
+            "links and /healthz; it also sends the notices and runs the notice jobs."
+        ),
+    )
     serve.add_argument("--host", help="address to listen on (CSKH_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (CSKH_PORT, default 8080)")
     serve.set_defaults(run=_serve)
@@ -120,15 +159,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Our loggers log at CSKH_LOG_LEVEL; the libraries' at WARNING unless it is DEBUG
+# (fontTools alone wrote a dozen INFO lines per e-invoice, issue 15).
+OWN_LOGGERS = ("bot", "nlu", "alembic.runtime.migration")
+
+
 def _configure_logging(settings: Settings, log_file: Path | None = None) -> None:
     handler: logging.Handler = (
         logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
     )
+    debug = settings.log_level == "DEBUG"
     logging.basicConfig(
-        level=settings.log_level,
+        level=logging.DEBUG if debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         handlers=[handler],
     )
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(settings.log_level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("aiosqlite").setLevel(logging.INFO)  # one DEBUG line per statement
 
@@ -141,10 +188,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     _configure_logging(settings)
 
     async def make_app() -> web.Application:
-        runtime = await build_runtime(settings)
+        runtime = await build_runtime(settings, understand=True)
         app = create_app(runtime)
         log.info(
-            "CSKH Bot on http://%s:%s (public URL %s; channels: %s)",
+            "CSKH Bot on http://%s:%s (public URL %s; channels: %s); /healthz says "
+            '"starting" until the language model is loaded',
             settings.host,
             settings.port,
             settings.effective_public_url,
@@ -191,7 +239,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> None:
         print("Đang khởi động CSKH Bot...", flush=True)
-        runtime = await build_runtime(settings)
+        runtime = await build_runtime(settings, understand=True)
         terminal = TerminalChannel(
             runtime.engine,
             runtime.db,
@@ -202,7 +250,6 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
         )
         runtime.add_channel(terminal)
         runtime.senders.listen(terminal.show_dev_message)
-        runtime.understanding.start()
         try:
             await terminal.run()
         finally:

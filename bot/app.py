@@ -128,11 +128,20 @@ async def prepare_database(settings: Settings, db: Database) -> None:
 
 
 async def build_runtime(
-    settings: Settings, *, prepare: bool = True, clock: Clock | None = None
+    settings: Settings,
+    *,
+    prepare: bool = True,
+    clock: Clock | None = None,
+    understand: bool = False,
 ) -> Runtime:
     """Open the database and build the engine; `prepare` migrates and seeds first.
-    Tests pass a FakeClock to move time (OTP expiry, lockouts, the PIN's idle time)."""
+    `understand` (serve, chat) starts loading the language model first, so a first
+    start trains it while the demo data is seeded. Tests pass a FakeClock to move time
+    (OTP expiry, lockouts, the PIN's idle time)."""
     settings.ensure_var_dir()
+    understanding = Understanding(settings.nlu_cache_path)
+    if understand:
+        understanding.start()
     db = Database(settings.effective_database_url, media_dir=settings.media_path)
     try:
         if prepare:
@@ -164,7 +173,7 @@ async def build_runtime(
             pusher=pusher,
             clock=clock,
             otp=otp,
-            understanding=Understanding(settings.nlu_cache_path),
+            understanding=understanding,
             live=live,
         )
         try:
@@ -324,7 +333,8 @@ def _import_renderers() -> None:
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME]
-    runtime.understanding.start()  # in the background: /healthz answers meanwhile
+    runtime.understanding.start()  # in a thread: /healthz says "starting" meanwhile
+    announce = asyncio.create_task(_announce_ready(runtime), name="announce-ready")
     warming = asyncio.create_task(asyncio.to_thread(_import_renderers), name="warm-up")
     for channel in runtime.channels.values():
         await channel.start()
@@ -347,14 +357,21 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         scheduler.start()
     janitor = asyncio.create_task(_clean_media(runtime.media_quota), name="media-cleanup")
     yield
-    janitor.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await janitor
+    for task in (janitor, announce):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     if scheduler is not None:
         await scheduler.stop()
     with contextlib.suppress(Exception):  # an import that failed shows when first used
         await warming
     await runtime.close()
+
+
+async def _announce_ready(runtime: Runtime) -> None:
+    """One log line when the server answers free text: /healthz says "ok" from then."""
+    if await runtime.understanding.ready():
+        log.info("ready: the language model is loaded, /healthz says ok")
 
 
 MEDIA_CLEANUP_EVERY = 600.0  # seconds
@@ -373,14 +390,21 @@ async def _clean_media(quota: MediaQuota) -> None:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    """200 {"status": "ok"} when the database answers and its schema is the one this
-    code expects; else 503 {"status": "unavailable", "checks": {...}} naming the part
-    that is down (a database without the schema fails every turn: issue 12)."""
-    checks = await _health_checks(request.app[RUNTIME].db)
-    if all(state == "ok" for state in checks.values()):
+    """200 {"status": "ok"} when the database answers, its schema is the one this code
+    expects and the language model is loaded; 503 {"status": "starting", ...} while the
+    model still loads (a first start trains it: a load balancer waits, issue 15); else
+    503 {"status": "unavailable", "checks": {...}} naming the part that is down (a
+    database without the schema fails every turn: issue 12). A model that failed to
+    load is no outage: free text gets the menu, the log says why."""
+    runtime = request.app[RUNTIME]
+    checks = await _health_checks(runtime.db)
+    model = runtime.understanding.state
+    if all(state == "ok" for state in checks.values()) and model != "loading":
         return web.json_response({"status": "ok"})
+    status = "unavailable" if any(state != "ok" for state in checks.values()) else "starting"
+    checks["language_model"] = model
     return web.json_response(
-        {"status": "unavailable", "checks": checks},
+        {"status": status, "checks": checks},
         status=503,
         headers={"Cache-Control": "no-store"},
     )

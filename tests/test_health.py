@@ -54,12 +54,18 @@ async def database_down(db: Database) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def serving_unprepared(settings: Settings) -> AsyncIterator[BotServer]:
+async def serving_unprepared(
+    settings: Settings, *, prepare: bool = False, wait_for_model: bool = True
+) -> AsyncIterator[BotServer]:
     """`cskh serve` on a database left as it is (no migration): what a process started
-    with CSKH_AUTO_MIGRATE=0 sees when someone drops or restores the schema under it."""
-    runtime = await build_runtime(settings, prepare=False)
+    with CSKH_AUTO_MIGRATE=0 sees when someone drops or restores the schema under it.
+    With `prepare` and not `wait_for_model`: `cskh serve`'s first start, serving while
+    the language model loads."""
+    runtime = await build_runtime(settings, prepare=prepare, understand=True)
     runner = web.AppRunner(create_app(runtime))
     await runner.setup()
+    if wait_for_model:
+        await runtime.understanding.ready()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
@@ -81,7 +87,10 @@ async def test_healthz_is_503_naming_the_schema_on_a_database_without_one_regres
     async with serving_unprepared(make_settings(tmp_path / "var", database_url)) as bot:
         status, body = await bot.get("/healthz", token=None)
         assert status == 503
-        assert body == {"status": "unavailable", "checks": {"database": "ok", "schema": "missing"}}
+        assert body == {
+            "status": "unavailable",
+            "checks": {"database": "ok", "schema": "missing", "language_model": "ok"},
+        }
 
 
 async def test_healthz_names_a_schema_behind_this_code(database_url: str, tmp_path: Path) -> None:
@@ -101,6 +110,7 @@ async def test_healthz_names_a_schema_behind_this_code(database_url: str, tmp_pa
         assert body["checks"] == {
             "database": "ok",
             "schema": f"outdated (at {earlier}, expected {head})",
+            "language_model": "ok",
         }
 
 
@@ -124,7 +134,11 @@ async def test_healthz_is_503_naming_the_database_while_it_is_down_regression(
             assert status == 503
             assert body == {
                 "status": "unavailable",
-                "checks": {"database": "unreachable", "schema": "unknown"},
+                "checks": {
+                    "database": "unreachable",
+                    "schema": "unknown",
+                    "language_model": "ok",
+                },
             }
     assert await bot.get("/healthz", token=None) == (200, {"status": "ok"})
     lines = logged(caplog, "bot.store.db")
@@ -175,3 +189,30 @@ async def test_the_web_chat_socket_is_dropped_without_a_traceback_while_the_data
                     await browser.ws_connect(bot.base_url + "/webchat/ws")
                 assert refused.value.status == 503
     assert not [r for r in caplog.records if r.exc_info and r.levelno >= logging.INFO]
+
+
+async def test_a_first_start_says_starting_and_understands_the_first_message_regression(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On a fresh var dir the server said ready while the language model still trained
+    (up to 16 s on two cores), and "mat dien roi" sent then got "tôi chưa hiểu". Now
+    /healthz says "starting" (503, a load balancer waits) until the model is there, and
+    a message sent meanwhile waits for it."""
+    caplog.set_level(logging.INFO)
+    var = tmp_path / "var"
+    settings = make_settings(
+        var, f"sqlite+aiosqlite:///{var / 'cskh.db'}", nlu_cache_dir=tmp_path / "nlu"
+    )
+    async with serving_unprepared(settings, prepare=True, wait_for_model=False) as bot:
+        status, body = await bot.get("/healthz", token=None)
+        assert (status, body["status"]) == (503, "starting")
+        assert body["checks"] == {"database": "ok", "schema": "ok", "language_model": "loading"}
+        first = await bot.chat("first-visitor").say("mat dien roi")
+        assert await bot.get("/healthz", token=None) == (200, {"status": "ok"})
+        later = await bot.chat("later-visitor").say("mat dien roi")
+    unknown = bot.runtime.texts.get("unknown.text", "vi")
+    assert [m["text"] for m in first] == [m["text"] for m in later]
+    assert all(unknown not in m["text"] for m in first)
+    assert [r.getMessage() for r in logged(caplog, "bot.app")] == [
+        "ready: the language model is loaded, /healthz says ok"
+    ]

@@ -36,13 +36,15 @@ CHART_KEYS = (
 )
 
 MAX_PERIODS = 12
-# 500 x 350 CSS pixels on a phone, drawn at 2x: 1000 x 700 PNG pixels.
-SIZE_INCHES = (5.0, 3.5)
-DPI = 200
+# A 1000 x 700 PNG, which a phone shows about 390 CSS pixels wide (the chat's width):
+# a point is 250 / 72 * 390 / 1000 = 1.35 px there.
+SIZE_INCHES = (4.0, 2.8)
+DPI = 250
+PHONE_WIDTH_PX = 390
 CURRENT_COLOUR = "#0B5CAD"
 YEAR_BEFORE_COLOUR = "#A9C6E8"
 AVERAGE_COLOUR = "#E07B00"
-FONT_SIZE = 7.0  # points; 7 pt at 200 dpi is ~10 CSS px on the phone
+FONT_SIZE = 9.0  # points: 12.2 CSS px at the phone's width, its smallest readable text
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,14 @@ def consumption_chart(points: Sequence[ChartPoint], *, title: str, lang: str = "
     Raises:
         ValueError: no points to draw.
     """
+    figure = chart_figure(points, title=title, lang=lang)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def chart_figure(points: Sequence[ChartPoint], *, title: str, lang: str = "vi") -> Figure:
+    """The figure `consumption_chart` renders (tests measure its text)."""
     shown = list(points)[-MAX_PERIODS:]
     if not shown:
         raise ValueError("a consumption chart needs at least one period")
@@ -128,8 +138,8 @@ def consumption_chart(points: Sequence[ChartPoint], *, title: str, lang: str = "
     figure.legend(
         handles=handles,
         loc="outside lower center",
-        ncols=len(handles),
-        fontsize=FONT_SIZE - 0.5,
+        ncols=min(len(handles), 2),  # three at a readable size are wider than the chart
+        fontsize=FONT_SIZE,
         frameon=False,
         handlelength=1.5,
         columnspacing=1.0,
@@ -142,10 +152,7 @@ def consumption_chart(points: Sequence[ChartPoint], *, title: str, lang: str = "
     axes.set_xlim(-margin, len(shown) - 1 + margin)
     _value_labels(axes, shown, offset, lang)
     _style(axes, shown, title, texts, lang)
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
+    return figure
 
 
 def _fits(text_length: int, periods: int) -> bool:
@@ -169,7 +176,7 @@ def _value_labels(axes: Axes, shown: Sequence[ChartPoint], offset: float, lang: 
             textcoords="offset points",
             ha="center",
             va="bottom",
-            fontsize=FONT_SIZE - 0.5,
+            fontsize=FONT_SIZE,
             color=CURRENT_COLOUR,
             bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"},
         )

@@ -7,7 +7,10 @@ reach any service, and nothing below imports them.
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from typing import NoReturn
+
+from bot.core.fmt import local
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -19,3 +22,9 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def local_minute(iso: str) -> str:
+    """'2026-11-26T01:05:00+00:00' -> '2026-11-26 08:05': times a person reads are
+    Vietnam's, as everywhere else the bot and the console show them."""
+    return local(datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M")

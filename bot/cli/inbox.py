@@ -8,6 +8,7 @@ import asyncio
 import sys
 from typing import Any
 
+from bot.cli import local_minute
 from bot.core.printable import printable, printable_json
 from bot.settings import Settings
 
@@ -63,7 +64,7 @@ def _block(row: dict[str, Any]) -> str:
     who = customer["name"] or f"chat user {customer['chat_user_id']}"
     where = ", ".join(p for p in (customer["channel"], customer["customer_code"]) if p)
     lines = [
-        f"#{row['id']}  {row['status']:<8}  {row['at'][:16].replace('T', ' ')}  {who} ({where})",
+        f"#{row['id']}  {row['status']:<8}  {local_minute(row['at'])}  {who} ({where})",
         f"    notice {notice['id'] or '-'} [{notice['category'] or '-'}]: {notice['title']}",
         f"    “{row['text']}”" if row["text"] else "    (no text)",
     ]

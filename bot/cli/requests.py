@@ -8,6 +8,7 @@ import asyncio
 import sys
 from typing import Any
 
+from bot.cli import local_minute
 from bot.core.printable import printable, printable_json
 from bot.settings import Settings
 from bot.store.requests import STATUSES
@@ -66,7 +67,7 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
         print(
             printable(  # data from the database, never raw on a terminal (issue 12)
                 f"{row['code']}  {row['status']:<11}  {flag}{row['title']}  "
-                f"{row['customer_code'] or '-'}  {row['created_at'][:16]}"
+                f"{row['customer_code'] or '-'}  {local_minute(row['created_at'])}"
             )
         )
     if not rows:

@@ -50,6 +50,10 @@ class Engine:
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         key = f"{incoming.channel}:{incoming.user_id}"
+        if incoming.text and not incoming.text.startswith("/"):
+            # Typed words right after a first start wait for the language model (no
+            # lock or transaction held meanwhile): understood from the first message.
+            await self.services.understanding.wait_ready()
         async with self._locks.hold(key):
             try:
                 async with self.db.transaction() as session:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import math
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from bot.billing.tariffs import BillBreakdown, TariffBook
 from bot.core.fmt import LOCAL_TZ
 from bot.demo.definitions import Area, definitions, geography
+from bot.notify.segments import on_streets
 from nlu.normalize import fold
 
 SEED = 20250701  # the day the two-level administration began
@@ -76,6 +78,7 @@ OPENING_HOURS = {
     "bank": "07:30–16:30, thứ Hai–thứ Sáu; sáng thứ Bảy",
     "agent": "06:30–21:00, hằng ngày",
 }
+PAST_OUTAGE_DAYS = 9  # each persona's ward had a planned outage this many days ago
 RURAL_PREFIXES = ("thon", "to ", "khoi", "tieu khu", "buon", "lang", "xom", "khu", "plei")
 
 
@@ -408,9 +411,23 @@ class _Generator:
                     }
                 )
 
-    def _outage(self, area: Area, kind: str, start: datetime, end: datetime, status: str) -> None:
+    def _outage(
+        self,
+        area: Area,
+        kind: str,
+        start: datetime,
+        end: datetime,
+        status: str,
+        street: str | None = None,
+    ) -> None:
+        """An outage of two streets of the ward (`street` one of them), published as
+        "Một phần phường X (A, B)" and with the streets as data: only customers on
+        them are told (issue 15)."""
         reasons = definitions()["outage_reasons"][kind]
-        streets = ", ".join(self.rng.sample(area.streets, min(2, len(area.streets))))
+        chosen = self.rng.sample(area.streets, min(2, len(area.streets)))
+        if street is not None and street not in chosen:
+            chosen[0] = street  # (the same random draws whatever the street)
+        streets = ", ".join(chosen)
         ward = area.ward_name[0].lower() + area.ward_name[1:]
         self.data.outages.append(
             (
@@ -423,7 +440,13 @@ class _Generator:
                     "status": status,
                     "unit_code": area.unit,
                 },
-                [{"province_code": area.province_code, "ward_code": area.ward_code}],
+                [
+                    {
+                        "province_code": area.province_code,
+                        "ward_code": area.ward_code,
+                        "streets": chosen,
+                    }
+                ],
             )
         )
 
@@ -434,11 +457,11 @@ class _Generator:
         rng = self.rng
         for persona in definitions()["personas"]:
             if "outage_in_days" in persona:
-                area = self.geo.area_of_ward(persona["customers"][0]["ward"])
+                spec = persona["customers"][0]
+                area = self.geo.area_of_ward(spec["ward"])
                 days = persona["outage_in_days"]
-                self._outage(
-                    area, "planned", self._local(days, 7), self._local(days, 15, 30), "scheduled"
-                )
+                start, end = self._local(days, 7), self._local(days, 15, 30)
+                self._outage(area, "planned", start, end, "scheduled", street_of(spec, area))
         weights = [a.weight for a in self.geo.areas]
         for _ in range(14):
             area = rng.choices(self.geo.areas, weights=weights)[0]
@@ -460,6 +483,25 @@ class _Generator:
             self._outage(
                 area, "planned", start, start + timedelta(hours=rng.randint(2, 6)), "restored"
             )
+        # Each persona's ward had one the week before last: its notices are in the
+        # persona's Thông báo tab (bot/demo/history.py). Last, so the random draws above
+        # (and the data they make) stay as they were.
+        for persona in definitions()["personas"]:
+            spec = persona["customers"][0]
+            area = self.geo.area_of_ward(spec["ward"])
+            start = self._local(-PAST_OUTAGE_DAYS, 7, 30)
+            end = self._local(-PAST_OUTAGE_DAYS, 11, 30)
+            self._outage(area, "planned", start, end, "restored", street_of(spec, area))
+
+
+def street_of(spec: dict[str, Any], area: Area) -> str:
+    """The street of a persona's address: one of the ward's ("88 Hùng Vương" -> "Hùng
+    Vương"), else the address without its house number."""
+    address = spec["address"]
+    for street in sorted(area.streets, key=len, reverse=True):
+        if on_streets(address, [street]):
+            return street
+    return re.sub(r"^(Lô\s+\S+|[\d/]+)\s+", "", address)  # "Lô B3 Khu công nghiệp…"
 
 
 def generate(

@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -15,8 +16,11 @@ from bot.auth.passwords import hash_secret
 from bot.auth.staff import add_staff
 from bot.auth.staff import find as find_staff
 from bot.billing.tariffs import TariffBook, default_tariffs
+from bot.core.fmt import LOCAL_TZ
+from bot.core.texts import Texts
 from bot.demo.definitions import definitions
 from bot.demo.generate import DEFAULT_CUSTOMERS, DemoData, generate
+from bot.demo.history import write_history
 from bot.store.db import Database
 from bot.store.models import (
     Bill,
@@ -25,6 +29,7 @@ from bot.store.models import (
     EInvoice,
     ManagingUnit,
     MeterReading,
+    Notice,
     Outage,
     OutageArea,
     PaymentPoint,
@@ -79,6 +84,9 @@ async def seed(
         RuntimeError: the database already holds customers and `reset` is False.
     """
     started = time.perf_counter()
+    now = datetime.now(LOCAL_TZ)
+    if today is not None and today != now.date():  # a demo anchored on another day
+        now = datetime.combine(today, dt_time(12, 0), LOCAL_TZ)
     data = generate(tariffs or default_tariffs(), today=today, customers=customers)
     async with db.transaction() as session:
         existing = await session.scalar(select(func.count()).select_from(Customer))
@@ -87,7 +95,10 @@ async def seed(
         if reset:
             for table in UTILITY_TABLES:
                 await session.execute(delete(table))
+            # The personas' past notices name the bills just deleted.
+            await session.execute(delete(Notice).where(Notice.key.startswith("history:")))
         await _insert(session, data)
+    await write_history(db, Texts.load(), now=now)
     summary = SeedSummary(
         customers=len(data.customers),
         bills=len(data.bills),

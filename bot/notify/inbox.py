@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.messages import Button, Incoming, Reply, nfc
 from bot.core.outbound import Push
 from bot.core.texts import Texts
+from bot.notify import history
 from bot.notify.outbox import CATEGORIES, replies_of
 from bot.store.models import ChatUser, Delivery, InboxItem
 
@@ -93,7 +94,9 @@ def _visible(user: ChatUser) -> tuple[ColumnElement[bool], ...]:
 
 
 async def shelves(session: AsyncSession, user: ChatUser) -> list[Shelf]:
-    """Every category, in the app's order, with its counts."""
+    """Every category, in the app's order, with its counts (the notices its codes had
+    before it linked them join first: bot/notify/history.py)."""
+    await history.catch_up(session, user)
     rows = await session.execute(
         select(
             Delivery.category,
@@ -113,7 +116,7 @@ async def recent(session: AsyncSession, user: ChatUser, category: str) -> list[D
         await session.scalars(
             select(Delivery)
             .where(*_visible(user), Delivery.category == category)
-            .order_by(Delivery.id.desc())
+            .order_by(Delivery.sent_at.desc(), Delivery.id.desc())  # history rows come late
             .limit(RECENT)
         )
     )

@@ -23,11 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import fmt
 from bot.core.codec import reply_to_json
+from bot.core.messages import Reply
 from bot.core.texts import Texts
 from bot.notify import outbox
+from bot.notify.outage_area import area_words, outage_people
 from bot.notify.outbox import Addressee
 from bot.notify.producers import NoticeError, Produced, notice_reply, switch_off_row
-from bot.notify.segments import Area, Linked, Segment, in_sentence, linked_users, users_of_codes
+from bot.notify.segments import Area, Linked, in_sentence
 from bot.store.backend import (
     CustomerRecord,
     OutageAreaRecord,
@@ -505,6 +507,23 @@ async def _outage_notice(
     return Produced(notice.id, len(written), not_before)
 
 
+def outage_replies(
+    texts: Texts,
+    lang: str,
+    notice_id: int,
+    outage: OutageRecord,
+    kind: str,
+    *,
+    unit: str,
+    code: str | None,
+    now: datetime,
+) -> list[Reply]:
+    """A notice of `outage` ("planned", "eve", "incident", "updated", "restored") as one
+    chat reads it, with its buttons."""
+    text = _outage_text(texts, lang, outage, kind, unit, now)
+    return [notice_reply(texts, lang, notice_id, text, switch_off_row(texts, lang, "outage", code))]
+
+
 def _code_for(person: Linked, refused: set[tuple[int, str]]) -> str | None:
     """The first of the chat's codes in the area whose notices it did not switch off."""
     for code in person.codes:
@@ -516,7 +535,7 @@ def _code_for(person: Linked, refused: set[tuple[int, str]]) -> str | None:
 def _outage_text(
     texts: Texts, lang: str, outage: OutageRecord, kind: str, unit: str, now: datetime
 ) -> str:
-    area = _area_words(outage)
+    area = area_words(texts, lang, outage)
     if kind == "restored":
         return texts.get(
             "notify.outage_restored",
@@ -553,15 +572,6 @@ def _outage_text(
     )
 
 
-def _area_words(outage: OutageRecord) -> str:
-    """'phường Hội An' (the areas' names as they read in a sentence)."""
-    try:
-        names = [Area(a.province_code, a.ward_code).in_sentence for a in outage.areas]
-    except ValueError:  # a code vietnam-provinces does not know: the staff's words
-        names = []
-    return ", ".join(names) or in_sentence(outage.area_description)
-
-
 def _moment(texts: Texts, lang: str, moment: datetime) -> str:
     return texts.get("notify.moment", lang, time=fmt.clock(moment), date=fmt.day(moment))
 
@@ -581,30 +591,6 @@ def _window(texts: Texts, lang: str, start: datetime, end: datetime) -> str:
         start=_moment(texts, lang, start),
         end=_moment(texts, lang, end),
     )
-
-
-async def outage_people(
-    session: AsyncSession,
-    backend: UtilityBackend,
-    areas: Iterable[OutageAreaRecord],
-    customer_codes: Sequence[str] = (),
-) -> list[Linked]:
-    """Chats linked to a customer in any of the areas or among the codes, each once,
-    codes merged."""
-    people: dict[int, Linked] = {}
-
-    def merge(found: Iterable[Linked]) -> None:
-        for linked in found:
-            person = people.setdefault(linked.chat_user.id, Linked(linked.chat_user))
-            person.codes += [code for code in linked.codes if code not in person.codes]
-
-    for area in areas:
-        segment = Segment(province_code=area.province_code, ward_code=area.ward_code)
-        merge(await linked_users(session, backend, segment))
-    if customer_codes:
-        by_code = await users_of_codes(session, customer_codes)
-        merge(Linked(user, [code]) for code in sorted(by_code) for user in by_code[code])
-    return [people[key] for key in sorted(people)]
 
 
 async def outages_to_announce(

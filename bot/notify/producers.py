@@ -47,7 +47,9 @@ BILL_KINDS = ("issued", "reminder", "debt", "paid")
 # How far back a run looks, so a missed day is caught up but a chat linked today is
 # not told about last year's bills.
 ISSUED_LOOKBACK = timedelta(days=5)
-DEBT_LOOKBACK = timedelta(days=10)
+# A bill is told overdue (once) until the next month's bill comes, about three weeks
+# after its due date; 10 days left out An's bill, 17 days overdue (issue 15).
+DEBT_LOOKBACK = timedelta(days=25)
 PAID_LOOKBACK = timedelta(days=3)
 
 
@@ -85,7 +87,11 @@ def notice_reply(
 # --- bills --------------------------------------------------------------------------------
 
 
-def _bill_text(texts: Texts, lang: str, bill: BillRecord, kind: str) -> str:
+def _bill_text(texts: Texts, lang: str, bill: BillRecord, kind: str, now: datetime) -> str:
+    """The notice's sentence; a bill or reminder told once its due date has passed (a
+    late run, a chat linked since) says it is overdue instead of "due on"."""
+    if kind in ("issued", "reminder") and bill.paid_at is None and _overdue(bill, now):
+        kind = "issued_overdue" if kind == "issued" else "debt"
     values = {
         "period": texts.get(
             "lookups.period_name", lang, term=bill.term, month=bill.month, year=bill.year
@@ -94,7 +100,7 @@ def _bill_text(texts: Texts, lang: str, bill: BillRecord, kind: str) -> str:
         "amount": fmt.money(bill.total, lang),
         "due": fmt.day(bill.due_date),
     }
-    if kind == "issued":
+    if kind in ("issued", "issued_overdue"):
         values |= {
             "start": fmt.short_day(bill.period_start),
             "end": fmt.short_day(bill.period_end),
@@ -107,11 +113,15 @@ def _bill_text(texts: Texts, lang: str, bill: BillRecord, kind: str) -> str:
     return texts.get(f"notify.bill_{kind}", lang, **values)
 
 
+def _overdue(bill: BillRecord, now: datetime) -> bool:
+    return fmt.local(now).date() > bill.due_date
+
+
 def bill_replies(
-    texts: Texts, lang: str, notice_id: int, bill: BillRecord, kind: str
+    texts: Texts, lang: str, notice_id: int, bill: BillRecord, kind: str, now: datetime
 ) -> list[Reply]:
     code = bill.customer_code
-    text = _bill_text(texts, lang, bill, kind)
+    text = _bill_text(texts, lang, bill, kind, now)
     switch_off = switch_off_row(texts, lang, "bill", code)
     if kind == "paid":
         return [notice_reply(texts, lang, notice_id, text, switch_off)]
@@ -151,7 +161,7 @@ async def bill_notice(
         meta={"bill_id": bill.id, "customer_code": code},
     )
     addressees = [
-        Addressee(user, bill_replies(texts, user.language, notice.id, bill, kind), code)
+        Addressee(user, bill_replies(texts, user.language, notice.id, bill, kind, now), code)
         for user in users
     ]
     written = await outbox.enqueue(session, notice, addressees, now=now)

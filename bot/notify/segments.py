@@ -62,6 +62,17 @@ def in_sentence(place: str) -> str:
     return _PREFIXES.sub(lambda m: m.group(1).lower() + " ", place, count=1)
 
 
+def on_streets(address: str, streets: Sequence[str]) -> bool:
+    """Whether an address ("88 Hùng Vương") is on one of the streets ("Hùng Vương"),
+    whole words, without case or diacritics."""
+    folded = fold(address)
+    return any(
+        re.search(rf"(^|\W){re.escape(fold(street))}($|\W)", folded)
+        for street in streets
+        if street.strip()
+    )
+
+
 def resolve_area(province: str, ward: str | None = None) -> Area:
     """The area a staff member means: names matched without case or diacritics
     ("da nang", "Thành phố Đà Nẵng", a former province "Quảng Nam"), or codes ("48")."""

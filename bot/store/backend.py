@@ -110,6 +110,7 @@ class ReadingRecord:
 class OutageAreaRecord:
     province_code: int
     ward_code: int | None  # None: the whole province
+    streets: tuple[str, ...] = ()  # the ward's streets it covers; empty: all of it
 
 
 @dataclass(frozen=True)
@@ -501,7 +502,10 @@ def outage_record(row: Outage) -> OutageRecord:
         row.area_description,
         row.status,
         row.unit_code,
-        tuple(OutageAreaRecord(area.province_code, area.ward_code) for area in row.areas),
+        tuple(
+            OutageAreaRecord(area.province_code, area.ward_code, tuple(area.streets or ()))
+            for area in row.areas
+        ),
     )
 
 

@@ -229,6 +229,8 @@ class OutageArea(Base):
     outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"))
     province_code: Mapped[int] = mapped_column(index=True)
     ward_code: Mapped[int | None] = mapped_column(index=True)  # None: the whole province
+    # The streets of the ward it covers, as published ("Hùng Vương"); empty: all of it.
+    streets: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
     outage: Mapped[Outage] = relationship(back_populates="areas")
 
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from matplotlib.image import imread
 
-from bot.billing.charts import ChartPoint, change_in_words, consumption_chart
+from bot.billing.charts import ChartPoint, change_in_words, chart_figure, consumption_chart
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TITLE = "Điện năng tiêu thụ – PC05CC0123456"
@@ -36,6 +36,41 @@ def test_chart_is_a_phone_sized_png() -> None:
     png = consumption_chart(year_of_points(), title=TITLE)
     assert png.startswith(PNG_SIGNATURE)
     assert pixels(png) == (700, 1000, 4)  # 500 x 350 CSS px at 2x, RGBA
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+@pytest.mark.parametrize("periods", [12, 3, 1])
+def test_chart_text_is_at_least_12_px_on_a_390_px_wide_phone_regression(
+    periods: int, lang: str
+) -> None:
+    """The chat shows the 1000 px wide PNG about 390 px wide on a phone: its 7 pt axis
+    text was 7.6 px there, too small to read. Every text (ticks, axis names, legend,
+    values) is now at least 12 px there, and none is cut off at the image's edge."""
+    points = year_of_points()[-periods:]
+    figure = chart_figure(points, title=TITLE, lang=lang)
+    width_px, height_px = figure.get_figwidth() * figure.dpi, figure.get_figheight() * figure.dpi
+    assert pixels(consumption_chart(points, title=TITLE, lang=lang))[:2] == (height_px, width_px)
+    phone = 390 / width_px  # CSS px on the phone per PNG pixel
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    figure.draw(renderer)
+    axes = figure.axes[0]
+    legend = figure.legends[0]
+    low, high = axes.get_ylim()
+    ticks = [
+        *axes.get_xticklabels(),
+        *(t for t in axes.get_yticklabels() if low <= t.get_position()[1] <= high),  # drawn
+    ]
+    texts = [*ticks, axes.xaxis.label, axes.yaxis.label, *legend.get_texts(), *axes.texts]
+    assert len(ticks) >= periods + 3 and all(t.get_text() for t in ticks)
+    for text in texts:
+        font_px = text.get_fontsize() * figure.dpi / 72 * phone
+        assert font_px >= 12, (text.get_text(), round(font_px, 1))
+        box = text.get_window_extent(renderer)
+        assert box.height * phone >= 12, (text.get_text(), round(box.height * phone, 1))
+        assert box.x0 >= 0 and box.x1 <= width_px and box.y0 >= 0 and box.y1 <= height_px, (
+            text.get_text(),
+            box,
+        )
 
 
 def test_different_data_gives_a_different_image() -> None:

@@ -9,9 +9,11 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from bot.store.db import Database
 from bot.store.migrate import head_revision, upgrade
@@ -66,7 +68,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_migrates_answers_healthz_and_rest(tmp_path: Path) -> None:
+def _healthz(port: int) -> tuple[int, dict[str, Any]] | None:
+    """/healthz's status and body, None while nothing listens."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+    except OSError:
+        return None
+
+
+def _chat(port: int, user: str, text: str) -> list[dict[str, Any]]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/chat",
+        method="POST",
+        data=json.dumps({"user": user, "text": text}).encode(),
+        headers={"Authorization": "Bearer s3cret-token", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        messages: list[dict[str, Any]] = json.load(response)["messages"]
+        return messages
+
+
+def test_serve_migrates_says_starting_then_ok_and_understands_the_first_message(
+    tmp_path: Path,
+) -> None:
+    """A new install's first start trains the language model: /healthz said ok and
+    "mat dien roi" got "tôi chưa hiểu" meanwhile (issue 15)."""
     port = _free_port()
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(
@@ -79,29 +108,29 @@ def test_serve_migrates_answers_healthz_and_rest(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    assert json.load(r) == {"status": "ok"}
-                    break
-            except OSError:
-                assert process.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, "no /healthz within 60 s"
-                time.sleep(0.1)
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/chat",
-            method="POST",
-            data=json.dumps({"user": "cli", "text": "/start"}).encode(),
-            headers={"Authorization": "Bearer s3cret-token", "Content-Type": "application/json"},
+        while (health := _healthz(port)) is None:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "no /healthz within 60 s"
+            time.sleep(0.05)
+        assert health == (
+            503,
+            {
+                "status": "starting",
+                "checks": {"database": "ok", "schema": "ok", "language_model": "loading"},
+            },
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert json.load(response)["messages"][0]["text"].startswith("Xin chào!")
+        first = _chat(port, "cli", "mat dien roi")  # sent while the model trains
+        assert _healthz(port) == (200, {"status": "ok"})
+        assert first == _chat(port, "cli-later", "mat dien roi")
+        assert not any("chưa hiểu" in m["text"] for m in first)
+        assert _chat(port, "cli-3", "/start")[0]["text"].startswith("Xin chào!")
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
     output = (tmp_path / "serve.log").read_text()
     assert "CSKH Bot on http://127.0.0.1" in output
+    assert output.index("CSKH Bot on http://") < output.index("ready: the language model")
     assert "s3cret-token" not in output  # secrets never logged, even at DEBUG
     assert (tmp_path / "var" / "cskh.db").exists()
 
@@ -216,3 +245,70 @@ def test_dev_outbox_shows_hostile_addresses_and_bodies_escaped_regression(tmp_pa
         "    | Điện lực miền Trung",
         "    | SMS to staff: ok\\u202e",
     ]
+
+
+def test_commands_outside_the_project_folder_end_with_one_line_naming_the_database_regression(
+    tmp_path: Path,
+) -> None:
+    """`cskh dev outbox` run in another folder ended in a traceback (no var/cskh.db
+    there); `cskh inbox list` in one about a table missing from the empty file it made."""
+    database = tmp_path / "var" / "cskh.db"
+    for command in (
+        ("dev", "outbox"),
+        ("inbox", "list"),
+        ("requests", "list"),
+        ("requests", "show", "YC-2026-000001"),
+        ("notify", "run"),
+    ):
+        result = _cskh(*command, cwd=tmp_path)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (command, result.stderr)
+        assert lines[0].startswith("cskh: cannot use the database ") and str(database) in lines[0]
+        assert "CSKH_DATABASE_URL" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_serve_help_says_it_serves_the_web_chat_and_the_console(tmp_path: Path) -> None:
+    listed = _cskh("--help", cwd=tmp_path).stdout
+    assert "serve the web chat (and the staff console)" in " ".join(listed.split())
+    described = " ".join(_cskh("serve", "--help", cwd=tmp_path).stdout.split())
+    assert "web chat at / and the staff console at /console" in described
+
+
+LOGGING_PROBE = """
+import logging, sys
+from bot.__main__ import _configure_logging
+from bot.settings import Settings
+from bot.billing.invoice_pdf import FONT, _document
+
+_configure_logging(Settings(_env_file=None, log_level=sys.argv[1]))
+logging.getLogger("bot.probe").info("our line")
+pdf = _document(type("Seller", (), {"name": "Điện lực Hội An"})(), "Hóa đơn")
+pdf.set_font(FONT, size=10)
+pdf.cell(text="Tiền điện tháng 11/2026")
+pdf.output()  # fpdf subsets the font with fontTools, which logs a dozen INFO lines
+"""
+
+
+def test_the_serve_log_keeps_library_info_lines_out_unless_debug_regression(
+    tmp_path: Path,
+) -> None:
+    """fontTools wrote a dozen INFO lines per e-invoice into the serve log."""
+    runs = {
+        level: subprocess.run(
+            [sys.executable, "-c", LOGGING_PROBE, level],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=_env(),
+        )
+        for level in ("INFO", "DEBUG")
+    }
+    info, debug = runs["INFO"], runs["DEBUG"]
+    assert info.returncode == 0 and debug.returncode == 0, (info.stderr, debug.stderr)
+    assert info.stderr.strip().splitlines() == [
+        line for line in info.stderr.strip().splitlines() if "INFO bot.probe: our line" in line
+    ]
+    assert "INFO bot.probe: our line" in info.stderr
+    assert "INFO fontTools" in debug.stderr  # everything when asked for DEBUG

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -147,3 +148,29 @@ async def test_a_hostile_answer_cannot_steer_the_staff_terminal_regression(
     assert all(c.isprintable() or c == "\n" for c in shown), ascii(shown)
     assert not [line for line in shown.splitlines() if line.lstrip().startswith("answered")]
     assert hostile in json.loads(shown)["answers"].values()  # the data itself is kept
+
+
+async def test_set_status_says_the_web_chat_customer_is_told_regression(
+    rig: LightRig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command leaves a web chat row to `cskh serve` (the sockets are there) and
+    said "the customer could not be told" while the web chat received it."""
+    driver = await logged_in(rig, "web", "cli-web")
+    text = await complete(driver, "svc_check_meter")
+    match = re.search(r"YC-2026-\d{6}", text)
+    assert match, text
+    code = match.group(0)
+    capsys.readouterr()
+    assert await cskh(rig, "requests", "set-status", code, "in_progress") == 0
+    assert capsys.readouterr().out.strip() == f"{code}: in_progress; the customer was told"
+    web = rig.outbound["web"].pushed[driver.platform_user_id]
+    # The command wrote the row on the wall clock, which the serving process shares.
+    rig.clock.advance(seconds=(datetime.now(UTC) - rig.clock.now()).total_seconds() + 1)
+    for _ in range(100):  # the serving process's worker sends it
+        if web:
+            break
+        rig.runtime.worker.wake()
+        await asyncio.sleep(0.05)
+    assert [r.text for r in web][-1:] == [
+        f"📋 Yêu cầu {code} (Kiểm tra công tơ và thiết bị đo đếm): Đang xử lý."
+    ]

@@ -55,7 +55,12 @@ class World:
         return await job(self.db, self.backend, self.texts, self.settings, now)
 
     async def customer(
-        self, code: str, *, ward: int = HOI_AN, tariff: str = "household"
+        self,
+        code: str,
+        *,
+        ward: int = HOI_AN,
+        tariff: str = "household",
+        address: str = "1 Trần Phú",
     ) -> Customer:
         async with self.db.transaction() as session:
             unit = code[:6]
@@ -64,7 +69,7 @@ class World:
             customer = Customer(
                 code=code,
                 name=f"Khách hàng {code}",
-                address="1 Trần Phú",
+                address=address,
                 ward_code=ward,
                 ward_name=ward_name(ward),
                 province_code=ward_province(ward),

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
@@ -129,6 +130,10 @@ async def test_a_telegram_reply_to_a_notice_reaches_staff_and_their_answer_comes
     listing = capsys.readouterr().out
     assert f"#{first['id']}  open" in listing and "Lan Nguyễn (telegram)" in listing
     assert f"notice {sent.notice_id} [outage]: {OUTAGE_HEADLINE}" in listing
+    at = datetime.fromisoformat(first["at"])  # stored in UTC; staff read Vietnam's time
+    vietnam = at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m-%d %H:%M")
+    assert f"#{first['id']}  open      {vietnam}  Lan Nguyễn" in listing
+    assert at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") not in listing
 
     answer = "Điện lực Hội An đã ghi nhận, sẽ gọi cho Quý khách trước khi cắt điện."
     assert await cskh(rig, "inbox", "reply", str(first["id"]), answer) == 0

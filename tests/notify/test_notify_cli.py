@@ -228,12 +228,15 @@ async def test_notify_mistakes_exit_2_with_one_line(
     assert await cskh(rig, "notify", "bills", "--period", "2026-13") == 2
     assert "not a month" in last_line_error(capsys)
     async with rig.server.runtime.db.reading() as session:
-        assert await session.scalar(select(func.count()).select_from(Notice)) == 0
+        made = select(func.count()).select_from(Notice).where(~Notice.key.startswith("history:"))
+        assert await session.scalar(made) == 0  # the demo personas' past notices aside
 
 
-async def test_a_bill_notice_from_the_bill_run_and_its_pay_button(
+async def test_a_bill_notice_past_its_due_date_says_it_is_overdue_and_has_its_pay_button(
     rig: Rig, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """An's November bill was due on 15/11; told on 26/11 (`--period`: a late run), the
+    notice said "hạn thanh toán 15/11/2026" as if there were still time (issue 15)."""
     telegram = await password_login(rig, "telegram", "an-bills", *AN)
     capsys.readouterr()
     assert await cskh(rig, "notify", "bills", "--period", "2026-11") == 0
@@ -247,12 +250,16 @@ async def test_a_bill_notice_from_the_bill_run_and_its_pay_button(
     )
 
     async with rig.server.runtime.db.reading() as session:
-        notice_id = await session.scalar(select(Notice.id).where(Notice.kind == "bill_issued"))
+        notice_id = await session.scalar(
+            select(Notice.id).where(Notice.kind == "bill_issued", Notice.key.startswith("bill:"))
+        )
     assert notice_id is not None
     await delivered(rig, notice_id)
     [bill] = [m for m in telegram_messages(rig, telegram) if m["text"].startswith("🧾")]
     assert bill["text"].startswith("🧾 Thông báo tiền điện kỳ 1 tháng 11/2026")
-    assert "mã PC05CC0123456" in bill["text"] and "hạn thanh toán 15/11/2026" in bill["text"]
+    assert "mã PC05CC0123456" in bill["text"]
+    assert "đã quá hạn thanh toán (15/11/2026)" in bill["text"]
+    assert "· hạn thanh toán 15/11/2026" not in bill["text"]
     pay, switch_off, reply = bill["buttons"]
     assert switch_off == ("🔕 Tắt loại thông báo này", "unsub:bill:PC05CC0123456")
     assert pay == ("💳 Thanh toán", "payments:PC05CC0123456")
@@ -373,7 +380,11 @@ async def test_notify_run_tells_a_customer_who_just_logged_in_of_the_outage_in_h
     assert "outages: 2 notices, 2 rows" in lines  # the notice now and the evening before
     assert lines[-1] == "cancelled outages: 0 rows not sent dropped"
     async with rig.server.runtime.db.reading() as session:
-        notice_id = await session.scalar(select(Notice.id).where(Notice.kind == "outage_planned"))
+        notice_id = await session.scalar(
+            select(Notice.id).where(
+                Notice.kind == "outage_planned", Notice.key.startswith("outage:")
+            )
+        )
     assert notice_id is not None
     await delivered(rig, notice_id)
     # Only the outage: her November bill was paid before she linked her code here.
@@ -381,6 +392,7 @@ async def test_notify_run_tells_a_customer_who_just_logged_in_of_the_outage_in_h
     assert pushed["text"].startswith(
         "⚡ Thông báo tạm ngừng cung cấp điện: 07:00–15:30 ngày 28/11/2026"
     )
-    assert "khu vực phường Pleiku" in pushed["text"]
+    # The streets it covers, hers among them, as the lookup names them (issue 15).
+    assert "khu vực một phần phường Pleiku (Hùng Vương, Phan Bội Châu)" in pushed["text"]
     assert await cskh(rig, "notify", "run") == 0
     assert "outages: 2 notices, 0 rows" in capsys.readouterr().out.splitlines()

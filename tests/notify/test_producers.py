@@ -355,7 +355,10 @@ async def test_the_outage_job_announces_outages_others_recorded_and_chats_linked
     assert sorted((row.chat_user_id, row.not_before) for row in rows) == sorted(
         [(chat.id, when) for chat in (first, second) for when in (NOW, local("2026-11-27 18:00"))]
     )
-    assert "khu vực phường Pleiku. Lý do: Thay máy biến áp." in text_of(rows[0])
+    # As published: the utility's words say which part of the ward (issue 15).
+    assert "khu vực một phần phường Pleiku (Hùng Vương). Lý do: Thay máy biến áp." in text_of(
+        rows[0]
+    )
 
     async with world.db.transaction() as session:  # called off: what is not sent stays
         await session.execute(
@@ -363,6 +366,44 @@ async def test_the_outage_job_announces_outages_others_recorded_and_chats_linked
         )
     assert (await world.run(job))["cancelled"] == (0, 4)
     assert {row.status for row in await world.rows(f"outage:{recorded.id}:")} == {"skipped"}
+
+
+async def test_an_outage_of_some_streets_names_them_and_tells_only_who_lives_on_them_regression(
+    world: World,
+) -> None:
+    """The push said "khu vực phường Pleiku" for an outage of two of its streets, and went
+    to every customer of the ward."""
+    on_it, off_it, no_number = P, "PC10AA0000005", "PC10AA0000006"
+    await world.customer(on_it, ward=PLEIKU, address="88 Hùng Vương")
+    await world.customer(off_it, ward=PLEIKU, address="12 Trần Phú")
+    await world.customer(no_number, ward=PLEIKU, address="Hẻm 5 Phan Bội Châu")
+    dung = await world.chat("pleiku-hung-vuong", on_it)
+    await world.chat("pleiku-tran-phu", off_it)
+    neighbour = await world.chat("pleiku-phan-boi-chau", no_number)
+    async with world.db.transaction() as session:  # e.g. synced from the utility
+        recorded = Outage(
+            kind="planned",
+            start_at=local("2026-11-28 07:00"),
+            end_at=local("2026-11-28 15:30"),
+            reason="Thay máy biến áp",
+            area_description="Một phần phường Pleiku (Hùng Vương, Phan Bội Châu)",
+            status="scheduled",
+            areas=[
+                OutageArea(
+                    province_code=52, ward_code=PLEIKU, streets=["Hùng Vương", "Phan Bội Châu"]
+                )
+            ],
+        )
+        session.add(recorded)
+
+    assert (await world.run(scheduler.run_outage_notices))["outages"] == (2, 4)
+    rows = await world.rows(f"outage:{recorded.id}:planned")
+    assert sorted(row.chat_user_id for row in rows) == sorted([dung.id, neighbour.id])
+    assert text_of(rows[0]) == (
+        "⚡ Thông báo tạm ngừng cung cấp điện: 07:00–15:30 ngày 28/11/2026, khu vực một phần "
+        "phường Pleiku (Hùng Vương, Phan Bội Châu). Lý do: Thay máy biến áp. Điện lực PC10AA "
+        "xin lỗi Quý khách vì sự bất tiện."
+    )
 
 
 async def test_nobody_linked_makes_no_notice(world: World) -> None:
