@@ -85,6 +85,16 @@ class FieldType:
     def buttons(self, ctx: Context, field: FieldSpec, partial: Partial) -> Buttons:
         return []
 
+    def continues(self, partial: Partial) -> bool:
+        """Whether the question is asked in a second message of its own (an address's
+        ward after its street): that message goes on the same step, with no counter."""
+        return False
+
+    def candidates(self, ctx: Context, field: FieldSpec) -> list[Any]:
+        """The answers that may come, for counting the questions depending on this one
+        (steps.py); none listed (a number, a text) counts the fewest: none of them."""
+        return []
+
     def requests(self, ctx: Context) -> tuple[RequestButton, ...]:
         """Buttons that send something from the device (a location)."""
         return ()
@@ -208,6 +218,9 @@ class YesNoType(FieldType):
             )
         ]
 
+    def candidates(self, ctx: Context, field: FieldSpec) -> list[Any]:
+        return [True, False]
+
 
 class CustomerCodeType(FieldType):
     name = "customer_code"
@@ -242,6 +255,9 @@ class ChoiceType(FieldType):
             )
         )
 
+    def candidates(self, ctx: Context, field: FieldSpec) -> list[Any]:
+        return [o.key for o in offered_options(ctx, field)]
+
     def pick(self, ctx: Context, field: FieldSpec, partial: Partial, key: str) -> Outcome:
         if key not in {o.key for o in offered_options(ctx, field)}:
             return Again()
@@ -268,6 +284,9 @@ class MultiChoiceType(FieldType):
             for o in field.options
         ]
         return [*rows(*marks, per_row=1), (Button(ctx.t("form.done"), payload="form:done"),)]
+
+    def candidates(self, ctx: Context, field: FieldSpec) -> list[Any]:
+        return [[o.key] for o in field.options]
 
     def toggle(self, ctx: Context, field: FieldSpec, partial: Partial, key: str) -> Outcome:
         order = [o.key for o in field.options]
@@ -299,6 +318,9 @@ class AddressType(FieldType):
 
     def prompt(self, ctx: Context, field: FieldSpec, partial: Partial) -> str:
         return ctx.t("form.ask_area") if partial.line else super().prompt(ctx, field, partial)
+
+    def continues(self, partial: Partial) -> bool:
+        return bool(partial.line)
 
     def buttons(self, ctx: Context, field: FieldSpec, partial: Partial) -> Buttons:
         return list(

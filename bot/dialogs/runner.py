@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, RequestButton, rows
-from bot.dialogs import runs
+from bot.dialogs import runs, steps
 from bot.dialogs.checks import CHECKS
 from bot.dialogs.deadlines import add_working_days, is_rural
 from bot.dialogs.draft import Draft, discard_draft, keep_draft, open_draft
@@ -122,11 +122,16 @@ class FormRunner:
     def _title(self, ctx: Context, form: FormSpec) -> str:
         return form.title.get(ctx.lang) or form.title["vi"]
 
-    def _progress(self, form: FormSpec, draft: Draft) -> tuple[int, int]:
-        visible = [
-            i for i, f in enumerate(form.fields) if f.shown(draft.answers) or i == draft.index
-        ]
-        return visible.index(draft.index) + 1, len(visible)
+    def progress(self, ctx: Context, draft: Draft) -> tuple[int, int]:
+        """The number of the question asked and of the questions the form asks (at
+        the summary, one past the last)."""
+        form = self.forms[draft.form_id]
+        index = min(draft.index, len(form.fields))
+        total = steps.expected_total(
+            form, draft.answers, index, lambda f: field_type(f).candidates(ctx, f)
+        )
+        step = steps.position(form, draft.answers, index)
+        return step, max(total, step)
 
     async def _ask(self, ctx: Context, draft: Draft, error: str | None = None) -> list[Reply]:
         """The current question (or `error` and the same choices again)."""
@@ -135,11 +140,20 @@ class FormRunner:
         kind = field_type(field)
         ctx.state.ask(STEP_FORM)
         draft.updated = ctx.now()
-        step, total = self._progress(form, draft)
+        step, total = self.progress(ctx, draft)
         if draft.run is not None:
             runs.reached(ctx.session, draft.run, field.name, step - 1)
         prompt = kind.prompt(ctx, field, draft.partial)
-        lines = [ctx.t("form.step", step=step, total=total, prompt=prompt)]
+        lines = []
+        if draft.total is not None and total != draft.total:  # an answer changed the count
+            more = total > draft.total
+            key = "form.steps_more" if more else "form.steps_fewer"
+            lines.append(ctx.t(key, count=abs(total - draft.total)))
+        draft.total = total
+        if kind.continues(draft.partial):
+            lines.append(prompt)  # the same step's second message (an address's ward)
+        else:
+            lines.append(ctx.t("form.step", step=step, total=total, prompt=prompt))
         if field.help and not error:
             lines.append(field.help.get(ctx.lang) or field.help["vi"])
         buttons: list[tuple[Button, ...]] = []
@@ -166,7 +180,8 @@ class FormRunner:
             Button(ctx.t("menu.back"), payload="form:back"),
             Button(ctx.t("form.cancel"), payload="form:cancel"),
         ]
-        if field.optional:
+        if field.optional and not draft.partial.to_state():
+            # Only before anything came: a photo received makes the way on "✅ Xong".
             footer.insert(0, Button(ctx.t("form.skip"), payload="form:skip"))
         buttons.append(tuple(footer))
         keep_draft(ctx.state, draft)
@@ -264,8 +279,18 @@ class FormRunner:
         return await self._advance(ctx, draft)
 
     async def back(self, ctx: Context) -> list[Reply] | None:
-        """The previous question; None at the first one (the caller offers to cancel)."""
-        draft, _ = self._open(ctx)
+        """One step back: from the summary, the last question answered; from an answer
+        being changed from the summary, the summary; from an address's ward, its street;
+        else the previous question. None at the first one (the caller offers to cancel)."""
+        draft, form = self._open(ctx)
+        if draft.editing:
+            draft.clear_question()
+            draft.editing = False
+            return self._summary(ctx, draft)
+        if draft.partial.line is not None and draft.index < len(form.fields):
+            draft.clear_question()
+            draft.retype = True
+            return await self._ask(ctx, draft)
         if not draft.history:
             return None
         draft.clear_question()
@@ -314,7 +339,10 @@ class FormRunner:
                 buttons=(
                     *rows(*edits),
                     (submit,),
-                    (Button(ctx.t("form.cancel"), payload="form:cancel"),),
+                    (
+                        Button(ctx.t("menu.back"), payload="form:back"),
+                        Button(ctx.t("form.cancel"), payload="form:cancel"),
+                    ),
                 ),
             )
         ]

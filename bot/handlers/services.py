@@ -91,20 +91,16 @@ async def services(ctx: Context) -> list[Reply]:
     buttons = [Button(ctx.t(f"services.{group}"), payload=f"svc_group:{group}") for group in GROUPS]
     buttons.append(Button(ctx.t("services.progress"), payload="req_list"))
     draft = form_runner().current(ctx)
-    if draft is not None:
-        buttons.insert(
-            0,
-            Button(
-                ctx.t("services.continue_draft", title=title(ctx, draft.form_id)[:40]),
-                payload="form:resume",
-            ),
-        )
-    return [
-        Reply(
-            text=ctx.t("services.menu"),
-            buttons=(*rows(*buttons, per_row=1), (home_button(ctx),)),
-        )
-    ]
+    text = ctx.t("services.menu")
+    if draft is not None:  # the form's name in the text: a button holds too few letters
+        text = ctx.t("services.menu_draft", title=title(ctx, draft.form_id))
+        buttons.insert(0, continue_button(ctx))
+    return [Reply(text=text, buttons=(*rows(*buttons, per_row=1), (home_button(ctx),)))]
+
+
+def continue_button(ctx: Context) -> Button:
+    """Back to the question of the draft in hand (or its summary)."""
+    return Button(ctx.t("services.continue_draft"), payload="form:resume")
 
 
 @router.button("svc_group")
