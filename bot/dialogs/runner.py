@@ -326,7 +326,7 @@ class FormRunner:
             lines.append(f"• {field.label(ctx.lang)}: {shown}")
             edits.append(
                 Button(
-                    ctx.t("form.edit", label=field.label(ctx.lang)[:28]),
+                    ctx.t("form.edit", label=field.short_label(ctx.lang)),
                     payload=f"form:edit:{index}",
                 )
             )

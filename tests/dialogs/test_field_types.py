@@ -44,6 +44,7 @@ def plot_form(tmp_path: Path, **params: Any) -> Path:
                 "name": "plot",
                 "type": "plot",
                 "prompt": {"vi": "Số thửa, số tờ?", "en": "Plot and sheet?"},
+                "short": {"vi": "Thửa đất", "en": "Plot"},
                 **params,
             }
         ],
