@@ -238,7 +238,15 @@ class CustomerCodeType(FieldType):
 
 class ChoiceType(FieldType):
     name = "choice"
+    params = frozenset({"summary"})
     has_options = True
+
+    def check(self, params: Mapping[str, Any]) -> str | None:
+        # summary: follow_up — the summary shows on this line the answer of the question
+        # the option led to ("where" -> the address itself), not the option's label.
+        if params.get("summary", "follow_up") != "follow_up":
+            return "summary can only be follow_up"
+        return None
 
     def parse(self, ctx: Context, field: FieldSpec, text: str) -> tuple[Any, str]:
         key = parse.match_choice(text, _choices(ctx, field), ctx.lang)
@@ -405,6 +413,10 @@ class LocationType(FieldType):
 
     def requests(self, ctx: Context) -> tuple[RequestButton, ...]:
         return (RequestButton(KeyboardRequest.LOCATION, ctx.t("form.send_location")),)
+
+    def notes(self, ctx: Context, field: FieldSpec, partial: Partial) -> list[str]:
+        # The button named as it is shown (the prompt once named one that was not).
+        return [ctx.t("form.location_hint", button=ctx.t("form.send_location"))]
 
     def receive(self, ctx: Context, field: FieldSpec, partial: Partial) -> Outcome:
         where = ctx.incoming.location

@@ -38,6 +38,9 @@ SUBMIT_KEYS = {
 }
 
 Prefill = Callable[[Context, FieldSpec, dict[str, Any]], Awaitable[tuple[Any, str] | None]]
+# How the summary shows an answer, when the records say more than the answer (a contract
+# code with its address); None keeps the field type's own.
+Describe = Callable[[Context, FieldSpec, Any], Awaitable[str | None]]
 
 
 def session_of(user: ChatUser) -> str:
@@ -62,9 +65,10 @@ class Submission:
 class FormRunner:
     """Runs any form of domain.yml for one update at a time (stateless itself)."""
 
-    def __init__(self, forms: Forms, prefill: Prefill) -> None:
+    def __init__(self, forms: Forms, prefill: Prefill, describe: Describe | None = None) -> None:
         self.forms = forms
         self.prefill = prefill
+        self.describe = describe
 
     def current(self, ctx: Context) -> Draft | None:
         """The open form's draft, if any."""
@@ -211,6 +215,8 @@ class FormRunner:
 
     async def _accept(self, ctx: Context, draft: Draft, value: Any, shown: str) -> list[Reply]:
         field = self.forms[draft.form_id].fields[draft.index]
+        if self.describe is not None:
+            shown = await self.describe(ctx, field, value) or shown
         draft.answers[field.name] = value
         draft.display[field.name] = shown
         return await self._advance(ctx, draft)
@@ -221,6 +227,12 @@ class FormRunner:
         if draft.index >= 0:
             draft.history.append(draft.index)
         if draft.editing:
+            # A changed answer may lead to questions not asked yet ("Địa chỉ khác" asks
+            # the address): those first, then back to the summary.
+            follow_up = self._follow_up(form, draft)
+            if follow_up is not None:
+                draft.index = follow_up
+                return await self._ask(ctx, draft)
             draft.editing = False
             return self._answered_all(ctx, draft)
         for index in range(draft.index + 1, len(form.fields)):
@@ -228,6 +240,23 @@ class FormRunner:
                 draft.index = index
                 return await self._ask(ctx, draft)
         return self._answered_all(ctx, draft)
+
+    def _follow_up(self, form: FormSpec, draft: Draft) -> int | None:
+        """After an answer changed from the summary: the next question it leads to that
+        was never asked, or, for a question whose line shows its follow-up's answer
+        (`summary: follow_up`), its follow-up again."""
+        edited = form.fields[draft.index]
+        shows_next = edited.params.get("summary") == "follow_up"
+        for index in range(draft.index + 1, len(form.fields)):
+            field = form.fields[index]
+            if not field.shown(draft.answers):
+                continue
+            led_to = field.when is not None and field.when.get("field") == edited.name
+            if (shows_next and led_to) or (
+                field.name not in draft.answers and index not in draft.history
+            ):
+                return index
+        return None
 
     def _answered_all(self, ctx: Context, draft: Draft) -> list[Reply]:
         """Every question answered: the summary, which is the run's last step."""
@@ -319,10 +348,25 @@ class FormRunner:
         draft.index = len(form.fields)
         lines = [ctx.t("form.summary", title=self._title(ctx, form))]
         edits = []
+        # A question whose line shows its follow-up's answer ("Mất điện ở đâu: 12 Trần
+        # Phú…", not "Địa chỉ trên hợp đồng"): the follow-up has no line of its own.
+        shown_on = {
+            follow_up.name: field.name
+            for field in form.fields
+            if field.params.get("summary") == "follow_up" and field.shown(draft.answers)
+            for follow_up in form.fields
+            if follow_up.when is not None
+            and follow_up.when.get("field") == field.name
+            and follow_up.shown(draft.answers)
+            and follow_up.name in draft.display
+        }
+        display = dict(draft.display)
+        for follow_up, source in shown_on.items():
+            display[source] = display[follow_up]
         for index, field in enumerate(form.fields):
-            if not field.shown(draft.answers):
+            if not field.shown(draft.answers) or field.name in shown_on:
                 continue
-            shown = draft.display.get(field.name, ctx.t("form.skipped"))
+            shown = display.get(field.name, ctx.t("form.skipped"))
             lines.append(f"• {field.label(ctx.lang)}: {shown}")
             edits.append(
                 Button(
