@@ -87,6 +87,13 @@ async def cancel(ctx: Context) -> list[Reply]:
 @router.command("/back", "quay lai", "tro lai", "back", "lui lai")
 @router.button("back")
 async def back(ctx: Context) -> list[Reply]:
+    asked = ctx.state.awaiting
+    if form_runner().current(ctx) is not None and asked is not None and asked.step == STEP_FORM:
+        # In a form with no "⬅" on screen ("Hủy đơn …?"): back to its question.
+        route = ctx.router.for_payload("form:resume")
+        if route is not None:
+            ctx.arg = route.arg
+            return await route.handler(ctx)
     ctx.state.answered()
     parent = PARENT_SCREEN.get(str(ctx.state.screen))
     if parent is not None:

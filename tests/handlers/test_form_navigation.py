@@ -86,6 +86,9 @@ async def test_cancel_typed_in_a_form_asks_then_really_drops_the_draft(
     await driver.press("▶ Tiếp tục")  # changed their mind: the same question
     assert field_asked(METER, driver.text).name == "description"
     await navigate(driver, typed, "✖ Hủy")
+    await driver.say("quay lại")  # back from the question "Hủy đơn …?": the form again
+    assert field_asked(METER, driver.text).name == "description"
+    await navigate(driver, typed, "✖ Hủy")
     await driver.press("✖ Hủy đơn")
     assert driver.text.startswith("Đã hủy đơn “Kiểm tra công tơ và thiết bị đo đếm”.")
     await driver.say("/services")
