@@ -75,10 +75,7 @@ async def cancel(ctx: Context) -> list[Reply]:
         # The form in hand is what is going on: its "✖ Hủy" (confirm first), or, typed
         # at that confirmation ("Hủy đơn …?" — "hủy"), the yes.
         confirming = "form:cancel_ok" in ctx.state.shown_buttons.values()
-        route = ctx.router.for_payload("form:cancel_ok" if confirming else "form:cancel")
-        if route is not None:
-            ctx.arg = route.arg
-            return await route.handler(ctx)
+        return await pressed(ctx, "form:cancel_ok" if confirming else "form:cancel")
     if ctx.state.answered() is None:
         return [home(ctx, ctx.t("nav.nothing_to_cancel"))]
     return [home(ctx, ctx.t("nav.cancelled"))]
@@ -90,15 +87,21 @@ async def back(ctx: Context) -> list[Reply]:
     asked = ctx.state.awaiting
     if form_runner().current(ctx) is not None and asked is not None and asked.step == STEP_FORM:
         # In a form with no "⬅" on screen ("Hủy đơn …?"): back to its question.
-        route = ctx.router.for_payload("form:resume")
-        if route is not None:
-            ctx.arg = route.arg
-            return await route.handler(ctx)
+        return await pressed(ctx, "form:resume")
     ctx.state.answered()
     parent = PARENT_SCREEN.get(str(ctx.state.screen))
     if parent is not None:
         return await parent(ctx)
     return [home(ctx)]
+
+
+async def pressed(ctx: Context, payload: str) -> list[Reply]:
+    """What the button `payload` (of the form engine, registered) does."""
+    route = ctx.router.for_payload(payload)
+    if route is None:
+        raise LookupError(f"no handler takes {payload!r}")
+    ctx.arg = route.arg
+    return await route.handler(ctx)
 
 
 @router.urgent(is_danger)
