@@ -177,3 +177,14 @@ async def test_back_typed_at_the_notice_settings_is_the_button(rig: LightRig) ->
 async def test_back_typed_at_the_login_phone_question_is_the_button(rig: LightRig) -> None:
     steps = ["/start", "🔑 Đăng nhập", "✅ Đồng ý", "📱 Số điện thoại"]
     await same_either_way(rig, "login-back", steps, "⬅ Quay lại", log_in=False)
+
+
+@pytest.mark.parametrize("typed", ["menu", "trang chu"])
+async def test_menu_typed_on_the_summary_keeps_the_filled_form(rig: LightRig, typed: str) -> None:
+    driver = await at_summary(rig, "menu-summary")
+    await driver.say(typed)
+    assert driver.text.startswith(
+        "Đơn “Thay đổi hình thức thanh toán tiền điện” đã điền xong và được lưu, chưa gửi."
+    )
+    await driver.press("▶ Tiếp tục đơn dở")
+    assert "kiểm tra lại" in driver.text and "📨 Gửi yêu cầu" in driver.button_titles
