@@ -321,7 +321,7 @@ async def set_portal_password(
 class Deletion:
     messages: int
     media: int
-    kept_requests: list[str]  # codes of open service requests whose files stay
+    kept_requests: list[str]  # codes of open service requests whose files stay (with files)
 
 
 async def forget(session: AsyncSession, user: ChatUser) -> Deletion:
@@ -369,7 +369,14 @@ async def forget(session: AsyncSession, user: ChatUser) -> Deletion:
     user.display_name = None
     user.consent_version = None
     user.consent_at = None
-    return Deletion(int(messages or 0), int(media), [r.code for r in open_requests])
+    # Only the requests whose files stay are named: "kept the documents of" a request
+    # that had none would not be true (issue 15).
+    with_files = [
+        request.code
+        for request in open_requests
+        if any(isinstance(item, dict) and item.get("media") for item in request.attachments)
+    ]
+    return Deletion(int(messages or 0), int(media), with_files)
 
 
 def _mask(identity: str | None) -> str | None:

@@ -4,7 +4,8 @@ Order (ARCHITECTURE.md, "per-update flow"):
 1. a pressed button: its payload's name ("lang:en" -> "lang", argument "en");
 2. a slash command, or a navigation word typed in any case, with or without
    diacritics ("menu", "hủy"/"huy", "quay lại"...): these work everywhere, even in the
-   middle of a question;
+   middle of a question; a word whose button is on screen does what that button does
+   (typed "quay lại" in a form goes back one question, as its "⬅ Quay lại" does);
 2b. urgent text (a danger to life: fallen wire, fire, shock) before anything else reads it;
 2c. a reply to an earlier bot message (Telegram) that may answer a notice (`on_answer`);
 3. an answer to the open question (its step), whatever it carries;
@@ -223,7 +224,7 @@ class Router:
                 return Route(self._commands[command])
         folded = fold(text) if text else ""
         if folded in self._words:
-            return Route(self._words[folded])
+            return self._word(ctx, folded)
         for test, urgent_handler in self._urgent if text else ():
             if test(text):
                 return Route(urgent_handler)
@@ -247,6 +248,17 @@ class Router:
         if incoming.contact and self._contact:
             return Route(self._contact)
         return Route(self._required(self._fallback, "fallback"))
+
+    def _word(self, ctx: Context, folded: str) -> Route:
+        """A navigation word typed: what its button on screen does, when one is shown
+        (the form's "✖ Hủy" asks to confirm, its "⬅ Quay lại" goes back one question;
+        issue 15), else the word's own handler. A button is the word's when its title is
+        one of that handler's words ("⬅ Quay lại" for "tro lai", "✖ Hủy" for "huy bo")."""
+        handler = self._words[folded]
+        for title, payload in ctx.state.shown_buttons.items():
+            if self._words.get(title) is handler:
+                return self._by_payload(payload)
+        return Route(handler)
 
     def for_payload(self, payload: str) -> Route | None:
         """The route of a button payload kept as data (what a gate resumes, the flow an

@@ -4,6 +4,13 @@
 The text is folded first (no case, diacritics or punctuation), so "1/10/2026",
 "1-10-2026" and "ngày 1 tháng 10 năm 2026" all become the numbers "1 10 2026".
 
+Days as people say them are read too (issue 15): a weekday ("thứ hai", "thứ 6", "T2",
+"chủ nhật", "monday"), of a week ("thứ hai tuần sau", "next monday", "friday next
+week"), and the ends of a week or month ("cuối tuần", "cuối tháng", "đầu tháng sau",
+"end of the month"). No date library reads Vietnamese like this (dateparser's
+Vietnamese knows month names, not "tuần sau"), so the few phrases are ours. Weeks
+start on Monday, as Vietnamese calendars do.
+
 This module only reads; `fields.parse_date` checks the field's rule and turns these
 exceptions into the customer-facing `FieldError`s (fields.py imports this module, so
 it cannot import fields.py back).
@@ -11,12 +18,27 @@ it cannot import fields.py back).
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import date, timedelta
 
 from nlu.normalize import fold, normalize
 
 RULES = ("any", "past", "future")
+# Normalised weekday names -> Monday 0 .. Sunday 6.
+_WEEKDAYS = {
+    **{f"thu {word}": n for n, word in enumerate(("hai", "ba", "tu", "nam", "sau", "bay"))},
+    **{f"thu {n + 2}": n for n in range(6)},
+    **{f"t{n + 2}": n for n in range(6)},
+    "chu nhat": 6,
+    "cn": 6,
+    **{day: n for n, day in enumerate(calendar.day_name[i].lower() for i in range(7))},
+    **{day: n for n, day in enumerate(calendar.day_abbr[i].lower() for i in range(7))},
+}
+# Which week or month, after the word ("tuần sau", "tháng này") or before it ("next").
+_AFTER = {"nay": 0, "sau": 1, "toi": 1, "truoc": -1, "roi": -1}
+_BEFORE = {"this": 0, "next": 1, "last": -1}
+_SPOKEN_FILLER = frozenset({"vao", "ngay", "hom", "on", "the", "of", "a", "nhe", "nha", "please"})
 # Normalised words naming a day relative to today.
 _RELATIVE_DAYS = {
     "hom nay": 0,
@@ -58,6 +80,8 @@ def read_date(text: str, *, today: date, rule: str = "any") -> date:
     relative = normalize(text)  # also "hnay", "hôm nay ạ"
     if relative in _RELATIVE_DAYS:
         return today + timedelta(days=_RELATIVE_DAYS[relative])
+    if (spoken := _spoken(fold(text), today, rule)) is not None:
+        return spoken
     folded = _RELATIVE_YEAR.sub(lambda m: str(today.year + _RELATIVE_YEARS[m[1]]), fold(text))
     numbers = [word for word in folded.split() if word not in _FILLER]
     if not numbers or not all(_DIGITS.fullmatch(n) for n in numbers):
@@ -109,3 +133,50 @@ def _on(year: int, month: int, day: int) -> date | None:
         return date(year, month, day)
     except ValueError:  # 31/2, 29/2 outside a leap year, month 13, year 0
         return None
+
+
+def _spoken(phrase: str, today: date, rule: str) -> date | None:
+    """A weekday or the end of a week or month as said ("thứ hai tuần sau", "cuối
+    tháng", "next monday"); None when the phrase is none of these."""
+    words = [w for w in phrase.split() if w not in _SPOKEN_FILLER]
+    shift: int | None = None
+    if words and words[0] in _BEFORE:  # "next monday", "this friday", "next month"
+        shift, words = _BEFORE[words[0]], words[1:]
+    if len(words) >= 2 and words[-2] in ("tuan", "week", "thang", "month"):
+        if words[-1] in _AFTER:  # "tuần sau", "tháng này"
+            shift, words = _AFTER[words[-1]], [*words[:-1]]
+    elif len(words) >= 2 and words[-1] in ("week", "month") and words[-2] in _BEFORE:
+        shift, words = _BEFORE[words[-2]], [*words[:-2], words[-1]]  # "friday next week"
+    text = " ".join(words)
+    monday = today - timedelta(days=today.weekday())
+    for ends, day_of in (
+        (("cuoi thang", "end month", "end of month"), _month_end),
+        (("dau thang", "start month", "beginning month"), _month_start),
+    ):
+        if text in ends:
+            return day_of(today, shift or 0)
+    if text in ("cuoi tuan", "weekend", "end week"):
+        return monday + timedelta(days=5 + 7 * (shift or 0))
+    weekday_words = text.removesuffix(" tuan").removesuffix(" week")
+    if weekday_words not in _WEEKDAYS:
+        return None
+    weekday = _WEEKDAYS[weekday_words]
+    if shift is not None and (text != weekday_words or phrase.split()[0] not in _BEFORE):
+        return monday + timedelta(days=weekday + 7 * shift)  # "thứ hai tuần sau"
+    if shift == 0:  # "this friday": this week's
+        return monday + timedelta(days=weekday)
+    ahead = (weekday - today.weekday()) % 7 or 7  # the coming one ("next monday", "thứ 6")
+    if shift == -1 or (shift is None and rule == "past"):
+        return today - timedelta(days=(today.weekday() - weekday) % 7 or 7)
+    return today + timedelta(days=ahead)
+
+
+def _month_end(today: date, shift: int) -> date:
+    year, month = divmod(today.month - 1 + shift, 12)
+    year, month = today.year + year, month + 1
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _month_start(today: date, shift: int) -> date:
+    year, month = divmod(today.month - 1 + shift, 12)
+    return date(today.year + year, month + 1, 1)

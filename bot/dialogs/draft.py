@@ -82,6 +82,7 @@ class Draft:
     retype: bool = False  # the customer chose to type instead of taking the value on record
     editing: bool = False  # one answer changed from the summary: back to it afterwards
     run: int | None = None  # its row in form_runs (runs.py); None for drafts begun before
+    total: int | None = None  # the number of steps last shown ("Bước 3/7": 7)
 
     @classmethod
     def begin(cls, form_id: str, now: datetime, session: str) -> Draft:
@@ -106,6 +107,7 @@ class Draft:
             retype=bool(state.get("retype", False)),
             editing=bool(state.get("editing", False)),
             run=int(state["run"]) if state.get("run") is not None else None,
+            total=int(state["total"]) if state.get("total") is not None else None,
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -132,6 +134,8 @@ class Draft:
             state["editing"] = True
         if self.run is not None:
             state["run"] = self.run
+        if self.total is not None:
+            state["total"] = self.total
         return state
 
     def expired(self, now: datetime) -> bool:

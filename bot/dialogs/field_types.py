@@ -85,6 +85,16 @@ class FieldType:
     def buttons(self, ctx: Context, field: FieldSpec, partial: Partial) -> Buttons:
         return []
 
+    def continues(self, partial: Partial) -> bool:
+        """Whether the question is asked in a second message of its own (an address's
+        ward after its street): that message goes on the same step, with no counter."""
+        return False
+
+    def candidates(self, ctx: Context, field: FieldSpec) -> list[Any]:
+        """The answers that may come, for counting the questions depending on this one
+        (steps.py); none listed (a number, a text) counts the fewest: none of them."""
+        return []
+
     def requests(self, ctx: Context) -> tuple[RequestButton, ...]:
         """Buttons that send something from the device (a location)."""
         return ()
@@ -208,6 +218,9 @@ class YesNoType(FieldType):
             )
         ]
 
+    def candidates(self, ctx: Context, field: FieldSpec) -> list[Any]:
+        return [True, False]
+
 
 class CustomerCodeType(FieldType):
     name = "customer_code"
@@ -225,7 +238,15 @@ class CustomerCodeType(FieldType):
 
 class ChoiceType(FieldType):
     name = "choice"
+    params = frozenset({"summary"})
     has_options = True
+
+    def check(self, params: Mapping[str, Any]) -> str | None:
+        # summary: follow_up — the summary shows on this line the answer of the question
+        # the option led to ("where" -> the address itself), not the option's label.
+        if params.get("summary", "follow_up") != "follow_up":
+            return "summary can only be follow_up"
+        return None
 
     def parse(self, ctx: Context, field: FieldSpec, text: str) -> tuple[Any, str]:
         key = parse.match_choice(text, _choices(ctx, field), ctx.lang)
@@ -241,6 +262,9 @@ class ChoiceType(FieldType):
                 per_row=1,
             )
         )
+
+    def candidates(self, ctx: Context, field: FieldSpec) -> list[Any]:
+        return [o.key for o in offered_options(ctx, field)]
 
     def pick(self, ctx: Context, field: FieldSpec, partial: Partial, key: str) -> Outcome:
         if key not in {o.key for o in offered_options(ctx, field)}:
@@ -268,6 +292,9 @@ class MultiChoiceType(FieldType):
             for o in field.options
         ]
         return [*rows(*marks, per_row=1), (Button(ctx.t("form.done"), payload="form:done"),)]
+
+    def candidates(self, ctx: Context, field: FieldSpec) -> list[Any]:
+        return [[o.key] for o in field.options]
 
     def toggle(self, ctx: Context, field: FieldSpec, partial: Partial, key: str) -> Outcome:
         order = [o.key for o in field.options]
@@ -299,6 +326,9 @@ class AddressType(FieldType):
 
     def prompt(self, ctx: Context, field: FieldSpec, partial: Partial) -> str:
         return ctx.t("form.ask_area") if partial.line else super().prompt(ctx, field, partial)
+
+    def continues(self, partial: Partial) -> bool:
+        return bool(partial.line)
 
     def buttons(self, ctx: Context, field: FieldSpec, partial: Partial) -> Buttons:
         return list(
@@ -383,6 +413,10 @@ class LocationType(FieldType):
 
     def requests(self, ctx: Context) -> tuple[RequestButton, ...]:
         return (RequestButton(KeyboardRequest.LOCATION, ctx.t("form.send_location")),)
+
+    def notes(self, ctx: Context, field: FieldSpec, partial: Partial) -> list[str]:
+        # The button named as it is shown (the prompt once named one that was not).
+        return [ctx.t("form.location_hint", button=ctx.t("form.send_location"))]
 
     def receive(self, ctx: Context, field: FieldSpec, partial: Partial) -> Outcome:
         where = ctx.incoming.location

@@ -14,7 +14,7 @@ from typing import Any
 from bot.dialogs.checks import CHECKS
 from bot.dialogs.field_types import FIELD_TYPES, FieldType
 from bot.dialogs.needs import NEEDS
-from bot.dialogs.spec import FieldSpec, Forms, FormSpec, Option, Text
+from bot.dialogs.spec import BUTTON_CHARS, SHORT_CHARS, FieldSpec, Forms, FormSpec, Option, Text
 from bot.paths import read_yaml, resource_path
 from nlu.intents import INTENTS
 
@@ -47,6 +47,14 @@ def _text(value: Any, where: str) -> Text:
     return dict(value)
 
 
+def _fits(text: Text, chars: int, where: str) -> Text:
+    """`text`, when it fits a button of `chars` characters in both languages."""
+    for lang in ("vi", "en"):
+        if len(text[lang]) > chars:
+            raise FormError(f"{where}: {text[lang]!r} is longer than {chars} characters")
+    return text
+
+
 def _field(raw: Mapping[str, Any], where: str, earlier: dict[str, FieldSpec]) -> FieldSpec:
     name = raw.get("name")
     kind = raw.get("type")
@@ -57,8 +65,14 @@ def _field(raw: Mapping[str, Any], where: str, earlier: dict[str, FieldSpec]) ->
     field_type = FIELD_TYPES[kind]
     if name in earlier:
         raise FormError(f"{where}.{name}: the name is used twice")
+    # An option is a button; a ticked one carries "☑ " before it.
+    room = BUTTON_CHARS - (len("☑ ") if kind == "multi_choice" else 0)
     options = tuple(
-        Option(str(o["key"]), _text(o.get("label"), f"{where}.{name}.options"), o.get("requires"))
+        Option(
+            str(o["key"]),
+            _fits(_text(o.get("label"), f"{where}.{name}.options"), room, f"{where}.{name}"),
+            o.get("requires"),
+        )
         for o in raw.get("options", [])
     )
     if field_type.has_options and not options:
@@ -78,13 +92,16 @@ def _field(raw: Mapping[str, Any], where: str, earlier: dict[str, FieldSpec]) ->
         wanted_list = when.get("in", [wanted] if wanted is not None else [])
         if keys and not isinstance(wanted, bool) and not set(wanted_list) <= keys:
             raise FormError(f"{where}.{name}: 'when' names an option {target.name} lacks")
-    known = {"name", "type", "prompt", "help", "optional", "prefill", "when", "options"}
+    known = {"name", "type", "prompt", "short", "help", "optional", "prefill", "when", "options"}
     params = {k: v for k, v in raw.items() if k not in known}
     _check_params(field_type, params, f"{where}.{name}")
     return FieldSpec(
         name=name,
         type=kind,
         prompt=_text(raw.get("prompt"), f"{where}.{name}.prompt"),
+        short=_fits(
+            _text(raw.get("short"), f"{where}.{name}.short"), SHORT_CHARS, f"{where}.{name}"
+        ),
         help=_text(raw["help"], f"{where}.{name}.help") if raw.get("help") else None,
         optional=bool(raw.get("optional", False)),
         prefill=prefill,

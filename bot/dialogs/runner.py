@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, RequestButton, rows
-from bot.dialogs import runs
+from bot.dialogs import runs, steps
 from bot.dialogs.checks import CHECKS
 from bot.dialogs.deadlines import add_working_days, is_rural
 from bot.dialogs.draft import Draft, discard_draft, keep_draft, open_draft
@@ -38,6 +38,9 @@ SUBMIT_KEYS = {
 }
 
 Prefill = Callable[[Context, FieldSpec, dict[str, Any]], Awaitable[tuple[Any, str] | None]]
+# How the summary shows an answer, when the records say more than the answer (a contract
+# code with its address); None keeps the field type's own.
+Describe = Callable[[Context, FieldSpec, Any], Awaitable[str | None]]
 
 
 def session_of(user: ChatUser) -> str:
@@ -62,9 +65,10 @@ class Submission:
 class FormRunner:
     """Runs any form of domain.yml for one update at a time (stateless itself)."""
 
-    def __init__(self, forms: Forms, prefill: Prefill) -> None:
+    def __init__(self, forms: Forms, prefill: Prefill, describe: Describe | None = None) -> None:
         self.forms = forms
         self.prefill = prefill
+        self.describe = describe
 
     def current(self, ctx: Context) -> Draft | None:
         """The open form's draft, if any."""
@@ -122,11 +126,16 @@ class FormRunner:
     def _title(self, ctx: Context, form: FormSpec) -> str:
         return form.title.get(ctx.lang) or form.title["vi"]
 
-    def _progress(self, form: FormSpec, draft: Draft) -> tuple[int, int]:
-        visible = [
-            i for i, f in enumerate(form.fields) if f.shown(draft.answers) or i == draft.index
-        ]
-        return visible.index(draft.index) + 1, len(visible)
+    def progress(self, ctx: Context, draft: Draft) -> tuple[int, int]:
+        """The number of the question asked and of the questions the form asks (at
+        the summary, one past the last)."""
+        form = self.forms[draft.form_id]
+        index = min(draft.index, len(form.fields))
+        total = steps.expected_total(
+            form, draft.answers, index, lambda f: field_type(f).candidates(ctx, f)
+        )
+        step = steps.position(form, draft.answers, index)
+        return step, max(total, step)
 
     async def _ask(self, ctx: Context, draft: Draft, error: str | None = None) -> list[Reply]:
         """The current question (or `error` and the same choices again)."""
@@ -135,11 +144,20 @@ class FormRunner:
         kind = field_type(field)
         ctx.state.ask(STEP_FORM)
         draft.updated = ctx.now()
-        step, total = self._progress(form, draft)
+        step, total = self.progress(ctx, draft)
         if draft.run is not None:
             runs.reached(ctx.session, draft.run, field.name, step - 1)
         prompt = kind.prompt(ctx, field, draft.partial)
-        lines = [ctx.t("form.step", step=step, total=total, prompt=prompt)]
+        lines = []
+        if draft.total is not None and total != draft.total:  # an answer changed the count
+            more = total > draft.total
+            key = "form.steps_more" if more else "form.steps_fewer"
+            lines.append(ctx.t(key, count=abs(total - draft.total)))
+        draft.total = total
+        if kind.continues(draft.partial):
+            lines.append(prompt)  # the same step's second message (an address's ward)
+        else:
+            lines.append(ctx.t("form.step", step=step, total=total, prompt=prompt))
         if field.help and not error:
             lines.append(field.help.get(ctx.lang) or field.help["vi"])
         buttons: list[tuple[Button, ...]] = []
@@ -166,7 +184,8 @@ class FormRunner:
             Button(ctx.t("menu.back"), payload="form:back"),
             Button(ctx.t("form.cancel"), payload="form:cancel"),
         ]
-        if field.optional:
+        if field.optional and not draft.partial.to_state():
+            # Only before anything came: a photo received makes the way on "✅ Xong".
             footer.insert(0, Button(ctx.t("form.skip"), payload="form:skip"))
         buttons.append(tuple(footer))
         keep_draft(ctx.state, draft)
@@ -196,6 +215,8 @@ class FormRunner:
 
     async def _accept(self, ctx: Context, draft: Draft, value: Any, shown: str) -> list[Reply]:
         field = self.forms[draft.form_id].fields[draft.index]
+        if self.describe is not None:
+            shown = await self.describe(ctx, field, value) or shown
         draft.answers[field.name] = value
         draft.display[field.name] = shown
         return await self._advance(ctx, draft)
@@ -206,6 +227,12 @@ class FormRunner:
         if draft.index >= 0:
             draft.history.append(draft.index)
         if draft.editing:
+            # A changed answer may lead to questions not asked yet ("Địa chỉ khác" asks
+            # the address): those first, then back to the summary.
+            follow_up = self._follow_up(form, draft)
+            if follow_up is not None:
+                draft.index = follow_up
+                return await self._ask(ctx, draft)
             draft.editing = False
             return self._answered_all(ctx, draft)
         for index in range(draft.index + 1, len(form.fields)):
@@ -213,6 +240,23 @@ class FormRunner:
                 draft.index = index
                 return await self._ask(ctx, draft)
         return self._answered_all(ctx, draft)
+
+    def _follow_up(self, form: FormSpec, draft: Draft) -> int | None:
+        """After an answer changed from the summary: the next question it leads to that
+        was never asked, or, for a question whose line shows its follow-up's answer
+        (`summary: follow_up`), its follow-up again."""
+        edited = form.fields[draft.index]
+        shows_next = edited.params.get("summary") == "follow_up"
+        for index in range(draft.index + 1, len(form.fields)):
+            field = form.fields[index]
+            if not field.shown(draft.answers):
+                continue
+            led_to = field.when is not None and field.when.get("field") == edited.name
+            if (shows_next and led_to) or (
+                field.name not in draft.answers and index not in draft.history
+            ):
+                return index
+        return None
 
     def _answered_all(self, ctx: Context, draft: Draft) -> list[Reply]:
         """Every question answered: the summary, which is the run's last step."""
@@ -264,8 +308,18 @@ class FormRunner:
         return await self._advance(ctx, draft)
 
     async def back(self, ctx: Context) -> list[Reply] | None:
-        """The previous question; None at the first one (the caller offers to cancel)."""
-        draft, _ = self._open(ctx)
+        """One step back: from the summary, the last question answered; from an answer
+        being changed from the summary, the summary; from an address's ward, its street;
+        else the previous question. None at the first one (the caller offers to cancel)."""
+        draft, form = self._open(ctx)
+        if draft.editing:
+            draft.clear_question()
+            draft.editing = False
+            return self._summary(ctx, draft)
+        if draft.partial.line is not None and draft.index < len(form.fields):
+            draft.clear_question()
+            draft.retype = True
+            return await self._ask(ctx, draft)
         if not draft.history:
             return None
         draft.clear_question()
@@ -294,14 +348,29 @@ class FormRunner:
         draft.index = len(form.fields)
         lines = [ctx.t("form.summary", title=self._title(ctx, form))]
         edits = []
+        # A question whose line shows its follow-up's answer ("Mất điện ở đâu: 12 Trần
+        # Phú…", not "Địa chỉ trên hợp đồng"): the follow-up has no line of its own.
+        shown_on = {
+            follow_up.name: field.name
+            for field in form.fields
+            if field.params.get("summary") == "follow_up" and field.shown(draft.answers)
+            for follow_up in form.fields
+            if follow_up.when is not None
+            and follow_up.when.get("field") == field.name
+            and follow_up.shown(draft.answers)
+            and follow_up.name in draft.display
+        }
+        display = dict(draft.display)
+        for follow_up, source in shown_on.items():
+            display[source] = display[follow_up]
         for index, field in enumerate(form.fields):
-            if not field.shown(draft.answers):
+            if not field.shown(draft.answers) or field.name in shown_on:
                 continue
-            shown = draft.display.get(field.name, ctx.t("form.skipped"))
+            shown = display.get(field.name, ctx.t("form.skipped"))
             lines.append(f"• {field.label(ctx.lang)}: {shown}")
             edits.append(
                 Button(
-                    ctx.t("form.edit", label=field.label(ctx.lang)[:28]),
+                    ctx.t("form.edit", label=field.short_label(ctx.lang)),
                     payload=f"form:edit:{index}",
                 )
             )
@@ -314,7 +383,10 @@ class FormRunner:
                 buttons=(
                     *rows(*edits),
                     (submit,),
-                    (Button(ctx.t("form.cancel"), payload="form:cancel"),),
+                    (
+                        Button(ctx.t("menu.back"), payload="form:back"),
+                        Button(ctx.t("form.cancel"), payload="form:cancel"),
+                    ),
                 ),
             )
         ]

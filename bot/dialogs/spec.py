@@ -9,6 +9,11 @@ from typing import Any
 
 Text = Mapping[str, str]  # language -> text
 
+# What a phone shows on a button without cutting it (two to a row on a 390 px screen;
+# issue 15): the field's `short` name goes on its "✏️ …" button, an option on its own.
+BUTTON_CHARS = 24
+SHORT_CHARS = BUTTON_CHARS - len("✏️ ")
+
 
 @dataclass(frozen=True)
 class Option:
@@ -26,6 +31,7 @@ class FieldSpec:
     name: str
     type: str
     prompt: Text
+    short: Text  # the name on a button ("✏️ Công suất dự kiến")
     help: Text | None = None
     optional: bool = False
     prefill: str | None = None
@@ -52,9 +58,13 @@ class FieldSpec:
         return True
 
     def label(self, lang: str) -> str:
-        """A short name for the summary: the prompt without its question mark."""
+        """The name in the summary's lines: the prompt without its question mark."""
         text = self.prompt.get(lang) or self.prompt["vi"]
         return text.split("?")[0].split(":")[0].strip()
+
+    def short_label(self, lang: str) -> str:
+        """The name on a button: domain.yml's `short`, whole (never cut)."""
+        return self.short.get(lang) or self.short["vi"]
 
 
 @dataclass(frozen=True)

@@ -65,15 +65,14 @@ async def elsewhere(ctx: Context) -> list[Reply] | None:
     ctx.state.answered()
     ctx.arg, ctx.parse = route.arg, parse
     answer = await route.handler(ctx)
-    step = sum(1 for f in form.fields[: draft.index + 1] if f.shown(draft.answers) or f is field)
-    total = sum(1 for f in form.fields if f.shown(draft.answers))
+    step, total = runner.progress(ctx, draft)
     go_on = Button(ctx.t("form.cancel_no"), payload="form:resume")
     offer = Reply(
         text=ctx.t(
             "services.continue_after",
             title=title(ctx, draft.form_id),
             step=step,
-            total=max(total, step),
+            total=total,
         ),
         buttons=((go_on, Button(ctx.t("form.cancel"), payload="form:cancel")),),
     )
@@ -104,6 +103,12 @@ async def form_button(ctx: Context) -> list[Reply]:
     elif action == "cancel_ok":
         runner.drop(ctx)
         return [main_menu(ctx, ctx.t("form.cancelled", title=title(ctx, draft.form_id)))]
+    elif action == "back" and (at_summary or draft.index >= 0):
+        back = await runner.back(ctx)
+        if back is None:  # at the first question: one step back is leaving the form
+            ctx.arg = "cancel"
+            return await form_button(ctx)
+        replies = back
     elif action == "submit" and at_summary:
         return await submit(ctx)
     elif action == "edit" and at_summary and (index := id_arg(arg)) is not None:
@@ -113,12 +118,6 @@ async def form_button(ctx: Context) -> list[Reply]:
         replies = runner.summary(ctx)
     elif draft.index < 0:  # nothing asked yet: no answer to take
         replies = await runner.resume(ctx)
-    elif action == "back":
-        back = await runner.back(ctx)
-        if back is None:
-            ctx.arg = "cancel"
-            return await form_button(ctx)
-        replies = back
     elif action == "area":  # ward buttons shown before they were form:pick (still on screen)
         replies = await runner.pick(ctx, arg)
     elif action in ("pick", "toggle", "done", "keep", "retype", "skip"):

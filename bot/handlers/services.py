@@ -35,7 +35,9 @@ async def prefill(
             for v in answers.values()
             if isinstance(v, str) and len(v) == 13 and v in ctx.user.customer_codes
         ),
-        ctx.user.default_customer_code,
+        # The default contract, else the first linked one: its phone and e-mail are the
+        # customer's too (offered for confirmation, never taken without a tap).
+        ctx.user.default_customer_code or next(iter(ctx.user.customer_codes), None),
     )
     customer = await ctx.services.backend.customer(code) if code else None
     if customer is None:
@@ -58,12 +60,21 @@ async def prefill(
     return None
 
 
+async def describe(ctx: Context, field: FieldSpec, value: Any) -> str | None:
+    """A contract chosen, as the summary shows it: its code and its address (which of
+    the customer's contracts it is, and where an outage is)."""
+    if field.type != "customer_code" or not isinstance(value, str):
+        return None
+    customer = await ctx.services.backend.customer(value)
+    return f"{value} — {customer.full_address}" if customer is not None else None
+
+
 @router.startup
 @functools.cache
 def form_runner() -> FormRunner:
     """The runner of domain.yml's forms, built once: it keeps no state of its own. Built
     when the engine is, so a mistake in a form stops the start (FormError)."""
-    return FormRunner(default_forms(), prefill)
+    return FormRunner(default_forms(), prefill, describe)
 
 
 def title(ctx: Context, form_id: str) -> str:
@@ -91,20 +102,16 @@ async def services(ctx: Context) -> list[Reply]:
     buttons = [Button(ctx.t(f"services.{group}"), payload=f"svc_group:{group}") for group in GROUPS]
     buttons.append(Button(ctx.t("services.progress"), payload="req_list"))
     draft = form_runner().current(ctx)
-    if draft is not None:
-        buttons.insert(
-            0,
-            Button(
-                ctx.t("services.continue_draft", title=title(ctx, draft.form_id)[:40]),
-                payload="form:resume",
-            ),
-        )
-    return [
-        Reply(
-            text=ctx.t("services.menu"),
-            buttons=(*rows(*buttons, per_row=1), (home_button(ctx),)),
-        )
-    ]
+    text = ctx.t("services.menu")
+    if draft is not None:  # the form's name in the text: a button holds too few letters
+        text = ctx.t("services.menu_draft", title=title(ctx, draft.form_id))
+        buttons.insert(0, continue_button(ctx))
+    return [Reply(text=text, buttons=(*rows(*buttons, per_row=1), (home_button(ctx),)))]
+
+
+def continue_button(ctx: Context) -> Button:
+    """Back to the question of the draft in hand (or its summary)."""
+    return Button(ctx.t("services.continue_draft"), payload="form:resume")
 
 
 @router.button("svc_group")

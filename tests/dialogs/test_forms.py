@@ -112,12 +112,14 @@ MINIMAL: dict[str, Any] = {
             "name": "kind",
             "type": "choice",
             "prompt": {"vi": "Loại?", "en": "Kind?"},
+            "short": {"vi": "Loại", "en": "Kind"},
             "options": [{"key": "a", "label": {"vi": "A", "en": "A"}}],
         },
         {
             "name": "note",
             "type": "text",
             "prompt": {"vi": "Ghi chú?", "en": "Note?"},
+            "short": {"vi": "Ghi chú", "en": "Note"},
             "max_length": 200,
         },
     ],
@@ -181,6 +183,12 @@ def _broken(change: str) -> dict[str, Any]:
         form["checks"] = {"known_outage": ["note"]}
     elif change == "rural_days":
         form["commitment"] = {"days": 3, "rural_days": 5}
+    elif change == "short":
+        del note["short"]
+    elif change == "short_long":
+        note["short"] = {"vi": "Công suất dự kiến sử dụng (kW)", "en": "Load"}
+    elif change == "option_long":
+        kind["options"][0]["label"]["en"] = "Automatic debit from a bank account"
     elif change == "area_field":
         form["commitment"] = {"days": 3, "rural_days": 5, "area_field": "note"}
     return form
@@ -216,6 +224,16 @@ def _broken(change: str) -> dict[str, Any]:
         ),
         ("rural_days", "forms.svc_test: commitment.area_field must name an address field"),
         ("area_field", "forms.svc_test: commitment.area_field must name an address field"),
+        ("short", "forms.svc_test.fields[1].note.short: needs a text in vi and en"),
+        (
+            "short_long",
+            "forms.svc_test.fields[1].note: 'Công suất dự kiến sử dụng (kW)' is longer than 21",
+        ),
+        (
+            "option_long",
+            "forms.svc_test.fields[0].kind: 'Automatic debit from a bank account' is longer "
+            "than 24",
+        ),
     ],
 )
 def test_a_mistake_in_a_form_is_named(tmp_path: Path, change: str, message: str) -> None:

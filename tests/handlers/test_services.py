@@ -22,7 +22,7 @@ from tests.handlers.rig import ChatRig, LightRig, light_rig, password_login
 
 FORMS = default_forms()
 STORED_DRAFTS = Path(__file__).parents[1] / "dialogs" / "stored_drafts.json"
-STEP = re.compile(r"^(?:Bước|Step) (\d+)/(\d+) — (.*)$", re.MULTILINE)
+STEP = re.compile(r"^(?:Bước|Step) (\d+)/(\d+) — (.*?)$", re.MULTILINE)
 
 
 async def logged_in(
@@ -31,19 +31,27 @@ async def logged_in(
     return await password_login(rig, channel, name, *who)
 
 
-def field_asked(form: FormSpec, text: str) -> FieldSpec:
+# The buttons `answer` presses, in each language.
+TITLES = {
+    "vi": {"keep": "✅ Đúng", "no": "Không", "done": "✅ Xong", "record": "Theo hồ sơ:"},
+    "en": {"keep": "✅ That's right", "no": "No", "done": "✅ Done", "record": "On record:"},
+}
+
+
+def field_asked(form: FormSpec, text: str, lang: str = "vi") -> FieldSpec:
+    if text.startswith(("Phường/xã và tỉnh/thành phố?", "Which ward/commune")):
+        return next(f for f in form.fields if f.type == "address")  # its second message
     match = STEP.search(text)
     assert match, f"no question in {text!r}"
     prompt = match.group(3)
-    if prompt.startswith("Phường/xã và tỉnh/thành phố?"):
-        return next(f for f in form.fields if f.type == "address")
-    return next(f for f in form.fields if f.prompt["vi"] == prompt)
+    return next(f for f in form.fields if f.prompt[lang] == prompt)
 
 
-async def answer(driver: Driver, field: FieldSpec) -> None:
+async def answer(driver: Driver, field: FieldSpec, lang: str = "vi") -> None:
     """A valid answer of each type, given the way a customer would."""
-    if "Theo hồ sơ:" in driver.text:
-        await driver.press("✅ Đúng")
+    titles = TITLES[lang]
+    if titles["record"] in driver.text:
+        await driver.press(titles["keep"])
         return
     kind, params = field.type, field.params
     if kind in ("choice", "customer_code"):
@@ -54,14 +62,14 @@ async def answer(driver: Driver, field: FieldSpec) -> None:
             b for b in driver.buttons if str(b.get("payload", "")).startswith("form:toggle:")
         )
         await driver.press(first["title"])
-        await driver.press("✅ Xong")
+        await driver.press(titles["done"])
     elif kind == "yes_no":
-        await driver.press("Không")
+        await driver.press(titles["no"])
     elif kind == "photos":
         for _ in range(int(params.get("min", 1))):
             await driver.send_photo(PNG)
-        if "✅ Xong" in driver.button_titles:
-            await driver.press("✅ Xong")
+        if titles["done"] in driver.button_titles:
+            await driver.press(titles["done"])
     elif kind == "location":
         await driver.send_location(13.9833, 108.0)
     elif kind == "address":
@@ -241,7 +249,8 @@ async def test_a_draft_survives_a_restart_and_expires_after_a_week(rig: LightRig
         again = await restarted.driver("rest", "drafter")
         await again.say("/services")
         first = again.replies[0].buttons[0][0]
-        assert first.title.startswith("▶ Tiếp tục: Kiểm tra công tơ")
+        assert first.title == "▶ Tiếp tục đơn dở"
+        assert "“Kiểm tra công tơ và thiết bị đo đếm”" in again.replies[0].text
         await again.send(payload=first.payload)
         assert STEP.search(again.replies[0].text).group(0) == asked.group(0)  # type: ignore[union-attr]
         rig.clock.advance(days=7, hours=1)
@@ -265,8 +274,9 @@ async def test_a_draft_stored_before_the_typed_draft_resumes(rig: LightRig) -> N
         assert conversation is not None
         conversation.state = {**conversation.state, "form": stored}
     await driver.say("/services")
-    await driver.press("▶ Tiếp tục: Thay đổi thông tin đã đăng ký")
-    assert driver.text.startswith("Bước 4/5 — Phường/xã và tỉnh/thành phố?")
+    assert "“Thay đổi thông tin đã đăng ký”" in driver.text
+    await driver.press("▶ Tiếp tục đơn dở")
+    assert driver.text.startswith("Phường/xã và tỉnh/thành phố?")
     assert driver.button_titles[:2] == [
         "Phường An Khê, Thành phố Đà Nẵng",
         "Phường An Khê, Gia Lai",
@@ -302,7 +312,7 @@ async def test_the_outage_report_knows_an_announced_outage(rig: LightRig) -> Non
     await dung.say("/services")
     await dung.press("📝 Dịch vụ trong quá trình thực hiện hợp đồng mua bán điện")
     await dung.press("Xử lý báo mất điện")
-    await dung.press("Địa chỉ trên hợp đồng của tôi")
+    await dung.press("Địa chỉ trên hợp đồng")
     await dung.press("PC10AA0034567")
     assert dung.text.startswith(
         "⚡ Khu vực phường Pleiku đang có lịch tạm ngừng cung cấp điện "
@@ -408,4 +418,5 @@ async def test_starting_a_form_the_customer_cannot_yet_keeps_the_draft_in_hand(
     await driver.send(payload="svc_new:svc_change_info")
     assert driver.text.startswith("Dịch vụ này cần mã khách hàng")
     await driver.say("/services")
-    assert driver.button_titles[0] == "▶ Tiếp tục: Cấp điện sinh hoạt"
+    assert driver.button_titles[0] == "▶ Tiếp tục đơn dở"
+    assert "“Cấp điện sinh hoạt”" in driver.text
