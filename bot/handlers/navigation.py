@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.core.context import Context, Handler
 from bot.core.messages import Button, Reply
 from bot.core.router import Router
-from bot.handlers import notices, settings
+from bot.handlers import lookups, notices, settings
 from bot.handlers.common import home_button, main_menu
 from nlu.safety import is_danger
 
@@ -17,6 +17,7 @@ PARENT_SCREEN: dict[str, Handler] = {
     "subs": settings.settings,
     "notices.shelf": notices.notices,
     "notices.notice": notices.notices,
+    lookups.ANSWER_SCREEN: lookups.lookups,
 }
 
 

@@ -9,8 +9,8 @@ from bot.core.context import Context
 from bot.core.fmt import clock, day, today
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
-from bot.handlers.common import back_button, home_button
-from bot.handlers.lookups import customer_of, pick_code
+from bot.handlers.common import home_button
+from bot.handlers.lookups import customer_of, pick_code, way_back
 from bot.store.places import province_name, ward_name, ward_province
 from nlu.entities import EVNCPC_PROVINCES, extract_entities
 
@@ -36,7 +36,7 @@ async def outages(ctx: Context) -> list[Reply]:
 
 def ask_area(ctx: Context) -> list[Reply]:
     ctx.state.ask(STEP_AREA)
-    return [Reply(text=ctx.t("lookups.ask_area"), buttons=((back_button(ctx), home_button(ctx)),))]
+    return [Reply(text=ctx.t("lookups.ask_area"), buttons=(way_back(ctx),))]
 
 
 @router.button("lk_outarea")
@@ -51,7 +51,7 @@ async def typed_area(ctx: Context) -> list[Reply]:
         return [
             Reply(
                 text=ctx.t("lookups.area_unknown"),
-                buttons=((back_button(ctx), home_button(ctx)),),
+                buttons=(way_back(ctx),),
             )
         ]
     return answer
@@ -133,7 +133,7 @@ async def outage_answer(ctx: Context, province: int, ward: int | None, area: str
         else:
             lines.append(ctx.t("lookups.outage_line", **values))
     by_area = Button(ctx.t("lookups.outage_by_area"), payload="lk_outarea")
-    buttons = ((by_area,), (back_button(ctx), home_button(ctx)))
+    buttons = ((by_area,), way_back(ctx))
     if not lines:
         return [Reply(text=ctx.t("lookups.no_outages", area=area), buttons=buttons)]
     title = ctx.t("lookups.outage_title", area=area)
