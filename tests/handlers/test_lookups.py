@@ -339,6 +339,7 @@ async def test_another_question_at_the_period_question_is_answered_regression(
         "📅 Lịch ghi chỉ số",
         "⚡ Lịch tạm ngừng cấp điện",
         "🏪 Điểm thu tiền điện",
+        "🧮 Tính tiền điện",
     ],
 )
 async def test_back_after_a_lookup_returns_to_the_lookups_tab_regression(
@@ -364,5 +365,19 @@ async def test_back_after_the_consumption_chart_reached_from_a_bill_regression(
     await dung.press("🧾 Thông tin thanh toán")
     await dung.press("📊 So sánh các tháng")
     assert dung.files and dung.files[0].kind == "image"
+    await dung.press("⬅ Quay lại")
+    assert dung.text == "🔎 Quý khách muốn tra cứu gì?"
+
+
+async def test_another_question_at_the_kwh_question_is_answered(rig: LightRig) -> None:
+    dung = await logged_in(rig, DUNG)
+    await dung.say("/lookup")
+    await dung.press("🧮 Tính tiền điện")
+    await dung.say("tiền điện tháng này bao nhiêu")
+    assert dung.text.startswith("🧾 Tiền điện kỳ 1 tháng 11/2026")
+    await dung.say("/lookup")
+    await dung.press("🧮 Tính tiền điện")
+    await dung.say("134")
+    assert dung.text.endswith("Tổng cộng: 305.230 đ")
     await dung.press("⬅ Quay lại")
     assert dung.text == "🔎 Quý khách muốn tra cứu gì?"
