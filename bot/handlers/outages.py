@@ -9,7 +9,7 @@ from bot.core.context import Context
 from bot.core.fmt import clock, day, today
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
-from bot.handlers.common import home_button
+from bot.handlers.common import back_button, home_button
 from bot.handlers.lookups import customer_of, pick_code, way_back
 from bot.store.places import province_name, ward_name, ward_province
 from nlu.entities import EVNCPC_PROVINCES, extract_entities
@@ -51,7 +51,7 @@ async def typed_area(ctx: Context) -> list[Reply]:
         return [
             Reply(
                 text=ctx.t("lookups.area_unknown"),
-                buttons=(way_back(ctx),),
+                buttons=((back_button(ctx), home_button(ctx)),),
             )
         ]
     return answer
