@@ -334,6 +334,7 @@ async def activated(
 
 
 def ways_on(ctx: Context) -> tuple[Button, Button]:
+    """Where a new customer goes next: the lookups, or home."""
     return (Button(ctx.t("menu.lookups"), payload="lookups"), home_button(ctx))
 
 

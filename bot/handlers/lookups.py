@@ -57,6 +57,7 @@ async def pick_code(ctx: Context, lookup: str) -> str | list[Reply]:
 
 async def choose_code(ctx: Context, lookup: str) -> list[Reply]:
     """Which of the linked codes: one button each, the default first."""
+    ctx.state.answered()  # a period or dates asked for the code before are no longer asked
     codes = ctx.user.customer_codes
     ordered = sorted(codes, key=lambda c: c != ctx.user.default_customer_code)
     buttons = []
