@@ -101,7 +101,9 @@ async def period_said(
 ) -> list[Reply] | None:
     """The answer for the period or day `text` names: its bill; the latest bill when it
     names one not billed yet; a choice of periods when it names an older one without a
-    bill. None when `text` names no period."""
+    bill. None when `text` names no period (or there is no bill at all)."""
+    if not bills:
+        return None
     found = details(ctx, text)
     periods = [e.value for e in found if e.entity == "period"]
     dates = [date.fromisoformat(e.value) for e in found if e.entity == "date"]
