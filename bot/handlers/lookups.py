@@ -11,6 +11,8 @@ rarely needed.
 
 from __future__ import annotations
 
+import dataclasses
+
 from bot.auth import accounts
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
@@ -80,6 +82,16 @@ def other_code(ctx: Context, lookup: str) -> list[Button]:
     if len(ctx.user.customer_codes) < 2:
         return []
     return [Button(ctx.t("lookups.other_code"), payload=f"{lookup}:{OTHER_CODE}")]
+
+
+def with_other_code(ctx: Context, replies: list[Reply], lookup: str) -> list[Reply]:
+    """`replies` with "Mã khác" above the way-back row of the last one (several codes)."""
+    other = other_code(ctx, lookup)
+    if not other or not replies:
+        return replies
+    *before, last = replies
+    buttons = (*last.buttons[:-1], tuple(other), *last.buttons[-1:])
+    return [*before, dataclasses.replace(last, buttons=buttons)]
 
 
 def way_back(ctx: Context) -> tuple[Button, Button]:

@@ -10,7 +10,7 @@ from bot.core.fmt import clock, day, today
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
 from bot.handlers.common import back_button, home_button
-from bot.handlers.lookups import customer_of, pick_code, way_back
+from bot.handlers.lookups import customer_of, pick_code, way_back, with_other_code
 from bot.store.places import province_name, ward_name, ward_province
 from nlu.entities import EVNCPC_PROVINCES, extract_entities
 
@@ -31,7 +31,8 @@ async def outages(ctx: Context) -> list[Reply]:
         return code
     customer = await customer_of(ctx, code)
     area = lowered(customer.ward_name)
-    return await outage_answer(ctx, customer.province_code, customer.ward_code, area)
+    answer = await outage_answer(ctx, customer.province_code, customer.ward_code, area)
+    return with_other_code(ctx, answer, "lk_outage")
 
 
 def ask_area(ctx: Context) -> list[Reply]:
