@@ -71,8 +71,7 @@ async def activate(
     kept = [link for link in user.links if link.customer_code in codes]
     known = {link.customer_code for link in kept}
     user.links = kept + [CustomerLink(customer_code=c) for c in codes if c not in known]
-    if user.default_customer_code not in codes:
-        user.default_customer_code = codes[0] if codes else None
+    _settle_default(user)
     audit.record(
         session,
         "activation",
@@ -83,18 +82,24 @@ async def activate(
     )
 
 
+def _settle_default(user: ChatUser) -> None:
+    """The default code is the customer's choice among several (lookups use it without
+    asking, issue 15); the only code is the default; a default no longer linked goes."""
+    codes = user.customer_codes
+    if user.default_customer_code not in codes:
+        user.default_customer_code = codes[0] if len(codes) == 1 else None
+
+
 def link_code(session: AsyncSession, user: ChatUser, code: str) -> None:
     if not is_linked(user, code):
         user.links.append(CustomerLink(customer_code=code))
         audit.record(session, "code_linked", chat_user_id=user.id, subject=code)
-    if user.default_customer_code is None:
-        user.default_customer_code = code
+    _settle_default(user)
 
 
 def unlink_code(session: AsyncSession, user: ChatUser, code: str) -> None:
     user.links = [link for link in user.links if link.customer_code != code]
-    if user.default_customer_code == code:
-        user.default_customer_code = user.links[0].customer_code if user.links else None
+    _settle_default(user)
     audit.record(session, "code_unlinked", chat_user_id=user.id, subject=code)
 
 

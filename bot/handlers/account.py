@@ -21,7 +21,7 @@ from bot.core.router import Router
 from bot.core.state import LoginFlow
 from bot.handlers import my_account
 from bot.handlers.common import ask, back_button, home_button
-from bot.handlers.gates import resume
+from bot.handlers.gates import gate, resume
 from bot.handlers.otp_flow import (
     check_code,
     email_available,
@@ -314,16 +314,41 @@ async def activated(
             [Reply(text=ctx.t("account.activated_none"), buttons=((home_button(ctx),),))],
         )
     text = f"{ctx.t('account.activated')}\n{codes_text(ctx, customers)}"
-    if len(customers) > 1:
+    if ctx.user.default_customer_code is None:
+        # Several codes: which one lookups use is asked once, alone on the screen; what
+        # the customer asked for before logging in opens once it is answered (issue 15).
         defaults = tuple(
-            (Button(ctx.t("account.make_default", code=c.code), payload=f"default:{c.code}"),)
+            (
+                Button(
+                    ctx.t("account.default_choice", code=c.code, name=c.name),
+                    payload=f"first_default:{c.code}",
+                ),
+            )
             for c in customers
         )
-        replies = [
-            Reply(text=text),
-            Reply(text=ctx.t("account.pick_default"), buttons=(*defaults, (home_button(ctx),))),
-        ]
-    else:
-        lookups = Button(ctx.t("menu.lookups"), payload="lookups")
-        replies = [Reply(text=text, buttons=((lookups, home_button(ctx)),))]
-    return await resume(ctx, replies)
+        text = f"{text}\n{ctx.t('account.pick_default')}"
+        return [Reply(text=text, buttons=(*defaults, (home_button(ctx),)))]
+    if ctx.state.resume:  # what was asked for comes next, with its own buttons
+        return await resume(ctx, [Reply(text=text)])
+    return [Reply(text=text, buttons=(ways_on(ctx),))]
+
+
+def ways_on(ctx: Context) -> tuple[Button, Button]:
+    """Where a new customer goes next: the lookups, or home."""
+    return (Button(ctx.t("menu.lookups"), payload="lookups"), home_button(ctx))
+
+
+@router.button("first_default")
+async def first_default(ctx: Context) -> list[Reply]:
+    """The default code chosen right after activation; then what the customer asked
+    for before logging in, if anything."""
+    code = (ctx.arg or "").upper()
+    if (stop := gate(ctx, f"first_default:{code}", pin=False)) is not None:
+        return stop
+    if not accounts.is_linked(ctx.user, code):
+        return [Reply(text=ctx.t("account.not_yours"), buttons=((home_button(ctx),),))]
+    accounts.set_default(ctx.session, ctx.user, code)
+    text = ctx.t("account.default_chosen", code=code)
+    if ctx.state.resume:
+        return await resume(ctx, [Reply(text=text)])
+    return [Reply(text=text, buttons=(ways_on(ctx),))]

@@ -12,11 +12,11 @@ from bot.core.context import Context
 from bot.core.fmt import day, kwh, money, short_day, today
 from bot.core.messages import Button, Media, Reply, rows
 from bot.core.router import Router
-from bot.handlers.common import back_button, home_button
+from bot.handlers.diversion import other_flow, same_flow
 from bot.handlers.gates import gate
-from bot.handlers.lookups import arg_part, customer_of, lookups, pick_code
+from bot.handlers.lookups import arg_part, customer_of, lookups, other_code, pick_code, way_back
 from bot.store.backend import BillRecord
-from nlu.entities import extract_entities
+from nlu.entities import Entity, extract_entities
 
 STEP_PERIOD = "lookup.period"
 RECENT_PERIODS = 6
@@ -37,7 +37,9 @@ def period_name(ctx: Context, bill: BillRecord) -> str:
 
 async def with_period(ctx: Context, lookup: str) -> list[Reply]:
     """Run `lookup` ("pay" or "inv") for the period in the payload or the customer's
-    words, else offer the recent periods as buttons."""
+    words; a question with no period, and a period not billed yet ("tháng này" before
+    this month's bill), answer with the latest bill (issue 15). A tapped e-invoice
+    offers the recent periods as buttons."""
     if (stop := gate(ctx, f"lk_{lookup}:{ctx.arg or ''}")) is not None:
         return stop
     code = await pick_code(ctx, f"lk_{lookup}")
@@ -45,27 +47,26 @@ async def with_period(ctx: Context, lookup: str) -> list[Reply]:
         return code
     bills = await ctx.services.backend.bills(code, limit=24)
     if not bills:
-        return [
-            Reply(
-                text=ctx.t("lookups.no_bills", code=code),
-                buttons=((back_button(ctx), home_button(ctx)),),
-            )
-        ]
+        return [Reply(text=ctx.t("lookups.no_bills", code=code), buttons=(way_back(ctx),))]
     wanted = arg_part(ctx, 1)
     if wanted:
         chosen = [b for b in bills if period_key(b) == wanted]
         if chosen:
-            return await answer(ctx, lookup, code, chosen, bills)
-    if ctx.parse is not None and (found := find_period(ctx, ctx.parse.text, bills)):
-        return await answer(ctx, lookup, code, found, bills)
-    if lookup == "pay" and wanted is None and ctx.parse is None:
-        return await answer(ctx, lookup, code, [bills[0]], bills)  # the latest at once
-    return ask_period(ctx, lookup, code, bills, ctx.t("lookups.choose_period"))
+            return await answer(ctx, lookup, code, chosen)
+        return ask_period(ctx, lookup, code, bills)
+    if ctx.parse is not None:
+        said = await period_said(ctx, lookup, code, ctx.parse.text, bills)
+        return said or await answer(ctx, lookup, code, [bills[0]])
+    if lookup == "pay":
+        return await answer(ctx, lookup, code, [bills[0]])  # the latest at once
+    return ask_period(ctx, lookup, code, bills)
 
 
 def ask_period(
-    ctx: Context, lookup: str, code: str, bills: list[BillRecord], text: str
+    ctx: Context, lookup: str, code: str, bills: list[BillRecord], text: str | None = None
 ) -> list[Reply]:
+    """The recent periods as buttons under `text` (by default: which period, and of which
+    code when several are linked)."""
     ctx.state.ask(STEP_PERIOD, lookup=lookup, code=code)
     choices = [
         Button(
@@ -74,18 +75,84 @@ def ask_period(
         )
         for b in bills[:RECENT_PERIODS]
     ]
+    if text is None:
+        text = ctx.t("lookups.choose_period")
+        if len(ctx.user.customer_codes) > 1:
+            text = f"{ctx.t('lookups.for_code', code=code)}\n{text}"
     return [
         Reply(
             text=text,
-            buttons=(*rows(*choices, per_row=3), (back_button(ctx), home_button(ctx))),
+            buttons=(
+                *rows(*choices, per_row=3),
+                *rows(*other_code(ctx, f"lk_{lookup}")),
+                way_back(ctx),
+            ),
         )
     ]
 
 
-def find_period(ctx: Context, text: str, bills: list[BillRecord]) -> list[BillRecord]:
-    entities = extract_entities(text, today=today(ctx))
-    periods = [e.value for e in entities if e.entity == "period"]
-    dates = [date.fromisoformat(e.value) for e in entities if e.entity == "date"]
+def details(ctx: Context, text: str) -> list[Entity]:
+    """The periods and days named in `text`."""
+    return [e for e in extract_entities(text, today=today(ctx)) if e.entity in ("period", "date")]
+
+
+async def period_said(
+    ctx: Context, lookup: str, code: str, text: str, bills: list[BillRecord]
+) -> list[Reply] | None:
+    """The answer for the period or day `text` names: its bill; the latest bill when it
+    names one not billed yet; a choice of periods when it names an older one without a
+    bill. None when `text` names no period (or there is no bill at all)."""
+    if not bills:
+        return None
+    found = details(ctx, text)
+    periods = [e.value for e in found if e.entity == "period"]
+    dates = [date.fromisoformat(e.value) for e in found if e.entity == "date"]
+    chosen = find_period(bills, periods, dates)
+    if chosen:
+        return await answer(ctx, lookup, code, chosen)
+    if periods:
+        wanted = periods[0]
+        asked = ctx.t("lookups.month_name", month=f"{wanted['month']:02d}", year=wanted["year"])
+        if wanted.get("term"):
+            asked = ctx.t(
+                "lookups.period_name",
+                term=wanted["term"],
+                month=f"{wanted['month']:02d}",
+                year=wanted["year"],
+            )
+        later = (wanted["year"], wanted["month"], wanted.get("term") or 0) > (
+            bills[0].year,
+            bills[0].month,
+            bills[0].term,
+        )
+    elif dates:
+        asked = ctx.t("lookups.day_name", day=day(dates[0]))
+        later = dates[0] > bills[0].period_end
+    else:
+        return None
+    if later:
+        return await latest_instead(ctx, lookup, code, bills, asked)
+    return ask_period(ctx, lookup, code, bills, ctx.t("lookups.no_bill", code=code, period=asked))
+
+
+async def latest_instead(
+    ctx: Context, lookup: str, code: str, bills: list[BillRecord], asked: str
+) -> list[Reply]:
+    """The latest month's bills, said to be the latest: `asked` has none yet."""
+    newest = bills[0]
+    chosen = [b for b in bills if (b.year, b.month) == (newest.year, newest.month)]
+    shown = (
+        period_name(ctx, newest)
+        if len(chosen) == 1
+        else ctx.t("lookups.month_name", month=f"{newest.month:02d}", year=newest.year)
+    )
+    note = ctx.t("lookups.latest_instead", latest=shown, asked=asked)
+    return await answer(ctx, lookup, code, chosen, note=note)
+
+
+def find_period(
+    bills: list[BillRecord], periods: list[dict], dates: list[date]
+) -> list[BillRecord]:
     if periods:
         wanted = periods[0]
         return [
@@ -109,30 +176,26 @@ async def typed_period(ctx: Context) -> list[Reply]:
         return stop
     if code not in ctx.user.customer_codes:
         return await lookups(ctx)
-    bills = await ctx.services.backend.bills(code, limit=24)
     text = ctx.incoming.text or ""
-    found = find_period(ctx, text, bills)
-    if found:
-        ctx.state.answered()
-        return await answer(ctx, lookup, code, found, bills)
-    entities = extract_entities(text, today=today(ctx))
-    periods = [e.value for e in entities if e.entity == "period"]
-    if periods:
-        name = ctx.t(
-            "lookups.month_name", month=f"{periods[0]['month']:02d}", year=periods[0]["year"]
-        )
-        return ask_period(
-            ctx, lookup, code, bills, ctx.t("lookups.no_bill", code=code, period=name)
-        )
+    own = f"lk_{lookup}"
+    if (other := await other_flow(ctx, text, own=own, details=details(ctx, text))) is not None:
+        return other
+    bills = await ctx.services.backend.bills(code, limit=24)
+    if (said := await period_said(ctx, lookup, code, text, bills)) is not None:
+        return said
+    if bills and await same_flow(ctx, text, own=own):  # "tiền điện bao nhiêu" again
+        return await answer(ctx, lookup, code, [bills[0]])
     return ask_period(ctx, lookup, code, bills, ctx.t("lookups.bad_period"))
 
 
 async def answer(
-    ctx: Context, lookup: str, code: str, chosen: list[BillRecord], bills: list[BillRecord]
+    ctx: Context, lookup: str, code: str, chosen: list[BillRecord], *, note: str | None = None
 ) -> list[Reply]:
+    if ctx.state.step == STEP_PERIOD:
+        ctx.state.answered()
     if lookup == "inv":
-        return await invoice_answer(ctx, code, chosen[0])
-    return await payment_answer(ctx, code, chosen)
+        return await invoice_answer(ctx, code, chosen[0], note=note)
+    return await payment_answer(ctx, code, chosen, note=note)
 
 
 # --- "Thông tin thanh toán tiền điện" ------------------------------------------------
@@ -143,9 +206,11 @@ async def payment_info(ctx: Context) -> list[Reply]:
     return await with_period(ctx, "pay")
 
 
-async def payment_answer(ctx: Context, code: str, chosen: list[BillRecord]) -> list[Reply]:
+async def payment_answer(
+    ctx: Context, code: str, chosen: list[BillRecord], *, note: str | None = None
+) -> list[Reply]:
     now = today(ctx)
-    parts = []
+    parts = [note] if note else []
     for bill in chosen:
         if bill.status == "paid" and bill.paid_at is not None:
             channel_key = f"paid_channel.{bill.paid_channel}"
@@ -186,13 +251,9 @@ async def payment_answer(ctx: Context, code: str, chosen: list[BillRecord]) -> l
         Button(ctx.t("lookups.invoice"), payload=f"lk_inv:{code}:{period_key(bill)}"),
         Button(ctx.t("lookups.compare"), payload=f"lk_use:{code}"),
         Button(ctx.t("lookups.other_period"), payload=f"lk_pay:{code}:choose"),
+        *other_code(ctx, "lk_pay"),
     ]
-    return [
-        Reply(
-            text="\n".join(parts),
-            buttons=(*rows(*buttons), (back_button(ctx), home_button(ctx))),
-        )
-    ]
+    return [Reply(text="\n".join(parts), buttons=(*rows(*buttons), way_back(ctx)))]
 
 
 # --- "Hóa đơn điện tử" -------------------------------------------------------------------
@@ -203,12 +264,16 @@ async def invoice(ctx: Context) -> list[Reply]:
     return await with_period(ctx, "inv")
 
 
-async def invoice_answer(ctx: Context, code: str, bill: BillRecord) -> list[Reply]:
+async def invoice_answer(
+    ctx: Context, code: str, bill: BillRecord, *, note: str | None = None
+) -> list[Reply]:
+    periods = Button(ctx.t("lookups.other_period"), payload=f"lk_inv:{code}:choose")
+    more = rows(periods, *other_code(ctx, "lk_inv"))
     if bill.invoice is None:
         return [
             Reply(
                 text=ctx.t("lookups.no_invoice", period=period_name(ctx, bill), code=code),
-                buttons=((back_button(ctx), home_button(ctx)),),
+                buttons=(*more, way_back(ctx)),
             )
         ]
     customer = await customer_of(ctx, code)
@@ -224,12 +289,14 @@ async def invoice_answer(ctx: Context, code: str, bill: BillRecord) -> list[Repl
         number=f"{bill.invoice.number:07d}",
         total=money(bill.total, ctx.lang),
     )
-    other = Button(ctx.t("lookups.payment_info"), payload=f"lk_pay:{code}:{period_key(bill)}")
+    if note:
+        text = f"{note}\n{text}"
+    pay = Button(ctx.t("lookups.payment_info"), payload=f"lk_pay:{code}:{period_key(bill)}")
     return [
         Reply(
             text=text,
             document=Media("application/pdf", filename, data=pdf),
-            buttons=((other,), (back_button(ctx), home_button(ctx))),
+            buttons=((pay,), *more, way_back(ctx)),
         )
     ]
 
@@ -246,12 +313,7 @@ async def consumption(ctx: Context) -> list[Reply]:
         return code
     bills = await ctx.services.backend.bills(code, limit=3 * 24)
     if not bills:
-        return [
-            Reply(
-                text=ctx.t("lookups.no_bills", code=code),
-                buttons=((back_button(ctx), home_button(ctx)),),
-            )
-        ]
+        return [Reply(text=ctx.t("lookups.no_bills", code=code), buttons=(way_back(ctx),))]
     # Months, not terms: a large customer read 3 times a month shows one bar a month.
     by_month: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
     for bill in bills:
@@ -290,6 +352,6 @@ async def consumption(ctx: Context) -> list[Reply]:
         Reply(
             text=text,
             image=Media("image/png", f"dien-nang-{code}.png", data=png),
-            buttons=((pay,), (back_button(ctx), home_button(ctx))),
+            buttons=(*rows(pay, *other_code(ctx, "lk_use")), way_back(ctx)),
         )
     ]

@@ -11,7 +11,8 @@ from bot.core.context import Context
 from bot.core.fmt import day, kwh, money, today
 from bot.core.messages import Button, Reply
 from bot.core.router import Router
-from bot.handlers.common import home_button
+from bot.handlers.diversion import other_flow
+from bot.handlers.lookups import way_back
 from nlu.entities import extract_entities
 
 STEP_KWH = "estimate.kwh"
@@ -84,7 +85,7 @@ def estimate_answer(
         ]
     )
     again = Button(ctx.t("estimate.again"), payload="estimate")
-    return [Reply(text=text, buttons=((again, home_button(ctx)),))]
+    return [Reply(text=text, buttons=((again,), way_back(ctx)))]
 
 
 def estimate_from_text(ctx: Context, text: str) -> list[Reply] | None:
@@ -113,13 +114,17 @@ async def estimate(ctx: Context) -> list[Reply]:
         if answer is not None:
             return answer
     ctx.state.ask(STEP_KWH)
-    return [Reply(text=ctx.t("estimate.ask_kwh"), buttons=((home_button(ctx),),))]
+    return [Reply(text=ctx.t("estimate.ask_kwh"), buttons=(way_back(ctx),))]
 
 
 @router.step(STEP_KWH)
 async def typed_kwh(ctx: Context) -> list[Reply]:
-    answer = estimate_from_text(ctx, ctx.incoming.text or "")
+    text = ctx.incoming.text or ""
+    answer = estimate_from_text(ctx, text)
     if answer is None:
-        return [Reply(text=ctx.t("estimate.bad_kwh"), buttons=((home_button(ctx),),))]
+        found = extract_entities(text, today=today(ctx))
+        if (other := await other_flow(ctx, text, own="estimate", details=found)) is not None:
+            return other
+        return [Reply(text=ctx.t("estimate.bad_kwh"), buttons=(way_back(ctx),))]
     ctx.state.answered()
     return answer

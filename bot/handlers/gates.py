@@ -2,6 +2,9 @@
 
 A gate remembers what the customer asked for (a button payload) and the flow that
 lets them through resumes it, so "Thanh toán" → log in → payment happens in one go.
+
+An urgent report (the outage report) has no login gate: the power is out now, and the
+form itself asks where (a ward typed or a shared location) and a phone to call back.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from bot.auth import accounts
 from bot.core.context import Context
 from bot.core.messages import Button, Reply
+from bot.dialogs.spec import FormSpec
 from bot.handlers.common import home_button
 
 STEP_PIN_UNLOCK = "pin.unlock"
@@ -34,6 +38,21 @@ def gate(ctx: Context, resume: str, *, pin: bool = True) -> list[Reply] | None:
         ctx.state.ask(STEP_PIN_UNLOCK)
         return [Reply(text=ctx.t("pin.ask_unlock"), buttons=((home_button(ctx),),))]
     return None
+
+
+def form_gate(ctx: Context, form: FormSpec, resume: str) -> list[Reply] | None:
+    """`gate` in front of a service form: an urgent one is open to a customer who has
+    not logged in (issue 15); a logged-in customer still meets the PIN."""
+    if form.urgent and not ctx.user.is_activated:
+        return None
+    return gate(ctx, resume)
+
+
+def without_login(ctx: Context, form: FormSpec) -> list[Reply]:
+    """What logging in would add, said as an urgent report starts without it."""
+    if not form.urgent or ctx.user.is_activated:
+        return []
+    return [Reply(text=ctx.t("services.report_without_login"))]
 
 
 async def resume(ctx: Context, replies: list[Reply]) -> list[Reply]:

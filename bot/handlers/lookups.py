@@ -1,5 +1,6 @@
-"""Tra cứu: the tab, and what every lookup shares: the customer code it is for (asked
-when several are linked, the default first) and the parts of a button's argument.
+"""Tra cứu: the tab, and what every lookup shares: the customer code it is for (the
+only one, else the default, else asked; "Mã khác" asks again), the way back to the tab,
+and the parts of a button's argument.
 
 The lookups themselves each have a module: estimate.py ("Tính tiền điện"),
 schedule.py ("Lịch ghi chỉ số"), points.py ("Điểm thu tiền điện"), outages.py
@@ -10,6 +11,8 @@ rarely needed.
 
 from __future__ import annotations
 
+import dataclasses
+
 from bot.auth import accounts
 from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
@@ -17,14 +20,23 @@ from bot.core.router import Router
 from bot.handlers.common import back_button, home_button
 from bot.store.backend import CustomerRecord
 
+# The screen of a lookup's answer or question: "⬅ Quay lại" (tapped or typed) from it
+# leads to the Tra cứu tab (navigation.PARENT_SCREEN), not the main menu (issue 15).
+ANSWER_SCREEN = "lookups.answer"
+# The argument of "Mã khác": the code chooser even when a default is set.
+OTHER_CODE = "other"
+
 router = Router()
 
 
 async def pick_code(ctx: Context, lookup: str) -> str | list[Reply]:
     """The customer code this lookup is for: the one in the payload (which must be
-    linked: a forged one is refused), the only linked one, or a question."""
+    linked: a forged one is refused), the one named in the sentence, the only linked
+    one, the default, or a question ("Mã khác" asks even when there is a default)."""
     codes = ctx.user.customer_codes
     wanted = (ctx.arg or "").split(":")[0].upper()
+    if wanted == OTHER_CODE.upper():
+        return await choose_code(ctx, lookup)
     if wanted:
         if accounts.is_linked(ctx.user, wanted):
             return wanted
@@ -40,6 +52,15 @@ async def pick_code(ctx: Context, lookup: str) -> str | list[Reply]:
     if not codes:
         add = Button(ctx.t("account.add_code"), payload="add_code")
         return [Reply(text=ctx.t("account.activated_none"), buttons=((add,), (home_button(ctx),)))]
+    if ctx.user.default_customer_code in codes:
+        return str(ctx.user.default_customer_code)
+    return await choose_code(ctx, lookup)
+
+
+async def choose_code(ctx: Context, lookup: str) -> list[Reply]:
+    """Which of the linked codes: one button each, the default first."""
+    ctx.state.answered()  # a period or dates asked for the code before are no longer asked
+    codes = ctx.user.customer_codes
     ordered = sorted(codes, key=lambda c: c != ctx.user.default_customer_code)
     buttons = []
     for code in ordered:
@@ -51,9 +72,32 @@ async def pick_code(ctx: Context, lookup: str) -> str | list[Reply]:
     return [
         Reply(
             text=ctx.t("lookups.choose_code"),
-            buttons=(*rows(*buttons, per_row=1), (back_button(ctx), home_button(ctx))),
+            buttons=(*rows(*buttons, per_row=1), way_back(ctx)),
         )
     ]
+
+
+def other_code(ctx: Context, lookup: str) -> list[Button]:
+    """ "Mã khác" under an answer for one code, when the customer has several."""
+    if len(ctx.user.customer_codes) < 2:
+        return []
+    return [Button(ctx.t("lookups.other_code"), payload=f"{lookup}:{OTHER_CODE}")]
+
+
+def with_other_code(ctx: Context, replies: list[Reply], lookup: str) -> list[Reply]:
+    """`replies` with "Mã khác" above the way-back row of the last one (several codes)."""
+    other = other_code(ctx, lookup)
+    if not other or not replies:
+        return replies
+    *before, last = replies
+    buttons = (*last.buttons[:-1], tuple(other), *last.buttons[-1:])
+    return [*before, dataclasses.replace(last, buttons=buttons)]
+
+
+def way_back(ctx: Context) -> tuple[Button, Button]:
+    """The last row of a lookup's answer or question: back to the Tra cứu tab, home."""
+    ctx.state.screen = ANSWER_SCREEN
+    return (back_button(ctx), home_button(ctx))
 
 
 def arg_part(ctx: Context, index: int) -> str | None:

@@ -6,7 +6,7 @@ from bot.core.context import Context, Handler
 from bot.core.messages import Button, Reply
 from bot.core.router import Router
 from bot.dialogs.runner import STEP_FORM
-from bot.handlers import notices, settings
+from bot.handlers import lookups, notices, settings
 from bot.handlers.common import home_button, main_menu, main_menu_buttons
 from bot.handlers.services import continue_button, form_runner, title
 from nlu.safety import is_danger
@@ -19,6 +19,7 @@ PARENT_SCREEN: dict[str, Handler] = {
     "subs": settings.settings,
     "notices.shelf": notices.notices,
     "notices.notice": notices.notices,
+    lookups.ANSWER_SCREEN: lookups.lookups,
 }
 
 

@@ -13,7 +13,7 @@ from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
 from bot.handlers import navigation
 from bot.handlers.common import back_button, home_button
-from bot.handlers.lookups import customer_of, pick_code
+from bot.handlers.lookups import customer_of, pick_code, way_back, with_other_code
 from bot.store.places import province_name, ward_name, ward_province
 from nlu.entities import EVNCPC_PROVINCES, extract_entities
 
@@ -37,12 +37,13 @@ async def outages(ctx: Context) -> list[Reply]:
         return code
     customer = await customer_of(ctx, code)
     area = lowered(customer.ward_name)
-    return await outage_answer(ctx, customer.province_code, customer.ward_code, area)
+    answer = await outage_answer(ctx, customer.province_code, customer.ward_code, area)
+    return with_other_code(ctx, answer, "lk_outage")
 
 
 def ask_area(ctx: Context) -> list[Reply]:
     ctx.state.ask(STEP_AREA)
-    return [Reply(text=ctx.t("lookups.ask_area"), buttons=((back_button(ctx), home_button(ctx)),))]
+    return [Reply(text=ctx.t("lookups.ask_area"), buttons=(way_back(ctx),))]
 
 
 @router.button("lk_outarea")
@@ -154,7 +155,7 @@ async def outage_answer(ctx: Context, province: int, ward: int | None, area: str
         else:
             lines.append(ctx.t("lookups.outage_line", **values))
     by_area = Button(ctx.t("lookups.outage_by_area"), payload="lk_outarea")
-    buttons = ((by_area,), (back_button(ctx), home_button(ctx)))
+    buttons = ((by_area,), way_back(ctx))
     if not lines:
         return [Reply(text=ctx.t("lookups.no_outages", area=area), buttons=buttons)]
     title = ctx.t("lookups.outage_title", area=area)

@@ -4,10 +4,10 @@ a shared location, a page at a time, each with a map link."""
 from __future__ import annotations
 
 from bot.core.context import Context
-from bot.core.messages import Button, KeyboardRequest, Location, Reply, RequestButton
+from bot.core.messages import Button, KeyboardRequest, Location, Reply, RequestButton, rows
 from bot.core.router import Router
-from bot.handlers.common import back_button, home_button, id_arg
-from bot.handlers.lookups import arg_part, customer_of, pick_code
+from bot.handlers.common import id_arg
+from bot.handlers.lookups import arg_part, customer_of, other_code, pick_code, way_back
 
 STEP_POINTS = "lookup.points"
 POINTS_PAGE = 5
@@ -33,6 +33,7 @@ async def points(ctx: Context) -> list[Reply]:
         offset,
         ctx.t("lookups.points_where_code", code=code),
         f"lk_points:{code}",
+        other=other_code(ctx, "lk_points"),
     )
 
 
@@ -40,9 +41,9 @@ def ask_location(ctx: Context) -> list[Reply]:
     ctx.state.ask(STEP_POINTS)
     request = RequestButton(KeyboardRequest.LOCATION, ctx.t("lookups.send_location"))
     login = Button(ctx.t("menu.login"), payload="login")
-    rows_: tuple[tuple[Button, ...], ...] = ((home_button(ctx),),)
+    rows_: tuple[tuple[Button, ...], ...] = (way_back(ctx),)
     if not ctx.user.is_activated:
-        rows_ = ((login,), (home_button(ctx),))
+        rows_ = ((login,), way_back(ctx))
     return [Reply(text=ctx.t("lookups.points_need_location"), buttons=rows_, requests=(request,))]
 
 
@@ -77,7 +78,14 @@ async def points_near(ctx: Context, where: Location, offset: int) -> list[Reply]
 
 
 async def points_answer(
-    ctx: Context, lat: float, lon: float, offset: int, where: str, more_key: str
+    ctx: Context,
+    lat: float,
+    lon: float,
+    offset: int,
+    where: str,
+    more_key: str,
+    *,
+    other: list[Button] | None = None,
 ) -> list[Reply]:
     found = await ctx.services.backend.payment_points_near(
         lat, lon, limit=POINTS_PAGE, offset=offset
@@ -109,13 +117,13 @@ async def points_answer(
             )
         )
     if not found and offset == 0:
-        return [Reply(text=ctx.t("lookups.no_points"), buttons=((home_button(ctx),),))]
+        return [Reply(text=ctx.t("lookups.no_points"), buttons=(way_back(ctx),))]
     buttons: list[tuple[Button, ...]] = [tuple(maps)] if maps else []
+    more = list(other or [])
     if len(found) == POINTS_PAGE:
-        buttons.append(
-            (Button(ctx.t("lookups.more"), payload=f"{more_key}:{offset + POINTS_PAGE}"),)
-        )
-    buttons.append((back_button(ctx), home_button(ctx)))
+        more.insert(0, Button(ctx.t("lookups.more"), payload=f"{more_key}:{offset + POINTS_PAGE}"))
+    buttons += rows(*more)
+    buttons.append(way_back(ctx))
     title = ctx.t("lookups.points_title", where=where)
     return [Reply(text="\n".join([title, *lines]), buttons=tuple(buttons))]
 

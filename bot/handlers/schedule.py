@@ -11,9 +11,9 @@ from bot.core.context import Context
 from bot.core.fmt import day, kwh, number, today
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
-from bot.handlers.common import back_button, home_button
+from bot.handlers.diversion import other_flow
 from bot.handlers.gates import gate
-from bot.handlers.lookups import arg_part, customer_of, lookups, pick_code
+from bot.handlers.lookups import arg_part, customer_of, lookups, other_code, pick_code, way_back
 from bot.store.backend import CustomerRecord
 from nlu.entities import extract_entities
 
@@ -63,13 +63,12 @@ async def schedule(ctx: Context) -> list[Reply]:
         Button(ctx.t("lookups.range_3"), payload=f"lk_sched:{code}:-3"),
         Button(ctx.t("lookups.range_6"), payload=f"lk_sched:{code}:-6"),
         Button(ctx.t("lookups.range_next"), payload=f"lk_sched:{code}:+3"),
+        *other_code(ctx, "lk_sched"),
     )
-    return [
-        Reply(
-            text=ctx.t("lookups.choose_range"),
-            buttons=(*rows(*choices), (back_button(ctx), home_button(ctx))),
-        )
-    ]
+    text = ctx.t("lookups.choose_range")
+    if len(ctx.user.customer_codes) > 1:  # which code the schedule is of
+        text = f"{ctx.t('lookups.for_code', code=code)}\n{text}"
+    return [Reply(text=text, buttons=(*rows(*choices), way_back(ctx)))]
 
 
 @router.step(STEP_RANGE)
@@ -79,11 +78,13 @@ async def typed_range(ctx: Context) -> list[Reply]:
         return stop
     if not accounts.is_linked(ctx.user, code):
         return await lookups(ctx)
-    answer = await schedule_typed(ctx, code, ctx.incoming.text or "")
+    text = ctx.incoming.text or ""
+    found = [e for e in extract_entities(text, today=today(ctx)) if e.entity in ("date", "period")]
+    if (other := await other_flow(ctx, text, own="lk_sched", details=found)) is not None:
+        return other
+    answer = await schedule_typed(ctx, code, text)
     if answer is None:
-        return [
-            Reply(text=ctx.t("lookups.bad_range"), buttons=((back_button(ctx), home_button(ctx)),))
-        ]
+        return [Reply(text=ctx.t("lookups.bad_range"), buttons=(way_back(ctx),))]
     return answer
 
 
@@ -97,7 +98,7 @@ async def schedule_typed(ctx: Context, code: str, text: str) -> list[Reply] | No
             return [
                 Reply(
                     text=ctx.t("lookups.reversed_range", start=day(start), end=day(end)),
-                    buttons=((back_button(ctx), home_button(ctx)),),
+                    buttons=(way_back(ctx),),
                 )
             ]
     elif len(dates) == 1:
@@ -136,6 +137,5 @@ async def schedule_answer(ctx: Context, code: str, start: date, end: date) -> li
     title = ctx.t("lookups.schedule_title", code=code, days=days, start=day(start), end=day(end))
     body = "\n".join(lines) or ctx.t("lookups.no_readings")
     other = Button(ctx.t("lookups.range_6"), payload=f"lk_sched:{code}:-6")
-    return [
-        Reply(text=f"{title}\n{body}", buttons=((other,), (back_button(ctx), home_button(ctx))))
-    ]
+    more = rows(other, *other_code(ctx, "lk_sched"))
+    return [Reply(text=f"{title}\n{body}", buttons=(*more, way_back(ctx)))]

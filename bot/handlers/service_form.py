@@ -15,7 +15,7 @@ from bot.dialogs.runner import STEP_FORM
 from bot.handlers import freetext
 from bot.handlers.common import home_button, id_arg, main_menu
 from bot.handlers.freetext import intent_flows
-from bot.handlers.gates import gate
+from bot.handlers.gates import form_gate
 from bot.handlers.services import form_runner, services, title
 from bot.store import requests as store
 
@@ -144,7 +144,7 @@ async def submit(ctx: Context) -> list[Reply]:
     if any(code not in ctx.user.customer_codes for code in codes):
         runner.drop(ctx)
         return [Reply(text=ctx.t("account.not_yours"), buttons=((home_button(ctx),),))]
-    if (stop := gate(ctx, "form:submit")) is not None:
+    if (stop := form_gate(ctx, form, "form:submit")) is not None:
         return stop
     now = ctx.now()
     days, deadline = runner.deadline(form, sent.answers, local(now).date())

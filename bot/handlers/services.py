@@ -15,7 +15,7 @@ from bot.dialogs.forms import GROUPS, FieldSpec, default_forms
 from bot.dialogs.needs import refusal
 from bot.dialogs.runner import FormRunner, session_of
 from bot.handlers.common import back_button, home_button
-from bot.handlers.gates import gate
+from bot.handlers.gates import form_gate, without_login
 
 router = Router()
 
@@ -144,7 +144,7 @@ async def start(ctx: Context) -> list[Reply]:
         form_id = chosen[0].id
     if form_id not in forms:
         return await services(ctx)
-    if (stop := gate(ctx, f"svc:{form_id}")) is not None:
+    if (stop := form_gate(ctx, forms[form_id], f"svc:{form_id}")) is not None:
         return stop
     draft = runner.current(ctx)
     if draft is not None and draft.form_id == form_id:
@@ -158,7 +158,10 @@ async def start(ctx: Context) -> list[Reply]:
                 buttons=((go_on,), (fresh,), (home_button(ctx),)),
             )
         ]
-    return await runner.start(ctx, form_id)
+    replies = await runner.start(ctx, form_id)
+    if runner.current(ctx) is not None:  # begun: after its intro, what login would add
+        replies[1:1] = without_login(ctx, forms[form_id])
+    return replies
 
 
 @router.button("svc_new")
@@ -169,7 +172,7 @@ async def start_over(ctx: Context) -> list[Reply]:
     if form is None:
         return await services(ctx)
     # The draft in hand goes only once the new form can start.
-    if (stop := gate(ctx, f"svc_new:{form.id}")) is not None:
+    if (stop := form_gate(ctx, form, f"svc_new:{form.id}")) is not None:
         return stop
     if (refused := refusal(ctx, form)) is not None:
         return refused

@@ -47,7 +47,7 @@ async def logged_in_an(rig: ChatRig, channel: str = "rest", name: str = "an") ->
 
 async def test_only_linked_codes_are_acted_on_even_with_forged_buttons(rig: LightRig) -> None:
     an = await logged_in_an(rig)
-    await an.press("⭐ Mặc định PC05CC0123457")
+    await an.press("⭐ PC05CC0123457 — Nhà hàng An")
     assert an.text.startswith("✅ Mã mặc định: PC05CC0123457.")
     assert "⭐ Cài đặt" not in an.text
     # Bình's code, typed into a payload by hand.

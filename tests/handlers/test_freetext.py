@@ -34,7 +34,7 @@ async def test_an_estimate_is_answered_straight_from_the_sentence(rig: LightRig)
         "Cộng 589.600 đ · Thuế GTGT 8% 47.168 đ",
         "Tổng cộng: 636.768 đ",
     ]
-    assert buttons == ["🔁 Tính số khác", "🏠 Menu"]
+    assert buttons == ["🔁 Tính số khác", "⬅ Quay lại", "🏠 Menu"]
 
 
 async def test_the_estimate_asks_for_the_kwh_when_the_sentence_has_none(rig: LightRig) -> None:
@@ -52,7 +52,7 @@ async def test_the_estimate_asks_for_the_kwh_when_the_sentence_has_none(rig: Lig
 @pytest.mark.parametrize(
     ("sentence", "answer"),
     [
-        ("mat dien roi", "🔑 Mục này cần đăng nhập"),  # report_outage needs a verified phone
+        ("mat dien roi", "📝 Xử lý báo mất điện"),  # the urgent report: no login first
         ("ko dong dc tien dien", "🔑 Mục này cần đăng nhập"),  # pay_bill, a personal flow
         ("toi muon gap nhan vien", "👤 Yêu cầu gặp nhân viên"),
         ("hoa don thang 9", "🔑 Mục này cần đăng nhập"),  # lookup_invoice: personal

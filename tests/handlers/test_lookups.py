@@ -272,3 +272,112 @@ async def test_the_bill_estimate(rig: LightRig, typed: str, total: str) -> None:
     await driver.press("🧮 Tính tiền điện")
     await driver.say(typed)
     assert driver.text.endswith(f"Tổng cộng: {total}"), driver.text
+
+
+# --- "tháng này" and questions without a period (issue 15, point 7) -------------------
+
+
+async def test_this_months_bill_not_out_yet_answers_with_the_latest_regression(
+    rig: LightRig,
+) -> None:
+    rig.clock.advance(days=6)  # 02/12/2026: December's bill is not out yet
+    dung = await logged_in(rig, DUNG)
+    latest = (await bills_of(rig, "PC10AA0034567"))[0]
+    newest = f"kỳ 1 tháng {latest.month:02d}/{latest.year}"
+    for typed in ("tiền điện tháng này bao nhiêu", "thong tin thanh toan thang nay"):
+        await dung.say(typed)
+        lines = dung.text.splitlines()
+        assert lines[0] == f"Hóa đơn mới nhất là {newest} (tháng 12/2026 chưa có hóa đơn).", typed
+        assert lines[1].startswith(f"🧾 Tiền điện {newest} "), typed
+        assert "🗓 Kỳ khác" in dung.button_titles
+    await dung.press("🗓 Kỳ khác")
+    await dung.say("tháng này")
+    assert dung.text.startswith(f"Hóa đơn mới nhất là {newest} (tháng 12/2026 chưa có hóa đơn).")
+    await dung.say("hóa đơn điện tử tháng này")
+    assert dung.text.startswith(f"Hóa đơn mới nhất là {newest} (tháng 12/2026 chưa có hóa đơn).")
+    assert f"📄 Hóa đơn điện tử {newest}, mã PC10AA0034567" in dung.text
+    assert dung.files and dung.files[0].data.startswith(b"%PDF")
+    assert "🗓 Kỳ khác" in dung.button_titles
+
+
+async def test_a_bill_question_without_a_period_answers_with_the_latest_regression(
+    rig: LightRig,
+) -> None:
+    dung = await logged_in(rig, DUNG)
+    latest = (await bills_of(rig, "PC10AA0034567"))[0]
+    await dung.say("tien dien bao nhieu")
+    assert dung.text.startswith(f"🧾 Tiền điện kỳ 1 tháng {latest.month:02d}/{latest.year} ")
+    assert "🗓 Kỳ khác" in dung.button_titles
+    await dung.say("hoa don dien tu")
+    assert dung.text.startswith(f"📄 Hóa đơn điện tử kỳ 1 tháng {latest.month:02d}/{latest.year}")
+
+
+async def test_another_question_at_the_period_question_is_answered_regression(
+    rig: LightRig,
+) -> None:
+    dung = await logged_in(rig, DUNG)
+    await dung.say("/lookup")
+    await dung.press("📄 Hóa đơn điện tử")
+    assert dung.text.startswith("Quý khách chọn kỳ hóa đơn")
+    await dung.say("lịch ghi chỉ số tháng này")
+    assert dung.text.startswith("📅 Lịch ghi chỉ số, mã PC10AA0034567")
+    await dung.say("/lookup")
+    await dung.press("📄 Hóa đơn điện tử")
+    await dung.say("tháng 8")  # a period, not "Điện năng tiêu thụ"
+    assert dung.text.startswith("📄 Hóa đơn điện tử kỳ 1 tháng 08/2026")
+
+
+# --- "⬅ Quay lại" after a lookup (issue 15, point 12) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "🧾 Thông tin thanh toán",
+        "📄 Hóa đơn điện tử",
+        "📊 Điện năng tiêu thụ",
+        "📅 Lịch ghi chỉ số",
+        "⚡ Lịch tạm ngừng cấp điện",
+        "🏪 Điểm thu tiền điện",
+        "🧮 Tính tiền điện",
+    ],
+)
+async def test_back_after_a_lookup_returns_to_the_lookups_tab_regression(
+    rig: LightRig, title: str
+) -> None:
+    dung = await logged_in(rig, DUNG, name=f"back-{title}")
+    for back in ("⬅ Quay lại", "quay lai"):
+        await dung.say("/lookup")
+        await dung.press(title)
+        assert "⬅ Quay lại" in dung.button_titles, title
+        if back.startswith("⬅"):
+            await dung.press(back)
+        else:
+            await dung.say(back)
+        assert dung.text == "🔎 Quý khách muốn tra cứu gì?", (title, back)
+
+
+async def test_back_after_the_consumption_chart_reached_from_a_bill_regression(
+    rig: LightRig,
+) -> None:
+    dung = await logged_in(rig, DUNG)
+    await dung.say("/lookup")
+    await dung.press("🧾 Thông tin thanh toán")
+    await dung.press("📊 So sánh các tháng")
+    assert dung.files and dung.files[0].kind == "image"
+    await dung.press("⬅ Quay lại")
+    assert dung.text == "🔎 Quý khách muốn tra cứu gì?"
+
+
+async def test_another_question_at_the_kwh_question_is_answered(rig: LightRig) -> None:
+    dung = await logged_in(rig, DUNG)
+    await dung.say("/lookup")
+    await dung.press("🧮 Tính tiền điện")
+    await dung.say("tiền điện tháng này bao nhiêu")
+    assert dung.text.startswith("🧾 Tiền điện kỳ 1 tháng 11/2026")
+    await dung.say("/lookup")
+    await dung.press("🧮 Tính tiền điện")
+    await dung.say("134")
+    assert dung.text.endswith("Tổng cộng: 305.230 đ")
+    await dung.press("⬅ Quay lại")
+    assert dung.text == "🔎 Quý khách muốn tra cứu gì?"
