@@ -183,7 +183,7 @@ async def test_english_please_switches_the_language_even_in_the_middle_of_a_form
     [
         ("ok", "Dạ. Quý khách cần tôi hỗ trợ gì tiếp theo?"),
         ("thank you", "Dạ, rất vui được hỗ trợ Quý khách!"),
-        ("mat dien roi", "🔑 Mục này cần đăng nhập"),
+        ("mat dien roi", "📝 Xử lý báo mất điện"),
         ("PC05CC0123456", ""),  # a code is no language: whatever it gets, in Vietnamese
         ("asdkjh qwe", "Xin lỗi, tôi chưa hiểu ý Quý khách."),
     ],
