@@ -67,7 +67,10 @@ async def test_a_number_beyond_the_buttons_shown_is_text(
 ) -> None:
     output = await _run(settings, "99\n8\n", tmp_path)
     assert "Chọn một số" not in output
-    assert output.count("Xin lỗi, tôi chưa hiểu") == 2, output
+    # Both reached the bot as text: the language model answered each (a bare "99" may
+    # be read as 99 kWh to estimate), no button was pressed.
+    text_answers = ("Xin lỗi, tôi chưa hiểu", "Ý Quý khách là", "Tiền điện ước tính")
+    assert sum(output.count(answer) for answer in text_answers) == 2, output
 
 
 async def test_location_and_photo_are_sent(settings: Settings, tmp_path: Path) -> None:
