@@ -339,11 +339,13 @@ async def events(request: web.Request) -> web.StreamResponse:
         }
     )
     _secure(response)
-    await response.prepare(request)
-    await response.write(b"retry: 2000\n\n")
     loop = asyncio.get_running_loop()
     checked = loop.time()
+    # Subscribed before the page hears "open" (when it fetches what it may have missed),
+    # so no change falls between its fetch and the stream.
     with console.services.live.subscribe() as feed:
+        await response.prepare(request)
+        await response.write(b"retry: 2000\n\n")
         while True:
             try:
                 event = await asyncio.wait_for(feed.get(), HEARTBEAT)

@@ -6,6 +6,7 @@ CSKH_SCREENSHOT_DIR=docs saves the console's screenshots the README shows.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.store.models import TranscriptMessage
 from bot.store.staff_models import Handoff
 from tests.console.staff import DEMO_PASSWORDS
 from tests.console.test_outages import an_on
@@ -136,6 +138,55 @@ async def test_an_agent_takes_over_a_web_chat_answers_and_the_customer_rates(
         await supervisor.screenshot(
             path=str(Path(screenshots) / "console-dashboard.png"), full_page=True
         )
+
+
+async def test_a_message_sent_while_the_console_page_loads_is_shown_regression(
+    rig: Rig, chromium: Any
+) -> None:
+    """CI saw it: a reply posted reloads the agent's page; the customer answered before
+    the page's event stream opened, and the answer never appeared. The page now fetches
+    what it may have missed when its stream opens."""
+    base = rig.server.base_url
+    agent = await chromium(LAPTOP)
+    await _sign_in(agent, base, "agent")
+    await agent.locator(".live-dot.on").wait_for()
+
+    customer = await chromium(PHONE)
+    await customer.goto(base + "/")
+    await customer.locator(".msg.out", has_text="Xin chào!").last.wait_for()
+    await customer.get_by_role("button", name="👤 Gặp nhân viên").last.click()
+    row = agent.locator("#conversation-list tr.mode-waiting")
+    await row.first.wait_for()
+
+    # The conversation page renders, but its event stream is held back a while.
+    release = asyncio.Event()
+
+    async def hold(route: Any) -> None:
+        await release.wait()
+        await route.continue_()
+
+    await agent.route("**/console/events", hold)
+    await row.first.click()
+    await agent.locator("#transcript .msg-in", has_text="Gặp nhân viên").first.wait_for()
+    await customer.locator("#text").fill("Tôi vẫn chờ, điện nhà tôi chập chờn từ sáng")
+    await customer.keyboard.press("Enter")
+
+    async def stored() -> int:
+        async with rig.runtime.db.reading() as session:
+            return len(
+                (
+                    await session.scalars(
+                        select(TranscriptMessage.id).where(
+                            TranscriptMessage.text.contains("chập chờn")
+                        )
+                    )
+                ).all()
+            )
+
+    assert await eventually(stored) == 1
+    assert not await agent.locator("#transcript", has_text="chập chờn").count()
+    release.set()
+    await agent.locator("#transcript .msg-in", has_text="chập chờn").wait_for()
 
 
 async def test_operations_publish_an_incident_and_an_agent_moves_a_request(

@@ -180,7 +180,9 @@ async def test_known_and_unknown_phones_answer_in_the_same_time_regression(
         timings[kind].append(driver.seconds)
         assert driver.text.startswith("Nếu số")
     known, unknown = (statistics.median(timings[k]) for k in ("known", "unknown"))
-    assert abs(known - unknown) < 0.02, timings
+    # A leak shows the gateway's whole 300 ms; a busy 2-core machine's noise on the
+    # medians reached 24 ms on PostgreSQL, so the bar is a third of the gateway's delay.
+    assert abs(known - unknown) < strict_rig.sms.delay / 3, timings
     assert known < 0.3  # not a trace of the gateway's 300 ms
     assert len(strict_rig.sms.received) == 13  # the known ones did get their codes
 
@@ -205,7 +207,9 @@ async def test_forgot_password_takes_the_same_time_for_any_username_regression(
         timings[kind].append(driver.seconds)
         assert driver.text.startswith("Nếu tên đăng nhập đúng")
     known, unknown = (statistics.median(timings[k]) for k in ("known", "unknown"))
-    assert abs(known - unknown) < 0.02, timings
+    # A leak shows the gateway's whole 300 ms; a busy 2-core machine's noise on the
+    # medians reached 24 ms on PostgreSQL, so the bar is a third of the gateway's delay.
+    assert abs(known - unknown) < strict_rig.sms.delay / 3, timings
     assert known < 0.3  # not a trace of the gateway's 300 ms
     assert len(strict_rig.sms.received) == 13  # the known ones did get their codes
 

@@ -5,9 +5,19 @@
 (function () {
   const csrf = (document.querySelector('meta[name="csrf"]') || {}).content || "";
 
+  // Runs `fn` (async) at most once at a time, `ms` after the last call: a call while it
+  // runs queues one more run, so an older answer can never land after a newer one.
   function debounce(fn, ms) {
-    let timer = null;
-    return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
+    let timer = null, running = false, again = false;
+    async function run() {
+      if (running) { again = true; return; }
+      running = true;
+      try { await fn(); } finally {
+        running = false;
+        if (again) { again = false; timer = setTimeout(run, ms); }
+      }
+    }
+    return function () { clearTimeout(timer); timer = setTimeout(run, ms); };
   }
 
   async function fetchJson(url) {
@@ -74,7 +84,13 @@
   const dot = document.querySelector(".live-dot");
   if (list || conversation || badge) {
     const source = new EventSource("/console/events");
-    source.onopen = function () { if (dot) dot.classList.add("on"); };
+    // Whatever changed between the page's render and the stream opening (a reply posted
+    // reloads the page; the customer may answer at once) is fetched when it opens.
+    source.onopen = function () {
+      if (dot) dot.classList.add("on");
+      refreshList();
+      refreshConversation();
+    };
     source.onerror = function () { if (dot) dot.classList.remove("on"); };
     source.onmessage = function (message) {
       let event;
