@@ -41,7 +41,9 @@ from bot.dialogs.forms import FormError
 from bot.handlers import build_router
 from bot.handlers.account import code_not_delivered
 from bot.notify.limits import ChannelLimit, RateLimiter
+from bot.notify.payment_notices import OutboxPaymentNotifier
 from bot.notify.push import Pusher
+from bot.payments.service import PaymentService
 from bot.notify.worker import DeliveryWorker, WorkerOptions
 from bot.settings import Settings
 from bot.store import migrate
@@ -107,6 +109,16 @@ class Runtime:
         await self.db.dispose()
 
 
+def payment_service(
+    settings: Settings, db: Database, backend: UtilityBackend, clock: Clock, texts: Texts
+) -> PaymentService:
+    """Payments, telling customers through the outbox (notify implements the notifier, so
+    the payments service never imports it)."""
+    return PaymentService(
+        settings, db, backend, clock, OutboxPaymentNotifier(texts, settings.hotline)
+    )
+
+
 def utility_backend(settings: Settings, db: Database) -> UtilityBackend:
     """The utility's data, for the bot and the `cskh` commands alike: our tables (the
     demo data) until a deployment plugs in its own `UtilityBackend` here."""
@@ -164,17 +176,19 @@ async def build_runtime(
                 per_network_hour=settings.otp_per_network_hour,
             ),
         )
+        backend = utility_backend(settings, db)
         services = Services(
             settings=settings,
             db=db,
             texts=texts,
-            backend=utility_backend(settings, db),
+            backend=backend,
             tariffs=tariffs,
             pusher=pusher,
             clock=clock,
             otp=otp,
             understanding=understanding,
             live=live,
+            payments=payment_service(settings, db, backend, clock, texts),
         )
         try:
             engine = Engine(db, build_router(), services)

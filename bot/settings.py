@@ -15,12 +15,15 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
 SECRET_KEY_FILE = "secret_key"
+# The built-in VNPay sandbox's hash secret: known to everyone, so refused for a real
+# gateway (CSKH_VNPAY_URL set).
+SANDBOX_VNPAY_SECRET = "CSKHSANDBOXSECRETCHANGEMEPLEASE00"
 
 
 class Settings(BaseSettings):
@@ -101,6 +104,17 @@ class Settings(BaseSettings):
     console_login_per_address: int = Field(default=20, ge=1)  # attempts per 15 minutes
     support_hours: str = Field(default="7-17", pattern=r"^([01]?\d|2[0-3])-([01]?\d|2[0-4])$")
     support_saturday: bool = True
+    # Payments (issue 16). VietQR: the utility's collection account (demo: a made-up
+    # Vietcombank account). VNPay: without CSKH_VNPAY_URL the built-in sandbox at
+    # /sandbox/vnpay plays the gateway (no internet needed), with the demo codes below.
+    vietqr_bin: str = Field(default="970436", pattern=r"^\d{6}$")
+    vietqr_account: str = Field(default="0011001234567", pattern=r"^[0-9A-Za-z]{1,19}$")
+    vietqr_account_name: str = "TONG CONG TY DIEN LUC MIEN TRUNG"
+    vietqr_bank_name: str = "Vietcombank"
+    vnpay_tmn_code: str = "CSKHDEMO"
+    vnpay_hash_secret: SecretStr = SecretStr(SANDBOX_VNPAY_SECRET)
+    vnpay_url: str | None = None
+    vnpay_api_url: str | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -121,6 +135,15 @@ class Settings(BaseSettings):
         ):
             raise ValueError("CSKH_TELEGRAM_WEBHOOK_SECRET: 1-256 of A-Z a-z 0-9 _ -")
         return value
+
+    @model_validator(mode="after")
+    def _real_gateway_needs_its_secret(self) -> Settings:
+        if self.vnpay_url and self.vnpay_hash_secret.get_secret_value() == SANDBOX_VNPAY_SECRET:
+            raise ValueError(
+                "CSKH_VNPAY_URL points at a real gateway: set CSKH_VNPAY_TMN_CODE and "
+                "CSKH_VNPAY_HASH_SECRET to the codes VNPay gave you"
+            )
+        return self
 
     @property
     def webchat_origins(self) -> list[str]:
@@ -188,6 +211,23 @@ class Settings(BaseSettings):
     def effective_public_url(self) -> str:
         """The address customers' links use (CSKH_PUBLIC_URL, else http://HOST:PORT)."""
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def vnpay_sandbox(self) -> bool:
+        """No CSKH_VNPAY_URL: `cskh serve` plays VNPay's part itself (bot/payments/sandbox.py)."""
+        return not self.vnpay_url
+
+    @property
+    def effective_vnpay_url(self) -> str:
+        return self.vnpay_url or f"{self.effective_public_url}/sandbox/vnpay/paymentv2/vpcpay.html"
+
+    @property
+    def effective_vnpay_api_url(self) -> str:
+        if self.vnpay_api_url:
+            return self.vnpay_api_url
+        if self.vnpay_url:  # VNPay's own: the API lives beside the payment page
+            return self.vnpay_url.split("/paymentv2/")[0] + "/merchant_webapi/api/transaction"
+        return f"{self.effective_public_url}/sandbox/vnpay/merchant_webapi/api/transaction"
 
     @property
     def is_sqlite(self) -> bool:

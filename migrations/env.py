@@ -11,7 +11,8 @@ from typing import Any
 
 from alembic import context
 
-from bot.store import staff_models  # noqa: F401  (its tables are part of the schema)
+# Their tables are part of the schema.
+from bot.store import payment_models, staff_models  # noqa: F401
 from bot.store.models import Base, UTCDateTime
 
 target_metadata = Base.metadata

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bot.billing.tariffs import TariffBook
     from bot.core.clock import Clock
     from bot.core.understanding import Understanding
+    from bot.payments.service import PaymentService
     from bot.settings import Settings
     from bot.store.backend import UtilityBackend
     from bot.store.db import Database
@@ -41,6 +42,7 @@ class Services:
     otp: OtpService
     understanding: Understanding
     live: LiveFeed = field(default_factory=LiveFeed)  # tells open consoles what changed
+    payments: PaymentService | None = None  # None only in tests that build Services by hand
 
 
 @dataclass

@@ -246,7 +246,7 @@ async def payment_answer(
     bill = chosen[0]
     buttons: list[Button] = []
     if unpaid:
-        buttons.append(Button(ctx.t("lookups.pay"), payload="payments"))
+        buttons.append(Button(ctx.t("lookups.pay"), payload=f"payments:{code}"))
     buttons += [
         Button(ctx.t("lookups.invoice"), payload=f"lk_inv:{code}:{period_key(bill)}"),
         Button(ctx.t("lookups.compare"), payload=f"lk_use:{code}"),

@@ -40,6 +40,7 @@ from bot.notify.segments import linked_codes
 from bot.settings import Settings
 from bot.store.backend import UtilityBackend
 from bot.store.db import Database
+from bot.store.payment_models import PAID_IN_CHAT
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ async def bill_kind(
             bills = await backend.bills_of(codes[start : start + BATCH], where)
             if kind == "reminder":
                 bills = [bill for bill in bills if reminder_wanted(bill, reminder_days)]
+            if kind == "paid":  # paid in the chat: its receipt went out at once
+                bills = [bill for bill in bills if bill.paid_channel not in PAID_IN_CHAT]
             made, written = await bill_notices(session, bills, kind, texts, now=now)
         notices, rows = notices + made, rows + written
     return notices, rows

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.store.db import Database
@@ -225,6 +226,25 @@ class UtilityBackend(Protocol):
 
     async def cancelled_outages(self, ended_after: datetime) -> list[int]:
         """The ids of the outages called off that end after `ended_after`."""
+
+    async def bills_by_id(self, ids: Sequence[int]) -> list[BillRecord]:
+        """These bills (those that exist), for a payment naming them."""
+
+    async def settle_bills(
+        self,
+        session: AsyncSession,
+        ids: Sequence[int],
+        *,
+        paid_at: datetime,
+        channel: str,
+        reference: str,
+    ) -> bool:
+        """Record a payment of all of these bills, or of none: True when every one was
+        unpaid and is now paid; False, changing nothing, when any is paid already.
+
+        `session` is the payment's own transaction: over our database the bills change
+        in it, so the order and its bills commit together; a client of the utility's
+        API posts the payment with `reference` as its idempotency key instead."""
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -454,6 +474,46 @@ class SqlUtilityBackend:
             )
             return list(ids)
 
+
+    async def bills_by_id(self, ids: Sequence[int]) -> list[BillRecord]:
+        if not ids:
+            return []
+        async with self.db.reading() as session:
+            rows = await session.execute(
+                select(Bill, Customer.code)
+                .join(Customer)
+                .where(Bill.id.in_(set(ids)))
+                .options(selectinload(Bill.invoice))
+            )
+            return [_bill(bill, code) for bill, code in rows]
+
+    async def settle_bills(
+        self,
+        session: AsyncSession,
+        ids: Sequence[int],
+        *,
+        paid_at: datetime,
+        channel: str,
+        reference: str,
+    ) -> bool:
+        wanted = set(ids)
+        # FOR UPDATE: a second payment of the same bill on PostgreSQL waits for this one
+        # and then finds it paid (SQLite has one writer at a time anyway).
+        open_ids = set(
+            await session.scalars(
+                select(Bill.id)
+                .where(Bill.id.in_(wanted), Bill.status == "unpaid")
+                .with_for_update()
+            )
+        )
+        if open_ids != wanted:
+            return False
+        await session.execute(
+            update(Bill)
+            .where(Bill.id.in_(wanted))
+            .values(status="paid", paid_at=paid_at, paid_channel=channel)
+        )
+        return True
 
 def _batches(codes: Sequence[str]) -> list[list[str]]:
     """The codes, each once, in IN lists of a reasonable size."""

@@ -366,6 +366,9 @@ class ServiceRequest(Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     assigned_to: Mapped[str | None] = mapped_column(String(60), index=True)  # staff username
     due_on: Mapped[date | None] = mapped_column(Date)  # the promised date (working days)
+    # The fee staff set on an approved request (a new connection's), paid in the chat.
+    fee_amount: Mapped[int | None]
+    fee_paid_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     events: Mapped[list[ServiceRequestEvent]] = relationship(

@@ -250,3 +250,38 @@ async def test_a_typed_password_and_pin_show_only_dots_regression(
     async with demo_server.runtime.db.reading() as session:
         kept = " ".join(t or "" for t in await session.scalars(select(TranscriptMessage.text)))
     assert password not in kept and pin not in kept
+
+
+async def test_the_default_code_chosen_once_serves_every_lookup_on_a_phone_regression(
+    demo_server: BotServer, tmp_path: Path
+) -> None:
+    """Issue 15, point 9 in the browser: after activation An is asked for the default code
+    once, on one screen; a lookup typed without diacritics then answers for it at once,
+    with "🔁 Mã khác" for the other code."""
+    async with _phone_page(demo_server, tmp_path) as page:
+        text = page.locator("#text")
+        await page.locator(".msg.out", has_text="Xin chào!").last.wait_for()
+        await page.get_by_role("button", name="🔑 Đăng nhập").last.click()
+        await page.get_by_role("button", name="✅ Đồng ý").last.click()
+        await page.get_by_role("button", name="👤 Tên đăng nhập/mật khẩu").last.click()
+        await page.locator(".msg.out", has_text="Vui lòng nhập tên đăng nhập").last.wait_for()
+        for typed in ("annguyen", "An@2026cskh"):
+            await text.fill(typed)
+            await text.press("Enter")
+        asking = page.locator(".msg.out", has_text="mã mặc định").last
+        await asking.wait_for()
+        assert await page.locator(".msg.out", has_text="tra cứu cho mã khách hàng nào").count() == 0
+        await page.get_by_role("button", name="⭐ PC05CC0123457 — Nhà hàng An").last.click()
+        await page.locator(".msg.out", has_text="✅ Mã mặc định: PC05CC0123457.").last.wait_for()
+
+        await text.fill("tien dien thang nay bao nhieu")
+        await text.press("Enter")
+        answer = page.locator(".msg.out", has_text="mã PC05CC0123457:").last
+        await answer.wait_for()
+        assert "tra cứu cho mã khách hàng nào" not in await _last_bot_text(page)
+        await page.get_by_role("button", name="🔁 Mã khác").last.click()
+        await page.locator(".msg.out", has_text="tra cứu cho mã khách hàng nào").last.wait_for()
+        await page.get_by_role("button", name="PC05CC0123456 — Nguyễn Văn An").last.click()
+        await page.locator(".msg.out", has_text="mã PC05CC0123456:").last.wait_for()
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"]

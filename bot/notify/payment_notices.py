@@ -1,0 +1,170 @@
+"""What a customer hears about a payment (issue 16), written to the outbox in the
+payment's own transaction: the receipt, a failed attempt, money held for staff.
+
+Implements `bot.payments.settle.PaymentNotifier`. These are answers to the customer's
+own action, so they go in the "service" category (no quiet hours, never switched off),
+to the chat that paid and every other chat linked to the customer code. A receipt
+withdraws the reminders and debt notices of the bills it paid that are still waiting
+in the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core import fmt
+from bot.core.messages import Button, Reply
+from bot.core.texts import Texts
+from bot.notify import outbox
+from bot.notify.segments import users_of_codes
+from bot.store.models import ChatUser, Delivery, Notice
+from bot.store.payment_models import HeldPayment, PaymentOrder
+
+# The bill notices a payment makes pointless when they have not gone out yet.
+WITHDRAWN_KINDS = ("reminder", "debt")
+
+
+class OutboxPaymentNotifier:
+    """Payment notices through the outbox, in each recipient's language."""
+
+    def __init__(self, texts: Texts, hotline: str) -> None:
+        self.texts = texts
+        self.hotline = hotline
+
+    async def settled(self, session: AsyncSession, order: PaymentOrder, *, now: datetime) -> None:
+        await self._tell(session, order, "paid", now, self._receipt)
+        bill_ids = [int(item["id"]) for item in order.items if item["kind"] == "bill"]
+        await withdraw_bill_notices(session, bill_ids)
+
+    async def failed(self, session: AsyncSession, order: PaymentOrder, *, now: datetime) -> None:
+        await self._tell(session, order, "failed", now, self._failure)
+
+    async def held(
+        self, session: AsyncSession, order: PaymentOrder | None, held: HeldPayment, *, now: datetime
+    ) -> None:
+        if order is None:  # a transfer naming no order of ours: nobody to tell
+            return
+
+        def text(lang: str, order: PaymentOrder) -> list[Reply]:
+            message = self.texts.get(
+                "payments.held",
+                lang,
+                amount=fmt.money(held.amount, lang),
+                ref=order.ref,
+                hotline=self.hotline,
+            )
+            return [Reply(text=message)]
+
+        await self._tell(session, order, f"held:{held.id}", now, text)
+
+    def _receipt(self, lang: str, order: PaymentOrder) -> list[Reply]:
+        t = self.texts
+        paid_at = order.paid_at or order.created_at
+        code_part = (
+            t.get("payments.receipt_code", lang, code=order.customer_code)
+            if order.customer_code
+            else ""
+        )
+        message = t.get(
+            "payments.receipt",
+            lang,
+            amount=fmt.money(order.amount, lang),
+            method=t.get(f"payments.method_{order.method}", lang),
+            time=fmt.clock(paid_at),
+            date=fmt.day(paid_at),
+            code_part=code_part,
+            items="\n".join(self._item_line(lang, item) for item in order.items),
+            ref=order.ref,
+        )
+        buttons: tuple[tuple[Button, ...], ...] = ()
+        if order.customer_code and any(i["kind"] == "bill" for i in order.items):
+            info = Button(
+                t.get("lookups.payment_info", lang), payload=f"lk_pay:{order.customer_code}"
+            )
+            buttons = ((info,),)
+        return [Reply(text=message, buttons=buttons)]
+
+    def _item_line(self, lang: str, item: dict[str, Any]) -> str:
+        if item["kind"] == "fee":
+            return self.texts.get("payments.receipt_fee", lang, request=item.get("request", ""))
+        period = self.texts.get(
+            "lookups.period_name", lang, term=item["term"], month=item["month"], year=item["year"]
+        )
+        return self.texts.get(
+            "payments.covers_bill", lang, period=period, amount=fmt.money(item["amount"], lang)
+        )
+
+    def _failure(self, lang: str, order: PaymentOrder) -> list[Reply]:
+        code = order.failure or "99"
+        if code == "24":
+            reason = self.texts.get("payments.failed_cancelled", lang)
+        elif code in ("51", "65", "12", "13", "79", "09", "10", "11"):
+            reason = self.texts.get("payments.failed_declined", lang)
+        else:
+            reason = self.texts.get("payments.failed_other", lang, code=code)
+        message = self.texts.get(
+            "payments.failed", lang, amount=fmt.money(order.amount, lang), reason=reason
+        )
+        retry = "payments:" + order.customer_code if order.customer_code else "payments"
+        button = Button(self.texts.get("payments.retry_button", lang), payload=retry)
+        return [Reply(text=message, buttons=((button,),))]
+
+    async def _tell(
+        self,
+        session: AsyncSession,
+        order: PaymentOrder,
+        what: str,
+        now: datetime,
+        replies: Any,
+    ) -> None:
+        users = await _recipients(session, order)
+        if not users:
+            return
+        notice = await outbox.notice_for(
+            session,
+            f"payment:{order.id}:{what}",
+            kind=f"payment_{what.split(':')[0]}",
+            category=outbox.SERVICE,
+            urgent=True,
+            meta={"order": order.ref, "customer_code": order.customer_code},
+        )
+        addressees = [
+            outbox.Addressee(user, replies(user.language, order), order.customer_code)
+            for user in users
+        ]
+        await outbox.enqueue(session, notice, addressees, now=now)
+
+
+async def _recipients(session: AsyncSession, order: PaymentOrder) -> list[ChatUser]:
+    """The chat that paid, then the other chats linked to the order's customer code."""
+    users: dict[int, ChatUser] = {}
+    if order.chat_user_id is not None:
+        payer = await session.get(ChatUser, order.chat_user_id)
+        if payer is not None and payer.reachable:
+            users[payer.id] = payer
+    if order.customer_code:
+        linked = await users_of_codes(session, [order.customer_code])
+        for user in linked.get(order.customer_code, []):
+            users.setdefault(user.id, user)
+    return list(users.values())
+
+
+async def withdraw_bill_notices(session: AsyncSession, bill_ids: Sequence[int]) -> int:
+    """Reminders and debt notices of these bills still waiting in the outbox are not
+    sent (status skipped, "bill paid"); the number withdrawn."""
+    if not bill_ids:
+        return 0
+    keys = [f"bill:{bill_id}:{kind}" for bill_id in bill_ids for kind in WITHDRAWN_KINDS]
+    notices = select(Notice.id).where(Notice.key.in_(keys))
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.notice_id.in_(notices), Delivery.status.in_(("queued", "held")))
+        .values(status="skipped", error="bill paid")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

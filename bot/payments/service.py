@@ -1,0 +1,223 @@
+"""The payments service handlers, the web endpoints and the command line call: orders,
+the VietQR offer, the VNPay link, gateway results and the held payments.
+
+Built once by the composition root (bot/app.py, bot/cli) with the settings, the
+utility's backend and a `PaymentNotifier`; every method that changes money runs in one
+transaction of its own (or the caller's, when it takes a session).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiohttp
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.clock import Clock
+from bot.payments import vietqr, vnpay
+from bot.payments.orders import create_order, effective_status, order_by_ref
+from bot.payments.settle import Arrival, Outcome, PaymentNotifier, Settler
+from bot.payments.web import OrderView
+from bot.settings import Settings
+from bot.store.backend import UtilityBackend
+from bot.store.db import Database
+from bot.store.models import ChatUser
+from bot.store.payment_models import PaymentOrder
+
+log = logging.getLogger(__name__)
+
+# What the IPN answers for each outcome (VNPay's codes): money recorded — paid, held for
+# staff or a failure noted — is "00"; VNPay then stops retrying.
+IPN_ANSWERS = {
+    "paid": vnpay.CONFIRMED,
+    "held": vnpay.CONFIRMED,
+    "failed": vnpay.CONFIRMED,
+    "duplicate": vnpay.ALREADY_CONFIRMED,
+    "not_found": vnpay.ORDER_NOT_FOUND,
+    "bad_amount": vnpay.INVALID_AMOUNT,
+}
+
+
+@dataclass(frozen=True)
+class VietQrOffer:
+    """What the customer needs to transfer: the QR image and its parts, to copy."""
+
+    payload: str
+    png: bytes
+    transfer_text: str
+    bank_name: str
+    account: str
+    account_name: str
+
+
+class PaymentService:
+    """Orders, offers and the money that arrives for them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        backend: UtilityBackend,
+        clock: Clock,
+        notifier: PaymentNotifier,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.backend = backend
+        self.clock = clock
+        self.settler = Settler(backend, notifier)
+        self.vnpay = vnpay.VnpayConfig(
+            tmn_code=settings.vnpay_tmn_code,
+            hash_secret=settings.vnpay_hash_secret.get_secret_value(),
+            pay_url=settings.effective_vnpay_url,
+            api_url=settings.effective_vnpay_api_url,
+        )
+
+    async def create_order(
+        self,
+        session: AsyncSession,
+        *,
+        user: ChatUser,
+        method: str,
+        now: datetime,
+        customer_code: str | None = None,
+        bill_ids: Sequence[int] = (),
+        fee_ids: Sequence[int] = (),
+    ) -> PaymentOrder:
+        return await create_order(
+            session,
+            self.backend,
+            user=user,
+            method=method,
+            now=now,
+            customer_code=customer_code,
+            bill_ids=bill_ids,
+            fee_ids=fee_ids,
+        )
+
+    def vietqr(self, order: PaymentOrder) -> VietQrOffer:
+        s = self.settings
+        text = vietqr.transfer_text(order.ref, order.customer_code or "PHI DICH VU")
+        payload = vietqr.payload(s.vietqr_bin, s.vietqr_account, order.amount, text)
+        return VietQrOffer(
+            payload=payload,
+            png=vietqr.qr_png(payload),
+            transfer_text=text,
+            bank_name=s.vietqr_bank_name,
+            account=s.vietqr_account,
+            account_name=s.vietqr_account_name,
+        )
+
+    def vnpay_link(self, order: PaymentOrder, ip_addr: str) -> str:
+        base = self.settings.effective_public_url
+        info = f"Thanh toan {order.ref}"
+        if order.customer_code:
+            info += f" ma KH {order.customer_code}"
+        return vnpay.payment_url(
+            self.vnpay,
+            txn_ref=order.ref,
+            amount=order.amount,
+            order_info=info,
+            created=order.created_at,
+            expires=order.expires_at,
+            return_url=f"{base}/payments/vnpay/return",
+            ip_addr=ip_addr,
+        )
+
+    # --- the gateway's side (bot/payments/web.py's PaymentGateway) --------------------
+
+    async def vnpay_result(self, result: vnpay.GatewayResult) -> str:
+        """An IPN: settle or note the failure exactly once; VNPay's answer code."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            if result.succeeded:
+                outcome = await self.settler.arrive(
+                    session,
+                    Arrival(
+                        ref=result.txn_ref,
+                        amount=result.amount,
+                        source="vnpay",
+                        gateway_ref=result.transaction_no,
+                        actor="vnpay",
+                        paid_at=now,
+                    ),
+                    strict=True,
+                )
+            else:
+                outcome = await self.settler.fail(
+                    session, result.txn_ref, result.response_code, actor="vnpay", now=now
+                )
+        return IPN_ANSWERS[outcome.result]
+
+    async def order_view(self, txn_ref: str) -> OrderView | None:
+        async with self.db.reading() as session:
+            order = await order_by_ref(session, txn_ref)
+            if order is None:
+                return None
+            return OrderView(
+                txn_ref=order.ref,
+                amount=order.amount,
+                description=_description(order),
+                status=effective_status(order, self.clock.now()),
+                customer_code=order.customer_code,
+            )
+
+    async def query(self, txn_ref: str) -> tuple[vnpay.QueryResult, str | None]:
+        """Ask VNPay about an order whose IPN never came (querydr); a success the
+        gateway reports is settled as an IPN would be: (the answer, the outcome)."""
+        async with self.db.reading() as session:
+            order = await order_by_ref(session, txn_ref)
+        if order is None or order.method != "vnpay":
+            raise LookupError(f"no VNPay order {txn_ref}")
+        async with aiohttp.ClientSession() as http:
+            answer = await vnpay.query(
+                self.vnpay,
+                http,
+                txn_ref=order.ref,
+                order_info=f"Kiem tra giao dich {order.ref}",
+                transaction_date=order.created_at,
+                ip_addr="127.0.0.1",
+                now=self.clock.now(),
+            )
+        outcome = None
+        if answer.succeeded:
+            outcome = await self.arrive(
+                Arrival(
+                    ref=order.ref,
+                    amount=answer.amount,
+                    source="vnpay",
+                    gateway_ref=answer.transaction_no,
+                    actor="vnpay:querydr",
+                    paid_at=self.clock.now(),
+                ),
+                strict=True,
+            )
+        return answer, outcome.result if outcome else None
+
+    async def arrive(self, arrival: Arrival, *, strict: bool) -> Outcome:
+        async with self.db.transaction() as session:
+            return await self.settler.arrive(session, arrival, strict=strict)
+
+
+def _description(order: PaymentOrder) -> str:
+    parts = []
+    for item in order.items:
+        if item["kind"] == "bill":
+            parts.append(f"Tiền điện tháng {item['month']:02d}/{item['year']}")
+        else:
+            parts.append(f"Phí dịch vụ {item.get('request', '')}")
+    code = f" — mã {order.customer_code}" if order.customer_code else ""
+    return ", ".join(parts) + code
+
+
+async def orders_of(session: AsyncSession, customer_code: str) -> list[PaymentOrder]:
+    rows = await session.scalars(
+        select(PaymentOrder)
+        .where(PaymentOrder.customer_code == customer_code)
+        .order_by(PaymentOrder.id.desc())
+    )
+    return list(rows)
