@@ -125,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
 
     from bot.cli import inbox as inbox_cli
     from bot.cli import notify as notify_cli
+    from bot.cli import payments as payments_cli
     from bot.cli import requests as requests_cli
     from bot.cli import staff as staff_cli
     from bot.cli import tariffs as tariff_cli
@@ -136,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     notify_cli.register(commands)
     inbox_cli.register(commands)
     staff_cli.register(commands)
+    payments_cli.register(commands)
 
     dev = commands.add_parser("dev", help="development helpers").add_subparsers(
         title="dev commands"

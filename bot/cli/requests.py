@@ -9,13 +9,14 @@ import sys
 from typing import Any
 
 from bot.cli import local_minute
+from bot.cli.payments import register_fee
 from bot.core.printable import printable, printable_json
 from bot.settings import Settings
 from bot.store.requests import STATUSES
 
 
 def register(commands: Any) -> None:
-    requests = commands.add_parser("requests", help="service requests: list, show, set status")
+    requests = commands.add_parser("requests", help="service requests: list, show, set status or fee")
     sub = requests.add_subparsers(title="requests commands")
     listing = sub.add_parser("list", help="newest first, urgent ones on top")
     listing.add_argument("--status", choices=STATUSES)
@@ -29,6 +30,7 @@ def register(commands: Any) -> None:
     change.add_argument("status", choices=STATUSES)
     change.add_argument("--note", help="the reason (needed to reject or to ask for more)")
     change.set_defaults(run=_set_status)
+    register_fee(sub)
 
 
 def _summary(request: Any) -> dict[str, Any]:

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.payments.settle import Arrival, Settler
 from bot.payments.statement import StatementRow, parse_statement
-from bot.payments.vietqr import find_reference
+from bot.payments.vietqr import find_references
 from bot.store.db import Database
-from bot.store.payment_models import StatementLine
+from bot.store.payment_models import PaymentOrder, StatementLine
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,19 @@ async def import_statement(
             known = await _known_keys(session, [row.key for row in batch])
         report.already_imported += len(known)
         fresh = [row for row in batch if row.key not in known]
-        matched = [(row, ref) for row in fresh if (ref := find_reference(row.description))]
-        unmatched = [row for row in fresh if not find_reference(row.description)]
+        # A text may hold a chance look-alike besides the real reference ("TT TIEN..."
+        # reads as one): each candidate is tried against our orders, the likeliest first.
+        candidates = {row.key: find_references(row.description) for row in fresh}
+        async with db.reading() as session:
+            ours = await _order_refs(session, [r for refs in candidates.values() for r in refs])
+        matched = []
+        unmatched = []
+        for row in fresh:
+            ref = next((r for r in candidates[row.key] if r in ours), None)
+            if ref is None:
+                unmatched.append(row)
+            else:
+                matched.append((row, ref))
         if unmatched:
             async with db.transaction() as session:
                 await session.execute(
@@ -128,6 +139,17 @@ async def _settle_line(
 async def _known_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
     rows = await session.scalars(select(StatementLine.key).where(StatementLine.key.in_(keys)))
     return set(rows)
+
+
+async def _order_refs(session: AsyncSession, refs: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    unique = sorted(set(refs))
+    for start in range(0, len(unique), BATCH):
+        rows = await session.scalars(
+            select(PaymentOrder.ref).where(PaymentOrder.ref.in_(unique[start : start + BATCH]))
+        )
+        found.update(rows)
+    return found
 
 
 def _line(row: StatementRow, outcome: str, order_id: int | None, now: datetime) -> dict[str, object]:
