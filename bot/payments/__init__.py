@@ -1,0 +1,1 @@
+"""Payments: VietQR payloads, the VNPay gateway, reconciliation."""
