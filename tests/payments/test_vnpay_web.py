@@ -20,7 +20,7 @@ from bot.payments import vnpay
 from bot.payments import web as payments_web
 from bot.payments.sandbox import API_PATH, PAY_PATH, VnpaySandbox
 from bot.payments.vnpay import GatewayResult, VnpayConfig, sign
-from bot.payments.web import OrderView
+from bot.payments.web import OrderStatus, OrderView
 
 SECRET = "SANDBOXSECRETSANDBOXSECRET123456"
 START = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -35,13 +35,9 @@ class FakeGateway:
     answer: str | None = None  # a forced answer
     fail: bool = False
 
-    def add(self, txn_ref: str, amount: int = 305_230, status: str = "pending") -> None:
+    def add(self, txn_ref: str, amount: int = 305_230, status: OrderStatus = "pending") -> None:
         self.orders[txn_ref] = OrderView(
-            txn_ref,
-            amount,
-            "Hóa đơn tiền điện tháng 11/2026",
-            status,
-            "PE01000123",  # type: ignore[arg-type]
+            txn_ref, amount, "Hóa đơn tiền điện tháng 11/2026", status, "PE01000123"
         )
 
     async def vnpay_result(self, result: GatewayResult) -> str:
@@ -57,7 +53,7 @@ class FakeGateway:
             return "04"
         if order.status != "pending":
             return "02"
-        status = "paid" if result.succeeded else "failed"
+        status: OrderStatus = "paid" if result.succeeded else "failed"
         self.orders[result.txn_ref] = OrderView(
             order.txn_ref, order.amount, order.description, status, order.customer_code
         )
@@ -210,7 +206,7 @@ async def return_page(client: TestClient, params: dict) -> tuple[int, str]:
     ],
 )
 async def test_the_return_page_shows_the_order_as_recorded(
-    merchant: TestClient, gateway: FakeGateway, status: str, headline: str
+    merchant: TestClient, gateway: FakeGateway, status: OrderStatus, headline: str
 ) -> None:
     gateway.add("HD-1", status=status)
     code, html = await return_page(merchant, result_params())
