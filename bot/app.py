@@ -43,8 +43,11 @@ from bot.handlers.account import code_not_delivered
 from bot.notify.limits import ChannelLimit, RateLimiter
 from bot.notify.payment_notices import OutboxPaymentNotifier
 from bot.notify.push import Pusher
-from bot.payments.service import PaymentService
 from bot.notify.worker import DeliveryWorker, WorkerOptions
+from bot.payments.sandbox import VnpaySandbox
+from bot.payments.service import PaymentService
+from bot.payments.web import IPN_PATH
+from bot.payments.web import add_routes as add_payment_routes
 from bot.settings import Settings
 from bot.store import migrate
 from bot.store.backend import SqlUtilityBackend, UtilityBackend
@@ -332,6 +335,16 @@ def create_app(runtime: Runtime) -> web.Application:
             )
         )
     )
+    payments = runtime.engine.services.payments
+    if payments is not None:
+        add_payment_routes(app, payments, payments.vnpay_config)
+        if runtime.settings.vnpay_sandbox:  # no real gateway configured: play its part
+            settings = runtime.settings
+            VnpaySandbox(
+                payments.vnpay_config,
+                ipn_url=lambda: settings.effective_public_url + IPN_PATH,
+                clock=runtime.engine.services.clock.now,
+            ).add_routes(app)
     if "rest" not in runtime.channels:
         app.router.add_route("*", "/api/{tail:.*}", _rest_disabled)
     app.cleanup_ctx.append(_lifecycle)

@@ -77,7 +77,11 @@ def _held(settings: Settings, args: argparse.Namespace) -> int:
         print("no held payments" if not args.all else "no payments were ever held")
         return 0
     for held, order in rows:
-        what = f"order {order.ref} ({order.customer_code or '-'}, {order.amount:,} đ)" if order else "no order"
+        what = (
+            f"order {order.ref} ({order.customer_code or '-'}, {order.amount:,} đ)"
+            if order
+            else "no order"
+        )
         print(
             f"#{held.id}  {local_minute(held.created_at)}  {held.amount:,} đ  {held.source}  "
             f"{held.reason}  {what}  {held.status}"
@@ -165,8 +169,7 @@ def _query(settings: Settings, args: argparse.Namespace) -> int:
         return 3
     print(
         f"{args.txn_ref}: VNPay says response {answer.response_code}, "
-        f"transaction status {answer.transaction_status}"
-        + (f"; {outcome}" if outcome else "")
+        f"transaction status {answer.transaction_status}" + (f"; {outcome}" if outcome else "")
     )
     return 0
 

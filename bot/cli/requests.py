@@ -16,7 +16,9 @@ from bot.store.requests import STATUSES
 
 
 def register(commands: Any) -> None:
-    requests = commands.add_parser("requests", help="service requests: list, show, set status or fee")
+    requests = commands.add_parser(
+        "requests", help="service requests: list, show, set status or fee"
+    )
     sub = requests.add_subparsers(title="requests commands")
     listing = sub.add_parser("list", help="newest first, urgent ones on top")
     listing.add_argument("--status", choices=STATUSES)

@@ -113,7 +113,9 @@ def _fee_line(ctx: Context, fee: Fee) -> str:
 
 def _fee_button(ctx: Context, fee: Fee) -> Button:
     return Button(
-        ctx.t("payments.fee_button", request=fee.request_code, amount=fmt.money(fee.amount, ctx.lang)),
+        ctx.t(
+            "payments.fee_button", request=fee.request_code, amount=fmt.money(fee.amount, ctx.lang)
+        ),
         payload=f"pay:s:{NO_CODE}:f{_b36(fee.request_id)}",
     )
 
@@ -123,10 +125,16 @@ def _bill_line(ctx: Context, bill: BillRecord) -> str:
     key = "payments.bill_line_overdue" if bill.due_date < today else "payments.bill_line"
     return ctx.t(
         key,
-        period=ctx.t("lookups.period_name", term=bill.term, month=bill.month, year=bill.year),
+        period=_capital(
+            ctx.t("lookups.period_name", term=bill.term, month=bill.month, year=bill.year)
+        ),
         amount=fmt.money(bill.total, ctx.lang),
         due=fmt.day(bill.due_date),
     )
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _bill_button(ctx: Context, bill: BillRecord) -> str:
@@ -147,13 +155,10 @@ async def _what_to_pay(ctx: Context, code: str, fees: list[Fee]) -> list[Reply]:
     bills = await ctx.services.backend.unpaid_bills(code)
     fees = [fee for fee in fees if fee.customer_code in (code, None)]
     if not bills and not fees:
-        info = Button(ctx.t("lookups.payment_info"), payload=f"lk_pay:{code}")
-        return [
-            Reply(
-                text=ctx.t("payments.nothing_open", code=code),
-                buttons=((info,), *rows(*_other_code(ctx)), (home_button(ctx),)),
-            )
-        ]
+        return await _nothing_open(ctx, code)
+    if len(bills) == 1 and not fees:  # nothing to choose: the amount and how to pay
+        bill = bills[0]
+        return _confirm(ctx, code, f"b{_b36(bill.id or 0)}", bills, None, back=None)
     lines: list[str] = []
     buttons: list[Button] = []
     if bills:
@@ -187,6 +192,30 @@ async def _what_to_pay(ctx: Context, code: str, fees: list[Fee]) -> list[Reply]:
     ]
 
 
+async def _nothing_open(ctx: Context, code: str) -> list[Reply]:
+    """Nothing to pay for this code; the customer's other codes that owe, one tap away."""
+    text = ctx.t("payments.nothing_open", code=code)
+    owing = []
+    for other in ctx.user.customer_codes:
+        if other != code and (bills := await ctx.services.backend.unpaid_bills(other)):
+            amount = fmt.money(sum(b.total for b in bills), ctx.lang)
+            owing.append(
+                Button(
+                    ctx.t("payments.other_owes_button", code=other, amount=amount),
+                    payload=f"payments:{other}",
+                )
+            )
+    if owing:
+        text += "\n" + ctx.t("payments.other_owes")
+    info = Button(ctx.t("lookups.payment_info"), payload=f"lk_pay:{code}")
+    return [
+        Reply(
+            text=text,
+            buttons=(*rows(*owing, per_row=1), (info,), (home_button(ctx),)),
+        )
+    ]
+
+
 @router.button("pay")
 async def pay(ctx: Context) -> list[Reply]:
     parts = _parts(ctx)
@@ -203,8 +232,10 @@ async def pay(ctx: Context) -> list[Reply]:
         return await _several(ctx, code, sel)
     chosen = await _chosen(ctx, code, sel, fees)
     if chosen is None:  # paid or changed since the buttons were shown
-        again = await _what_to_pay(ctx, code, fees) if code != NO_CODE else await payments(
-            _without_arg(ctx)
+        again = (
+            await _what_to_pay(ctx, code, fees)
+            if code != NO_CODE
+            else await payments(_without_arg(ctx))
         )
         return [Reply(text=ctx.t("payments.changed")), *again]
     bills, fee = chosen
@@ -246,7 +277,10 @@ async def _several(ctx: Context, code: str, mask_text: str) -> list[Reply]:
     for index, bill in enumerate(bills[:20]):
         mark = "☑️" if mask >> index & 1 else "⬜"
         buttons.append(
-            Button(f"{mark} {_bill_button(ctx, bill)}", payload=f"pay:m:{code}:{_b36(mask ^ 1 << index)}")
+            Button(
+                f"{mark} {_bill_button(ctx, bill)}",
+                payload=f"pay:m:{code}:{_b36(mask ^ 1 << index)}",
+            )
         )
     picked = [bill for index, bill in enumerate(bills) if mask >> index & 1]
     if picked:
@@ -261,7 +295,10 @@ async def _several(ctx: Context, code: str, mask_text: str) -> list[Reply]:
     return [
         Reply(
             text=ctx.t("payments.several_title", code=code),
-            buttons=(*rows(*buttons, per_row=1), (Button(ctx.t("menu.back"), payload=f"payments:{code}"), home_button(ctx))),
+            buttons=(
+                *rows(*buttons, per_row=1),
+                (Button(ctx.t("menu.back"), payload=f"payments:{code}"), home_button(ctx)),
+            ),
         )
     ]
 
@@ -281,8 +318,16 @@ def _covers(ctx: Context, bills: list[BillRecord], fee: Fee | None) -> list[str]
 
 
 def _confirm(
-    ctx: Context, code: str, sel: str, bills: list[BillRecord], fee: Fee | None
+    ctx: Context,
+    code: str,
+    sel: str,
+    bills: list[BillRecord],
+    fee: Fee | None,
+    *,
+    back: str | None = "",
 ) -> list[Reply]:
+    """The amount, what it covers and how to pay; ⬅ leads to `back` (by default the
+    choice of what to pay; None: there was nothing to choose, only 🏠)."""
     amount = sum(b.total for b in bills) + (fee.amount if fee else 0)
     head = (
         ctx.t("payments.confirm_title", amount=fmt.money(amount, ctx.lang), code=code)
@@ -290,14 +335,17 @@ def _confirm(
         else ctx.t("payments.confirm_title_fee", amount=fmt.money(amount, ctx.lang))
     )
     lines = [head, *_covers(ctx, bills, fee), ctx.t("payments.how")]
-    back = f"payments:{code}" if code != NO_CODE else "payments"
+    if back == "":
+        back = f"payments:{code}" if code != NO_CODE else "payments"
+    way = (Button(ctx.t("menu.back"), payload=back),) if back else ()
     return [
         Reply(
             text="\n".join(lines),
             buttons=(
                 (Button(ctx.t("payments.vietqr_button"), payload=f"pay:qr:{code}:{sel}"),),
                 (Button(ctx.t("payments.vnpay_button"), payload=f"pay:vnp:{code}:{sel}"),),
-                (Button(ctx.t("menu.back"), payload=back), home_button(ctx)),
+                *(rows(*_other_code(ctx)) if back is None else ()),
+                (*way, home_button(ctx)),
             ),
         )
     ]
@@ -307,6 +355,8 @@ async def _order(
     ctx: Context, method: str, code: str, bills: list[BillRecord], fee: Fee | None
 ) -> list[Reply]:
     service = ctx.services.payments
+    if service is None:  # a test's hand-built services: payments are not wired
+        raise LookupError("the payments service is not configured")
     try:
         order = await service.create_order(
             ctx.session,

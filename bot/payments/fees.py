@@ -81,9 +81,15 @@ async def set_fee(
             pay = Button(texts.get("payments.fee_pay_button", user.language), payload="payments")
             try:
                 delivery = await pusher.enqueue(
-                    session, user.id, [Reply(text=message, buttons=((pay,),))], author=actor, claim=True
+                    session,
+                    user.id,
+                    [Reply(text=message, buttons=((pay,),))],
+                    author=actor,
+                    claim=True,
                 )
             except PushError:
-                log.warning("fee of %s set; customer not told (channel %s is off)", code, user.channel)
+                log.warning(
+                    "fee of %s set; customer not told (channel %s is off)", code, user.channel
+                )
     log.info("fee of %s set to %s đ by %s", code, amount, actor)
     return await pusher.send_now([delivery]) if delivery is not None else False

@@ -103,7 +103,13 @@ class VnpaySandbox:
     """Plays VNPay for `config`'s merchant: the payment page, the IPN call to
     `ipn_url` and querydr. `clock` returns the aware current time."""
 
-    def __init__(self, config: VnpayConfig, *, ipn_url: str, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        config: VnpayConfig,
+        *,
+        ipn_url: str | Callable[[], str],
+        clock: Callable[[], datetime],
+    ) -> None:
         self.config = config
         self.ipn_url = ipn_url
         self.clock = clock
@@ -245,8 +251,10 @@ class VnpaySandbox:
     async def _call_ipn(self, query: str, txn_ref: str) -> str | None:
         # VNPay retries an unanswered IPN for a while; the sandbox calls once and keeps
         # the answer, and the merchant's reconciliation (querydr) covers the rest.
-        separator = "&" if "?" in self.ipn_url else "?"
-        url = yarl.URL(f"{self.ipn_url}{separator}{query}", encoded=True)
+        # A callable: the server's public address may be known only once it listens.
+        ipn_url = self.ipn_url() if callable(self.ipn_url) else self.ipn_url
+        separator = "&" if "?" in ipn_url else "?"
+        url = yarl.URL(f"{ipn_url}{separator}{query}", encoded=True)
         try:
             async with (
                 aiohttp.ClientSession(timeout=IPN_TIMEOUT) as session,

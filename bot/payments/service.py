@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import aiohttp
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from bot.core.clock import Clock
 from bot.payments import vietqr, vnpay
 from bot.payments.orders import create_order, effective_status, order_by_ref
 from bot.payments.settle import Arrival, Outcome, PaymentNotifier, Settler
-from bot.payments.web import OrderView
+from bot.payments.web import OrderStatus, OrderView
 from bot.settings import Settings
 from bot.store.backend import UtilityBackend
 from bot.store.db import Database
@@ -33,12 +34,12 @@ log = logging.getLogger(__name__)
 # What the IPN answers for each outcome (VNPay's codes): money recorded — paid, held for
 # staff or a failure noted — is "00"; VNPay then stops retrying.
 IPN_ANSWERS = {
-    "paid": vnpay.CONFIRMED,
-    "held": vnpay.CONFIRMED,
-    "failed": vnpay.CONFIRMED,
-    "duplicate": vnpay.ALREADY_CONFIRMED,
-    "not_found": vnpay.ORDER_NOT_FOUND,
-    "bad_amount": vnpay.INVALID_AMOUNT,
+    "paid": vnpay.IpnCode.CONFIRMED,
+    "held": vnpay.IpnCode.CONFIRMED,
+    "failed": vnpay.IpnCode.CONFIRMED,
+    "duplicate": vnpay.IpnCode.ALREADY_CONFIRMED,
+    "not_found": vnpay.IpnCode.ORDER_NOT_FOUND,
+    "bad_amount": vnpay.IpnCode.INVALID_AMOUNT,
 }
 
 
@@ -70,11 +71,17 @@ class PaymentService:
         self.backend = backend
         self.clock = clock
         self.settler = Settler(backend, notifier)
-        self.vnpay = vnpay.VnpayConfig(
-            tmn_code=settings.vnpay_tmn_code,
-            hash_secret=settings.vnpay_hash_secret.get_secret_value(),
-            pay_url=settings.effective_vnpay_url,
-            api_url=settings.effective_vnpay_api_url,
+
+    @property
+    def vnpay_config(self) -> vnpay.VnpayConfig:
+        """The merchant's VNPay codes and addresses (read each time: the sandbox's address
+        is the server's own, known once it listens)."""
+        s = self.settings
+        return vnpay.VnpayConfig(
+            tmn_code=s.vnpay_tmn_code,
+            hash_secret=s.vnpay_hash_secret.get_secret_value(),
+            pay_url=s.effective_vnpay_url,
+            api_url=s.effective_vnpay_api_url,
         )
 
     async def create_order(
@@ -118,7 +125,7 @@ class PaymentService:
         if order.customer_code:
             info += f" ma KH {order.customer_code}"
         return vnpay.payment_url(
-            self.vnpay,
+            self.vnpay_config,
             txn_ref=order.ref,
             amount=order.amount,
             order_info=info,
@@ -151,7 +158,7 @@ class PaymentService:
                 outcome = await self.settler.fail(
                     session, result.txn_ref, result.response_code, actor="vnpay", now=now
                 )
-        return IPN_ANSWERS[outcome.result]
+        return str(IPN_ANSWERS[outcome.result])
 
     async def order_view(self, txn_ref: str) -> OrderView | None:
         async with self.db.reading() as session:
@@ -162,7 +169,7 @@ class PaymentService:
                 txn_ref=order.ref,
                 amount=order.amount,
                 description=_description(order),
-                status=effective_status(order, self.clock.now()),
+                status=cast(OrderStatus, effective_status(order, self.clock.now())),
                 customer_code=order.customer_code,
             )
 
@@ -175,7 +182,7 @@ class PaymentService:
             raise LookupError(f"no VNPay order {txn_ref}")
         async with aiohttp.ClientSession() as http:
             answer = await vnpay.query(
-                self.vnpay,
+                self.vnpay_config,
                 http,
                 txn_ref=order.ref,
                 order_info=f"Kiem tra giao dich {order.ref}",
@@ -184,7 +191,7 @@ class PaymentService:
                 now=self.clock.now(),
             )
         outcome = None
-        if answer.succeeded:
+        if answer.succeeded and answer.amount is not None:
             outcome = await self.arrive(
                 Arrival(
                     ref=order.ref,

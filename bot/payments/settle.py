@@ -100,7 +100,9 @@ class Settler:
         settleable = SETTLEABLE if strict else (*SETTLEABLE, "failed")
         if order.status not in settleable:
             if strict:  # a replayed IPN (or one after a failure for the same order)
-                log.info("payment %s: %s again; already %s", order.ref, arrival.source, order.status)
+                log.info(
+                    "payment %s: %s again; already %s", order.ref, arrival.source, order.status
+                )
                 return Outcome("duplicate", order.id)
             return await self._hold(session, order, arrival, "already_paid", keep_status=True)
         if arrival.amount != order.amount:

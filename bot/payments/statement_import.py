@@ -152,7 +152,9 @@ async def _order_refs(session: AsyncSession, refs: Sequence[str]) -> set[str]:
     return found
 
 
-def _line(row: StatementRow, outcome: str, order_id: int | None, now: datetime) -> dict[str, object]:
+def _line(
+    row: StatementRow, outcome: str, order_id: int | None, now: datetime
+) -> dict[str, object]:
     return {
         "key": row.key,
         "booked_on": row.booked_on,

@@ -55,7 +55,7 @@ class OrderView:
     amount: int  # VND
     description: str  # Vietnamese, e.g. "Hóa đơn tiền điện tháng 11/2026"
     status: OrderStatus
-    customer_code: str
+    customer_code: str | None  # None for a fee of a request made before any code
 
 
 class PaymentGateway(Protocol):

@@ -474,7 +474,6 @@ class SqlUtilityBackend:
             )
             return list(ids)
 
-
     async def bills_by_id(self, ids: Sequence[int]) -> list[BillRecord]:
         if not ids:
             return []
@@ -514,6 +513,7 @@ class SqlUtilityBackend:
             .values(status="paid", paid_at=paid_at, paid_channel=channel)
         )
         return True
+
 
 def _batches(codes: Sequence[str]) -> list[list[str]]:
     """The codes, each once, in IN lists of a reasonable size."""
