@@ -195,18 +195,16 @@ async def _what_to_pay(ctx: Context, code: str, fees: list[Fee]) -> list[Reply]:
 async def _nothing_open(ctx: Context, code: str) -> list[Reply]:
     """Nothing to pay for this code; the customer's other codes that owe, one tap away."""
     text = ctx.t("payments.nothing_open", code=code)
-    owing = []
+    owing, lines = [], []
     for other in ctx.user.customer_codes:
         if other != code and (bills := await ctx.services.backend.unpaid_bills(other)):
             amount = fmt.money(sum(b.total for b in bills), ctx.lang)
+            lines.append(ctx.t("payments.other_owes_line", code=other, amount=amount))
             owing.append(
-                Button(
-                    ctx.t("payments.other_owes_button", code=other, amount=amount),
-                    payload=f"payments:{other}",
-                )
+                Button(ctx.t("payments.other_owes_button", code=other), payload=f"payments:{other}")
             )
     if owing:
-        text += "\n" + ctx.t("payments.other_owes")
+        text = "\n".join([text, ctx.t("payments.other_owes"), *lines])
     info = Button(ctx.t("lookups.payment_info"), payload=f"lk_pay:{code}")
     return [
         Reply(

@@ -104,7 +104,8 @@ async def test_duc_pays_by_vietqr_matched_from_the_bank_statement(rig: Rig) -> N
     # His default home owes nothing; the other one does, one tap away.
     assert duc.text.startswith("✅ Mã PQ02000012345 không còn hóa đơn nào cần thanh toán.")
     assert "Mã khác của Quý khách còn nợ:" in duc.text
-    await duc.press(next(t for t in duc.button_titles if t.startswith("💳 PQ02000012346")))
+    assert "• PQ02000012346: " in duc.text
+    await duc.press("💳 PQ02000012346")
     assert duc.text.startswith("Thanh toán")
     amount = int(duc.text.split("Thanh toán ")[1].split(" đ")[0].replace(".", ""))
     await duc.press("🏦 Chuyển khoản VietQR")
