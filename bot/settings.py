@@ -49,7 +49,6 @@ class Settings(BaseSettings):
     demo_seed: bool = True
     default_language: Literal["vi", "en"] = "vi"
     hotline: str = "1900 1909"
-    portal_url: str = "https://cskh.cpc.vn"
     media_link_ttl: int = Field(default=86_400, ge=60)
     webchat_origins_csv: str = Field(default="", validation_alias="CSKH_WEBCHAT_ORIGINS")
     webchat_per_minute: int = Field(default=20, ge=1)

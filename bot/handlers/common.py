@@ -1,4 +1,4 @@
-"""Pieces every handler uses: the main menu, the way-back row, interim answers."""
+"""Pieces every handler uses: the main menu, the way-back row, a question."""
 
 from __future__ import annotations
 
@@ -44,19 +44,6 @@ def main_menu(ctx: Context, text: str | None = None) -> Reply:
     """The main menu under `text` (by default a short "what can I help with")."""
     ctx.state.screen = "main"
     return Reply(text=text or ctx.t("menu.title"), buttons=main_menu_buttons(ctx))
-
-
-def interim(ctx: Context, feature: str) -> list[Reply]:
-    """An honest answer for a feature that is not in the chat yet: what the customer
-    can do instead, a link to the utility's portal, and the way home."""
-    ctx.state.screen = feature
-    portal = Button(ctx.t("menu.portal"), url=ctx.settings.portal_url)
-    return [
-        Reply(
-            text=ctx.t(f"interim.{feature}", hotline=ctx.settings.hotline),
-            buttons=((portal,), (home_button(ctx),)),
-        )
-    ]
 
 
 def ask(ctx: Context, step: str, text: str, *buttons: Button, **extra: object) -> list[Reply]:

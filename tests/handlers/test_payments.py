@@ -214,3 +214,145 @@ async def test_twenty_identical_ipns_at_once_pay_the_bill_once(rig: Rig) -> None
         )
     assert paid_events == 1
     assert await unpaid_totals(rig.runtime, "PC05CC0123456") == []
+
+
+async def ipn(rig: Rig, **changes: str) -> tuple[dict[str, str], str]:
+    """A VNPay IPN for the newest order, signed with the merchant's secret, with
+    `changes` applied before signing; (the parameters, the query string)."""
+    from bot.payments import vnpay
+
+    order = (await orders(rig.runtime))[-1]
+    config = rig.runtime.engine.services.payments.vnpay_config
+    params = {
+        "vnp_Amount": str(order.amount * 100),
+        "vnp_BankCode": "NCB",
+        "vnp_OrderInfo": "x",
+        "vnp_PayDate": "20261126150500",
+        "vnp_ResponseCode": "00",
+        "vnp_TmnCode": config.tmn_code,
+        "vnp_TransactionNo": "14000002",
+        "vnp_TransactionStatus": "00",
+        "vnp_TxnRef": order.ref,
+        **changes,
+    }
+    return params, vnpay.signed_query(params, config.hash_secret)
+
+
+async def test_a_tampered_or_wrong_ipn_changes_nothing_and_gets_its_code(rig: Rig) -> None:
+    an = await logged_in(rig, AN, "an-tamper")
+    await an.say("/pay")
+    await an.press("💳 Thẻ/ngân hàng (VNPay)")
+    order = (await orders(rig.runtime))[-1]
+    _, good = await ipn(rig)
+    # The amount changed after signing: the signature no longer holds.
+    forged = good.replace(f"vnp_Amount={order.amount * 100}", f"vnp_Amount={100 * 100}")
+    assert (await rig.server.get(f"/payments/vnpay/ipn?{forged}"))[1]["RspCode"] == "97"
+    # Signed, but for another amount or an order we never made.
+    _, cheaper = await ipn(rig, vnp_Amount=str((order.amount - 1000) * 100))
+    assert (await rig.server.get(f"/payments/vnpay/ipn?{cheaper}"))[1]["RspCode"] == "04"
+    _, unknown = await ipn(rig, vnp_TxnRef="TT00000000X")
+    assert (await rig.server.get(f"/payments/vnpay/ipn?{unknown}"))[1]["RspCode"] == "01"
+    assert (await orders(rig.runtime))[-1].status == "pending"
+    assert len(await unpaid_totals(rig.runtime, "PC05CC0123456")) == 1
+    # The real one pays; the same again is "already confirmed".
+    assert (await rig.server.get(f"/payments/vnpay/ipn?{good}"))[1]["RspCode"] == "00"
+    assert (await rig.server.get(f"/payments/vnpay/ipn?{good}"))[1]["RspCode"] == "02"
+    assert await unpaid_totals(rig.runtime, "PC05CC0123456") == []
+
+
+async def test_a_payment_withdraws_the_reminders_still_waiting(rig: Rig) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from bot.notify import outbox
+    from bot.store.models import Bill, ChatUser, Customer, Delivery
+
+    an = await logged_in(rig, AN, "an-reminder")
+    async with rig.runtime.db.transaction() as session:
+        bill_id = await session.scalar(
+            select(Bill.id)
+            .join(Customer)
+            .where(Customer.code == "PC05CC0123456", Bill.status == "unpaid")
+        )
+        user = await session.scalar(
+            select(ChatUser).where(ChatUser.platform_user_id == "an-reminder")
+        )
+        notice = await outbox.notice_for(
+            session, f"bill:{bill_id}:debt", kind="bill_debt", category="bill"
+        )
+        later = rig.clock.now() + timedelta(hours=12)  # waiting for the end of quiet hours
+        from bot.core.messages import Reply
+
+        await outbox.enqueue(
+            session,
+            notice,
+            [outbox.Addressee(user, [Reply(text="⚠️ quá hạn")], "PC05CC0123456")],
+            now=rig.clock.now(),
+            not_before=later,
+        )
+    await an.say("/pay")
+    await an.press("💳 Thẻ/ngân hàng (VNPay)")
+    await pay_in_sandbox(link_of(an))
+    async with rig.runtime.db.reading() as session:
+        row = await session.scalar(select(Delivery).where(Delivery.notice_id == notice.id))
+    assert (row.status, row.error) == ("skipped", "bill paid")
+
+
+async def test_an_approved_requests_fee_is_paid_in_the_chat(rig: Rig) -> None:
+    from sqlalchemy import select
+
+    from bot.payments.fees import set_fee
+    from bot.store.models import ChatUser, ServiceRequest
+
+    an = await logged_in(rig, AN, "an-fee")
+    async with rig.runtime.db.transaction() as session:
+        user = await session.scalar(select(ChatUser).where(ChatUser.platform_user_id == "an-fee"))
+        session.add(
+            ServiceRequest(
+                code="YC-2026-009001",
+                chat_user_id=user.id,
+                customer_code=None,
+                type="svc_new_household",
+                status="in_progress",
+                created_at=rig.clock.now(),
+                updated_at=rig.clock.now(),
+            )
+        )
+    services = rig.runtime.engine.services
+    told = await set_fee(
+        rig.runtime.db,
+        rig.runtime.pusher,
+        rig.runtime.texts,
+        services.clock,
+        "YC-2026-009001",
+        2_500_000,
+        actor="staff:test",
+    )
+    assert told
+    assert "phí cần thanh toán là 2.500.000 đ" in await pushed(an, "YC-2026-009001")
+    await an.press("💳 Thanh toán phí")
+    assert "Phí YC-2026-009001" in an.button_titles
+    await an.press("Phí YC-2026-009001")
+    assert an.text.startswith("Thanh toán 2.500.000 đ:")
+    await an.press("💳 Thẻ/ngân hàng (VNPay)")
+    _, page = await pay_in_sandbox(link_of(an))
+    assert "Thanh toán thành công" in page
+    assert "• Phí dịch vụ, yêu cầu YC-2026-009001" in await pushed(an, "Đã nhận thanh toán")
+    async with rig.runtime.db.reading() as session:
+        request = await session.scalar(
+            select(ServiceRequest).where(ServiceRequest.code == "YC-2026-009001")
+        )
+    assert request.fee_paid_at is not None
+    await an.say("/pay")
+    assert "Phí YC-2026-009001" not in an.button_titles
+
+
+async def test_paying_in_english(rig: Rig) -> None:
+    an = await logged_in(rig, AN, "an-english")
+    await an.say("English please")
+    await an.say("I want to pay my bill")
+    assert an.text.startswith("Pay 320,652 VND for customer code PC05CC0123456:"), an.text
+    assert an.button_titles[:2] == ["🏦 VietQR bank transfer", "💳 Card or bank (VNPay)"]
+    await an.press("🏦 VietQR bank transfer")
+    assert "Scan the QR code with any banking app to transfer 320,652 VND." in an.text

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.__main__ import _parser
-from bot.core.texts import Texts
 from bot.notify.limits import RateLimiter
 from bot.notify.worker import DeliveryWorker, WorkerOptions
 from bot.store.models import ChatUser, Delivery, Media, Notice, RestMessage
@@ -265,10 +264,11 @@ async def test_a_bill_notice_past_its_due_date_says_it_is_overdue_and_has_its_pa
     assert pay == ("💳 Thanh toán", "payments:PC05CC0123456")
     assert reply[0] == "💬 Phản hồi"
 
-    # The button is live: it opens Thanh toán (what it offers until online payment lands).
+    # The button is live: it opens Thanh toán for that code, the amount and how to pay.
     assert isinstance(telegram, TelegramDriver)
     await telegram._post(tu.callback(990_001, telegram.chat_id, pay[1]))
-    assert telegram.text == Texts.load().get("interim.payments")
+    assert telegram.text.startswith("Thanh toán 320.652 đ cho mã PC05CC0123456:")
+    assert "💳 Thẻ/ngân hàng (VNPay)" in telegram.button_titles
 
 
 async def test_a_campaign_from_create_to_done_with_its_progress(
