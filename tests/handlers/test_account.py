@@ -209,12 +209,12 @@ async def test_the_pin_is_asked_after_15_idle_minutes_and_then_resumes(rig: Ligh
     await set_pin(an)
     await an.press("🏠 Menu")
     await an.press("💳 Thanh toán")  # just unlocked: no question
-    assert an.text.startswith("Thanh toán tiền điện trong khung chat sắp có")
+    assert an.text == "Quý khách thanh toán cho mã khách hàng nào?"
     rig.clock.advance(minutes=10)
     await an.say("menu")  # activity keeps it unlocked
     rig.clock.advance(minutes=10)
     await an.press("💳 Thanh toán")
-    assert an.text.startswith("Thanh toán tiền điện")
+    assert an.text == "Quý khách thanh toán cho mã khách hàng nào?"
     rig.clock.advance(minutes=16)
     await an.press("🏠 Menu")
     await an.press("💳 Thanh toán")
@@ -222,7 +222,7 @@ async def test_the_pin_is_asked_after_15_idle_minutes_and_then_resumes(rig: Ligh
     await an.say("1111")
     assert an.text == "Mật khẩu chưa đúng. Quý khách còn 4 lần thử."
     await an.say("2580")
-    assert an.text.startswith("Thanh toán tiền điện")  # resumed
+    assert an.text == "Quý khách thanh toán cho mã khách hàng nào?"  # resumed
     assert "2580" not in await rig.transcript_texts()
 
 

@@ -182,7 +182,7 @@ async def test_a_locked_feature_continues_after_login(rig: LightRig) -> None:
     await driver.say("An@2026cskh")
     assert_activated_as_an(driver)
     await driver.press("⭐ PC05CC0123456 — Nguyễn Văn An")  # the default, asked once
-    assert "Thanh toán tiền điện trong khung chat sắp có" in driver.text  # resumed
+    assert "Thanh toán 320.652 đ cho mã PC05CC0123456:" in driver.text  # resumed
 
 
 async def test_forgot_password_resets_through_an_sms_code(rig: LightRig) -> None:
