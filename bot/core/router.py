@@ -9,7 +9,8 @@ Order (ARCHITECTURE.md, "per-update flow"):
 2b. urgent text (a danger to life: fallen wire, fire, shock) before anything else reads it;
 2c. a reply to an earlier bot message (Telegram) that may answer a notice (`on_answer`);
 3. an answer to the open question (its step), whatever it carries;
-4. a typed title of a button the bot just showed ("tra cuu" for "🔎 Tra cứu");
+4. a typed title of a button the bot just showed ("tra cuu" for "🔎 Tra cứu"), or a
+   few words naming only one of them ("vnpay" for "💳 Thẻ/ngân hàng (VNPay)");
 5. a photo, a document, a location or a contact nobody asked for (or content the
    bot cannot take, such as a sticker); a photo may answer a notice (`on_answer`);
 6. free text: the fallback (the language model, bot/handlers/freetext.py).
@@ -237,6 +238,8 @@ class Router:
         shown = ctx.state.shown_buttons
         if folded and folded in shown:
             return self._by_payload(shown[folded])
+        if (payload := _named_button(folded, shown)) is not None:
+            return self._by_payload(payload)
         if incoming.photos and answer:
             return Route(answer)
         if incoming.photos and self._photo:
@@ -278,6 +281,27 @@ class Router:
         if handler is None:
             raise LookupError(f"the router has no {what} handler")
         return handler
+
+
+# A few words typed that name one button on screen by part of its title ("vnpay" for
+# "💳 Thẻ/ngân hàng (VNPay)", "tat ca" for "💰 Tất cả: 717.230 đ"): that button.
+NAMING_MAX_WORDS = 3
+NAMING_MIN_CHARS = 3
+
+
+def _named_button(folded: str, shown: dict[str, str]) -> str | None:
+    """The payload of the only shown button whose folded title holds `folded` as whole
+    words; None when none or several do, or when `folded` is long (a sentence goes to
+    the language model) or has no letter (a number is no name)."""
+    if (
+        len(folded) < NAMING_MIN_CHARS
+        or len(folded.split()) > NAMING_MAX_WORDS
+        or not any(c.isalpha() for c in folded)
+    ):
+        return None
+    words = f" {folded} "
+    named = {payload for title, payload in shown.items() if words in f" {title} "}
+    return named.pop() if len(named) == 1 else None
 
 
 def _only(current: Handler | None, handler: Handler, what: str) -> Handler:

@@ -356,3 +356,32 @@ async def test_paying_in_english(rig: Rig) -> None:
     assert an.button_titles[:2] == ["🏦 VietQR bank transfer", "💳 Card or bank (VNPay)"]
     await an.press("🏦 VietQR bank transfer")
     assert "Scan the QR code with any banking app to transfer 320,652 VND." in an.text
+
+
+async def test_an_ipn_after_the_link_expired_still_pays_an_open_bill(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The money was taken: a late IPN pays the bill when it is still open (the link's
+    15 minutes only stop a new payment page), and no secret reaches a log line."""
+    caplog.set_level("DEBUG")
+    an = await logged_in(rig, AN, "an-late")
+    await an.say("/pay")
+    await an.press("💳 Thẻ/ngân hàng (VNPay)")
+    rig.clock.advance(minutes=20)
+    _, query = await ipn(rig)
+    assert (await rig.server.get(f"/payments/vnpay/ipn?{query}"))[1]["RspCode"] == "00"
+    assert await unpaid_totals(rig.runtime, "PC05CC0123456") == []
+    secret = rig.runtime.settings.vnpay_hash_secret.get_secret_value()
+    assert secret not in caplog.text
+    assert "paid: 320652 đ by vnpay" in caplog.text  # the ledger's amount, logged
+
+
+async def test_typing_instead_of_tapping_pays_the_same_way(rig: Rig) -> None:
+    """ "tat ca" names the "💰 Tất cả" button, "vnpay" the VNPay one: a few words that name
+    only one button on screen press it."""
+    binh = await logged_in(rig, BINH, "binh-typed")
+    await binh.say("thanh toan")
+    await binh.say("tat ca")
+    assert binh.text.startswith("Thanh toán ") and binh.text.count("• Tiền điện") == 2
+    await binh.say("vnpay")
+    assert "Liên kết có hiệu lực 15 phút" in binh.text
