@@ -71,8 +71,11 @@ async def payments(ctx: Context) -> list[Reply]:
         return await _what_to_pay(ctx, codes[0], fees)
     if wanted != "OTHER" and ctx.user.default_customer_code in codes:
         return await _what_to_pay(ctx, str(ctx.user.default_customer_code), fees)
-    if not codes:
+    if not codes and fees:
         return _fees_only(ctx, fees)
+    if not codes:  # activated, but every code was removed since
+        add = Button(ctx.t("account.add_code"), payload="add_code")
+        return [Reply(text=ctx.t("account.activated_none"), buttons=((add,), (home_button(ctx),)))]
     return await _choose_code(ctx, fees)
 
 
@@ -281,13 +284,21 @@ async def _several(ctx: Context, code: str, mask_text: str) -> list[Reply]:
             )
         )
     picked = [bill for index, bill in enumerate(bills) if mask >> index & 1]
+    if len(picked) == len(bills):  # every one: "all the debt", however many
+        picked, sel = bills, f"a{_b36(sum(b.total for b in bills))}"
+    else:  # as many ids as a payload holds (64 bytes: eight or so bills)
+        ids: list[str] = []
+        for bill in picked:
+            if len(f"pay:s:{code}:b{'.'.join([*ids, _b36(bill.id or 0)])}") > 64:
+                break
+            ids.append(_b36(bill.id or 0))
+        picked, sel = picked[: len(ids)], "b" + ".".join(ids)
     if picked:
-        sel = "b" + ".".join(_b36(bill.id or 0) for bill in picked)
         total = fmt.money(sum(b.total for b in picked), ctx.lang)
         buttons.append(
             Button(
                 ctx.t("payments.continue_button", count=len(picked), amount=total),
-                payload=f"pay:s:{code}:{sel}"[:64],
+                payload=f"pay:s:{code}:{sel}",
             )
         )
     return [

@@ -385,3 +385,37 @@ async def test_typing_instead_of_tapping_pays_the_same_way(rig: Rig) -> None:
     assert binh.text.startswith("Thanh toán ") and binh.text.count("• Tiền điện") == 2
     await binh.say("vnpay")
     assert "Liên kết có hiệu lực 15 phút" in binh.text
+
+
+async def test_binh_ticks_two_of_three_bills_and_pays_those(rig: Rig) -> None:
+    from sqlalchemy import select, update
+
+    from bot.store.models import Bill, Customer
+
+    async with rig.runtime.db.transaction() as session:  # a third bill owed, an older one
+        oldest_paid = await session.scalar(
+            select(Bill.id)
+            .join(Customer)
+            .where(Customer.code == "PC03BB0045678", Bill.status == "paid")
+            .order_by(Bill.period_end.desc())
+        )
+        await session.execute(
+            update(Bill).where(Bill.id == oldest_paid).values(status="unpaid", paid_at=None)
+        )
+    owed = await unpaid_totals(rig.runtime, "PC03BB0045678")
+    assert len(owed) == 3
+    binh = await logged_in(rig, BINH, "binh-several")
+    await binh.say("/pay")
+    await binh.press("☑️ Chọn nhiều kỳ")
+    ticks = [t for t in binh.button_titles if t.startswith("⬜")]
+    assert len(ticks) == 3
+    await binh.press(ticks[0])
+    await binh.press(ticks[1].replace("⬜", "⬜"))
+    chosen = f"{owed[0] + owed[1]:,} đ".replace(",", ".")
+    assert "▶ Tiếp tục (2 kỳ)" in binh.button_titles
+    await binh.press("▶ Tiếp tục (2 kỳ)")
+    assert binh.text.startswith(f"Thanh toán {chosen} cho mã PC03BB0045678:")
+    assert binh.text.count("• Tiền điện") == 2
+    await binh.press("💳 Thẻ/ngân hàng (VNPay)")
+    await pay_in_sandbox(link_of(binh))
+    assert await unpaid_totals(rig.runtime, "PC03BB0045678") == [owed[2]]
