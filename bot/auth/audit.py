@@ -53,6 +53,8 @@ STAFF_EVENTS = frozenset(
         "canned_deleted",
         "request_status",
         "request_assigned",
+        "request_fee_set",
+        "payment_resolved",
         "inbox_answered",
         "outage_published",
         "outage_updated",

@@ -65,6 +65,7 @@ NAVIGATION: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/console/requests", "Yêu cầu dịch vụ", SUPPORT),
     ("/console/outages", "Lịch ngừng cấp điện", OPERATIONS),
     ("/console/broadcasts", "Thông báo quảng bá", MARKETING),
+    ("/console/payments/held", "Thanh toán giữ lại", LEADS),
     ("/console/dashboard", "Tổng quan", LEADS),
     ("/console/canned", "Câu trả lời mẫu", LEADS),
     ("/console/security", "Sự kiện bảo mật", LEADS),

@@ -21,6 +21,7 @@ from bot.console.base import Console, console_of, redirect, staff_of
 from bot.core import fmt
 from bot.dialogs.forms import default_forms
 from bot.dialogs.lifecycle import change_status
+from bot.payments.fees import FEE_STATUSES
 from bot.store import requests as store
 from bot.store.models import ChatUser, Conversation, ManagingUnit, ServiceRequest
 from bot.store.places import province_name
@@ -383,7 +384,7 @@ async def read_detail(console: Console, code: str) -> Detail | None:
     )
 
 
-async def _page(
+async def request_view(
     request: web.Request,
     *,
     error: str | None = None,
@@ -391,7 +392,7 @@ async def _page(
     status: int = 200,
     typed: dict[str, str] | None = None,
 ) -> web.StreamResponse:
-    """The request's page; `typed`: what the staff member wrote in the status form."""
+    """The request's page; `typed`: what the staff member wrote in its forms."""
     console = console_of(request)
     code = request.match_info["code"].strip().upper()[:20]
     detail = await read_detail(console, code) if REQUEST_CODE.fullmatch(code) else None
@@ -409,6 +410,7 @@ async def _page(
         status=status,
         d=detail,
         statuses=STATUS_LABELS,
+        fee_statuses=FEE_STATUSES,
         typed=typed or {},
         error=error,
         notice=notice,
@@ -421,12 +423,15 @@ NOTICES = {
     "told": "Đã đổi trạng thái và báo cho khách hàng.",
     "untold": "Đã đổi trạng thái, nhưng chưa báo được cho khách hàng (kênh của khách không "
     "hoạt động hoặc khách đã chặn bot). Hãy gọi điện cho khách hàng.",
+    "fee_told": "Đã đặt phí dịch vụ và báo cho khách hàng; khách thanh toán ngay trong khung chat.",
+    "fee_untold": "Đã đặt phí dịch vụ, nhưng chưa báo được cho khách hàng (kênh của khách không "
+    "hoạt động hoặc khách đã chặn bot). Khách vẫn thấy phí ở mục 💳 Thanh toán.",
 }
 
 
 @pages.get("/console/requests/{code}", SUPPORT)
 async def request_page(request: web.Request) -> web.StreamResponse:
-    return await _page(request, notice=NOTICES.get(request.query.get("ok", "")))
+    return await request_view(request, notice=NOTICES.get(request.query.get("ok", "")))
 
 
 @pages.post("/console/requests/{code}/assign", SUPPORT)
@@ -439,7 +444,9 @@ async def assign(request: web.Request) -> web.StreamResponse:
     async with console.services.db.reading() as session:
         agents = {account.username for account in (await read_choices(session)).staff}
     if target is not None and target not in agents:
-        return await _page(request, error="Hãy chọn một nhân viên trong danh sách.", status=400)
+        return await request_view(
+            request, error="Hãy chọn một nhân viên trong danh sách.", status=400
+        )
     async with console.services.db.transaction() as session:
         found = await store.get_request(session, request.match_info["code"][:20])
         if found is not None:
@@ -453,7 +460,7 @@ async def assign(request: web.Request) -> web.StreamResponse:
                 to=target,
             )
     if found is None:
-        return await _page(request)  # the page that says there is no such request
+        return await request_view(request)  # the page that says there is no such request
     code = found.code
     return redirect(f"/console/requests/{code}?ok={'assigned' if target else 'unassigned'}")
 
@@ -484,14 +491,14 @@ async def set_status(request: web.Request) -> web.StreamResponse:
     note = str(form.get("note", "")).strip()
     typed = {"status": status, "note": note}
     if len(note) > NOTE_MAX:
-        return await _page(
+        return await request_view(
             request, error=f"Ghi chú tối đa {NOTE_MAX} ký tự.", status=400, typed=typed
         )
     code = request.match_info["code"].strip().upper()[:20]
     async with services.db.reading() as session:
         found = await store.get_request(session, code)
     if found is None:
-        return await _page(request)
+        return await request_view(request)
 
     def audit(session: AsyncSession, changed: ServiceRequest) -> None:
         record_staff(
@@ -517,7 +524,7 @@ async def set_status(request: web.Request) -> web.StreamResponse:
             also=audit,
         )
     except store.RequestError as error:
-        return await _page(
+        return await request_view(
             request, error=_refusal(error, status, found.status), status=400, typed=typed
         )
     return redirect(f"/console/requests/{code}?ok={'told' if told else 'untold'}")

@@ -69,6 +69,8 @@ STAFF_EVENT_LABELS = {
     "canned_deleted": "Xóa câu trả lời mẫu",
     "request_status": "Đổi trạng thái yêu cầu dịch vụ",
     "request_assigned": "Phân công yêu cầu dịch vụ",
+    "request_fee_set": "Đặt phí yêu cầu dịch vụ",
+    "payment_resolved": "Xử lý thanh toán giữ lại",
     "inbox_answered": "Trả lời phản hồi thông báo",
     "outage_published": "Đăng lịch ngừng cấp điện",
     "outage_updated": "Sửa lịch ngừng cấp điện",

@@ -22,7 +22,9 @@ from bot.console import (
     conversations,
     dashboard,
     outages,
+    payments,
     queue,
+    request_fee,
     requests,
     security,
 )
@@ -63,10 +65,12 @@ def page_modules() -> Iterable[Pages]:
         queue.pages,
         canned.pages,
         requests.pages,
+        request_fee.pages,
         outages.pages,
         broadcasts.pages,
         dashboard.pages,
         security.pages,
+        payments.pages,
     )
 
 

@@ -121,5 +121,10 @@
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); replyText.form.requestSubmit(); }
     });
   }
+  // A form with data-confirm (money applied to an order) asks once before it posts.
+  document.addEventListener("submit", function (event) {
+    const question = event.target.dataset && event.target.dataset.confirm;
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
   window.cskhConsole = { csrf: csrf };
 })();
