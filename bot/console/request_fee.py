@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.auth.audit import record_staff
 from bot.console.access import SUPPORT, Pages
@@ -60,23 +61,30 @@ async def set_request_fee(request: web.Request) -> web.StreamResponse:
     if amount is None:
         return await request_view(request, error=ASK_AMOUNT, status=400, typed=typed)
     actor = f"staff:{staff.username}"[:60]
+
+    def audit(session: AsyncSession, changed: ServiceRequest) -> None:
+        record_staff(
+            session,
+            "request_fee_set",
+            staff.username,
+            subject=changed.code,
+            chat_user_id=changed.chat_user_id,
+            amount=amount,
+        )
+
     try:
         told = await set_fee(
-            services.db, services.pusher, services.texts, services.clock, code, amount, actor=actor
+            services.db,
+            services.pusher,
+            services.texts,
+            services.clock,
+            code,
+            amount,
+            actor=actor,
+            also=audit,
         )
     except FeeError:
         async with services.db.reading() as session:
             current = await store.get_request(session, code)
         return await request_view(request, error=_refusal(current, amount), status=400, typed=typed)
-    # set_fee commits in a transaction of its own (it takes no hook for ours): the audit
-    # line follows it.
-    async with services.db.transaction() as session:
-        record_staff(
-            session,
-            "request_fee_set",
-            staff.username,
-            subject=found.code,
-            chat_user_id=found.chat_user_id,
-            amount=amount,
-        )
     return redirect(f"/console/requests/{found.code}?ok={'fee_told' if told else 'fee_untold'}")

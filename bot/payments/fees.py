@@ -4,8 +4,10 @@ connection's), the customer is told and can pay it in the chat (💳 Thanh toán
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import fmt
 from bot.core.clock import Clock
@@ -35,8 +37,11 @@ async def set_fee(
     amount: int,
     *,
     actor: str,
+    also: Callable[[AsyncSession, ServiceRequest], None] | None = None,
 ) -> bool:
     """Set the fee of request `code` and tell the customer; whether they were told.
+    `also` adds what the caller keeps with the change (the console's audit record) to
+    the same transaction, so both are kept or neither.
 
     Raises:
         FeeError: see the class.
@@ -69,6 +74,8 @@ async def set_fee(
                 created_at=now,
             )
         )
+        if also is not None:
+            also(session, request)
         user = await session.get(ChatUser, request.chat_user_id) if request.chat_user_id else None
         delivery = None
         if user is not None:
