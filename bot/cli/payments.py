@@ -21,19 +21,19 @@ def register(commands: Any) -> None:
     sub = payments.add_subparsers(title="payments commands")
     held = sub.add_parser("held", help="money received that staff must decide on")
     held.add_argument("--all", action="store_true", help="resolved ones too")
-    held.set_defaults(run=_held)
+    held.set_defaults(run=_held, clock=None)
     resolve = sub.add_parser("resolve", help="apply held money, or note its refund")
     resolve.add_argument("id", type=int)
     how = resolve.add_mutually_exclusive_group(required=True)
     how.add_argument("--apply", action="store_true", help="pay what its order covers")
     how.add_argument("--refund-note", metavar="TEXT", help="how the money went back")
-    resolve.set_defaults(run=_resolve)
+    resolve.set_defaults(run=_resolve, clock=None)
     imported = sub.add_parser("import", help="match a bank statement (CSV) to VietQR orders")
     imported.add_argument("file", type=Path)
-    imported.set_defaults(run=_import)
+    imported.set_defaults(run=_import, clock=None)
     query = sub.add_parser("query", help="ask VNPay about an order whose IPN never came")
     query.add_argument("txn_ref")
-    query.set_defaults(run=_query)
+    query.set_defaults(run=_query, clock=None)
 
 
 def register_fee(requests_sub: Any) -> None:
@@ -43,13 +43,17 @@ def register_fee(requests_sub: Any) -> None:
     )
     fee.add_argument("code", help="e.g. YC-2026-000123")
     fee.add_argument("amount", type=int, help="in đồng, e.g. 2500000")
-    fee.set_defaults(run=_set_fee)
+    fee.set_defaults(run=_set_fee, clock=None)
 
 
-async def _with_runtime(settings: Settings, work: Any, *, sending: bool = False) -> Any:
+async def _with_runtime(
+    settings: Settings, work: Any, *, sending: bool = False, clock: Any = None
+) -> Any:
+    """Run `work(runtime)`; `clock`: a test's (the commands' `clock` default is None,
+    the wall clock, as `cskh notify`'s)."""
     from bot.app import build_runtime, open_for_sending
 
-    runtime = await build_runtime(settings, prepare=False, understand=False)
+    runtime = await build_runtime(settings, prepare=False, understand=False, clock=clock)
     try:
         if sending:
             await open_for_sending(runtime)
@@ -72,7 +76,7 @@ def _held(settings: Settings, args: argparse.Namespace) -> int:
                 query = query.where(HeldPayment.status == "held")
             return list((await session.execute(query.order_by(HeldPayment.id))).all())
 
-    rows = asyncio.run(_with_runtime(settings, work))
+    rows = asyncio.run(_with_runtime(settings, work, clock=args.clock))
     if not rows:
         print("no held payments" if not args.all else "no payments were ever held")
         return 0
@@ -83,7 +87,8 @@ def _held(settings: Settings, args: argparse.Namespace) -> int:
             else "no order"
         )
         print(
-            f"#{held.id}  {local_minute(held.created_at)}  {held.amount:,} đ  {held.source}  "
+            f"#{held.id}  {local_minute(held.created_at.isoformat())}  {held.amount:,} đ  "
+            f"{held.source}  "
             f"{held.reason}  {what}  {held.status}"
             + (f"  — {printable(held.description)}" if held.description else "")
             + (f"  [{printable(held.note)}]" if held.note else "")
@@ -109,7 +114,7 @@ def _resolve(settings: Settings, args: argparse.Namespace) -> int:
             return str(held.status)
 
     try:
-        status = asyncio.run(_with_runtime(settings, work))
+        status = asyncio.run(_with_runtime(settings, work, clock=args.clock))
     except ResolveError as error:
         print(f"cskh: {error}", file=sys.stderr)
         return 2
@@ -137,7 +142,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
         )
 
     try:
-        report = asyncio.run(_with_runtime(settings, work))
+        report = asyncio.run(_with_runtime(settings, work, clock=args.clock))
     except ValueError as error:
         print(f"cskh: {args.file}: {error}", file=sys.stderr)
         return 2
@@ -160,7 +165,7 @@ def _query(settings: Settings, args: argparse.Namespace) -> int:
         return await runtime.engine.services.payments.query(args.txn_ref)
 
     try:
-        answer, outcome = asyncio.run(_with_runtime(settings, work))
+        answer, outcome = asyncio.run(_with_runtime(settings, work, clock=args.clock))
     except LookupError as error:
         print(f"cskh: {error}", file=sys.stderr)
         return 2
@@ -189,7 +194,7 @@ def _set_fee(settings: Settings, args: argparse.Namespace) -> int:
         )
 
     try:
-        told = asyncio.run(_with_runtime(settings, work, sending=True))
+        told = asyncio.run(_with_runtime(settings, work, sending=True, clock=args.clock))
     except FeeError as error:
         print(f"cskh: {error}", file=sys.stderr)
         return 2
