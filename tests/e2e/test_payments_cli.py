@@ -45,6 +45,7 @@ async def cskh(rig: LightRig, *argv: str) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as stop:
         return int(stop.code or 0)
+    args.clock = rig.clock  # the bot's time, as `cskh notify` takes it in tests
     return int(await asyncio.to_thread(args.run, rig.runtime.settings, args))
 
 
@@ -143,7 +144,7 @@ async def test_held_lists_the_money_held_for_staff(
     listed = capsys.readouterr().out.splitlines()
     assert len(listed) == 2
     assert listed[0].startswith("#1  ") and "amount_mismatch" in listed[0]
-    assert f"order {an_ref} ({an_code}," in listed[0] and listed[0].endswith("held")
+    assert f"order {an_ref} ({an_code}," in listed[0] and "  held  — " in listed[0]
     assert f"{binh_sent:,} đ" in listed[1]
 
 
