@@ -138,16 +138,19 @@ async def enqueue(
     marketing_per_week: int | None = None,
     held: bool = False,
     claimed_by: str | None = None,
+    despite_opt_out: bool = False,
 ) -> list[int]:
     """Write a row per addressee (not twice, not to who opted out); the ids written.
     `claimed_by`: the rows are that worker's already (it sends them right after the
-    commit, and no other worker can take them first).
+    commit, and no other worker can take them first). `despite_opt_out`: the answer to
+    the addressee's own action (a payment's receipt), filed under its category but sent
+    even when that category is switched off.
 
     Replies must carry their media as stored ids (`transcript.store_reply_media`) or URLs:
     a row holds JSON, never bytes.
     """
     people = [a for a in addressees if a.chat_user.reachable]
-    if notice.category in CATEGORIES:
+    if notice.category in CATEGORIES and not despite_opt_out:
         refused = await opted_out(session, (a.chat_user.id for a in people), notice.category)
         people = [
             a

@@ -1,9 +1,10 @@
 """What a customer hears about a payment (issue 16), written to the outbox in the
 payment's own transaction: the receipt, a failed attempt, money held for staff.
 
-Implements `bot.payments.settle.PaymentNotifier`. These are answers to the customer's
-own action, so they go in the "service" category (no quiet hours, never switched off),
-to the chat that paid and every other chat linked to the customer code. A receipt
+Implements `bot.payments.settle.PaymentNotifier`. They are bill notices (the Thông báo
+tab files them under "Tiền điện"), urgent (no quiet hours: the customer just paid), to
+the chat that paid — even when it switched bill notices off: it is the answer to its
+own action — and to every other chat linked to the customer code that wants them. A receipt
 withdraws the reminders and debt notices of the bills it paid that are still waiting
 in the outbox.
 """
@@ -129,7 +130,7 @@ class OutboxPaymentNotifier:
             session,
             f"payment:{order.id}:{what}",
             kind=f"payment_{what.split(':')[0]}",
-            category=outbox.SERVICE,
+            category="bill",
             urgent=True,
             meta={"order": order.ref, "customer_code": order.customer_code},
         )
@@ -137,7 +138,12 @@ class OutboxPaymentNotifier:
             outbox.Addressee(user, replies(user.language, order), order.customer_code)
             for user in users
         ]
-        await outbox.enqueue(session, notice, addressees, now=now)
+        payer = [a for a in addressees if a.chat_user.id == order.chat_user_id]
+        others = [a for a in addressees if a.chat_user.id != order.chat_user_id]
+        # The payer hears of their own payment whatever they switched off; the other chats
+        # linked to the code as they chose for bill notices.
+        await outbox.enqueue(session, notice, payer, now=now, despite_opt_out=True)
+        await outbox.enqueue(session, notice, others, now=now)
 
 
 async def _recipients(session: AsyncSession, order: PaymentOrder) -> list[ChatUser]:

@@ -419,3 +419,20 @@ async def test_binh_ticks_two_of_three_bills_and_pays_those(rig: Rig) -> None:
     await binh.press("💳 Thẻ/ngân hàng (VNPay)")
     await pay_in_sandbox(link_of(binh))
     assert await unpaid_totals(rig.runtime, "PC03BB0045678") == [owed[2]]
+
+
+async def test_the_receipt_reaches_a_payer_who_switched_bill_notices_off(rig: Rig) -> None:
+    """Filed under Tiền điện in Thông báo, and sent even with bill notices off: it is
+    the answer to the customer's own payment."""
+    an = await logged_in(rig, AN, "an-optout")
+    await an.say("/settings")
+    await an.press("🔔 Nhận thông báo")
+    await an.press(next(t for t in an.button_titles if "Tiền điện" in t or "tiền điện" in t))
+    assert "tiền điện tắt" in an.text
+    await an.say("/pay")
+    await an.press("💳 Thẻ/ngân hàng (VNPay)")
+    await pay_in_sandbox(link_of(an))
+    assert "qua VNPay" in await pushed(an, "Đã nhận thanh toán")
+    await an.say("/notices")
+    await an.press(next(t for t in an.button_titles if "Tiền điện" in t))
+    assert "Đã nhận thanh toán 320.652 đ" in an.button_titles[0]  # the newest first
