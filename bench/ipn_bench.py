@@ -27,6 +27,7 @@ import logging
 import multiprocessing
 import os
 import random
+import re
 import tempfile
 import time
 import uuid
@@ -49,6 +50,7 @@ from bot.store.payment_models import PaymentEvent, PaymentOrder
 PG_SERVER = os.environ.get("CSKH_BENCH_PG", "postgres@127.0.0.1:5432")
 NLU_CACHE = Path(tempfile.gettempdir()) / "cskh-test-nlu-cache"  # the tests' trained model
 CHUNK = 1000
+EXCEPTION_LINE = re.compile(r"^([\w.]+(?:Error|Exception|Timeout)): ")
 
 
 # --- the data --------------------------------------------------------------------------
@@ -110,6 +112,8 @@ async def make_orders(db: Database, count: int, method: str, now: datetime) -> l
     from bot.payments.orders import VIETQR_TTL, VNPAY_TTL
     from bot.payments.vietqr import reference
 
+    if count == 0:
+        return []
     async with db.transaction() as session:
         rows = (
             await session.execute(
@@ -377,10 +381,10 @@ async def run(kind: str, rate: float, seconds: float, replays: float, worker: bo
                 await runner.cleanup()
             ledger, paid, bills = await paid_counts(runtime.db, orders)
             await runtime.db.dispose()
-        errors = Counter(
-            line.split(": ")[0]
+        errors = Counter(  # the last line of each traceback names the exception
+            found[1]
             for line in (tmp / "serve.log").read_text().splitlines()
-            if line and not line[0].isdigit() and not line.startswith((" ", "Traceback"))
+            if (found := EXCEPTION_LINE.match(line))
         )
     if errors:
         print("exceptions in the server's log:", dict(errors.most_common(5)))
@@ -419,10 +423,15 @@ def report(
             )
     print("answers:", ", ".join(f"{k} {code}: {n}" for (k, code), n in sorted(codes.items())))
     print(f"orders sent {orders}: ledger 'paid' lines {ledger}, orders paid {paid}, bills {bills}")
-    firsts = sum(1 for k, _, _ in answers if k == "first")
-    assert codes[("first", "00")] == firsts, "a first IPN did not answer 00"
-    assert codes[("replay", "02")] == len(answers) - firsts, "a replay did not answer 02"
-    assert ledger == paid == bills == orders, "an order was not paid exactly once"
+    # Paid at most once whatever happened; an IPN answered 99 (the server overloaded)
+    # leaves its order for VNPay's retry, so all are paid only when none was.
+    assert ledger == paid == bills, "an order was paid twice, or its bill not with it"
+    failed = sum(n for (_, code), n in codes.items() if code not in ("00", "02"))
+    if failed:
+        print(f"NOT all paid: {orders - paid} orders wait for VNPay's retry ({failed} answers 99)")
+    else:
+        assert paid == orders, "an order was not paid"
+        print("every order paid exactly once")
 
 
 def main() -> None:

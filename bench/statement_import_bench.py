@@ -33,6 +33,7 @@ from ipn_bench import BenchOrder, make_orders, paid_counts, seeded_database
 
 from bot.core.texts import Texts
 from bot.notify.payment_notices import OutboxPaymentNotifier
+from bot.payments import statement_import
 from bot.payments.settle import Settler
 from bot.payments.statement import parse_statement
 from bot.payments.statement_import import ImportReport, import_statement
@@ -125,7 +126,9 @@ def show(what: str, seconds: float, lines: int, report: ImportReport) -> None:
     )
 
 
-async def run(kind: str, lines: int, count: int) -> None:
+async def run(kind: str, lines: int, count: int, lanes: int | None) -> None:
+    if lanes is not None:
+        statement_import.CONCURRENT_SETTLES = lanes
     with tempfile.TemporaryDirectory() as tmp_name:
         logging.basicConfig(  # as `cskh payments import` logs, to a file
             filename=Path(tmp_name) / "import.log",
@@ -143,7 +146,8 @@ async def run(kind: str, lines: int, count: int) -> None:
             settler = Settler(SqlUtilityBackend(db), notifier)
             print(
                 f"\n{kind}: set-up {time.perf_counter() - started:.1f} s; {lines:,} lines "
-                f"({len(text) / 1e6:.1f} MB), {count:,} naming an order"
+                f"({len(text) / 1e6:.1f} MB), {count:,} naming an order; matched lines "
+                f"settled {statement_import.CONCURRENT_SETTLES if kind != 'sqlite' else 1} at once"
             )
             began = time.perf_counter()
             parse_statement(text)
@@ -170,10 +174,18 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--orders", type=int, default=3000)
+    parser.add_argument(
+        "--lanes",
+        default="",
+        help="PostgreSQL: matched lines settled at once, e.g. 1,4 to compare (default: "
+        "statement_import.CONCURRENT_SETTLES)",
+    )
     args = parser.parse_args()
     kinds = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
     for kind in kinds:
-        asyncio.run(run(kind, args.lines, args.orders))
+        choices = [int(n) for n in args.lanes.split(",") if n] if kind != "sqlite" else []
+        for lanes in choices or [None]:
+            asyncio.run(run(kind, args.lines, args.orders, lanes))
 
 
 if __name__ == "__main__":
