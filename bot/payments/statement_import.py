@@ -15,8 +15,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.payments.settle import Arrival, Settler
@@ -89,7 +90,7 @@ async def import_statement(
             async with db.transaction() as session:
                 # Core's executemany: the ORM's bulk insert costs as much again per row.
                 await session.execute(
-                    insert(StatementLine.__table__),
+                    insert(cast(Table, StatementLine.__table__)),
                     [_line(row, "unmatched", None, now) for row in unmatched],
                 )
             report.unmatched += len(unmatched)
