@@ -383,8 +383,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         )
         scheduler.start()
     janitor = asyncio.create_task(_clean_media(runtime.media_quota), name="media-cleanup")
+    background = [janitor, announce]
+    payments = runtime.engine.services.payments
+    if payments is not None and runtime.settings.notify_scheduler:  # one process asks
+        background.append(asyncio.create_task(payments.watch_stale(), name="stale-orders"))
     yield
-    for task in (janitor, announce):
+    for task in background:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

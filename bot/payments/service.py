@@ -8,14 +8,15 @@ transaction of its own (or the caller's, when it takes a session).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import Clock
@@ -33,6 +34,12 @@ log = logging.getLogger(__name__)
 
 # What the IPN answers for each outcome (VNPay's codes): money recorded — paid, held for
 # staff or a failure noted — is "00"; VNPay then stops retrying.
+# A VNPay order whose link expired this long ago with no IPN is asked about (querydr),
+# for a day; then it is staff's (`cskh payments query`).
+STALE_AFTER = timedelta(minutes=5)
+STALE_UNTIL = timedelta(days=1)
+STALE_CHECK_EVERY = 300.0  # seconds
+
 IPN_ANSWERS = {
     "paid": vnpay.IpnCode.CONFIRMED,
     "held": vnpay.IpnCode.CONFIRMED,
@@ -204,6 +211,57 @@ class PaymentService:
                 strict=True,
             )
         return answer, outcome.result if outcome else None
+
+    async def check_stale(self, *, limit: int = 50) -> dict[str, int]:
+        """Ask VNPay about orders whose link expired with no IPN (querydr), as staff
+        would with `cskh payments query`: a payment VNPay confirms is settled; one it
+        does not know, or that did not go through, is marked expired and not asked
+        again. Counts of what became of them; a gateway that does not answer leaves
+        the order for the next round."""
+        now = self.clock.now()
+        async with self.db.reading() as session:
+            refs = list(
+                await session.scalars(
+                    select(PaymentOrder.ref)
+                    .where(
+                        PaymentOrder.method == "vnpay",
+                        PaymentOrder.status == "pending",
+                        PaymentOrder.expires_at <= now - STALE_AFTER,
+                        PaymentOrder.created_at >= now - STALE_UNTIL,
+                    )
+                    .order_by(PaymentOrder.id)
+                    .limit(limit)
+                )
+            )
+        counts: dict[str, int] = {}
+        for ref in refs:
+            try:
+                answer, outcome = await self.query(ref)
+            except vnpay.GatewayError as error:
+                log.warning("querydr for %s failed: %s", ref, error)
+                counts["unanswered"] = counts.get("unanswered", 0) + 1
+                continue
+            if outcome is None:  # not found, or not paid: the link is dead
+                async with self.db.transaction() as session:
+                    await session.execute(
+                        update(PaymentOrder)
+                        .where(PaymentOrder.ref == ref, PaymentOrder.status == "pending")
+                        .values(status="expired", failure=answer.transaction_status[:10])
+                    )
+                outcome = "expired"
+            counts[outcome] = counts.get(outcome, 0) + 1
+        if refs:
+            log.info("stale VNPay orders checked: %s", counts)
+        return counts
+
+    async def watch_stale(self) -> None:
+        """`check_stale` every few minutes, for as long as the server runs."""
+        while True:
+            await asyncio.sleep(STALE_CHECK_EVERY)
+            try:
+                await self.check_stale()
+            except Exception:  # the database is down, say: try again next round
+                log.warning("checking stale VNPay orders failed", exc_info=True)
 
     async def arrive(self, arrival: Arrival, *, strict: bool) -> Outcome:
         async with self.db.transaction() as session:

@@ -254,3 +254,32 @@ async def test_query_settles_a_payment_whose_ipn_never_came(
     assert capsys.readouterr().out.strip().endswith("; duplicate")
     assert await cskh(rig, "payments", "query", "TTNOSUCHORDER") == 2
     assert "no VNPay order TTNOSUCHORDER" in capsys.readouterr().err
+
+
+async def test_the_server_asks_vnpay_about_links_that_expired_without_an_ipn(
+    unreachable_rig: tuple[LightRig, VnpaySandbox],
+) -> None:
+    """What `cskh payments query` does, the server does by itself for every VNPay link
+    that expired five minutes ago with no IPN: paid ones are settled, the others
+    expire and are not asked about again."""
+    rig, _ = unreachable_rig
+    service = rig.runtime.engine.services.payments
+    an = await logged_in(rig, AN, "stale-an")
+    await an.say("/pay")
+    await an.press("💳 Thẻ/ngân hàng (VNPay)")
+    paid_url = link_of(an)
+    await an.say("/pay")
+    await an.press("💳 Thẻ/ngân hàng (VNPay)")  # a second link, opened and left
+    async with aiohttp.ClientSession() as http:
+        async with http.get(paid_url) as page:
+            token = TOKEN.search(await page.text())
+        assert token
+        form = {"token": token[1], "outcome": "pay"}
+        async with http.post(paid_url.split("?")[0], data=form, allow_redirects=False):
+            pass
+    assert await service.check_stale() == {}  # the links are still valid
+    rig.clock.advance(minutes=21)
+    assert await service.check_stale() == {"paid": 1, "expired": 1}
+    assert await unpaid_totals(rig.runtime, "PC05CC0123456") == []
+    assert sorted(o.status for o in await orders(rig.runtime)) == ["expired", "paid"]
+    assert await service.check_stale() == {}  # nothing asked twice
