@@ -25,12 +25,10 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
-import os
 import random
 import re
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -38,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from notify_rig import fresh_database
 from sqlalchemy import func, insert, select, update
 
 from bot.demo.seed import seed
@@ -47,7 +46,6 @@ from bot.store.db import Database
 from bot.store.models import Bill, ChatUser, Customer, CustomerLink
 from bot.store.payment_models import PaymentEvent, PaymentOrder
 
-PG_SERVER = os.environ.get("CSKH_BENCH_PG", "postgres@127.0.0.1:5432")
 NLU_CACHE = Path(tempfile.gettempdir()) / "cskh-test-nlu-cache"  # the tests' trained model
 CHUNK = 1000
 EXCEPTION_LINE = re.compile(r"^([\w.]+(?:Error|Exception|Timeout)): ")
@@ -60,30 +58,9 @@ EXCEPTION_LINE = re.compile(r"^([\w.]+(?:Error|Exception|Timeout)): ")
 async def seeded_database(kind: str, tmp: Path) -> AsyncIterator[str]:
     """A new database holding the demo data: a SQLite file under `tmp`, or a PostgreSQL
     database created here and dropped afterwards."""
-    if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    async with fresh_database(kind, tmp) as url:
         await _seed(url)
         yield url
-        return
-    import asyncpg
-
-    name = f"cskh_bench_{uuid.uuid4().hex[:8]}"
-    admin_dsn = f"postgresql://{PG_SERVER}/postgres"
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        url = f"postgresql+asyncpg://{PG_SERVER}/{name}"
-        await _seed(url)
-        yield url
-    finally:
-        admin = await asyncpg.connect(admin_dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def _seed(url: str) -> None:
