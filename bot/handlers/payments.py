@@ -24,7 +24,7 @@ from bot.core.router import Router
 from bot.handlers import services
 from bot.handlers.common import home_button
 from bot.handlers.gates import gate
-from bot.payments.orders import Fee, PaymentError, open_fees
+from bot.payments.orders import Fee, PaymentError, create_order, open_fees
 from bot.store.backend import BillRecord
 
 log = logging.getLogger(__name__)
@@ -367,8 +367,9 @@ async def _order(
     if service is None:  # a test's hand-built services: payments are not wired
         raise LookupError("the payments service is not configured")
     try:
-        order = await service.create_order(
+        order = await create_order(
             ctx.session,
+            ctx.services.backend,
             user=ctx.user,
             method=method,
             now=ctx.now(),

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import cast
 
 import aiohttp
@@ -21,13 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import Clock
 from bot.payments import vietqr, vnpay
-from bot.payments.orders import create_order, effective_status, order_by_ref
+from bot.payments.orders import effective_status, order_by_ref
 from bot.payments.settle import Arrival, Outcome, PaymentNotifier, Settler
 from bot.payments.web import OrderStatus, OrderView
 from bot.settings import Settings
 from bot.store.backend import UtilityBackend
 from bot.store.db import Database
-from bot.store.models import ChatUser
 from bot.store.payment_models import PaymentOrder
 
 log = logging.getLogger(__name__)
@@ -89,28 +87,6 @@ class PaymentService:
             hash_secret=s.vnpay_hash_secret.get_secret_value(),
             pay_url=s.effective_vnpay_url,
             api_url=s.effective_vnpay_api_url,
-        )
-
-    async def create_order(
-        self,
-        session: AsyncSession,
-        *,
-        user: ChatUser,
-        method: str,
-        now: datetime,
-        customer_code: str | None = None,
-        bill_ids: Sequence[int] = (),
-        fee_ids: Sequence[int] = (),
-    ) -> PaymentOrder:
-        return await create_order(
-            session,
-            self.backend,
-            user=user,
-            method=method,
-            now=now,
-            customer_code=customer_code,
-            bill_ids=bill_ids,
-            fee_ids=fee_ids,
         )
 
     def vietqr(self, order: PaymentOrder) -> VietQrOffer:
