@@ -352,6 +352,12 @@ async def run(kind: str, rate: float, seconds: float, replays: float, worker: bo
                 cpu = time.process_time()
                 sender.start()
                 answers: list[tuple[str, str, float]] = await asyncio.to_thread(results.get)
+                answered = time.perf_counter()
+                # The IPN confirms and records the money; the settlement worker pays the
+                # bills and writes the receipts behind it: wait for it to finish.
+                while await received_count(runtime.db):  # noqa: ASYNC110 - another process's work
+                    await asyncio.sleep(0.05)
+                drained = time.perf_counter() - answered
                 cpu = time.process_time() - cpu
                 sender.join()
             finally:
@@ -366,6 +372,20 @@ async def run(kind: str, rate: float, seconds: float, replays: float, worker: bo
     if errors:
         print("exceptions in the server's log:", dict(errors.most_common(5)))
     report(kind, rate, answers, len(orders), ledger, paid, bills, cpu)
+    print(f"settlement finished {drained:.2f} s after the last IPN was answered")
+
+
+async def received_count(db: Database) -> int:
+    """Orders whose money the IPN recorded and the settlement worker has not applied."""
+    async with db.reading() as session:
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(PaymentOrder)
+                .where(PaymentOrder.status == "received")
+            )
+            or 0
+        )
 
 
 def _now() -> datetime:

@@ -13,9 +13,10 @@ another amount: held for staff), the rest other people's transfers (salaries, re
 other payments, some with a reference-like word that is no order of ours), a bank
 reference on 9 lines in 10, a debit or an unreadable amount now and then.
 
-Times `import_statement` on it (the whole call: parsing, matching, settling each
-matched line in its own transaction with its receipt, the unmatched lines in batches),
-then the same file again, where every line is "already imported".
+Times `import_statement` on it (the whole call: parsing, matching, settling the
+matched lines of each thousand-line batch in one transaction with their receipts, the
+unmatched lines in batches), then the same file again, where every line is "already
+imported".
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from ipn_bench import BenchOrder, make_orders, paid_counts, seeded_database
 
 from bot.core.texts import Texts
 from bot.notify.payment_notices import OutboxPaymentNotifier
-from bot.payments import statement_import
 from bot.payments.settle import Settler
 from bot.payments.statement import parse_statement
 from bot.payments.statement_import import ImportReport, import_statement
@@ -126,9 +126,7 @@ def show(what: str, seconds: float, lines: int, report: ImportReport) -> None:
     )
 
 
-async def run(kind: str, lines: int, count: int, lanes: int | None) -> None:
-    if lanes is not None:
-        statement_import.CONCURRENT_SETTLES = lanes
+async def run(kind: str, lines: int, count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         logging.basicConfig(  # as `cskh payments import` logs, to a file
             filename=Path(tmp_name) / "import.log",
@@ -146,8 +144,7 @@ async def run(kind: str, lines: int, count: int, lanes: int | None) -> None:
             settler = Settler(SqlUtilityBackend(db), notifier)
             print(
                 f"\n{kind}: set-up {time.perf_counter() - started:.1f} s; {lines:,} lines "
-                f"({len(text) / 1e6:.1f} MB), {count:,} naming an order; matched lines "
-                f"settled {statement_import.CONCURRENT_SETTLES if kind != 'sqlite' else 1} at once"
+                f"({len(text) / 1e6:.1f} MB), {count:,} naming an order"
             )
             began = time.perf_counter()
             parse_statement(text)
@@ -174,18 +171,10 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--orders", type=int, default=3000)
-    parser.add_argument(
-        "--lanes",
-        default="",
-        help="PostgreSQL: matched lines settled at once, e.g. 1,4 to compare (default: "
-        "statement_import.CONCURRENT_SETTLES)",
-    )
     args = parser.parse_args()
     kinds = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
     for kind in kinds:
-        choices = [int(n) for n in args.lanes.split(",") if n] if kind != "sqlite" else []
-        for lanes in choices or [None]:
-            asyncio.run(run(kind, args.lines, args.orders, lanes))
+        asyncio.run(run(kind, args.lines, args.orders))
 
 
 if __name__ == "__main__":

@@ -151,13 +151,7 @@ async def enqueue(
     """
     people = [a for a in addressees if a.chat_user.reachable]
     if notice.category in CATEGORIES and not despite_opt_out:
-        refused = await opted_out(session, (a.chat_user.id for a in people), notice.category)
-        people = [
-            a
-            for a in people
-            if (a.chat_user.id, "") not in refused
-            and (a.chat_user.id, a.customer_code or "") not in refused
-        ]
+        people = await wanting(session, people, notice.category)
     received: dict[int, int] = {}
     if notice.marketing and marketing_per_week is not None:
         received = await marketing_received(
@@ -172,25 +166,53 @@ async def enqueue(
             else:
                 received[person.chat_user.id] = received.get(person.chat_user.id, 0) + 1
         rows.append(
-            {
-                "notice_id": notice.id,
-                "chat_user_id": person.chat_user.id,
-                "customer_code": person.customer_code,
-                "channel": person.chat_user.channel,
-                "category": notice.category,
-                "urgent": notice.urgent,
-                "status": status,
-                "message": [reply_to_json(r) for r in person.replies],
-                "not_before": not_before or now,
-                "attempts": 0,
-                "in_doubt": False,
-                "created_at": now,
-                "error": "marketing_cap" if status == "skipped" else None,
-                "worker": claimed_by if status == "claimed" else None,
-                "claimed_at": now if status == "claimed" else None,
-            }
+            delivery_row(
+                notice, person, status, now=now, not_before=not_before, claimed_by=claimed_by
+            )
         )
     return await insert_rows(session, rows)
+
+
+async def wanting(
+    session: AsyncSession, addressees: Sequence[Addressee], category: str
+) -> list[Addressee]:
+    """The addressees that did not switch `category` off, for every code or for theirs."""
+    refused = await opted_out(session, (a.chat_user.id for a in addressees), category)
+    return [
+        a
+        for a in addressees
+        if (a.chat_user.id, "") not in refused
+        and (a.chat_user.id, a.customer_code or "") not in refused
+    ]
+
+
+def delivery_row(
+    notice: Notice,
+    person: Addressee,
+    status: str = "queued",
+    *,
+    now: datetime,
+    not_before: datetime | None = None,
+    claimed_by: str | None = None,
+) -> dict[str, Any]:
+    """The `deliveries` row of `notice` for `person` (for `insert_rows`)."""
+    return {
+        "notice_id": notice.id,
+        "chat_user_id": person.chat_user.id,
+        "customer_code": person.customer_code,
+        "channel": person.chat_user.channel,
+        "category": notice.category,
+        "urgent": notice.urgent,
+        "status": status,
+        "message": [reply_to_json(r) for r in person.replies],
+        "not_before": not_before or now,
+        "attempts": 0,
+        "in_doubt": False,
+        "created_at": now,
+        "error": "marketing_cap" if status == "skipped" else None,
+        "worker": claimed_by if status == "claimed" else None,
+        "claimed_at": now if status == "claimed" else None,
+    }
 
 
 async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:

@@ -11,12 +11,12 @@ in the outbox.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import fmt
@@ -37,13 +37,17 @@ class OutboxPaymentNotifier:
         self.texts = texts
         self.hotline = hotline
 
-    async def settled(self, session: AsyncSession, order: PaymentOrder, *, now: datetime) -> None:
-        await self._tell(session, order, "paid", now, self._receipt)
-        bill_ids = [int(item["id"]) for item in order.items if item["kind"] == "bill"]
+    async def settled(
+        self, session: AsyncSession, orders: Sequence[PaymentOrder], *, now: datetime
+    ) -> None:
+        await self._tell(session, [(order, "paid", self._receipt) for order in orders], now)
+        bill_ids = [
+            int(item["id"]) for order in orders for item in order.items if item["kind"] == "bill"
+        ]
         await withdraw_bill_notices(session, bill_ids)
 
     async def failed(self, session: AsyncSession, order: PaymentOrder, *, now: datetime) -> None:
-        await self._tell(session, order, "failed", now, self._failure)
+        await self._tell(session, [(order, "failed", self._failure)], now)
 
     async def held(
         self, session: AsyncSession, order: PaymentOrder | None, held: HeldPayment, *, now: datetime
@@ -61,7 +65,7 @@ class OutboxPaymentNotifier:
             )
             return [Reply(text=message)]
 
-        await self._tell(session, order, f"held:{held.id}", now, text)
+        await self._tell(session, [(order, f"held:{held.id}", text)], now)
 
     def _receipt(self, lang: str, order: PaymentOrder) -> list[Reply]:
         t = self.texts
@@ -118,63 +122,68 @@ class OutboxPaymentNotifier:
     async def _tell(
         self,
         session: AsyncSession,
-        order: PaymentOrder,
-        what: str,
+        what: Sequence[tuple[PaymentOrder, str, Callable[[str, PaymentOrder], list[Reply]]]],
         now: datetime,
-        replies: Any,
     ) -> None:
-        # On the IPN's path (issue 16's 200 IPNs/s): plain statements, no ORM loading of
-        # chat users and their links, one insert for a notice whose key is new (the
-        # order's change of status, which names it, happens once).
-        users = await _recipients(session, order)
-        if not users:
+        """One notice per (order, what it says, its replies in a language), to the
+        order's recipients; a batch of settlements writes them all at once (issue 16's
+        200 IPNs a second: plain statements, no ORM chat users)."""
+        chats = await _recipients(session, [order for order, _, _ in what])
+        told = [(order, label, replies) for order, label, replies in what if chats[order.id]]
+        if not told:
             return
-        notice_id = await session.scalar(
-            insert(Notice)
-            .values(
-                key=f"payment:{order.id}:{what}",
-                kind=f"payment_{what.split(':')[0]}",
-                category="bill",
-                urgent=True,
-                marketing=False,
-                meta={"order": order.ref, "customer_code": order.customer_code},
-                created_at=utcnow(),
-            )
-            .returning(Notice.id)
+        # Keys are new (the order's change of status, which names it, happens once).
+        notice_ids = await session.scalars(
+            insert(Notice).returning(Notice.id, sort_by_parameter_order=True),
+            [
+                {
+                    "key": f"payment:{order.id}:{label}",
+                    "kind": f"payment_{label.split(':')[0]}",
+                    "category": "bill",
+                    "urgent": True,
+                    "marketing": False,
+                    "campaign_id": None,
+                    "meta": {"order": order.ref, "customer_code": order.customer_code},
+                    "created_at": utcnow(),
+                }
+                for order, label, _ in told
+            ],
         )
-        notice = Notice(id=notice_id, category="bill", urgent=True, marketing=False)
-        addressees = [
-            outbox.Addressee(user, replies(user.language, order), order.customer_code)
-            for user in users
-        ]
-        payer = [a for a in addressees if a.chat_user.id == order.chat_user_id]
-        others = [a for a in addressees if a.chat_user.id != order.chat_user_id]
-        # The payer hears of their own payment whatever they switched off; the other chats
-        # linked to the code as they chose for bill notices.
-        await outbox.enqueue(session, notice, payer, now=now, despite_opt_out=True)
-        if others:
-            await outbox.enqueue(session, notice, others, now=now)
+        rows: list[dict[str, Any]] = []
+        others: list[tuple[Notice, outbox.Addressee]] = []
+        for notice_id, (order, _, replies) in zip(notice_ids, told, strict=True):
+            notice = Notice(id=notice_id, category="bill", urgent=True, marketing=False)
+            for chat in chats[order.id]:
+                addressee = outbox.Addressee(
+                    cast(ChatUser, chat), replies(chat.language, order), order.customer_code
+                )
+                if chat.id == order.chat_user_id:
+                    # The payer hears of their own payment whatever they switched off.
+                    rows.append(outbox.delivery_row(notice, addressee, now=now))
+                else:
+                    others.append((notice, addressee))
+        if others:  # the other chats linked to the code as they chose for bill notices
+            wanted = await outbox.wanting(session, [a for _, a in others], "bill")
+            kept = {id(a) for a in wanted}
+            rows += [
+                outbox.delivery_row(notice, a, now=now) for notice, a in others if id(a) in kept
+            ]
+        await outbox.insert_rows(session, rows)
 
 
-# Built once (SQLAlchemy caches the compiled form): the chat that paid, then the other
-# activated chats linked to the order's code, reachable ones only.
-_RECIPIENTS = (
-    select(ChatUser.id, ChatUser.channel, ChatUser.language)
+# Built once (SQLAlchemy caches the compiled form): the chats that paid, and the
+# activated chats linked to the orders' codes; reachable ones only.
+_PAYERS = select(ChatUser.id, ChatUser.channel, ChatUser.language).where(
+    ChatUser.id.in_(bindparam("ids", expanding=True)), ChatUser.reachable.is_(True)
+)
+_LINKED = (
+    select(CustomerLink.customer_code, ChatUser.id, ChatUser.channel, ChatUser.language)
+    .join(ChatUser, ChatUser.id == CustomerLink.chat_user_id)
     .where(
-        or_(
-            ChatUser.id == bindparam("payer"),
-            and_(
-                ChatUser.id.in_(
-                    select(CustomerLink.chat_user_id).where(
-                        CustomerLink.customer_code == bindparam("code")
-                    )
-                ),
-                ChatUser.activated_at.is_not(None),
-            ),
-        ),
+        CustomerLink.customer_code.in_(bindparam("codes", expanding=True)),
+        ChatUser.activated_at.is_not(None),
         ChatUser.reachable.is_(True),
     )
-    .order_by(ChatUser.id != bindparam("payer"), ChatUser.id)
 )
 
 
@@ -188,13 +197,29 @@ class _Chat:
     reachable: bool = True
 
 
-async def _recipients(session: AsyncSession, order: PaymentOrder) -> list[ChatUser]:
-    rows = await session.execute(
-        _RECIPIENTS, {"payer": order.chat_user_id or 0, "code": order.customer_code or ""}
-    )
-    return [
-        cast(ChatUser, _Chat(user_id, channel, language)) for user_id, channel, language in rows
-    ]
+async def _recipients(
+    session: AsyncSession, orders: Sequence[PaymentOrder]
+) -> dict[int, list[_Chat]]:
+    """Per order: the chat that paid first, then the others linked to its code."""
+    payer_ids = sorted({o.chat_user_id for o in orders if o.chat_user_id is not None})
+    codes = sorted({o.customer_code for o in orders if o.customer_code})
+    payers: dict[int, _Chat] = {}
+    if payer_ids:
+        for user_id, channel, language in await session.execute(_PAYERS, {"ids": payer_ids}):
+            payers[user_id] = _Chat(user_id, channel, language)
+    linked: dict[str, list[_Chat]] = {}
+    if codes:
+        for code, user_id, channel, language in await session.execute(_LINKED, {"codes": codes}):
+            linked.setdefault(code, []).append(_Chat(user_id, channel, language))
+    chats: dict[int, list[_Chat]] = {}
+    for order in orders:
+        first = [payers[order.chat_user_id]] if order.chat_user_id in payers else []
+        rest = sorted(
+            (c for c in linked.get(order.customer_code or "", []) if c.id != order.chat_user_id),
+            key=lambda c: c.id,
+        )
+        chats[order.id] = first + rest
+    return chats
 
 
 _WITHDRAW = (

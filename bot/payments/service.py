@@ -9,19 +9,21 @@ transaction of its own (or the caller's, when it takes a session).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import cast
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 import aiohttp
-from sqlalchemy import select, update
+from sqlalchemy import Row, Table, bindparam, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import Clock
 from bot.payments import vietqr, vnpay
 from bot.payments.orders import effective_status, order_by_ref
-from bot.payments.settle import Arrival, Outcome, PaymentNotifier, Settler
+from bot.payments.settle import SETTLEABLE, Arrival, Outcome, PaymentNotifier, Settler
 from bot.payments.web import OrderStatus, OrderView
 from bot.settings import Settings
 from bot.store.backend import UtilityBackend
@@ -37,6 +39,14 @@ log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=5)
 STALE_UNTIL = timedelta(days=1)
 STALE_CHECK_EVERY = 300.0  # seconds
+# Received payments are settled this many orders to a transaction, and looked for this
+# often (seconds) beside the IPN's wake-up: a process that stopped between an IPN and
+# its settlement leaves the money on the order, never lost.
+SETTLE_BATCH = 50
+RECEIVED_POLL = 5.0
+# After an IPN, the worker waits this long (seconds) for others to settle with it: one
+# transaction's fixed cost shared by many (at 200 IPNs a second, about ten).
+SETTLE_GATHER = 0.05
 
 IPN_ANSWERS = {
     "paid": vnpay.IpnCode.CONFIRMED,
@@ -76,6 +86,7 @@ class PaymentService:
         self.backend = backend
         self.clock = clock
         self.settler = Settler(backend, notifier)
+        self._received = asyncio.Event()  # an IPN recorded money: settle it
 
     @property
     def vnpay_config(self) -> vnpay.VnpayConfig:
@@ -121,27 +132,91 @@ class PaymentService:
     # --- the gateway's side (bot/payments/web.py's PaymentGateway) --------------------
 
     async def vnpay_result(self, result: vnpay.GatewayResult) -> str:
-        """An IPN: settle or note the failure exactly once; VNPay's answer code."""
+        """An IPN: VNPay's answer code. A payment is recorded on its order in one
+        statement (status "received", with the gateway's reference and time) and
+        confirmed at once; the settlement worker (`run_settlement`) then pays its bills
+        and sends the receipt. A failure is noted on the order."""
         now = self.clock.now()
-        async with self.db.transaction() as session:
-            if result.succeeded:
-                outcome = await self.settler.arrive(
-                    session,
-                    Arrival(
-                        ref=result.txn_ref,
-                        amount=result.amount,
-                        source="vnpay",
-                        gateway_ref=result.transaction_no,
-                        actor="vnpay",
-                        paid_at=now,
-                    ),
-                    strict=True,
-                )
-            else:
+        if not result.succeeded:
+            async with self.db.transaction() as session:
                 outcome = await self.settler.fail(
                     session, result.txn_ref, result.response_code, actor="vnpay", now=now
                 )
-        return str(IPN_ANSWERS[outcome.result])
+            return str(IPN_ANSWERS[outcome.result])
+        for attempt in (1, 2):  # a connection the database dropped: once more, anew
+            try:
+                claimed, known = await self._receive(result, now)
+                break
+            except DBAPIError as error:
+                if attempt == 2 or not error.connection_invalidated:
+                    raise
+        if claimed is not None:
+            log.info(
+                "payment %s received: %s đ by vnpay (%s)",
+                result.txn_ref,
+                result.amount,
+                result.transaction_no,
+            )
+            self._received.set()
+            return str(vnpay.IpnCode.CONFIRMED)
+        if known is None:
+            return str(vnpay.IpnCode.ORDER_NOT_FOUND)
+        status, amount = known
+        if amount != result.amount:
+            log.warning(
+                "payment %s: gateway amount %s đ, order %s đ; refused",
+                result.txn_ref,
+                result.amount,
+                amount,
+            )
+            return str(vnpay.IpnCode.INVALID_AMOUNT)
+        log.info("payment %s: vnpay again; already %s", result.txn_ref, status)
+        return str(vnpay.IpnCode.ALREADY_CONFIRMED)
+
+    async def _receive(
+        self, result: vnpay.GatewayResult, now: datetime
+    ) -> tuple[int | None, Row[Any] | None]:
+        """Record VNPay's money on its order, when the order is open and the amount its
+        own, in one statement that commits by itself (repeating it changes nothing):
+        (the order's id, None), or (None, the order's status and amount — None when
+        there is no such order)."""
+        async with self.db.autocommit() as conn:
+            claimed = await conn.scalar(
+                _RECEIVE,
+                {
+                    "txn_ref": result.txn_ref,
+                    "paid_amount": result.amount,
+                    "at": now,
+                    "transaction_no": result.transaction_no,
+                },
+            )
+            if claimed is not None:
+                return claimed, None
+            return None, (await conn.execute(_ORDER_STATE, {"txn_ref": result.txn_ref})).first()
+
+    async def settle_received(self, *, limit: int = SETTLE_BATCH) -> int:
+        """Settle up to `limit` orders whose money VNPay confirmed, in one transaction
+        (on PostgreSQL, orders another process is settling are skipped); how many."""
+        async with self.db.transaction() as session:
+            orders = list(await session.scalars(_RECEIVED, {"limit": limit}))
+            if orders:
+                await self.settler.settle_received(session, orders)
+        return len(orders)
+
+    async def run_settlement(self) -> None:
+        """Settle received payments as they come (woken by the IPN), and every few
+        seconds those another process received and could not settle (it stopped)."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._received.wait(), RECEIVED_POLL)
+            self._received.clear()
+            await asyncio.sleep(SETTLE_GATHER)  # the IPNs of the next moments join in
+            try:
+                while await self.settle_received() == SETTLE_BATCH:
+                    pass
+            except Exception:  # the database is down, say: the money waits on its orders
+                log.warning("settling received payments failed", exc_info=True)
+                await asyncio.sleep(RECEIVED_POLL)
 
     async def order_view(self, txn_ref: str) -> OrderView | None:
         async with self.db.reading() as session:
@@ -242,6 +317,31 @@ class PaymentService:
     async def arrive(self, arrival: Arrival, *, strict: bool) -> Outcome:
         async with self.db.transaction() as session:
             return await self.settler.arrive(session, arrival, strict=strict)
+
+
+# Built once: on the IPN's path (issue 16: 200 IPNs a second at p99 < 50 ms).
+_ORDERS = cast(Table, PaymentOrder.__table__)
+_RECEIVE = (
+    update(_ORDERS)
+    .where(
+        _ORDERS.c.ref == bindparam("txn_ref"),
+        # Plain comparisons: an IN list is expanded again for every execution.
+        or_(*(_ORDERS.c.status == status for status in SETTLEABLE)),
+        _ORDERS.c.amount == bindparam("paid_amount"),
+    )
+    .values(status="received", paid_at=bindparam("at"), gateway_ref=bindparam("transaction_no"))
+    .returning(_ORDERS.c.id)
+)
+_ORDER_STATE = select(_ORDERS.c.status, _ORDERS.c.amount).where(
+    _ORDERS.c.ref == bindparam("txn_ref")
+)
+_RECEIVED = (
+    select(PaymentOrder)
+    .where(PaymentOrder.status == "received")
+    .order_by(PaymentOrder.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
 
 
 def _description(order: PaymentOrder) -> str:

@@ -4,20 +4,21 @@ VietQR orders by the reference in their transfer text.
 Every line is remembered by its key (the bank's reference, else a hash of the line), so
 running the same file again, or an overlapping one, imports nothing twice. A line whose
 text names an order pays it (or is held, as reconciliation decides) in the same
-transaction that records the line; lines naming no order are recorded as unmatched in
-batches (a statement holds every transfer the account received, not only ours).
+transaction that records the line, a thousand lines' worth at a time; lines naming no
+order are recorded as unmatched in batches (a statement holds every transfer the account
+received, not only ours).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.payments.settle import Arrival, Settler
@@ -29,11 +30,6 @@ from bot.store.payment_models import PaymentOrder, StatementLine
 log = logging.getLogger(__name__)
 
 BATCH = 1000
-# Matched lines settled at once on PostgreSQL (each its own transaction and connection):
-# a line spends most of its time waiting for the database's answers, so a few overlap
-# well; SQLite has one writer, so there they take turns. Lines naming the same order
-# still go one after the other, in the file's order.
-CONCURRENT_SETTLES = 4
 
 
 @dataclass
@@ -116,59 +112,61 @@ async def _settle_lines(
     actor: str,
     report: ImportReport,
 ) -> None:
-    """Settle the matched lines of a batch, each in its own transaction."""
-    by_order: dict[str, list[StatementRow]] = {}
-    for row, ref in matched:
-        by_order.setdefault(ref, []).append(row)
-    queue = list(by_order.items())
-    queue.reverse()  # popped from the end: the file's order
-
-    async def settle_some() -> None:
-        while queue:
-            ref, rows = queue.pop()
-            for row in rows:
-                await _settle_line(db, settler, row, ref, now=now, actor=actor, report=report)
-
-    lanes = 1 if db.is_sqlite else CONCURRENT_SETTLES
-    async with asyncio.TaskGroup() as group:  # a failing line stops the others too
-        for _ in range(min(lanes, len(queue))):
-            group.create_task(settle_some())
-
-
-async def _settle_line(
-    db: Database,
-    settler: Settler,
-    row: StatementRow,
-    ref: str,
-    *,
-    now: datetime,
-    actor: str,
-    report: ImportReport,
-) -> None:
+    """Settle the matched lines of a batch in one transaction, in the file's order (a
+    second line for an order finds it paid): the lines are recorded first, so a line
+    another import recorded meanwhile is theirs, not paid twice."""
+    if not matched:
+        return
     async with db.transaction() as session:
-        if await _known_keys(session, [row.key]):  # another import took it meanwhile
-            report.already_imported += 1
-            return
-        outcome = await settler.arrive(
+        module: Any = postgresql if db.is_postgres else sqlite
+        recorded = await session.scalars(
+            module.insert(StatementLine)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(StatementLine.key, sort_by_parameter_order=True),
+            [_line(row, "pending", None, now) for row, _ in matched],
+        )
+        ours = set(recorded)
+        lines = [(row, ref) for row, ref in matched if row.key in ours]
+        report.already_imported += len(matched) - len(lines)
+        outcomes = await settler.arrive_many(
             session,
-            Arrival(
-                ref=ref,
-                amount=row.amount,
-                source="statement",
-                gateway_ref=(row.bank_reference or row.key)[:64],
-                actor=actor,
-                paid_at=now,
-                description=row.description,
-            ),
+            [
+                Arrival(
+                    ref=ref,
+                    amount=row.amount,
+                    source="statement",
+                    gateway_ref=(row.bank_reference or row.key)[:64],
+                    actor=actor,
+                    paid_at=now,
+                    description=row.description,
+                )
+                for row, ref in lines
+            ],
             strict=False,
         )
-        session.add(StatementLine(**_line(row, outcome.result, outcome.order_id, now)))
-    if outcome.result == "paid":
-        report.paid += 1
-    else:
-        report.held += 1
-        if outcome.held_id is not None:
-            report.held_ids.append(outcome.held_id)
+        if lines:
+            await session.execute(
+                _RECORD_OUTCOME,
+                [
+                    {"line_key": row.key, "result": outcome.result, "order": outcome.order_id}
+                    for (row, _), outcome in zip(lines, outcomes, strict=True)
+                ],
+            )
+    for outcome in outcomes:
+        if outcome.result == "paid":
+            report.paid += 1
+        else:
+            report.held += 1
+            if outcome.held_id is not None:
+                report.held_ids.append(outcome.held_id)
+
+
+_LINES = cast(Table, StatementLine.__table__)
+_RECORD_OUTCOME = (
+    update(_LINES)
+    .where(_LINES.c.key == bindparam("line_key"))
+    .values(outcome=bindparam("result"), order_id=bindparam("order"))
+)
 
 
 async def _known_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:

@@ -8,6 +8,7 @@ payments, this module owns the protocol and the pages.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,7 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-OrderStatus = Literal["pending", "paid", "failed", "held", "expired"]
+OrderStatus = Literal["pending", "received", "paid", "failed", "held", "expired"]
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,17 @@ def render_page(template: str, *, status: int = 200, **values: Any) -> web.Respo
     return web.Response(text=html, status=status, content_type="text/html", headers=PAGE_HEADERS)
 
 
+# How long the return page waits for a received payment's settlement (10 × 0.2 s).
+RECEIVED_WAITS = 10
+RECEIVED_WAIT = 0.2
+
 # What the return page says for each status: headline, explanation.
 RESULT_TEXTS: dict[str, tuple[str, str]] = {
     "paid": ("Thanh toán thành công", "Cảm ơn Quý khách đã thanh toán."),
+    "received": (
+        "Đã nhận thanh toán",
+        "Ngân hàng đã xác nhận giao dịch; biên nhận sẽ được gửi trong cuộc trò chuyện.",
+    ),
     "pending": (
         "Đang chờ xác nhận từ ngân hàng",
         "Kết quả sẽ được báo ngay khi ngân hàng xác nhận giao dịch.",
@@ -143,7 +152,9 @@ class VnpayEndpoints:
         except ValueError:
             log.error("vnpay ipn: gateway answered %r for order %s", answer, result.txn_ref)
             return IpnCode.OTHER
-        log.info(
+        # A confirmed payment's line is the payments service's ("received", its amount).
+        log.log(
+            logging.DEBUG if code is IpnCode.CONFIRMED and result.succeeded else logging.INFO,
             "vnpay ipn: order %s response %s status %s -> %s",
             result.txn_ref,
             result.response_code,
@@ -178,6 +189,13 @@ class VnpayEndpoints:
                 message="Thông tin thanh toán trả về không đúng định dạng.",
             )
         order = await self.gateway.order_view(result.txn_ref)
+        # The IPN came first and recorded the money; its settlement takes moments: show
+        # the order paid (or held) when it is, rather than "received".
+        for _ in range(RECEIVED_WAITS):
+            if order is None or order.status != "received":
+                break
+            await asyncio.sleep(RECEIVED_WAIT)
+            order = await self.gateway.order_view(result.txn_ref)
         if order is None:
             return render_page(
                 "error.html",

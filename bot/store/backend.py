@@ -60,6 +60,16 @@ class CustomerRecord:
 
 
 @dataclass(frozen=True)
+class BillSettlement:
+    """One payment of bills, all or none: `reference` is the payment order's."""
+
+    bill_ids: tuple[int, ...]
+    paid_at: datetime
+    channel: str
+    reference: str
+
+
+@dataclass(frozen=True)
 class BillRecord:
     customer_code: str
     term: int
@@ -231,20 +241,15 @@ class UtilityBackend(Protocol):
         """These bills (those that exist), for a payment naming them."""
 
     async def settle_bills(
-        self,
-        session: AsyncSession,
-        ids: Sequence[int],
-        *,
-        paid_at: datetime,
-        channel: str,
-        reference: str,
-    ) -> bool:
-        """Record a payment of all of these bills, or of none: True when every one was
-        unpaid and is now paid; False, changing nothing, when any is paid already.
+        self, session: AsyncSession, settlements: Sequence[BillSettlement]
+    ) -> list[bool]:
+        """Record each payment of all of its bills, or of none, in order: True where
+        every bill was unpaid (and not taken by an earlier settlement of the list) and is
+        now paid; False, changing nothing for it, where any was paid already.
 
-        `session` is the payment's own transaction: over our database the bills change
-        in it, so the order and its bills commit together; a client of the utility's
-        API posts the payment with `reference` as its idempotency key instead."""
+        `session` is the payments' own transaction: over our database the bills change
+        in it, so the orders and their bills commit together; a client of the utility's
+        API posts each payment with its `reference` as its idempotency key instead."""
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -487,24 +492,31 @@ class SqlUtilityBackend:
             return [_bill(bill, code) for bill, code in rows]
 
     async def settle_bills(
-        self,
-        session: AsyncSession,
-        ids: Sequence[int],
-        *,
-        paid_at: datetime,
-        channel: str,
-        reference: str,
-    ) -> bool:
-        wanted = set(ids)
+        self, session: AsyncSession, settlements: Sequence[BillSettlement]
+    ) -> list[bool]:
+        wanted = sorted({bill_id for s in settlements for bill_id in s.bill_ids})
         # FOR UPDATE: a second payment of the same bill on PostgreSQL waits for this one
         # and then finds it paid (SQLite has one writer at a time anyway).
-        open_ids = set(await session.scalars(_OPEN_BILLS, {"ids": list(wanted)}))
-        if open_ids != wanted:
-            return False
-        await session.execute(
-            _PAY_BILLS, {"ids": list(wanted), "paid_at": paid_at, "channel": channel}
-        )
-        return True
+        open_ids: set[int] = set()
+        for start in range(0, len(wanted), 1000):
+            open_ids.update(
+                await session.scalars(_OPEN_BILLS, {"ids": wanted[start : start + 1000]})
+            )
+        done: list[bool] = []
+        rows: list[dict[str, Any]] = []
+        for settlement in settlements:
+            ids = set(settlement.bill_ids)
+            ok = ids <= open_ids
+            done.append(ok)
+            if ok:
+                open_ids -= ids
+                rows += [
+                    {"bill_id": i, "at": settlement.paid_at, "via": settlement.channel}
+                    for i in sorted(ids)
+                ]
+        if rows:
+            await session.execute(_PAY_BILL, rows)
+        return done
 
 
 # Built once: on a payment's path (issue 16: 200 IPNs a second).
@@ -513,11 +525,10 @@ _OPEN_BILLS = (
     .where(Bill.id.in_(bindparam("ids", expanding=True)), Bill.status == "unpaid")
     .with_for_update()
 )
-_PAY_BILLS = (
-    update(Bill)
-    .where(Bill.id.in_(bindparam("ids", expanding=True)))
-    .values(status="paid", paid_at=bindparam("paid_at"), paid_channel=bindparam("channel"))
-    .execution_options(synchronize_session=False)
+_PAY_BILL = (
+    update(Bill.__table__)  # Core: executemany, no ORM bookkeeping
+    .where(Bill.__table__.c.id == bindparam("bill_id"))
+    .values(status="paid", paid_at=bindparam("at"), paid_channel=bindparam("via"))
 )
 
 

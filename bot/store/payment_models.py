@@ -12,12 +12,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy import Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.store.models import Base, utcnow
 
-ORDER_STATUSES = ("pending", "paid", "failed", "expired", "held")
+# received: VNPay confirmed the money (the IPN); the settlement worker pays its items.
+ORDER_STATUSES = ("pending", "received", "paid", "failed", "expired", "held")
 METHODS = ("vnpay", "vietqr")
 # A bill's paid_channel when it was paid in the chat: its receipt was sent at once, so
 # the daily "payments received" run does not tell it again.
@@ -32,7 +33,16 @@ class PaymentOrder(Base):
     request), "amount", "label"}; their amounts add up to `amount`."""
 
     __tablename__ = "payment_orders"
-    __table_args__ = (Index("ix_payment_orders_code_status", "customer_code", "status"),)
+    __table_args__ = (
+        Index("ix_payment_orders_code_status", "customer_code", "status"),
+        # What the settlement worker looks for every few seconds: a handful of rows.
+        Index(
+            "ix_payment_orders_received",
+            "id",
+            postgresql_where=text("status = 'received'"),
+            sqlite_where=text("status = 'received'"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(20), unique=True)
     method: Mapped[str] = mapped_column(String(10))  # vnpay | vietqr

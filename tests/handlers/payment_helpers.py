@@ -49,6 +49,19 @@ async def unpaid_totals(runtime: Any, code: str) -> list[int]:
         return list(rows)
 
 
+async def all_paid(runtime: Any, code: str) -> None:
+    """Wait until `code` owes nothing: the IPN confirms the money at once and the
+    settlement worker pays the bills moments later."""
+    await eventually(
+        lambda: _owes_nothing(runtime, code),
+        message=lambda: unpaid_totals(runtime, code),
+    )
+
+
+async def _owes_nothing(runtime: Any, code: str) -> bool:
+    return await unpaid_totals(runtime, code) == []
+
+
 async def orders(runtime: Any) -> list[PaymentOrder]:
     async with runtime.db.reading() as session:
         return list(await session.scalars(select(PaymentOrder).order_by(PaymentOrder.id)))

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.store.models import Delivery, Notice
 from bot.store.payment_models import PaymentEvent
-from tests.handlers.payment_helpers import link_of, unpaid_totals
+from tests.handlers.payment_helpers import all_paid, link_of
 from tests.handlers.rig import Rig, make_rig, password_login
 from tests.handlers.test_payments import ipn
 
@@ -35,7 +35,7 @@ async def test_twenty_identical_ipns_at_once_pay_once(rig: Rig) -> None:
         *(rig.server.get(f"/payments/vnpay/ipn?{query}") for _ in range(20))
     )
     assert sorted(body["RspCode"] for _, body in answers) == ["00"] + ["02"] * 19
-    assert await unpaid_totals(rig.runtime, "PC05CC0123456") == []
+    await all_paid(rig.runtime, "PC05CC0123456")
     async with rig.runtime.db.reading() as session:
         paid = await session.scalar(
             select(func.count()).select_from(PaymentEvent).where(PaymentEvent.event == "paid")
