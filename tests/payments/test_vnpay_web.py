@@ -228,6 +228,38 @@ async def test_a_successful_return_does_not_say_paid_before_the_ipn(
     assert "Thanh toán thành công" not in html
 
 
+async def test_a_return_while_the_money_is_being_applied_waits_for_the_settlement(
+    merchant: TestClient, gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The IPN recorded the money ("received"); the settlement takes moments: the page
+    shows the order paid once it is, and says the money arrived when it is not yet."""
+    monkeypatch.setattr(payments_web, "RECEIVED_WAIT", 0.01)
+    gateway.add("HD-1", status="received")
+    views = 0
+    view = gateway.order_view
+
+    async def settled_on_the_third_look(txn_ref: str) -> OrderView | None:
+        nonlocal views
+        views += 1
+        if views == 3:
+            order = gateway.orders[txn_ref]
+            gateway.orders[txn_ref] = OrderView(
+                order.txn_ref, order.amount, order.description, "paid", order.customer_code
+            )
+        return await view(txn_ref)
+
+    monkeypatch.setattr(gateway, "order_view", settled_on_the_third_look)
+    _, html = await return_page(merchant, result_params(code="00"))
+    assert "Thanh toán thành công" in html
+    # Still being applied after the page's wait: the money is ours, the receipt follows.
+    gateway.add("HD-2", status="received")
+    views = -100
+    _, html = await return_page(merchant, result_params(txn_ref="HD-2", code="00"))
+    assert "Đã nhận thanh toán" in html
+    assert "biên nhận sẽ được gửi trong cuộc trò chuyện" in html
+    assert "Thanh toán thành công" not in html
+
+
 async def test_a_tampered_return_shows_an_error(merchant: TestClient, gateway: FakeGateway) -> None:
     gateway.add("HD-1", status="paid")
     code, html = await return_page(merchant, {**result_params(code="24"), "vnp_ResponseCode": "00"})
