@@ -23,10 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
+import os
 import random
 import re
+import resource
 import tempfile
 import time
 from collections import Counter
@@ -337,7 +340,7 @@ async def run(kind: str, rate: float, seconds: float, replays: float, worker: bo
             print(f"set-up ({kind}): {time.perf_counter() - started:.1f} s, {len(orders)} orders")
 
             runtime = await build_runtime(settings)
-            runner = web.AppRunner(create_app(runtime), access_log=None)
+            runner = web.AppRunner(create_app(runtime, long_lived=True), access_log=None)
             await runner.setup()
             await runtime.understanding.ready()  # its loading does not share the run
             site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -349,6 +352,8 @@ async def run(kind: str, rate: float, seconds: float, replays: float, worker: bo
                 spawn = multiprocessing.get_context("spawn")
                 results = spawn.Queue()
                 sender = spawn.Process(target=load, args=(base_url, schedule, results))
+                pauses = GcPauses()
+                pg_cpu = postgres_cpu()
                 cpu = time.process_time()
                 sender.start()
                 answers: list[tuple[str, str, float]] = await asyncio.to_thread(results.get)
@@ -359,7 +364,11 @@ async def run(kind: str, rate: float, seconds: float, replays: float, worker: bo
                     await asyncio.sleep(0.05)
                 drained = time.perf_counter() - answered
                 cpu = time.process_time() - cpu
+                pg_cpu = postgres_cpu() - pg_cpu
+                pauses.stop()
                 sender.join()
+                usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+                sender_cpu = usage.ru_utime + usage.ru_stime
             finally:
                 await runner.cleanup()
             ledger, paid, bills = await paid_counts(runtime.db, orders)
@@ -373,6 +382,53 @@ async def run(kind: str, rate: float, seconds: float, replays: float, worker: bo
         print("exceptions in the server's log:", dict(errors.most_common(5)))
     report(kind, rate, answers, len(orders), ledger, paid, bills, cpu)
     print(f"settlement finished {drained:.2f} s after the last IPN was answered")
+    print(pauses.summary())
+    print(
+        f"CPU beside the server: the load generator {sender_cpu:.1f} s, "
+        f"PostgreSQL's processes {pg_cpu:.1f} s (all of them, on this machine)"
+    )
+
+
+def postgres_cpu() -> float:
+    """User + system CPU seconds of every process named postgres (Linux /proc)."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+            if not fields[0].endswith("(postgres"):
+                continue
+            values = fields[1].split()
+            total += int(values[11]) + int(values[12])  # utime, stime
+        except (OSError, IndexError, ValueError):  # the process ended meanwhile
+            continue
+    return total / tick
+
+
+class GcPauses:
+    """The server process's garbage collections during the run: a full one (generation
+    2) walks every object, the language model's included, and stops the event loop."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._began = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._began)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> str:
+        parts = [
+            f"gen {generation}: {len(times)} × max {max(times, default=0) * 1000:.1f} ms"
+            for generation, times in self.pauses.items()
+        ]
+        return "garbage collections in the server: " + ", ".join(parts)
 
 
 async def received_count(db: Database) -> int:

@@ -191,7 +191,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     async def make_app() -> web.Application:
         runtime = await build_runtime(settings, understand=True)
-        app = create_app(runtime)
+        app = create_app(runtime, long_lived=True)
         log.info(
             "CSKH Bot on http://%s:%s (public URL %s; channels: %s); /healthz says "
             '"starting" until the language model is loaded',

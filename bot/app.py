@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -244,6 +245,7 @@ def channel_limits(settings: Settings) -> dict[str, ChannelLimit]:
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
+LONG_LIVED = web.AppKey("long_lived", bool)
 
 
 def build_channels(runtime: Runtime) -> list[Channel]:
@@ -307,14 +309,18 @@ async def open_for_sending(runtime: Runtime) -> frozenset[str]:
     return channels
 
 
-def create_app(runtime: Runtime) -> web.Application:
-    """The web application: health check, media links, and the routes of the channels."""
+def create_app(runtime: Runtime, *, long_lived: bool = False) -> web.Application:
+    """The web application: health check, media links, and the routes of the channels.
+    `long_lived`: the process serves until stopped (`cskh serve`), so what its start
+    loads is frozen out of the garbage collector's way (`freeze_heap`); tests, which
+    start many apps in one process, leave it off."""
     max_upload = runtime.settings.max_upload_mb * 1024 * 1024
     # Base64 photos in JSON are 4/3 larger than the file.
     app = web.Application(
         client_max_size=max_upload * 4 // 3 + 64 * 1024, middlewares=[_json_errors]
     )
     app[RUNTIME] = runtime
+    app[LONG_LIVED] = long_lived
     app.router.add_get("/healthz", _healthz)
     if runtime.settings.metrics_token is not None:
         app.router.add_get("/metrics", _metrics)
@@ -361,8 +367,10 @@ def _import_renderers() -> None:
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME]
     runtime.understanding.start()  # in a thread: /healthz says "starting" meanwhile
-    announce = asyncio.create_task(_announce_ready(runtime), name="announce-ready")
     warming = asyncio.create_task(asyncio.to_thread(_import_renderers), name="warm-up")
+    announce = asyncio.create_task(
+        _announce_ready(runtime, warming, freeze=app[LONG_LIVED]), name="announce-ready"
+    )
     for channel in runtime.channels.values():
         await channel.start()
     await runtime.live.start()  # console pages of every process hear of changes
@@ -401,10 +409,24 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await runtime.close()
 
 
-async def _announce_ready(runtime: Runtime) -> None:
-    """One log line when the server answers free text: /healthz says "ok" from then."""
+async def _announce_ready(runtime: Runtime, warming: asyncio.Task[None], *, freeze: bool) -> None:
+    """One log line when the server answers free text: /healthz says "ok" from then.
+    Then, with `freeze`, what start-up loaded is frozen out of the collector's way."""
     if await runtime.understanding.ready():
         log.info("ready: the language model is loaded, /healthz says ok")
+    if freeze:
+        with contextlib.suppress(Exception):  # a failed import shows when first used
+            await warming
+        freeze_heap()
+
+
+def freeze_heap() -> None:
+    """Move every object alive now (the language model, the libraries, the texts: kept
+    for the process's life) to the collector's permanent generation. A full collection
+    then walks only what requests made since: measured at 200 IPNs a second, a full
+    collection over the whole heap stopped the event loop for 260 ms (issue 16)."""
+    gc.collect()
+    gc.freeze()
 
 
 MEDIA_CLEANUP_EVERY = 600.0  # seconds
