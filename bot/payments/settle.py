@@ -99,7 +99,11 @@ class Settler:
             )
             orders.update((order.ref, order) for order in rows)
         pairs = [(orders.get(a.ref) if a.ref else None, a) for a in arrivals]
-        settleable = SETTLEABLE if strict else (*SETTLEABLE, "failed")
+        # A transfer is money received: it may pay an order whose VNPay attempt failed,
+        # or one whose earlier transfer was held for another amount (the customer sent
+        # the right amount after a wrong one; staff refund the first). Its items must
+        # all be open still, as always.
+        settleable = SETTLEABLE if strict else (*SETTLEABLE, "failed", "held")
         return await self._apply(session, pairs, strict=strict, settleable=settleable)
 
     async def settle_received(

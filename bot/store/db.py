@@ -78,8 +78,10 @@ class Database:
                 self.url,
                 echo=echo,
                 isolation_level="AUTOCOMMIT",
-                pool_size=5,
-                max_overflow=5,
+                # Ten kept open: a connection opened for a burst and closed after it
+                # costs more than the statement it served.
+                pool_size=10,
+                max_overflow=10,
                 pool_reset_on_return=None,  # nothing to roll back
             )
         )

@@ -250,3 +250,37 @@ async def test_staff_cannot_apply_held_money_while_vnpay_money_is_being_applied(
     async with rig.runtime.db.reading() as session:
         still = await session.get(HeldPayment, money_held.id)
     assert still is not None and still.status == "held"
+
+
+async def test_the_right_amount_after_a_wrong_one_pays_and_the_wrong_one_stays_held(
+    rig: Rig,
+) -> None:
+    """An sends 1.000 đ short, is told it is being checked, then sends the right amount:
+    that pays the bill; the first transfer waits for staff to refund it."""
+    an = await an_orders(rig, "an-short", "🏦 Chuyển khoản VietQR")
+    transfer = next(line for line in an.text.splitlines() if line.startswith("TT"))
+    [order] = await orders(rig.runtime)
+    settler = rig.runtime.engine.services.payments.settler
+
+    async def bank_sends(amount: int, reference: str) -> tuple[int, int]:
+        report = await import_statement(
+            rig.runtime.db,
+            settler,
+            statement(("07/12/2026", amount, transfer, reference)),
+            now=rig.clock.now(),
+            actor="staff:test",
+        )
+        return report.paid, report.held
+
+    assert await bank_sends(order.amount - 1000, "FT1") == (0, 1)
+    assert await unpaid_totals(rig.runtime, CODE) == [order.amount]
+    assert await bank_sends(order.amount, "FT2") == (1, 0)
+    assert await unpaid_totals(rig.runtime, CODE) == []
+    [short] = await held(rig.runtime)
+    assert (short.reason, short.amount, short.status) == (
+        "amount_mismatch",
+        order.amount - 1000,
+        "held",
+    )
+    assert (await orders(rig.runtime))[0].status == "paid"
+    assert "Đã nhận thanh toán" in await pushed(an, "Đã nhận thanh toán")
