@@ -203,9 +203,9 @@ class Settler:
             )
         for index, reason, keep_status in sorted(holds):
             order, arrival = pairs[index]
-            outcomes[index] = await self._hold(
-                session, order, arrival, reason, keep_status=keep_status
-            )
+            # A wrong amount before the right one in the same batch: the order is paid.
+            keep = keep_status or (order is not None and order.status == "paid")
+            outcomes[index] = await self._hold(session, order, arrival, reason, keep_status=keep)
         return [cast(Outcome, outcome) for outcome in outcomes]
 
     async def fail(

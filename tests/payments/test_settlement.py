@@ -284,3 +284,26 @@ async def test_the_right_amount_after_a_wrong_one_pays_and_the_wrong_one_stays_h
     )
     assert (await orders(rig.runtime))[0].status == "paid"
     assert "Đã nhận thanh toán" in await pushed(an, "Đã nhận thanh toán")
+
+
+async def test_a_wrong_amount_and_the_right_one_in_one_statement_leave_the_order_paid(
+    rig: Rig,
+) -> None:
+    an = await an_orders(rig, "an-short-same-file", "🏦 Chuyển khoản VietQR")
+    transfer = next(line for line in an.text.splitlines() if line.startswith("TT"))
+    [order] = await orders(rig.runtime)
+    report = await import_statement(
+        rig.runtime.db,
+        rig.runtime.engine.services.payments.settler,
+        statement(
+            ("07/12/2026", order.amount - 1000, transfer, "FT1"),
+            ("07/12/2026", order.amount, transfer, "FT2"),
+        ),
+        now=rig.clock.now(),
+        actor="staff:test",
+    )
+    assert (report.paid, report.held) == (1, 1)
+    assert await unpaid_totals(rig.runtime, CODE) == []
+    assert (await orders(rig.runtime))[0].status == "paid"
+    [short] = await held(rig.runtime)
+    assert (short.reason, short.gateway_ref) == ("amount_mismatch", "FT1")
