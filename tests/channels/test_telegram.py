@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.channels.telegram import TelegramChannel, split_text
+from bot.channels.telegram.channel import TelegramChannel, split_text
 from bot.core.context import Context
 from bot.core.messages import Button, KeyboardRequest, Media, Reply, RequestButton
 from bot.core.transcript import REDACTED
