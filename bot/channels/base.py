@@ -213,15 +213,15 @@ _BREAKS = (
 
 
 def split_at_sentences(text: str, limit: int) -> list[str]:
-    """Pieces of at most `limit` characters, cut at the best break in the second half
-    of each piece (a paragraph, a line, a sentence, a word), never inside a word unless
-    one word alone is longer than `limit`."""
+    """Pieces of at most `limit` characters, cut at the end of a paragraph, a line or a
+    sentence (a word's end only where a sentence is longer than `limit`), never inside
+    a word unless one word alone is longer than `limit`."""
     pieces: list[str] = []
     rest = text.strip()
     while len(rest) > limit:
         cut, resume = _cut(rest, limit)
         pieces.append(rest[:cut].rstrip())
-        rest = rest[resume:].lstrip()
+        rest = rest[resume:]  # the break's own spaces are gone; an option's indent stays
     if rest or not pieces:
         pieces.append(rest)
     return pieces
@@ -230,15 +230,19 @@ def split_at_sentences(text: str, limit: int) -> list[str]:
 def _cut(text: str, limit: int) -> tuple[int, int]:
     """Where the first piece ends and the next begins."""
     window = text[: limit + 1]  # a break just after the limit still leaves a full piece
-    for pattern in _BREAKS:
-        # A break in the first half would leave a short piece: a lesser break later is
-        # better (a sentence's end over a paragraph three words in).
-        found = [m for m in pattern.finditer(window) if limit // 2 < m.start() <= limit]
-        if found:
-            return found[-1].start(), found[-1].end()
-    spaces = [m for m in _BREAKS[-1].finditer(window) if 0 < m.start() <= limit]
-    if spaces:
-        return spaces[-1].start(), spaces[-1].end()
+    found = [[m for m in p.finditer(window) if 0 < m.start() <= limit] for p in _BREAKS]
+    *sentences, words = found
+    # The best kind of break in the second half (a paragraph over a line over a
+    # sentence); else the last end of a sentence anywhere (a short piece is better than
+    # one cut mid-sentence); else the last space.
+    for breaks in sentences:
+        late = [m for m in breaks if m.start() > limit // 2]
+        if late:
+            return late[-1].start(), late[-1].end()
+    last = max((m for breaks in sentences for m in breaks), key=lambda m: m.start(), default=None)
+    last = last or (words[-1] if words else None)
+    if last is not None:
+        return last.start(), last.end()
     return limit, limit  # one word longer than a whole message: no better place
 
 
