@@ -5,7 +5,7 @@ call. It holds no business rule. A channel module is one `Channel` subclass (its
 `name`, its `caps`, its platform calls) and one `ChannelSettings` model (its
 CSKH_<NAME>_* settings, whether they switch it on, its send rate limit); the
 composition root (bot/app.py) lists them (`ChannelKind`) and builds every
-channel whose settings switch it on, as `channel(parts, settings)`.
+channel whose settings switch it on (`Channel.build(parts, settings)`).
 
 What the platform cannot show is turned into what it can here, once, for every
 channel (`Channel.adapt`): buttons past `caps.max_buttons` become numbered options the
