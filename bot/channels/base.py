@@ -16,6 +16,8 @@ text past `caps.max_text` is split at sentence boundaries.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -38,6 +40,8 @@ from bot.store.media_quota import MediaQuota
 from bot.store.throttle import Throttle
 
 IMAGE_MARK, DOCUMENT_MARK, LINK_MARK = "🖼", "📎", "↗"
+# "typing…" from half a second into a slow answer, renewed before the platform drops it.
+TYPING_AFTER, TYPING_EVERY = 0.5, 4.0
 
 
 class ChannelSettingsError(ValueError):
@@ -115,11 +119,12 @@ class Channel(ABC):
     """A way customers reach the bot.
 
     Subclasses set `name` and `caps`, turn platform updates into `Incoming` with
-    `incoming(...)`, hand them to the engine, and send what `adapt` makes of the
-    answer; `send` takes a push from the delivery worker, already adapted."""
+    `incoming(...)`, get the engine's answer with `answer(...)`, and send what `adapt`
+    makes of it; `send` takes a push from the delivery worker, already adapted."""
 
     name: ClassVar[str]
     caps: ClassVar[ChannelCaps] = ChannelCaps()
+    engine: Engine
     # Signed links for media the platform cannot take (None: the file's name only).
     links: MediaLinks | None = None
     # The delivery worker's limit for pushes on this channel (from its settings).
@@ -143,6 +148,27 @@ class Channel(ABC):
     def incoming(self, user_id: str, **content: Any) -> Incoming:
         """An update of this channel for the engine (`content`: Incoming's fields)."""
         return Incoming(channel=self.name, user_id=user_id, channel_caps=self.caps, **content)
+
+    async def answer(self, incoming: Incoming) -> list[Reply]:
+        """The engine's answer to an update; on a platform with a typing action
+        (`caps.typing`) "typing…" shows while a slow one is prepared."""
+        if not self.caps.typing:
+            return await self.engine.handle(incoming)
+        typing = asyncio.create_task(self._keep_typing(incoming.user_id))
+        try:
+            return await self.engine.handle(incoming)
+        finally:
+            typing.cancel()
+
+    async def show_typing(self, user_id: str) -> None:  # noqa: B027 - with caps.typing
+        """Show "typing…" in the chat (a platform call; its failure is ignored)."""
+
+    async def _keep_typing(self, user_id: str) -> None:
+        await asyncio.sleep(TYPING_AFTER)
+        while True:
+            with contextlib.suppress(Exception):
+                await self.show_typing(user_id)
+            await asyncio.sleep(TYPING_EVERY)
 
     def adapt(self, replies: Sequence[Reply]) -> list[Reply]:
         """The replies as this platform can show them (`caps`): too many buttons become

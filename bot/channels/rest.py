@@ -131,7 +131,7 @@ class RestChannel(Channel):
                 return web.json_response(
                     {"error": f"no more photos can be kept now ({refused} quota)"}, status=507
                 )
-        replies = await self.engine.handle(incoming)
+        replies = await self.answer(incoming)
         return web.json_response({"messages": [self.render(reply) for reply in replies]})
 
     def parse_incoming(self, body: dict[str, Any], address: str | None = None) -> Incoming:

@@ -124,7 +124,7 @@ class TerminalChannel(Channel):
 
     async def _turn(self, incoming: Incoming) -> bool:
         """Send one update and show the answer; whether the bot now waits for a secret."""
-        replies = await self.engine.handle(incoming)
+        replies = await self.answer(incoming)
         await self._show(replies)
         return bool(getattr(replies, "expects_secret", False))
 

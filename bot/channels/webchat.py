@@ -338,7 +338,7 @@ class WebChatChannel(Channel):
         except (ValueError, TypeError, RecursionError):  # RecursionError: nesting 100,000 deep
             await self._notice(socket, visitor_id, "webchat.bad_message")
             return
-        replies = await self.engine.handle(incoming)
+        replies = await self.answer(incoming)
         # The echo waits for the engine: only it knows whether the text was a secret.
         await self._echo(
             visitor, socket, incoming, secret=getattr(replies, "delete_incoming", False)
@@ -457,7 +457,7 @@ class WebChatChannel(Channel):
             text=caption if isinstance(caption, str) and caption.strip() else None,
             client_address=address,
         )
-        replies = await self.engine.handle(incoming)
+        replies = await self.answer(incoming)
         await self._broadcast(visitor_id, replies, input_kind(replies))
         return web.json_response({"ok": True})
 

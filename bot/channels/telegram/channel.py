@@ -240,11 +240,7 @@ class TelegramChannel(Channel):
     # --- out -----------------------------------------------------------------------------
 
     async def _handle(self, chat_id: int, incoming: Incoming) -> None:
-        typing = asyncio.create_task(self._keep_typing(chat_id))
-        try:
-            replies = await self.engine.handle(incoming)
-        finally:
-            typing.cancel()
+        replies = await self.answer(incoming)
         if getattr(replies, "delete_incoming", False) and incoming.message_ref:
             # A typed password or PIN: take it off the chat where Telegram allows it.
             message_id = int(incoming.message_ref)
@@ -261,13 +257,8 @@ class TelegramChannel(Channel):
         sent = await self.sender.push(int(recipient.platform_user_id), replies)
         return str(sent[-1]) if sent else None
 
-    async def _keep_typing(self, chat_id: int) -> None:
-        """Show "typing…" while a slow answer is prepared (from 0.5 s, renewed every 4 s)."""
-        await asyncio.sleep(0.5)
-        while True:
-            with contextlib.suppress(Exception):
-                await self.bot.send_chat_action(chat_id, "typing")
-            await asyncio.sleep(4)
+    async def show_typing(self, user_id: str) -> None:
+        await self.bot.send_chat_action(int(user_id), "typing")
 
     async def _mark_unreachable(self, platform_user_id: str) -> None:
         async with self.db.reading() as session:
