@@ -288,21 +288,23 @@ def _db_current(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.channels.telegram import ALLOWED_UPDATES, WEBHOOK_PATH, make_bot
+    from bot.channels.telegram import TelegramSettings
+    from bot.channels.telegram.channel import ALLOWED_UPDATES, WEBHOOK_PATH, make_bot
 
-    if not settings.telegram_enabled:
+    config = TelegramSettings.from_settings(settings)
+    if not config.enabled:
         raise RuntimeError("set CSKH_TELEGRAM_TOKEN first")
-    if settings.telegram_webhook_secret is None:
+    if config.webhook_secret is None:
         raise RuntimeError("set CSKH_TELEGRAM_WEBHOOK_SECRET first (Telegram will send it back)")
     url: str = args.url
-    if not url.startswith("https://") and not settings.telegram_api_url:
+    if not url.startswith("https://") and not config.api_url:
         raise RuntimeError("Telegram only calls HTTPS webhooks: give an https:// URL")
     if not url.rstrip("/").endswith(WEBHOOK_PATH):
         print(f"note: cskh serve receives updates at {WEBHOOK_PATH}", file=sys.stderr)
-    secret = settings.telegram_webhook_secret.get_secret_value()
+    secret = config.webhook_secret.get_secret_value()
 
     async def run() -> None:
-        bot = make_bot(settings)
+        bot = make_bot(config)
         try:
             await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
         finally:
@@ -314,13 +316,15 @@ def _telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _telegram_delete_webhook(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.channels.telegram import make_bot
+    from bot.channels.telegram import TelegramSettings
+    from bot.channels.telegram.channel import make_bot
 
-    if not settings.telegram_enabled:
+    config = TelegramSettings.from_settings(settings)
+    if not config.enabled:
         raise RuntimeError("set CSKH_TELEGRAM_TOKEN first")
 
     async def run() -> None:
-        bot = make_bot(settings)
+        bot = make_bot(config)
         try:
             await bot.delete_webhook(drop_pending_updates=False)
         finally:

@@ -23,11 +23,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot.auth.otp import OtpLimits, OtpService
 from bot.auth.providers import Senders
 from bot.billing.tariffs import TariffBook, default_tariffs
-from bot.channels.base import Channel
+from bot.channels.base import (
+    Channel,
+    ChannelKind,
+    ChannelParts,
+    ChannelSettings,
+    ChannelSettingsError,
+)
 from bot.channels.maintenance import RETRY_AFTER_SECONDS, error_page
 from bot.channels.media import MediaLinks
-from bot.channels.rest import RestChannel
-from bot.channels.webchat import WebChatChannel
+from bot.channels.rest import RestChannel, RestSettings
+from bot.channels.telegram import TelegramSettings
+from bot.channels.webchat import WebChatChannel, WebChatSettings
 from bot.console.base import ConsoleServices
 from bot.console.web import console_routes
 from bot.core import metrics
@@ -80,6 +87,8 @@ class Runtime:
     media_quota: MediaQuota
     live: LiveFeed
     channels: dict[str, Channel] = field(default_factory=dict)
+    # A channel's settings given here instead of read (tests), by channel name.
+    channel_settings: dict[str, ChannelSettings] = field(default_factory=dict)
     _stop_delivery: asyncio.Event = field(default_factory=asyncio.Event)
     _delivery: asyncio.Task[None] | None = None
 
@@ -93,6 +102,8 @@ class Runtime:
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
         self.pusher.register(channel.name, channel)
+        if channel.rate_limit is not None:
+            self.worker.limiter.limits[channel.name] = channel.rate_limit
 
     @property
     def understanding(self) -> Understanding:
@@ -237,11 +248,30 @@ async def build_runtime(
     )
 
 
+# Every channel `cskh serve` can run, by its settings model: an explicit list (no
+# plugin discovery). A channel is on when its settings say so (its credentials are
+# set); adding one is adding its settings model here (README, "Adding a channel").
+CHANNELS: tuple[ChannelKind, ...] = (
+    ChannelKind(RestSettings, lambda: RestChannel),
+    ChannelKind(WebChatSettings, lambda: WebChatChannel),
+    ChannelKind(TelegramSettings, lambda: _telegram()),
+)
+
+
+def _telegram() -> type[Channel]:
+    from bot.channels.telegram.channel import TelegramChannel  # aiogram: only when on
+
+    return TelegramChannel
+
+
 def channel_limits(settings: Settings) -> dict[str, ChannelLimit]:
-    """Send limits per channel: Telegram's from the settings; the others have none."""
-    return {
-        "telegram": ChannelLimit(settings.telegram_rate, settings.telegram_chat_interval),
-    }
+    """The delivery worker's send limit of every channel that has one (its settings)."""
+    limits: dict[str, ChannelLimit] = {}
+    for kind in CHANNELS:
+        limit = kind.settings.from_settings(settings).rate_limit()
+        if limit is not None:
+            limits[kind.settings.channel_name] = limit
+    return limits
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -249,47 +279,31 @@ LONG_LIVED = web.AppKey("long_lived", bool)
 
 
 def build_channels(runtime: Runtime) -> list[Channel]:
-    """The channels the settings enable, registered with the runtime's pusher: the web
-    chat always, REST when CSKH_REST_TOKEN is set, Telegram when CSKH_TELEGRAM_TOKEN is.
-    Commands that push (e.g. `cskh requests set-status`) use them without serving."""
-    settings = runtime.settings
-    channels: list[Channel] = []
-    if settings.rest_token is not None and settings.rest_token.get_secret_value():
-        channels.append(
-            RestChannel(
-                runtime.engine,
-                runtime.db,
-                settings.rest_token.get_secret_value(),
-                runtime.links,
-                settings.max_upload_mb * 1024 * 1024,
-                settings.trusted_proxies,
-                runtime.media_quota,
-            )
-        )
-    channels.append(
-        WebChatChannel(
-            runtime.engine,
-            runtime.db,
-            runtime.texts,
-            runtime.links,
-            settings,
-            runtime.throttle,
-            runtime.media_quota,
-        )
+    """The channels the settings switch on (the web chat always, REST when
+    CSKH_REST_TOKEN is set, Telegram when CSKH_TELEGRAM_TOKEN is), registered with the
+    runtime's pusher and the delivery worker's limiter. Commands that push (e.g. `cskh
+    requests set-status`) use them without serving."""
+    parts = ChannelParts(
+        engine=runtime.engine,
+        db=runtime.db,
+        settings=runtime.settings,
+        texts=runtime.texts,
+        links=runtime.links,
+        pusher=runtime.pusher,
+        throttle=runtime.throttle,
+        quota=runtime.media_quota,
     )
-    if settings.telegram_enabled:
-        from bot.channels.telegram import TelegramChannel
-
-        if settings.telegram_mode == "webhook" and settings.telegram_webhook_secret is None:
-            raise StartupError(
-                "CSKH_TELEGRAM_MODE=webhook needs CSKH_TELEGRAM_WEBHOOK_SECRET "
-                "(Telegram sends it with every update; without it anyone could post updates)"
-            )
-        channels.append(
-            TelegramChannel(
-                runtime.engine, runtime.db, runtime.pusher, settings, quota=runtime.media_quota
-            )
-        )
+    channels: list[Channel] = []
+    for kind in CHANNELS:
+        config = runtime.channel_settings.get(kind.settings.channel_name)
+        config = config or kind.settings.from_settings(runtime.settings)
+        if not config.enabled:
+            continue
+        try:
+            config.check()
+        except ChannelSettingsError as error:
+            raise StartupError(str(error)) from error
+        channels.append(kind.load().build(parts, config))
     for channel in channels:
         runtime.add_channel(channel)
     return channels

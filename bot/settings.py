@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_from: str = "CSKH Điện lực miền Trung <no-reply@cskh.local>"
     nlu_cache_dir: Path | None = None
+    # Telegram's settings: read here under their documented names, the channel's own
+    # model is bot/channels/telegram's TelegramSettings (it takes them from here).
     telegram_token: SecretStr | None = None
     telegram_mode: Literal["webhook", "polling"] = "polling"
     telegram_webhook_secret: SecretStr | None = None
@@ -194,10 +196,6 @@ class Settings(BaseSettings):
     def nlu_cache_path(self) -> Path:
         """Where the trained language model is cached (CSKH_NLU_CACHE_DIR, else var/nlu)."""
         return self.nlu_cache_dir or self.var_dir / "nlu"
-
-    @property
-    def telegram_enabled(self) -> bool:
-        return bool(self.telegram_token and self.telegram_token.get_secret_value())
 
     @property
     def effective_database_url(self) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.app import Runtime
+from bot.channels.telegram import TELEGRAM_CAPS
 from bot.channels.telegram.updates import contact_e164
 from bot.core.messages import Contact, Incoming, Location, Media, Reply
 from bot.core.outbound import Recipient
@@ -75,7 +76,7 @@ class LightDriver(Driver):
                 "message_ref": str(number),
                 "display_name": "Lan Nguyễn",
                 "language_hint": "vi",
-                "shares_verified_contact": True,  # as the Telegram channel says
+                "channel_caps": TELEGRAM_CAPS,  # as the Telegram channel says
             }
         incoming = Incoming(
             channel=self.channel,

@@ -18,6 +18,7 @@ from bot.auth import audit, guard
 from bot.auth.guard import Requester
 from bot.auth.passwords import hash_secret, verify_secret
 from bot.core import metrics, phones
+from bot.core.messages import Incoming
 from bot.store.media import delete_media
 from bot.store.models import (
     ChatUser,
@@ -162,6 +163,20 @@ async def logout_everywhere(session: AsyncSession, user: ChatUser) -> int:
 
 
 # --- the app PIN -----------------------------------------------------------------------
+
+
+def own_mobile(incoming: Incoming) -> str | None:
+    """The mobile number (E.164) of a contact the customer shared, when it is proven to be
+    their own: the channel can vouch for a contact (`verified_contact`) and did so for
+    this one. None for anyone else's contact, a typed one, or a channel that cannot tell.
+
+    Raises:
+        phones.NotAPhone: their own contact, but not a Vietnamese mobile number.
+    """
+    contact = incoming.contact
+    if contact is None or not contact.verified or not incoming.channel_caps.verified_contact:
+        return None
+    return phones.parse_mobile(contact.phone)
 
 
 def pin_needed(user: ChatUser, now: datetime) -> bool:

@@ -17,26 +17,27 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
 from sqlalchemy import select
 
-from bot.channels.base import Channel, Networks, client_address
+from bot.channels.base import Channel, ChannelParts, ChannelSettings, client_address
 from bot.channels.media import MediaLinks, reply_to_client
 from bot.core.codec import reply_from_json, reply_to_json
-from bot.core.engine import Engine
 from bot.core.messages import (
     MAX_NAME,
     MAX_USER_ID,
     BadInput,
+    ChannelCaps,
     Incoming,
     Location,
     Media,
     Reply,
     check_key,
 )
+from bot.core.network import Networks
 from bot.core.outbound import Recipient
-from bot.store.db import Database
 from bot.store.media import sniff_image
-from bot.store.media_quota import MediaQuota
 from bot.store.models import RestMessage
 from bot.store.repo import get_chat_user
 
@@ -54,30 +55,39 @@ class BadRequest(ValueError):
     """A request we refuse with 400 and this plain-words message."""
 
 
+class RestSettings(ChannelSettings):
+    """CSKH_REST_TOKEN: the bearer token integrations send (unset: REST is off)."""
+
+    model_config = SettingsConfigDict(env_prefix="CSKH_REST_")
+    channel_name = "rest"
+    compat_prefix = "rest_"
+
+    token: SecretStr | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token and self.token.get_secret_value())
+
+
 class RestChannel(Channel):
     """JSON over HTTP, for integrations, tests and the web site's back end."""
 
     name = "rest"
+    # The client draws what it gets: every button, any length, media as signed links.
+    caps = ChannelCaps()
 
-    def __init__(
-        self,
-        engine: Engine,
-        db: Database,
-        token: str,
-        links: MediaLinks,
-        max_upload_bytes: int,
-        trusted_proxies: Networks = (),
-        quota: MediaQuota | None = None,
-    ) -> None:
-        self.engine = engine
-        self.db = db
-        self._token = token.encode()
-        self.links = links
-        self.max_upload_bytes = max_upload_bytes
+    def __init__(self, parts: ChannelParts, config: RestSettings) -> None:
+        assert config.token is not None, "RestSettings.enabled is checked first"
+        settings = parts.settings
+        self.engine = parts.engine
+        self.db = parts.db
+        self._token = config.token.get_secret_value().encode()
+        self.links: MediaLinks = parts.links
+        self.max_upload_bytes = settings.max_upload_mb * 1024 * 1024
         # An integration calling for many customers sends each one's address in
         # X-Forwarded-For from a trusted proxy; any other caller is one client.
-        self.trusted_proxies = trusted_proxies
-        self.quota = quota  # what a user may make us keep (bot/store/media_quota.py)
+        self.trusted_proxies: Networks = settings.trusted_proxies
+        self.quota = parts.quota  # what a user may make us keep (bot/store/media_quota.py)
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [
@@ -121,7 +131,7 @@ class RestChannel(Channel):
                 return web.json_response(
                     {"error": f"no more photos can be kept now ({refused} quota)"}, status=507
                 )
-        replies = await self.engine.handle(incoming)
+        replies = await self.answer(incoming)
         return web.json_response({"messages": [self.render(reply) for reply in replies]})
 
     def parse_incoming(self, body: dict[str, Any], address: str | None = None) -> Incoming:
@@ -134,28 +144,23 @@ class RestChannel(Channel):
         name = body.get("name")
         if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
             raise BadRequest(f"'name' must be a string of at most {MAX_NAME} characters")
-        common: dict[str, Any] = {
-            "channel": self.name,
-            "user_id": user,
-            "display_name": name,
-            "client_address": address,
-        }
+        common: dict[str, Any] = {"display_name": name, "client_address": address}
         if kind == "text":
             if not isinstance(value, str) or len(value) > MAX_TEXT:
                 raise BadRequest(f"'text' must be a string of at most {MAX_TEXT} characters")
-            return Incoming(text=value, **common)
+            return self.incoming(user, text=value, **common)
         if kind == "button":
             if not isinstance(value, str) or not value or len(value) > MAX_PAYLOAD:
                 raise BadRequest(
                     f"'button' must be a payload string of at most {MAX_PAYLOAD} characters"
                 )
-            return Incoming(payload=value, **common)
+            return self.incoming(user, payload=value, **common)
         if kind == "location":
-            return Incoming(location=_location(value), **common)
+            return self.incoming(user, location=_location(value), **common)
         caption = body.get("caption")
         if caption is not None and (not isinstance(caption, str) or len(caption) > MAX_TEXT):
             raise BadRequest(f"'caption' must be a string of at most {MAX_TEXT} characters")
-        return Incoming(photos=(self._photo(value),), text=caption, **common)
+        return self.incoming(user, photos=(self._photo(value),), text=caption, **common)
 
     def _photo(self, value: object) -> Media:
         if not isinstance(value, str):
@@ -199,7 +204,7 @@ class RestChannel(Channel):
         messages = [self.render(reply_from_json(row.message)) for row in rows]
         return web.json_response({"messages": messages, "cursor": str(cursor)})
 
-    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None:
+    async def send(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None:
         """Keep the push until the integration fetches it with GET /api/messages."""
         async with self.db.transaction() as session:
             for reply in replies:

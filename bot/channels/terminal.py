@@ -9,7 +9,6 @@ for a password, a PIN or a code, a terminal does not echo what is typed.
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,25 +20,31 @@ except ImportError:  # not a POSIX system: secrets are read like any line
     termios = None  # type: ignore[assignment]
 
 from bot.auth.providers import Outgoing
-from bot.channels.base import Channel, numbered_options, render_plain
+from bot.channels.base import Channel
 from bot.core.engine import Engine
-from bot.core.messages import Contact, Incoming, KeyboardRequest, Location, Media, Reply
+from bot.core.messages import (
+    ChannelCaps,
+    Contact,
+    Incoming,
+    KeyboardRequest,
+    Location,
+    Media,
+    Reply,
+)
 from bot.core.outbound import Recipient
 from bot.core.texts import Texts
 from bot.core.transcript import REDACTED
 from bot.store.db import Database
 from bot.store.media import load_media, sniff_image
 
-# A button's number: ASCII digits without a leading zero ("²" is a digit to
-# str.isdigit(), and a phone number starts with 0). Only one within the buttons shown is
-# a choice: a phone number or an SMS code is text (issue 15, point 5).
-_NUMBER = re.compile(r"[1-9][0-9]{0,2}")
-
 
 class TerminalChannel(Channel):
     """One local user talking through stdin/stdout."""
 
     name = "terminal"
+    # No buttons: every choice is a numbered option, typed (the engine matches it). No
+    # pictures either: a file the bot sends is saved and its name printed.
+    caps = ChannelCaps(max_buttons=0, images=False, documents=False)
 
     def __init__(
         self,
@@ -65,7 +70,6 @@ class TerminalChannel(Channel):
         self.downloads = downloads
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
-        self._options: list[tuple[str, str]] = []
 
     async def run(self) -> None:
         """The read-answer loop, until /quit or end of input."""
@@ -88,8 +92,6 @@ class TerminalChannel(Channel):
 
     def parse(self, line: str) -> Incoming | str:
         """An update from a typed line, or a message explaining what is wrong with it."""
-        if _NUMBER.fullmatch(line) and int(line) <= len(self._options):
-            return self._make(payload=self._options[int(line) - 1][1])
         command, _, rest = line.partition(" ")
         if command == "/photo":
             return self._photo(rest.strip())
@@ -118,24 +120,24 @@ class TerminalChannel(Channel):
         return self.texts.get(key, self.lang, **params)
 
     def _make(self, **content: Any) -> Incoming:
-        return Incoming(channel=self.name, user_id=self.user_id, **content)
+        return self.incoming(self.user_id, **content)
 
     async def _turn(self, incoming: Incoming) -> bool:
         """Send one update and show the answer; whether the bot now waits for a secret."""
-        replies = await self.engine.handle(incoming)
+        replies = await self.answer(incoming)
         await self._show(replies)
         return bool(getattr(replies, "expects_secret", False))
 
     async def _show(self, replies: Sequence[Reply], *, pushed: bool = False) -> None:
-        options = numbered_options(replies)
-        if options or not pushed:
-            self._options = options
         for reply in replies:
             for media in (reply.image, reply.document):
                 if media is not None:
                     await self._save(media)
+        lines = [reply.text for reply in self.adapt(replies)]
+        # No contact or location button here: say how to type one.
+        lines += [self._hints[request.kind] for reply in replies for request in reply.requests]
         prefix = "🔔 " if pushed else ""
-        self._print(prefix + render_plain(replies, hints=self._hints))
+        self._print(prefix + "\n".join(line for line in lines if line))
 
     async def _save(self, media: Media) -> None:
         data = media.data
@@ -159,6 +161,10 @@ class TerminalChannel(Channel):
         )
 
     async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None:
+        # Not adapted first: `_show` saves the files before they become names.
+        return await self.send(recipient, replies)
+
+    async def send(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None:
         if recipient.platform_user_id == self.user_id:
             await self._show(replies, pushed=True)
         return None

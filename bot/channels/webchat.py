@@ -39,27 +39,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.auth.history import visible_history
-from bot.channels.base import Channel, client_address
-from bot.channels.media import (
-    MediaLinks,
-    reply_to_client,
-)
+from bot.channels.base import Channel, ChannelParts, ChannelSettings, client_address
+from bot.channels.media import MediaLinks, reply_to_client
 from bot.core import metrics
 from bot.core.codec import reply_from_json, reply_to_json
-from bot.core.engine import Engine
-from bot.core.messages import MAX_PAYLOAD_BYTES, Incoming, Location, Media, Reply
+from bot.core.messages import MAX_PAYLOAD_BYTES, ChannelCaps, Incoming, Location, Media, Reply
 from bot.core.network import client_key
 from bot.core.outbound import Recipient
 from bot.core.state import ConversationState
-from bot.core.texts import Texts
 from bot.core.transcript import REDACTED
-from bot.settings import Settings
-from bot.store.db import Database
 from bot.store.media import sniff_image
-from bot.store.media_quota import MediaQuota
 from bot.store.models import ChatUser, Conversation, TranscriptMessage
 from bot.store.repo import get_chat_user
-from bot.store.throttle import MemoryThrottle, Rate, Throttle
+from bot.store.throttle import Rate, Throttle
 
 log = logging.getLogger(__name__)
 
@@ -100,30 +92,31 @@ class _Visitor:
 SOCKET_REFUSED = 4008  # a close code the page reads as "do not hurry back"
 
 
+class WebChatSettings(ChannelSettings):
+    """The web chat has no credentials: it is always on. Its limits are the main
+    settings' CSKH_WEBCHAT_* (README)."""
+
+    channel_name = "web"
+
+
 class WebChatChannel(Channel):
     """Visitors of the chat page."""
 
     name = "web"
+    # The page draws every button and any length; media are signed links it shows.
+    caps = ChannelCaps()
 
-    def __init__(
-        self,
-        engine: Engine,
-        db: Database,
-        texts: Texts,
-        links: MediaLinks,
-        settings: Settings,
-        throttle: Throttle | None = None,
-        quota: MediaQuota | None = None,
-    ) -> None:
-        self.engine = engine
-        self.db = db
-        self.texts = texts
-        self.links = links
-        self.settings = settings
-        self.clock = engine.services.clock
-        self.throttle: Throttle = throttle or MemoryThrottle()
-        self.quota = quota
-        self._secret = links.secret
+    def __init__(self, parts: ChannelParts, config: WebChatSettings | None = None) -> None:
+        settings = self.settings = parts.settings
+        self.engine = parts.engine
+        self.db = parts.db
+        self.texts = parts.texts
+        self.links: MediaLinks = parts.links
+        self.clock = parts.engine.services.clock
+        # Limits that outlive a socket (memory, or Redis shared by every process).
+        self.throttle: Throttle = parts.throttle
+        self.quota = parts.quota
+        self._secret = parts.links.secret
         self._visitors: dict[str, _Visitor] = {}
         self._sockets_by_address: Counter[str] = Counter()
         per_minute, burst = settings.webchat_per_minute, settings.webchat_burst
@@ -345,7 +338,7 @@ class WebChatChannel(Channel):
         except (ValueError, TypeError, RecursionError):  # RecursionError: nesting 100,000 deep
             await self._notice(socket, visitor_id, "webchat.bad_message")
             return
-        replies = await self.engine.handle(incoming)
+        replies = await self.answer(incoming)
         # The echo waits for the engine: only it knows whether the text was a secret.
         await self._echo(
             visitor, socket, incoming, secret=getattr(replies, "delete_incoming", False)
@@ -355,25 +348,21 @@ class WebChatChannel(Channel):
     def _parse(self, visitor_id: str, address: str | None, message: Any) -> Incoming:
         if not isinstance(message, dict):
             raise ValueError("not an object")
-        common: dict[str, Any] = {
-            "channel": self.name,
-            "user_id": visitor_id,
-            "client_address": address,
-        }
+        common: dict[str, Any] = {"client_address": address}
         kind = message.get("type")
         if kind == "text":
             text = message.get("text")
             if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
                 raise ValueError("text")
-            return Incoming(text=text, **common)
+            return self.incoming(visitor_id, text=text, **common)
         if kind == "button":
             payload = message.get("payload")
             if not isinstance(payload, str) or not 0 < len(payload.encode()) <= MAX_PAYLOAD_BYTES:
                 raise ValueError("payload")
-            return Incoming(payload=payload, **common)
+            return self.incoming(visitor_id, payload=payload, **common)
         if kind == "location":  # Location refuses true/false, NaN and the out-of-range
             location = Location(message.get("lat"), message.get("lon"))  # type: ignore[arg-type]
-            return Incoming(location=location, **common)
+            return self.incoming(visitor_id, location=location, **common)
         raise ValueError("unknown type")
 
     async def _echo(
@@ -415,7 +404,7 @@ class WebChatChannel(Channel):
             for frame in frames:
                 await socket.send_json(frame)
 
-    async def deliver(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None:
+    async def send(self, recipient: Recipient, replies: Sequence[Reply]) -> str | None:
         """To the visitor's open pages, in whatever process holds them (Redis), or to
         this process's; a visitor with no page open sees it in the history later."""
         if self._redis is not None:
@@ -462,14 +451,13 @@ class WebChatChannel(Channel):
                 return self._upload_error(f"webchat.quota_{refused}", lang, 507)
         caption = form.get("caption")
         filename = Path(photo.filename or "photo").name[:100]
-        incoming = Incoming(
-            channel=self.name,
-            user_id=visitor_id,
+        incoming = self.incoming(
+            visitor_id,
             photos=(Media(content_type, filename, data=data),),
             text=caption if isinstance(caption, str) and caption.strip() else None,
             client_address=address,
         )
-        replies = await self.engine.handle(incoming)
+        replies = await self.answer(incoming)
         await self._broadcast(visitor_id, replies, input_kind(replies))
         return web.json_response({"ok": True})
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from bot.core.context import Context, Replies, Services
 from bot.core.live import conversation_changed
 from bot.core.locks import KeyedLocks, advisory_key
-from bot.core.messages import Button, Incoming, Reply
+from bot.core.messages import Button, ChannelCaps, Incoming, Reply, numbered_options
 from bot.core.router import Router
 from bot.core.state import ConversationState
 from bot.core.transcript import record_incoming, record_replies, store_reply_media
@@ -121,6 +121,7 @@ class Engine:
         replies = await store_reply_media(session, replies, user.id)
         recorded.intent = ctx.intent
         _remember_buttons(ctx.state, replies)
+        _remember_options(ctx.state, replies, incoming.channel_caps)
         _save_state(conversation, ctx.state)
         record_replies(session, conversation.id, replies)
         answer = Replies(replies)
@@ -179,6 +180,17 @@ def _remember_buttons(state: ConversationState, replies: Sequence[Reply]) -> Non
         for button in reply.all_buttons
         if button.payload and fold(button.title)
     }
+
+
+def _remember_options(
+    state: ConversationState, replies: Sequence[Reply], caps: ChannelCaps
+) -> None:
+    """Keep the payloads of the options the channel numbers (it has fewer buttons than
+    the answer: bot/channels/base.py), so a typed "2" picks the second. Every answer
+    replaces them: a number means the options on screen."""
+    state.numbered = [
+        button.payload for button in numbered_options(replies, caps) if button.payload
+    ]
 
 
 def _preview(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -111,6 +112,34 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class ChannelCaps:
+    """What a channel's platform can show and do (ARCHITECTURE.md, "The channel
+    contract"). Handlers ask these on `Incoming.channel_caps`, never a channel's name;
+    bot/channels/base.py turns a reply into what they allow.
+    """
+
+    # Buttons under one message: None for as many as a reply has, 0 for none. A reply
+    # with more becomes numbered options the customer types ("1", "2"...).
+    max_buttons: int | None = None
+    # Characters in one message: None for no limit; a longer text is split at sentences.
+    max_text: int | None = None
+    # The platform can send the sender's own phone number, vouched for as theirs
+    # (Telegram's contact button), so logging in may offer that button.
+    verified_contact: bool = False
+    # A customer can answer a message by quoting it (a reply to a notice is matched).
+    quote_reply: bool = False
+    # The platform shows "typing…" while a slow answer is prepared.
+    typing: bool = False
+    # The platform takes images and documents; without, they go as signed links.
+    images: bool = True
+    documents: bool = True
+
+    def numbers(self, reply: Reply) -> bool:
+        """Whether this reply's buttons are shown as numbered options."""
+        return self.max_buttons is not None and len(reply.all_buttons) > self.max_buttons
+
+
+@dataclass(frozen=True)
 class Incoming:
     """One update from a customer, whatever channel it came through."""
 
@@ -132,9 +161,8 @@ class Incoming:
     # Where the update came from on the network (web chat, REST behind a trusted proxy),
     # for limits an attacker cannot reset by changing identity; None for platforms.
     client_address: str | None = None
-    # The platform can send the sender's own phone number, vouched for as theirs
-    # (Telegram's contact button), so logging in may offer that button.
-    shares_verified_contact: bool = False
+    # What the channel it came through can show (its buttons, its text length...).
+    channel_caps: ChannelCaps = field(default_factory=ChannelCaps)
 
     def __post_init__(self) -> None:
         check_key(self.user_id, "the user id", MAX_USER_ID)
@@ -203,3 +231,31 @@ class Reply:
 def rows(*buttons: Button, per_row: int = 2) -> tuple[tuple[Button, ...], ...]:
     """Lay buttons out `per_row` to a row (two fit a phone screen)."""
     return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
+
+
+def numbered_options(replies: Sequence[Reply], caps: ChannelCaps) -> list[Button]:
+    """The payload buttons the channel shows as numbered options, in the order numbered
+    (from 1 across the replies): those of every reply with more buttons than `caps`
+    allows. The engine keeps their payloads, so a typed "2" presses the second."""
+    return [
+        button
+        for reply in replies
+        if caps.numbers(reply)
+        for button in reply.all_buttons
+        if button.payload is not None
+    ]
+
+
+# A typed option's number: ASCII digits without a leading zero ("²" is a digit to
+# str.isdigit(), and a phone number starts with 0). Only one within the options shown
+# is a choice: a phone number or an SMS code stays text (issue 15, point 5).
+_OPTION_NUMBER = re.compile(r"[1-9][0-9]{0,2}")
+
+
+def chosen_option(text: str, options: Sequence[str]) -> str | None:
+    """The option (payload) a typed number picks, or None when the text is no number
+    within the options shown."""
+    text = text.strip()
+    if _OPTION_NUMBER.fullmatch(text) and int(text) <= len(options):
+        return options[int(text) - 1]
+    return None

@@ -1,7 +1,8 @@
 """Decides which single handler an update goes to.
 
 Order (ARCHITECTURE.md, "per-update flow"):
-1. a pressed button: its payload's name ("lang:en" -> "lang", argument "en");
+1. a pressed button: its payload's name ("lang:en" -> "lang", argument "en"), or the
+   number of an option a channel without (enough) buttons listed ("2");
 2. a slash command, or a navigation word typed in any case, with or without
    diacritics ("menu", "hủy"/"huy", "quay lại"...): these work everywhere, even in the
    middle of a question; a word whose button is on screen does what that button does
@@ -27,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from bot.core.context import Context, Handler, Route
+from bot.core.messages import chosen_option
 from bot.core.state import ConversationState
 from nlu.normalize import fold
 
@@ -216,6 +218,11 @@ class Router:
         answer = self._answer if answers else None
         if incoming.payload is not None:
             return self._by_payload(incoming.payload)
+        # A number typed for one of the options a channel without buttons listed is that
+        # button pressed (before an open question: the options are on screen).
+        numbered = chosen_option(incoming.text or "", ctx.state.numbered)
+        if numbered is not None:
+            return self._by_payload(numbered)
         if incoming.unsupported and self._unsupported:
             return Route(self._unsupported)
         text = (incoming.text or "").strip()

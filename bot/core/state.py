@@ -9,7 +9,7 @@ key; the open form's own part is `bot/dialogs/draft.py`'s.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -22,6 +22,7 @@ _LOGIN = "login"
 _GREETED = "greeted"
 _FORM = "form"
 _MISUNDERSTOOD = "misunderstood"
+_NUMBERED = "numbered"
 
 
 @dataclass
@@ -190,6 +191,21 @@ class ConversationState:
     @shown_buttons.setter
     def shown_buttons(self, shown: Mapping[str, str]) -> None:
         self._data[_BUTTONS] = dict(shown)
+
+    # --- the options a channel without (enough) buttons numbered (typing "2" picks one) ----
+
+    @property
+    def numbered(self) -> list[str]:
+        """The payloads of the numbered options last shown, in order."""
+        options = self._data.get(_NUMBERED)
+        return [str(payload) for payload in options] if isinstance(options, list) else []
+
+    @numbered.setter
+    def numbered(self, payloads: Sequence[str]) -> None:
+        if payloads:
+            self._data[_NUMBERED] = list(payloads)
+        else:
+            self._data.pop(_NUMBERED, None)
 
     # --- the open form: its content is bot/dialogs/draft.py's ------------------------------
 

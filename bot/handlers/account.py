@@ -1,5 +1,6 @@
 """Đăng nhập: activation by phone + OTP (SMS or e-mail), by portal username/password,
-or (Telegram) by sharing one's own contact. "Forgot password" is in password_reset.py.
+or by sharing one's own contact where the channel vouches for it (Telegram). "Forgot
+password" is in password_reset.py.
 
 Every way in starts with the personal-data notice when it has not been accepted (a
 hand-made button payload included), and ends by linking the customer codes proven for
@@ -97,7 +98,7 @@ def choose_method(ctx: Context) -> list[Reply]:
     phone = Button(ctx.t("account.method_phone"), payload="login_phone")
     portal = Button(ctx.t("account.method_portal"), payload="login_portal")
     requests: tuple[RequestButton, ...] = ()
-    if ctx.incoming.shares_verified_contact and not ctx.user.otp_required:
+    if ctx.incoming.channel_caps.verified_contact and not ctx.user.otp_required:
         requests = (RequestButton(KeyboardRequest.CONTACT, ctx.t("account.share_contact")),)
     rows: tuple[tuple[Button, ...], ...] = ((phone,), (portal,), (home_button(ctx),))
     if ctx.user.otp_required:  # after 5 wrong PINs: a code to the phone, nothing else
@@ -129,7 +130,7 @@ async def login_phone(ctx: Context) -> list[Reply]:
     if ctx.user.is_activated or not consented(ctx):
         return await login(ctx)
     replies = ask(ctx, STEP_PHONE, ctx.t("account.ask_phone"))
-    if ctx.incoming.shares_verified_contact and not ctx.user.otp_required:
+    if ctx.incoming.channel_caps.verified_contact and not ctx.user.otp_required:
         share = RequestButton(KeyboardRequest.CONTACT, ctx.t("account.share_contact"))
         replies = [Reply(replies[0].text, replies[0].buttons, requests=(share,))]
     return replies
@@ -202,7 +203,7 @@ async def typed_code(ctx: Context) -> list[Reply]:
     return await activated(ctx, f"phone:{phone}", customers, phone=phone, method="otp")
 
 
-# --- the customer's own contact, verified by the platform (Telegram) --------------------
+# --- the customer's own contact, vouched for by the channel (verified_contact) ----------
 
 
 @router.on_contact
@@ -213,12 +214,12 @@ async def shared_contact(ctx: Context) -> list[Reply]:
         return await my_account.account(ctx)
     if not consented(ctx) or ctx.user.otp_required:
         return await login(ctx)
-    if not contact.verified:
-        return ask(ctx, STEP_PHONE, ctx.t("account.contact_not_own"))
     try:
-        phone = phones.parse_mobile(contact.phone)
+        phone = accounts.own_mobile(ctx.incoming)
     except phones.NotAPhone:
         return ask(ctx, STEP_PHONE, ctx.t("account.bad_phone"))
+    if phone is None:
+        return ask(ctx, STEP_PHONE, ctx.t("account.contact_not_own"))
     customers = await ctx.services.backend.customers_by_phone(phone)
     if not customers:
         ctx.state.answered()

@@ -32,7 +32,9 @@ from bot.core.clock import Clock
 from bot.core.engine import PREVIEW_CHARS
 from bot.core.fmt import LOCAL_TZ
 from bot.core.live import LiveFeed, conversation_changed
+from bot.core.messages import ChannelCaps, numbered_options
 from bot.core.outbound import ChannelUnreachable, Outbound, RateLimited, Recipient
+from bot.core.state import ConversationState
 from bot.core.transcript import transcript_rows
 from bot.notify.limits import RateLimiter
 from bot.notify.outbox import quiet, replies_of
@@ -564,12 +566,33 @@ class DeliveryWorker:
             await session.execute(
                 update(Conversation).where(Conversation.id == conversation_id).values(**values)
             )
+        await self._remember_options(session, sent, conversations)
         if self.live is not None:
             for conversation_id in {r["conversation_id"] for r in rows}:
                 self.live.after_commit(session, conversation_changed(conversation_id))
         if rows:  # one statement executed for many rows, as for the outcomes
             connection = await session.connection()
             await connection.execute(insert(cast(Table, TranscriptMessage.__table__)), rows)
+
+    async def _remember_options(
+        self, session: AsyncSession, sent: list[Outcome], conversations: Mapping[int, int]
+    ) -> None:
+        """A push that a channel without (enough) buttons showed as numbered options: the
+        conversation keeps their payloads, so a typed "1" answers the push (as after an
+        answer of the engine: bot/core/engine.py)."""
+        for outcome in sent:
+            row = outcome.delivery
+            caps = getattr(self.channels.get(row.channel), "caps", None)
+            if not isinstance(caps, ChannelCaps) or row.chat_user_id not in conversations:
+                continue
+            options = [b.payload for b in numbered_options(replies_of(row), caps) if b.payload]
+            if not options:
+                continue
+            conversation = await session.get(Conversation, conversations[row.chat_user_id])
+            if conversation is not None:
+                state = ConversationState(conversation.state)
+                state.numbered = options
+                conversation.state = state.to_json()
 
 
 def _process_gone(worker_id: str) -> bool:

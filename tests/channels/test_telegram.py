@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.channels.telegram import TelegramChannel, split_text
+from bot.channels.telegram.channel import TelegramChannel, split_text
 from bot.core.context import Context
 from bot.core.messages import Button, KeyboardRequest, Media, Reply, RequestButton
 from bot.core.transcript import REDACTED
@@ -487,7 +487,7 @@ async def test_set_webhook_command_registers_url_and_secret(
 async def test_polling_survives_errors_from_get_updates(
     tmp_path: Path, migrated_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.channels.telegram.BACKOFF_BASE", 0.01)
+    monkeypatch.setattr("bot.channels.telegram.channel.BACKOFF_BASE", 0.01)
     fake = await FakeTelegram().start()
     fake.fail("getUpdates", 409, "Conflict: terminated by other getUpdates request")
     fake.fail("getUpdates", 401, "Unauthorized")

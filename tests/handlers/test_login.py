@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.messages import Incoming, KeyboardRequest
+from bot.core.messages import ChannelCaps, Incoming, KeyboardRequest
 from tests.drivers import TelegramDriver
 from tests.handlers.rig import (
     AN_PHONE,
@@ -94,7 +94,10 @@ async def test_the_contact_button_follows_what_the_channel_can_do_not_its_name(
         for payload in ("login", "consent:yes"):
             replies = await engine.handle(
                 Incoming(
-                    channel="rest", user_id=user_id, payload=payload, shares_verified_contact=can
+                    channel="rest",
+                    user_id=user_id,
+                    payload=payload,
+                    channel_caps=ChannelCaps(verified_contact=can),
                 )
             )
         assert replies[-1].text == "Quý khách muốn đăng nhập bằng cách nào?"

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiogram.types import CallbackQuery, Message, Update
 
+from bot.channels.base import Channel
 from bot.channels.telegram.sending import TelegramSender
 from bot.core.messages import Contact, Incoming, Location, Media
 from bot.core.phones import NotAPhone, parse_contact
@@ -27,7 +28,7 @@ class UpdateReader:
 
     def __init__(
         self,
-        channel: str,
+        channel: Channel,
         sender: TelegramSender,
         quota: MediaQuota | None,
         max_upload_bytes: int,
@@ -38,14 +39,12 @@ class UpdateReader:
         self.max_upload_bytes = max_upload_bytes
 
     def pressed(self, update_id: int, query: CallbackQuery, chat_id: int) -> Incoming:
-        return Incoming(
-            channel=self.channel,
-            user_id=str(chat_id),
+        return self.channel.incoming(
+            str(chat_id),
             payload=query.data,
             update_id=str(update_id),
             display_name=query.from_user.full_name,
             language_hint=query.from_user.language_code,
-            shares_verified_contact=True,
         )
 
     async def incoming(
@@ -53,8 +52,6 @@ class UpdateReader:
     ) -> Incoming | None:
         sender = message.from_user
         common: dict[str, Any] = {
-            "channel": self.channel,
-            "user_id": str(message.chat.id),
             "update_id": update_id,
             "message_ref": str(message.message_id),
             "reply_to_ref": str(message.reply_to_message.message_id)
@@ -62,39 +59,40 @@ class UpdateReader:
             else None,
             "display_name": sender.full_name if sender else None,
             "language_hint": sender.language_code if sender else None,
-            "shares_verified_contact": True,
         }
+        chat = str(message.chat.id)
         text = message.text or message.caption
         if photos or message.photo:
             downloaded = photos or (await self.download_photo(message),)
             refused = [photo for photo in downloaded if isinstance(photo, str)]
             if refused:
-                return Incoming(unsupported=refused[0], **common)
+                return self.channel.incoming(chat, unsupported=refused[0], **common)
             kept = tuple(photo for photo in downloaded if isinstance(photo, Media))
-            return Incoming(text=text, photos=kept, **common)
+            return self.channel.incoming(chat, text=text, photos=kept, **common)
         if message.document is not None:
             document = await self._download_document(message)
             if isinstance(document, str):
-                return Incoming(unsupported=document, **common)
+                return self.channel.incoming(chat, unsupported=document, **common)
             if document.content_type in PHOTO_TYPES:
-                return Incoming(text=text, photos=(document,), **common)
-            return Incoming(text=text, documents=(document,), **common)
+                return self.channel.incoming(chat, text=text, photos=(document,), **common)
+            return self.channel.incoming(chat, text=text, documents=(document,), **common)
         if message.location is not None:
             location = Location(message.location.latitude, message.location.longitude)
-            return Incoming(location=location, **common)
+            return self.channel.incoming(chat, location=location, **common)
         if message.contact is not None:
             contact = message.contact
             # Only the sender's own contact proves the phone is theirs.
             verified = sender is not None and contact.user_id == sender.id
-            return Incoming(
+            return self.channel.incoming(
+                chat,
                 contact=Contact(contact_e164(contact.phone_number), verified, contact.first_name),
                 **common,
             )
         if text is not None:
-            return Incoming(text=text, **common)
+            return self.channel.incoming(chat, text=text, **common)
         for kind in UNSUPPORTED:
             if getattr(message, kind, None) is not None:
-                return Incoming(unsupported=kind, **common)
+                return self.channel.incoming(chat, unsupported=kind, **common)
         return None  # service messages (pinned, joined...): nothing to answer
 
     async def download_photo(self, message: Message) -> Media | str:
@@ -128,7 +126,7 @@ class UpdateReader:
             return "too_large"
         if self.quota is None:
             return None
-        refused = await self.quota.refuses(self.channel, str(message.chat.id), size or 0)
+        refused = await self.quota.refuses(self.channel.name, str(message.chat.id), size or 0)
         return "quota" if refused is not None else None
 
     async def _download(self, file_id: str) -> bytes:
