@@ -32,6 +32,7 @@ from tests.handlers.payment_helpers import (
 )
 from tests.handlers.rig import Rig, make_rig, password_login
 from tests.handlers.test_payments import ipn
+from tests.helpers import create_pg_database, drop_pg_database
 
 AN = ("annguyen", "An@2026cskh")
 CODE = "PC05CC0123456"
@@ -45,6 +46,22 @@ async def rig(
     monkeypatch.setattr(service_module, "RECEIVED_POLL", 0.2)
     async for made in make_rig(tmp_path, own_seeded_url):
         yield made
+
+
+@pytest.fixture
+async def pg_rig(
+    tmp_path: Path, pg_seeded_template: str | None, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Rig]:
+    """A rig on a seeded PostgreSQL database of the test's own (CSKH_TEST_DATABASE_URL)."""
+    if pg_seeded_template is None:
+        pytest.skip("CSKH_TEST_DATABASE_URL is not set")
+    monkeypatch.setattr(service_module, "RECEIVED_POLL", 0.2)
+    url = await create_pg_database(pg_seeded_template)
+    try:
+        async for made in make_rig(tmp_path, url):
+            yield made
+    finally:
+        await drop_pg_database(url)
 
 
 async def an_orders(rig: Rig, name: str, method: str = "💳 Thẻ/ngân hàng (VNPay)") -> object:
@@ -177,12 +194,11 @@ async def test_the_same_statement_imported_twice_at_once_is_imported_once(rig: R
 
 
 async def test_an_ipn_gets_through_when_the_database_dropped_the_connections(
-    rig: Rig,
+    pg_rig: Rig,
 ) -> None:
     """A database restart leaves dead connections in the IPN's pool (it does not ping
     them first): the IPN tries once more on a new one instead of answering 99."""
-    if not rig.runtime.db.is_postgres:
-        pytest.skip("SQLite has no server to drop connections")
+    rig = pg_rig
     an = await an_orders(rig, "an-dropped")
     assert link_of(an)
     _, unknown = await ipn(rig, vnp_TxnRef="TT00000000X")
