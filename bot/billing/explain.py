@@ -172,19 +172,19 @@ def explain(
     bills: Sequence[BillRecord],
     book: TariffBook,
     *,
-    period: tuple[int, int] | None = None,
+    period: tuple[int, ...] | None = None,
 ) -> Explanation | None:
-    """The explanation of the latest bill, or of the last bill of `period` (year, month);
-    None when there is no such bill. `bills` are the customer's, newest first.
+    """The explanation of the latest bill, or of the last bill of `period` (year, month,
+    and the term when a month has several); None when there is no such bill. `bills` are
+    the customer's, in any order.
 
     Raises:
         ExplainError: the bill or an earlier one has a period the tariff book cannot price.
     """
     ordered = sorted(bills, key=lambda b: (b.period_end, b.term), reverse=True)
     if period is not None:
-        ordered = ordered[
-            next((i for i, b in enumerate(ordered) if (b.year, b.month) == period), len(ordered)) :
-        ]
+        wanted = next((i for i, b in enumerate(ordered) if _in_period(b, period)), len(ordered))
+        ordered = ordered[wanted:]
     if not ordered:
         return None
     bill, older = ordered[0], ordered[1:]
@@ -204,6 +204,10 @@ def explain(
         meter_check=unexplained_rise(bill, older[0] if older else None, year_ago),
         tier_sizes=book.tier_sizes if customer.tariff_group == TariffGroup.HOUSEHOLD else (),
     )
+
+
+def _in_period(bill: BillRecord, period: tuple[int, ...]) -> bool:
+    return (bill.year, bill.month, bill.term)[: len(period)] == period
 
 
 def unexplained_rise(

@@ -1,0 +1,142 @@
+"""The bill explanation's chart (issue 18): kWh per day over up to 13 periods, the
+explained one dark, with the household tier thresholds and the price changes, as a PNG.
+
+kWh per day, not kWh: periods differ by several days, and a customer compares how they
+used electricity, not how long the reading period was. A tier's threshold in kWh per
+day moves with the period's length (EVN's tiers are per month, whatever its days), so it
+is drawn per period. Like charts.py, each call draws on its own Figure (thread-safe).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from itertools import accumulate
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from bot.billing.charts import (
+    CURRENT_COLOUR,
+    DPI,
+    FONT_SIZE,
+    SIZE_INCHES,
+    YEAR_BEFORE_COLOUR,
+)
+from bot.core.fmt import number
+from bot.core.texts import Texts
+
+CHART_KEYS = ("y_axis", "tier", "price_from")
+TIER_COLOUR = "#C0392B"
+PRICE_COLOUR = "#7F8C8D"
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    """One period on the chart: its label ("10/26"), kWh per day and days."""
+
+    label: str
+    kwh_per_day: float
+    days: int
+
+
+@functools.cache
+def _texts(lang: str) -> dict[str, str]:
+    texts = Texts.load()
+    return {key: texts.get(f"explain.chart_{key}", lang) for key in CHART_KEYS}
+
+
+def _decimal(value: float, lang: str) -> str:
+    shown = f"{value:.1f}"
+    return shown.replace(".", ",") if lang == "vi" else shown
+
+
+def per_day_chart(
+    points: Sequence[DayPoint],
+    *,
+    title: str,
+    tier_sizes: Sequence[int] = (),
+    households: int = 1,
+    price_changes: Sequence[tuple[int, date]] = (),
+    lang: str = "vi",
+) -> bytes:
+    """Bars of kWh per day, the last one dark; a dashed step line per tier threshold
+    (household customers: `tier_sizes` per household per month) up to the first above
+    every bar; a dotted line before each period index in `price_changes` with the
+    date new prices took effect. A 1000 x 700 PNG.
+
+    Raises:
+        ValueError: no points to draw.
+    """
+    if not points:
+        raise ValueError("the chart needs at least one period")
+    texts = _texts(lang)
+    figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    count = len(points)
+    colours = [YEAR_BEFORE_COLOUR] * (count - 1) + [CURRENT_COLOUR]
+    values = [p.kwh_per_day for p in points]
+    axes.bar(range(count), values, 0.6, color=colours)
+    top = max(max(values), 0.1)
+    ceiling = top * 1.25
+    for tier, boundary in enumerate(accumulate(tier_sizes), start=2):
+        # Where tier `tier` starts, in kWh per day of each period.
+        levels = [boundary * households / p.days for p in points]
+        xs = [x for i in range(count) for x in (i - 0.5, i + 0.5)]
+        ys = [level for level in levels for _ in (0, 1)]
+        axes.plot(xs, ys, color=TIER_COLOUR, linewidth=0.8, linestyle="--")
+        axes.annotate(
+            texts["tier"].format(tier=tier),
+            (count - 0.5, levels[-1]),
+            xytext=(2, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=FONT_SIZE - 1,
+            color=TIER_COLOUR,
+            annotation_clip=False,
+        )
+        ceiling = max(ceiling, min(levels) * 1.08)
+        if min(levels) > top:
+            break  # the first threshold above every bar is the last worth drawing
+    for index, since in price_changes:
+        axes.axvline(index - 0.5, color=PRICE_COLOUR, linewidth=0.8, linestyle=":")
+        axes.annotate(
+            texts["price_from"].format(date=since.strftime("%d/%m/%Y")),
+            (index - 0.5, ceiling * 0.97),
+            xytext=(2, 0),
+            textcoords="offset points",
+            va="top",
+            fontsize=FONT_SIZE - 2,
+            color=PRICE_COLOUR,
+        )
+    axes.annotate(
+        _decimal(values[-1], lang),
+        (count - 1, values[-1]),
+        xytext=(0, 2),
+        textcoords="offset points",
+        ha="center",
+        va="bottom",
+        fontsize=FONT_SIZE,
+        color=CURRENT_COLOUR,
+    )
+    axes.set_ylim(0, ceiling)
+    axes.set_xlim(-0.6, count - 0.4)
+    axes.set_title(title, fontsize=FONT_SIZE + 2, fontweight="bold", loc="left")
+    axes.set_xticks(range(count), [p.label for p in points], fontsize=FONT_SIZE - 1)
+    if count > 7:
+        axes.tick_params(axis="x", labelrotation=60)
+    axes.tick_params(axis="y", labelsize=FONT_SIZE)
+    axes.yaxis.set_major_locator(MaxNLocator(nbins=5))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: number(int(value), lang)))
+    axes.set_ylabel(texts["y_axis"], fontsize=FONT_SIZE)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.grid(axis="y", color="#DDDDDD", linewidth=0.6)
+    axes.set_axisbelow(True)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
