@@ -32,7 +32,13 @@ from fractions import Fraction
 from typing import Any
 
 from bot.billing.tariffs import BillBreakdown, TariffBook, TariffError, TariffGroup
-from bot.store.backend import BillRecord, CustomerRecord
+from bot.store.backend import (
+    AreaUsage,
+    BillRecord,
+    CustomerFilter,
+    CustomerRecord,
+    UtilityBackend,
+)
 
 # Cause kinds, in the order of the chain (the order a tie is shown in).
 PRICE = "price"
@@ -55,6 +61,9 @@ UNEXPLAINED_RATIO = Fraction(3, 2)
 # The chart's history: this period and up to a year before it.
 CHART_PERIODS = 13
 MOST_HOUSEHOLDS = 10  # the largest count tried when a bill's households are inferred
+# Fewer similar customers than this say too little about an area to compare a first
+# bill with.
+SIMILAR_AT_LEAST = 5
 
 
 class ExplainError(ValueError):
@@ -344,3 +353,19 @@ def _price_change(
     except TariffError:
         return None
     return last if last != first else None
+
+
+async def similar_customers(
+    backend: UtilityBackend, customer: CustomerRecord, bill: BillRecord
+) -> AreaUsage | None:
+    """What customers like this one (the same ward, or province when the ward is not
+    known; the same tariff group and households on the meter) used a day in the bill's
+    month: a first bill's comparison. None when fewer than SIMILAR_AT_LEAST had a bill."""
+    where = CustomerFilter(
+        province_code=customer.province_code,
+        ward_code=customer.ward_code,
+        tariff_group=customer.tariff_group,
+        households=customer.households,
+    )
+    usage = await backend.area_usage(where, bill.year, bill.month, excluding=customer.code)
+    return usage if usage.customers >= SIMILAR_AT_LEAST else None

@@ -14,12 +14,13 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from bot.billing import explain as bill_explain
 from bot.billing.charts import (
     CURRENT_COLOUR,
     DPI,
@@ -27,6 +28,8 @@ from bot.billing.charts import (
     SIZE_INCHES,
     YEAR_BEFORE_COLOUR,
 )
+from bot.billing.explain import Explanation
+from bot.billing.tariffs import TariffBook
 from bot.core.fmt import number
 from bot.core.texts import Texts
 
@@ -100,7 +103,7 @@ def per_day_chart(
             color=TIER_COLOUR,
             annotation_clip=False,
         )
-        ceiling = max(ceiling, min(levels) * 1.08)
+        ceiling = max(ceiling, max(levels) * 1.04)
         if min(levels) > top:
             break  # the first threshold above every bar is the last worth drawing
     for index, since in price_changes:
@@ -132,7 +135,13 @@ def per_day_chart(
         axes.tick_params(axis="x", labelrotation=60)
     axes.tick_params(axis="y", labelsize=FONT_SIZE)
     axes.yaxis.set_major_locator(MaxNLocator(nbins=5))
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: number(int(value), lang)))
+    axes.yaxis.set_major_formatter(
+        FuncFormatter(
+            lambda value, _: (
+                number(int(value), lang) if value == int(value) else _decimal(value, lang)
+            )
+        )
+    )
     axes.set_ylabel(texts["y_axis"], fontsize=FONT_SIZE)
     axes.spines[["top", "right"]].set_visible(False)
     axes.grid(axis="y", color="#DDDDDD", linewidth=0.6)
@@ -140,3 +149,34 @@ def per_day_chart(
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
+
+
+def explanation_chart(
+    explanation: Explanation, book: TariffBook, *, title: str, lang: str = "vi"
+) -> bytes:
+    """The chart of an explanation: its bills' kWh per day, the tiers of the households
+    on the meter, and the periods that began to be billed at new prices."""
+    history = explanation.history
+    points = [
+        DayPoint(
+            label=f"{b.month:02d}/{b.year % 100:02d}" if b.term == 1 else f"{b.term}.{b.month:02d}",
+            kwh_per_day=float(bill_explain.kwh_per_day(b)),
+            days=bill_explain.days_of(b),
+        )
+        for b in history
+    ]
+    customer = explanation.customer
+    changes: list[tuple[int, date]] = []
+    for index, (before, bill) in enumerate(pairwise(history), start=1):
+        old, _ = book.prices_on(before.period_end, customer.tariff_group, customer.voltage_level)
+        new, _ = book.prices_on(bill.period_end, customer.tariff_group, customer.voltage_level)
+        if new != old:
+            changes.append((index, new))
+    return per_day_chart(
+        points,
+        title=title,
+        tier_sizes=explanation.tier_sizes,
+        households=explanation.households,
+        price_changes=changes,
+        lang=lang,
+    )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date
 from fractions import Fraction
 
 from bot.auth import accounts
@@ -41,8 +40,9 @@ router = Router()
 
 
 def decimal(value: Fraction, lang: str) -> str:
-    """0.1 kWh precision, the Vietnamese way: 2,1."""
-    shown = f"{float(abs(value)):.1f}"
+    """0.1 kWh precision, rounded half up, the Vietnamese way: 2,1."""
+    tenths = int(abs(value) * 10 + Fraction(1, 2))
+    shown = f"{tenths // 10}.{tenths % 10}"
     return shown.replace(".", ",") if lang == "vi" else shown
 
 
@@ -136,24 +136,46 @@ def last_year_text(ctx: Context, comparison: Comparison) -> str:
     )
 
 
-def first_bill_text(ctx: Context, explanation: Explanation) -> str:
-    bill = explanation.bill
-    return "\n".join(
-        (
-            ctx.t(
-                "explain.first_bill",
-                period=period_of(ctx, bill),
-                kwh=kwh(bill.kwh, ctx.lang),
-                total=money(bill.total, ctx.lang),
-                code=bill.customer_code,
-                per_day=decimal(bill_explain.kwh_per_day(bill), ctx.lang),
-            ),
-            ctx.t("explain.no_area"),
+async def first_bill_text(ctx: Context, explanation: Explanation) -> str:
+    """Nothing to compare with: the bill's use per day, beside similar customers' in the
+    area when there are enough of them, else saying there are not."""
+    bill, customer = explanation.bill, explanation.customer
+    per_day = bill_explain.kwh_per_day(bill)
+    lines = [
+        ctx.t(
+            "explain.first_bill",
+            period=period_of(ctx, bill),
+            kwh=kwh(bill.kwh, ctx.lang),
+            total=money(bill.total, ctx.lang),
+            code=bill.customer_code,
+            per_day=decimal(per_day, ctx.lang),
+        )
+    ]
+    similar = await bill_explain.similar_customers(ctx.services.backend, customer, bill)
+    if similar is None or similar.kwh_per_day <= 0:
+        lines.append(ctx.t("explain.no_area"))
+        return "\n".join(lines)
+    ratio = float(per_day) / similar.kwh_per_day
+    percent = round(abs(ratio - 1) * 100)
+    key = (
+        "explain.area_same"
+        if percent < 5
+        else ("explain.area_more" if ratio > 1 else "explain.area_less")
+    )
+    lines.append(
+        ctx.t(
+            key,
+            count=similar.customers,
+            area=customer.ward_name or customer.province_name,
+            per_day=decimal(Fraction(similar.kwh_per_day), ctx.lang),
+            month=f"{bill.month:02d}/{bill.year}",
+            percent=percent,
         )
     )
+    return "\n".join(lines)
 
 
-def explanation_text(ctx: Context, explanation: Explanation) -> tuple[str, bool]:
+async def explanation_text(ctx: Context, explanation: Explanation) -> tuple[str, bool]:
     """The message, and whether it suggests a meter check."""
     bill, previous = explanation.bill, explanation.previous
     if bill.kwh == 0:
@@ -174,52 +196,13 @@ def explanation_text(ctx: Context, explanation: Explanation) -> tuple[str, bool]
         lines.append(ctx.t("explain.zero_meter"))
         return "\n".join(lines), True
     if previous is None:
-        return first_bill_text(ctx, explanation), False
+        return await first_bill_text(ctx, explanation), False
     lines = [comparison_text(ctx, previous)]
     if explanation.last_year is not None:
         lines.append(last_year_text(ctx, explanation.last_year))
     if explanation.meter_check:
         lines.append(ctx.t("explain.meter_hint"))
     return "\n".join(lines), explanation.meter_check
-
-
-def chart(ctx: Context, explanation: Explanation) -> bytes:
-    """The PNG of kWh per day (CPU work: called in a worker thread)."""
-    # matplotlib: imported when first used (see bot/app.py's warm-up)
-    from bot.billing.explain_chart import DayPoint, per_day_chart
-
-    history = explanation.history
-    points = [
-        DayPoint(
-            label=f"{b.month:02d}/{b.year % 100:02d}" if b.term == 1 else f"{b.term}.{b.month:02d}",
-            kwh_per_day=float(bill_explain.kwh_per_day(b)),
-            days=bill_explain.days_of(b),
-        )
-        for b in history
-    ]
-    return per_day_chart(
-        points,
-        title=ctx.t("explain.chart_title", code=explanation.customer.code),
-        tier_sizes=explanation.tier_sizes,
-        households=explanation.households,
-        price_changes=price_changes(ctx, explanation),
-        lang=ctx.lang,
-    )
-
-
-def price_changes(ctx: Context, explanation: Explanation) -> list[tuple[int, date]]:
-    """(index of the first period billed at new prices, their date) on the chart."""
-    customer = explanation.customer
-    changes: list[tuple[int, date]] = []
-    seen: date | None = None
-    for index, bill in enumerate(explanation.history):
-        since, _ = ctx.services.tariffs.prices_on(
-            bill.period_end, customer.tariff_group, customer.voltage_level
-        )
-        if seen is not None and since != seen:
-            changes.append((index, since))
-        seen = since
-    return changes
 
 
 async def explain_answer(
@@ -237,10 +220,16 @@ async def explain_answer(
         return [Reply(text=text, buttons=(*next_steps(ctx, code, bill, False), way_back(ctx)))]
     if explanation is None:  # the bill is gone since it was chosen
         return [Reply(text=ctx.t("lookups.no_bills", code=code), buttons=(way_back(ctx),))]
-    text, meter = explanation_text(ctx, explanation)
+    text, meter = await explanation_text(ctx, explanation)
     if note:
         text = f"{note}\n{text}"
-    png = await asyncio.to_thread(chart, ctx, explanation)
+    # matplotlib: imported when first used (see bot/app.py's warm-up)
+    from bot.billing.explain_chart import explanation_chart
+
+    title = ctx.t("explain.chart_title", code=code)
+    png = await asyncio.to_thread(
+        explanation_chart, explanation, ctx.services.tariffs, title=title, lang=ctx.lang
+    )
     return [
         Reply(
             text=text,

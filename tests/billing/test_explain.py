@@ -18,11 +18,13 @@ from bot.billing.explain import (
     PER_DAY,
     PREVIOUS,
     PRICE,
+    SIMILAR_AT_LEAST,
     TIERS,
     VAT_ROUNDING,
     Comparison,
     compare,
     explain,
+    similar_customers,
 )
 from bot.billing.tariffs import default_tariffs
 from bot.store.backend import BillRecord, SqlUtilityBackend
@@ -204,3 +206,41 @@ def test_the_first_bill_has_nothing_to_compare() -> None:
     assert first is not None
     assert first.previous is None and first.last_year is None and not first.meter_check
     assert explain(an, [], BOOK) is None
+
+
+async def test_similar_customers_are_of_the_same_ward_group_and_households(
+    seeded_url: str,
+) -> None:
+    db = Database(seeded_url)
+    backend = SqlUtilityBackend(db)
+    try:
+        home = await backend.customer("PC05CC0123456")
+        shop = await backend.customer("PC05CC0123457")
+        assert home is not None and shop is not None
+        latest = (await backend.bills(home.code))[0]
+        similar = await similar_customers(backend, home, latest)
+        assert similar is not None and similar.customers >= SIMILAR_AT_LEAST
+        # Their mean, worked out from their own bills of the month.
+        async with db.reading() as session:
+            codes = list(
+                await session.scalars(
+                    select(Customer.code).where(
+                        Customer.ward_code == home.ward_code,
+                        Customer.tariff_group == "household",
+                        Customer.households == 1,
+                        Customer.code != home.code,
+                    )
+                )
+            )
+        rates = []
+        for code in codes:
+            month = await backend.bills(code, year=latest.year, month=latest.month)
+            if month:
+                days = sum((b.period_end - b.period_start).days + 1 for b in month)
+                rates.append(sum(b.kwh for b in month) / days)
+        assert similar.customers == len(rates)
+        assert abs(similar.kwh_per_day - sum(rates) / len(rates)) < 1e-9
+        # The only restaurant of its ward has no one to be compared with.
+        assert await similar_customers(backend, shop, (await backend.bills(shop.code))[0]) is None
+    finally:
+        await db.dispose()

@@ -16,7 +16,7 @@ from matplotlib.image import imread
 from sqlalchemy import delete, select, update
 
 from bot.core.fmt import money
-from bot.store.backend import BillRecord
+from bot.store.backend import BillRecord, CustomerFilter
 from bot.store.models import Bill, Customer
 from tests.drivers import Driver
 from tests.handlers.rig import CHANNELS, LightRig, password_login
@@ -192,15 +192,19 @@ async def test_a_period_with_no_bill(rig: LightRig) -> None:
     assert dung.text.startswith(f"🧾 Tiền điện {period(latest)} ")
 
 
-async def test_the_first_bill_has_nothing_to_compare_with(rig: LightRig) -> None:
-    latest = (await bills_of(rig, "PC12AA0056789"))[0]
+async def only_the_latest_bill(rig: LightRig, code: str) -> BillRecord:
+    """Make `code` a new customer: its older bills go."""
+    latest = (await bills_of(rig, code))[0]
     async with rig.runtime.db.transaction() as session:
-        customer_id = await session.scalar(
-            select(Customer.id).where(Customer.code == "PC12AA0056789")
-        )
+        customer_id = await session.scalar(select(Customer.id).where(Customer.code == code))
         await session.execute(
             delete(Bill).where(Bill.customer_id == customer_id, Bill.period_end < latest.period_end)
         )
+    return latest
+
+
+async def test_the_first_bill_is_compared_with_similar_households(rig: LightRig) -> None:
+    latest = await only_the_latest_bill(rig, "PC12AA0056789")
     hoa = await password_login(rig, "rest", "hoavo", *HOA)
     await hoa.say("sao tien dien thang nay cao the")
     lines = hoa.text.splitlines()
@@ -208,11 +212,36 @@ async def test_the_first_bill_has_nothing_to_compare_with(rig: LightRig) -> None
         f"🧾 Tiền điện {period(latest)} ({latest.kwh} kWh, {money(latest.total)}) là hóa đơn "
         "đầu tiên của mã PC12AA0056789, nên chưa có kỳ trước để so sánh."
     )
-    per_day = f"{latest.kwh / ((latest.period_end - latest.period_start).days + 1):.1f}"
-    assert f"bình quân {per_day.replace('.', ',')} kWh mỗi ngày" in lines[0]
-    assert lines[1] == "Tôi chưa có số liệu của các hộ tương tự trong khu vực để so sánh."
+    per_day = latest.kwh / ((latest.period_end - latest.period_start).days + 1)
+    assert f"bình quân {per_day:.1f} kWh mỗi ngày".replace(".", ",") in lines[0]
+    backend = rig.runtime.engine.services.backend
+    hoa_record = await backend.customer("PC12AA0056789")
+    assert hoa_record is not None
+    where = CustomerFilter(
+        province_code=hoa_record.province_code,
+        ward_code=hoa_record.ward_code,
+        tariff_group="household",
+        households=1,
+    )
+    similar = await backend.area_usage(where, latest.year, latest.month, excluding="PC12AA0056789")
+    assert similar.customers >= 5  # Buôn Ma Thuột has enough one-household homes
+    less = round((1 - per_day / similar.kwh_per_day) * 100)
+    assert lines[1] == (
+        f"So với {similar.customers} khách hàng tương tự ở {hoa_record.ward_name} (bình quân "
+        f"{similar.kwh_per_day:.1f}".replace(".", ",")
+        + f" kWh mỗi ngày tháng {latest.month:02d}/{latest.year}), Quý khách dùng ít hơn {less}%."
+    )
     assert "cao hơn" not in hoa.text and "thấp hơn" not in hoa.text
     assert_chart(hoa)
+
+
+async def test_a_first_bill_with_too_few_similar_customers_says_so(rig: LightRig) -> None:
+    await only_the_latest_bill(rig, "PC05CC0123457")  # the only restaurant of its ward
+    an = await password_login(rig, "rest", "annguyen", *AN)
+    await ask(an, "vì sao tiền điện tăng", "PC05CC0123457")
+    lines = an.text.splitlines()
+    assert "là hóa đơn đầu tiên của mã PC05CC0123457" in lines[0]
+    assert lines[1] == "Tôi chưa có đủ số liệu của khách hàng tương tự trong khu vực để so sánh."
 
 
 async def test_a_period_with_zero_consumption(rig: LightRig) -> None:
