@@ -12,7 +12,9 @@ customer codes times, after a warm-up:
   queries, the words, the chart in a worker thread, and the transaction that stores the
   state and transcript), for the persona logged in with username and password.
 
-Prints a Markdown table for docs/BENCHMARKS.md.
+Prints a Markdown table for docs/BENCHMARKS.md, and last, as a yardstick of how busy
+the machine was, the consumption chart of issue 5 (bench/render_bench.py's case) timed
+the same way in the same process.
 """
 
 from __future__ import annotations
@@ -115,6 +117,18 @@ async def main(runs: int) -> None:
                     f"| {c_med:.0f} / {c_p95:.0f} | {t_p95:.0f} | {u_med:.0f} / {u_p95:.0f} "
                     f"| {runs} |"
                 )
+        from bot.billing.charts import ChartPoint, consumption_chart
+
+        points = [ChartPoint(f"{m:02d}/2026", 100 + m, 90 + m) for m in range(1, 13)]
+
+        async def yardstick() -> object:
+            return await asyncio.to_thread(consumption_chart, points, title="PC05CC0123456")
+
+        r_med, r_p95 = summary(await timed(runs, yardstick))
+        print(
+            f"\nYardstick, the consumption chart of issue 5 in the same run: "
+            f"median {r_med:.0f} ms, p95 {r_p95:.0f} ms"
+        )
         await runtime.close()
 
 
