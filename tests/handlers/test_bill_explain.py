@@ -244,17 +244,29 @@ async def test_a_first_bill_with_too_few_similar_customers_says_so(rig: LightRig
     assert lines[1] == "Tôi chưa có đủ số liệu của khách hàng tương tự trong khu vực để so sánh."
 
 
-async def test_a_period_with_zero_consumption(rig: LightRig) -> None:
-    latest, previous = (await bills_of(rig, "PC12AA0056789"))[:2]
+async def reissue_latest(rig: LightRig, code: str, kwh: int) -> None:
+    """Make `code`'s latest bill one of `kwh`, billed as EVN would (a household)."""
+    latest = (await bills_of(rig, code))[0]
+    tariffs = rig.runtime.engine.services.tariffs
+    bill = tariffs.compute(kwh, latest.period_start, latest.period_end)
     async with rig.runtime.db.transaction() as session:
-        customer_id = await session.scalar(
-            select(Customer.id).where(Customer.code == "PC12AA0056789")
-        )
+        customer_id = await session.scalar(select(Customer.id).where(Customer.code == code))
         await session.execute(
             update(Bill)
             .where(Bill.customer_id == customer_id, Bill.period_end == latest.period_end)
-            .values(kwh=0, new_index=Bill.old_index, before_vat=0, vat=0, total=0)
+            .values(
+                kwh=kwh,
+                new_index=Bill.old_index + kwh,
+                before_vat=bill.before_vat,
+                vat=bill.vat,
+                total=bill.total,
+            )
         )
+
+
+async def test_a_period_with_zero_consumption(rig: LightRig) -> None:
+    latest, previous = (await bills_of(rig, "PC12AA0056789"))[:2]
+    await reissue_latest(rig, "PC12AA0056789", 0)
     hoa = await password_login(rig, "rest", "hoavo", *HOA)
     await hoa.say("sao tháng này tiền điện thấp vậy")
     lines = hoa.text.splitlines()
@@ -270,23 +282,7 @@ async def test_an_unexplained_jump_offers_the_meter_check_with_the_code_filled(
     rig: LightRig,
 ) -> None:
     latest = (await bills_of(rig, "PC12AA0056789"))[0]
-    tariffs = rig.runtime.engine.services.tariffs
-    jumped = tariffs.compute(latest.kwh * 3, latest.period_start, latest.period_end)
-    async with rig.runtime.db.transaction() as session:
-        customer_id = await session.scalar(
-            select(Customer.id).where(Customer.code == "PC12AA0056789")
-        )
-        await session.execute(
-            update(Bill)
-            .where(Bill.customer_id == customer_id, Bill.period_end == latest.period_end)
-            .values(
-                kwh=jumped.kwh,
-                new_index=Bill.old_index + jumped.kwh,
-                before_vat=jumped.before_vat,
-                vat=jumped.vat,
-                total=jumped.total,
-            )
-        )
+    await reissue_latest(rig, "PC12AA0056789", latest.kwh * 3)
     hoa = await password_login(rig, "rest", "hoavo", *HOA)
     await hoa.say("tiền điện tháng này tăng gấp ba, vì sao")
     lines = hoa.text.splitlines()
