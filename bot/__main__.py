@@ -123,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         "delete-webhook", help="remove the webhook (for polling mode)"
     ).set_defaults(run=_telegram_delete_webhook)
 
+    from bot.cli import bills as bills_cli
     from bot.cli import inbox as inbox_cli
     from bot.cli import notify as notify_cli
     from bot.cli import payments as payments_cli
@@ -138,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     inbox_cli.register(commands)
     staff_cli.register(commands)
     payments_cli.register(commands)
+    bills_cli.register(commands)
 
     dev = commands.add_parser("dev", help="development helpers").add_subparsers(
         title="dev commands"

@@ -20,6 +20,7 @@ INTENTS: dict[str, str] = {
     "lookup_consumption": "kWh used, meter readings (sản lượng, chỉ số)",
     "lookup_payment_info": "debt and how much the bill is (nợ, tiền điện bao nhiêu)",
     "lookup_invoice": "the invoice document: view, download, e-invoice (hóa đơn)",
+    "explain_bill": "why a bill is high or changed (sao tiền điện tăng, cao thế)",
     "pay_bill": "paying a bill now, or a payment that failed",
     "estimate_bill": "the tariff and what a number of kWh costs",
     "report_outage": "the power is off now (mất điện, cúp điện)",

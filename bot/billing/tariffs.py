@@ -248,6 +248,22 @@ class TariffBook:
         households, a single price for business and production."""
         return _entry_at(self._schedules[self._resolve(group, voltage)], day, f"{group} tariff")
 
+    def frozen_on(self, day: date) -> TariffBook:
+        """This book with the prices and the VAT rate in force on `day` applying at all
+        times: what a bill would have cost had nothing changed since (the bill
+        explanation's reference, issue 18). A group with no price yet on `day` has none."""
+        schedules: dict[_Key, _Schedule[tuple[int, ...]]] = {}
+        for key, schedule in self._schedules.items():
+            if schedule[0][0] <= day:
+                schedules[key] = ((date.min, _entry_at(schedule, day, "tariff")[1]),)
+        vat = ((date.min, self.vat_rate_on(day)),)
+        return TariffBook(self._tier_sizes, schedules, vat)
+
+    @property
+    def tier_sizes(self) -> tuple[int, ...]:
+        """kWh per household per month of each bounded household tier (the last is open)."""
+        return self._tier_sizes
+
     def compute(
         self,
         kwh: int,
@@ -266,7 +282,9 @@ class TariffBook:
                 unknown group or voltage level.
         """
         grp, level = self._resolve(group, voltage)
-        schedule = self._schedules[grp, level]
+        schedule = self._schedules.get((grp, level))
+        if schedule is None:  # a frozen book, frozen before the group had a price
+            raise TariffError(f"no {grp} tariff is known in this book")
         if isinstance(kwh, bool) or not isinstance(kwh, int) or kwh < 0:
             raise TariffError(f"consumption must be a whole number of kWh, 0 or more: {kwh!r}")
         if end < start:

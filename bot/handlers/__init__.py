@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.core.router import Router
 from bot.handlers import (
     account,
+    bill_explain,
     bills,
     estimate,
     freetext,
@@ -42,6 +43,7 @@ ROUTERS = (
     points.router,
     outages.router,
     bills.router,
+    bill_explain.router,
     services.router,
     service_form.router,
     progress.router,

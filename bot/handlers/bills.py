@@ -1,5 +1,6 @@
-"""Tra cứu, the lookups of bills: consumption (table and chart), payment information
-and the e-invoice PDF. All three show personal data: login first, and the PIN when due.
+"""Tra cứu, the lookups of bills: consumption (table and chart), payment information,
+the e-invoice PDF and why a bill changed (bill_explain.py). All show personal data:
+login first, and the PIN when due.
 """
 
 from __future__ import annotations
@@ -7,11 +8,13 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from datetime import date
+from fractions import Fraction
 
 from bot.core.context import Context
 from bot.core.fmt import day, kwh, money, short_day, today
 from bot.core.messages import Button, Media, Reply, rows
 from bot.core.router import Router
+from bot.handlers.bill_explain import explain_answer
 from bot.handlers.diversion import other_flow, same_flow
 from bot.handlers.gates import gate
 from bot.handlers.lookups import arg_part, customer_of, lookups, other_code, pick_code, way_back
@@ -20,6 +23,8 @@ from nlu.entities import Entity, extract_entities
 
 STEP_PERIOD = "lookup.period"
 RECENT_PERIODS = 6
+# "❓ Vì sao tăng/giảm?" under a bill that differs from the one before by more (issue 18).
+EXPLAIN_ABOVE = Fraction(15, 100)
 
 router = Router()
 
@@ -36,7 +41,7 @@ def period_name(ctx: Context, bill: BillRecord) -> str:
 
 
 async def with_period(ctx: Context, lookup: str) -> list[Reply]:
-    """Run `lookup` ("pay" or "inv") for the period in the payload or the customer's
+    """Run `lookup` ("pay", "inv" or "why") for the period in the payload or the customer's
     words; a question with no period, and a period not billed yet ("tháng này" before
     this month's bill), answer with the latest bill (issue 15). A tapped e-invoice
     offers the recent periods as buttons."""
@@ -57,7 +62,7 @@ async def with_period(ctx: Context, lookup: str) -> list[Reply]:
     if ctx.parse is not None:
         said = await period_said(ctx, lookup, code, ctx.parse.text, bills)
         return said or await answer(ctx, lookup, code, [bills[0]])
-    if lookup == "pay":
+    if lookup in ("pay", "why"):
         return await answer(ctx, lookup, code, [bills[0]])  # the latest at once
     return ask_period(ctx, lookup, code, bills)
 
@@ -195,6 +200,8 @@ async def answer(
         ctx.state.answered()
     if lookup == "inv":
         return await invoice_answer(ctx, code, chosen[0], note=note)
+    if lookup == "why":
+        return await explain_answer(ctx, code, chosen[0], note=note)
     return await payment_answer(ctx, code, chosen, note=note)
 
 
@@ -247,6 +254,8 @@ async def payment_answer(
     buttons: list[Button] = []
     if unpaid:
         buttons.append(Button(ctx.t("lookups.pay"), payload=f"payments:{code}"))
+    if await changed_much(ctx, code, bill):
+        buttons.append(Button(ctx.t("explain.button"), payload=f"lk_why:{code}:{period_key(bill)}"))
     buttons += [
         Button(ctx.t("lookups.invoice"), payload=f"lk_inv:{code}:{period_key(bill)}"),
         Button(ctx.t("lookups.compare"), payload=f"lk_use:{code}"),
@@ -254,6 +263,24 @@ async def payment_answer(
         *other_code(ctx, "lk_pay"),
     ]
     return [Reply(text="\n".join(parts), buttons=(*rows(*buttons), way_back(ctx)))]
+
+
+async def changed_much(ctx: Context, code: str, bill: BillRecord) -> bool:
+    """Whether `bill` differs from the bill before it by more than EXPLAIN_ABOVE."""
+    bills = await ctx.services.backend.bills(code, limit=24 * 3)
+    older = [b for b in bills if b.period_end < bill.period_end]
+    if not older:
+        return False
+    before = max(older, key=lambda b: b.period_end).total
+    return abs(bill.total - before) > EXPLAIN_ABOVE * before
+
+
+# --- "Vì sao tăng/giảm?" (bill_explain.py words the answer) ------------------------------
+
+
+@router.button("lk_why")
+async def why(ctx: Context) -> list[Reply]:
+    return await with_period(ctx, "why")
 
 
 # --- "Hóa đơn điện tử" -------------------------------------------------------------------

@@ -40,6 +40,7 @@ INTENT_FLOWS: dict[str, str] = {
     "lookup_consumption": "lk_use",
     "lookup_payment_info": "lk_pay",
     "lookup_invoice": "lk_inv",
+    "explain_bill": "lk_why",
     "estimate_bill": "estimate",
     "pay_bill": "payments",
     "track_request": "req_list",

@@ -172,6 +172,16 @@ class CustomerFilter:
     ward_code: int | None = None
     tariff_group: str | None = None
     has_debt: bool = False  # an unpaid bill, due or not
+    households: int | None = None  # on the meter (the quota's count)
+
+
+@dataclass(frozen=True)
+class AreaUsage:
+    """What a group of customers used in one month (`UtilityBackend.area_usage`): how
+    many had a bill then, and the mean of their kWh per day."""
+
+    customers: int
+    kwh_per_day: float
 
 
 class UtilityBackend(Protocol):
@@ -222,6 +232,12 @@ class UtilityBackend(Protocol):
     async def count_customers(self, where: CustomerFilter) -> int:
         """How many of the utility's customers `where` picks, with a chat or not (the
         console's outage preview: how many customers an area holds)."""
+
+    async def area_usage(
+        self, where: CustomerFilter, year: int, month: int, *, excluding: str
+    ) -> AreaUsage:
+        """The kWh per day of the customers `where` picks, but `excluding`, in the bills
+        of `month` (a new customer's bill beside similar households, issue 18)."""
 
     async def customer_units(self, codes: Sequence[str]) -> dict[str, str]:
         """The name of the Điện lực serving each of these customers ("Điện lực Hội An")."""
@@ -437,6 +453,23 @@ class SqlUtilityBackend:
             query = select(func.count()).select_from(Customer).where(*_customer_filters(where))
             return int(await session.scalar(query) or 0)
 
+    async def area_usage(
+        self, where: CustomerFilter, year: int, month: int, *, excluding: str
+    ) -> AreaUsage:
+        query = (
+            select(Bill.customer_id, Bill.kwh, Bill.period_start, Bill.period_end)
+            .join(Customer, Customer.id == Bill.customer_id)
+            .where(*_customer_filters(where), Customer.code != excluding)
+            .where(Bill.year == year, Bill.month == month)
+        )
+        per_customer: dict[int, tuple[int, int]] = {}
+        async with self.db.reading() as session:
+            for customer_id, kwh, start, end in await session.execute(query):
+                used, days = per_customer.get(customer_id, (0, 0))
+                per_customer[customer_id] = (used + kwh, days + (end - start).days + 1)
+        rates = [used / days for used, days in per_customer.values() if days]
+        return AreaUsage(len(rates), sum(rates) / len(rates) if rates else 0.0)
+
     async def customer_units(self, codes: Sequence[str]) -> dict[str, str]:
         query = select(Customer.code, ManagingUnit.name).join(
             ManagingUnit, ManagingUnit.code == Customer.unit_code
@@ -561,6 +594,8 @@ def _customer_filters(where: CustomerFilter) -> list[Any]:
         filters.append(Customer.ward_code == where.ward_code)
     if where.tariff_group is not None:
         filters.append(Customer.tariff_group == where.tariff_group)
+    if where.households is not None:
+        filters.append(Customer.households == where.households)
     if where.has_debt:
         filters.append(
             exists().where(and_(Bill.customer_id == Customer.id, Bill.status == "unpaid"))
