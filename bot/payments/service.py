@@ -13,10 +13,10 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 import aiohttp
-from sqlalchemy import Row, Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -175,7 +175,7 @@ class PaymentService:
 
     async def _receive(
         self, result: vnpay.GatewayResult, now: datetime
-    ) -> tuple[int | None, Row[Any] | None]:
+    ) -> tuple[int | None, tuple[str, int] | None]:
         """Record VNPay's money on its order, when the order is open and the amount its
         own, in one statement that commits by itself (repeating it changes nothing):
         (the order's id, None), or (None, the order's status and amount — None when
@@ -192,7 +192,8 @@ class PaymentService:
             )
             if claimed is not None:
                 return claimed, None
-            return None, (await conn.execute(_ORDER_STATE, {"txn_ref": result.txn_ref})).first()
+            known = (await conn.execute(_ORDER_STATE, {"txn_ref": result.txn_ref})).first()
+            return None, None if known is None else (str(known[0]), int(known[1]))
 
     async def settle_received(self, *, limit: int = SETTLE_BATCH) -> int:
         """Settle up to `limit` orders whose money VNPay confirmed, in one transaction

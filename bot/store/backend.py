@@ -12,9 +12,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -558,9 +558,10 @@ _OPEN_BILLS = (
     .where(Bill.id.in_(bindparam("ids", expanding=True)), Bill.status == "unpaid")
     .with_for_update()
 )
+_BILLS = cast(Table, Bill.__table__)
 _PAY_BILL = (
-    update(Bill.__table__)  # Core: executemany, no ORM bookkeeping
-    .where(Bill.__table__.c.id == bindparam("bill_id"))
+    update(_BILLS)  # Core: executemany, no ORM bookkeeping
+    .where(_BILLS.c.id == bindparam("bill_id"))
     .values(status="paid", paid_at=bindparam("at"), paid_channel=bindparam("via"))
 )
 
