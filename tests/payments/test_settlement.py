@@ -236,7 +236,8 @@ async def test_staff_cannot_apply_held_money_while_vnpay_money_is_being_applied(
             actor="staff:test",
         )
         [money_held] = await held(rig.runtime)
-        with pytest.raises(ResolveError, match="VNPay payment being applied"):
+
+        async def staff_apply() -> None:
             async with db.transaction() as session:
                 await resolve_held(
                     session,
@@ -247,19 +248,13 @@ async def test_staff_cannot_apply_held_money_while_vnpay_money_is_being_applied(
                     actor="staff:test",
                     now=rig.clock.now(),
                 )
+
+        with pytest.raises(ResolveError, match="VNPay payment being applied"):
+            await staff_apply()
         # Once settled, applying it would pay twice: staff are told to note a refund.
         assert await stopped.settle_received() == 1
         with pytest.raises(ResolveError, match="note a refund"):
-            async with db.transaction() as session:
-                await resolve_held(
-                    session,
-                    stopped.settler,
-                    money_held.id,
-                    apply=True,
-                    note=None,
-                    actor="staff:test",
-                    now=rig.clock.now(),
-                )
+            await staff_apply()
     finally:
         await db.dispose()
     assert await unpaid_totals(rig.runtime, CODE) == []
