@@ -63,8 +63,8 @@ class PaymentGateway(Protocol):
     """The orders behind VNPay's calls (implemented with the payments store)."""
 
     async def vnpay_result(self, result: GatewayResult) -> str:
-        """Apply a signed IPN result exactly once, or record the failure; answer an
-        IpnCode value: "00" applied, "01" unknown order, "02" already settled, "04"
+        """Record a signed IPN result exactly once (a payment's money, or the failure);
+        answer an IpnCode value: "00" recorded, "01" unknown order, "02" already settled, "04"
         amount differs from the order, "99" anything else."""
         ...
 

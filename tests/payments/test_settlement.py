@@ -83,6 +83,11 @@ def other_process(rig: Rig) -> tuple[Database, service_module.PaymentService]:
     return db, payment_service(runtime.settings, db, backend, clock, texts)
 
 
+async def gateway_calls(payments: service_module.PaymentService, query: str) -> str:
+    """VNPay's IPN (its signed query string) as the payments service receives it."""
+    return await payments.vnpay_result(parse_result(dict(parse_qsl(query))))
+
+
 async def test_money_recorded_by_a_process_that_stopped_is_settled_by_another(
     rig: Rig,
 ) -> None:
@@ -91,7 +96,7 @@ async def test_money_recorded_by_a_process_that_stopped_is_settled_by_another(
     _, query = await ipn(rig)
     db, stopped = other_process(rig)
     try:
-        answer = await stopped.vnpay_result(parse_result(dict(parse_qsl(query))))
+        answer = await gateway_calls(stopped, query)
     finally:
         await db.dispose()
     assert answer == "00"  # VNPay is told the money is ours: it must not be lost now
@@ -120,7 +125,7 @@ async def test_a_transfer_for_money_vnpay_just_confirmed_is_held_not_paid_twice(
     _, query = await ipn(rig)
     db, stopped = other_process(rig)
     try:
-        assert await stopped.vnpay_result(parse_result(dict(parse_qsl(query)))) == "00"
+        assert await gateway_calls(stopped, query) == "00"
         report = await import_statement(
             db,
             stopped.settler,
@@ -227,7 +232,7 @@ async def test_staff_cannot_apply_held_money_while_vnpay_money_is_being_applied(
     _, query = await ipn(rig)
     db, stopped = other_process(rig)
     try:
-        assert await stopped.vnpay_result(parse_result(dict(parse_qsl(query)))) == "00"
+        assert await gateway_calls(stopped, query) == "00"
         await import_statement(
             db,
             stopped.settler,
