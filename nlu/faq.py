@@ -49,11 +49,12 @@ DEFAULT_FAQ = Path(__file__).resolve().parent.parent / "data" / "faq.yml"
 # more class, FAQ_INTENT, next to the intents of nlu.yml, so it weighs "sang tên hợp đồng
 # cần giấy tờ gì" (a question) against "sang tên hợp đồng" (a request for the form) with
 # everything it knows; the bot answers from the FAQ when that class is the likeliest,
-# with at least FAQ_LIKELY, and the retrieval below finds an entry at FAQ_MATCH. Where either falls short but the
-# entry scores FAQ_SUGGEST, the bot offers the question as a button next to staff
-# instead of guessing. Chosen in bench/faq_bench.py (docs/BENCHMARKS.md, "FAQ").
+# with at least FAQ_LIKELY, and the retrieval below finds an entry at FAQ_MATCH. Where
+# either falls short but the entry scores FAQ_SUGGEST, the bot offers the question as a
+# button next to staff instead of guessing. Chosen in bench/faq_bench.py
+# (docs/BENCHMARKS.md, "FAQ").
 FAQ_INTENT = "faq"
-FAQ_LIKELY = 0.35  # and above every intent's probability
+FAQ_LIKELY = 0.50  # and above every intent's probability
 FAQ_MATCH = 0.35
 FAQ_SUGGEST = 0.25
 _BLOCKS = (FeatureBlock("word", 1, 2), FeatureBlock("char", 2, 5))
@@ -105,8 +106,9 @@ class FaqEntry:
         if not _ID.fullmatch(entry_id):
             raise FaqError(f"FAQ entry id {entry_id!r}: lower-case letters, digits and _")
         where = f"FAQ entry {entry_id}"
-        question, answer = _both(raw.get("question"), where, "question"), _both(
-            raw.get("answer"), where, "answer"
+        question, answer = (
+            _both(raw.get("question"), where, "question"),
+            _both(raw.get("answer"), where, "answer"),
         )
         source = str(raw.get("source") or "").strip()
         if not source:

@@ -4,7 +4,7 @@ security headers of every answer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from bot.console.access import NAVIGATION
 from bot.console.sessions import SessionStore, SignedIn
 from bot.core import fmt, phones
 from bot.core.clock import Clock
+from bot.core.faq import FaqBook
 from bot.core.live import LiveFeed
 from bot.core.texts import Texts
 from bot.notify.push import Pusher
@@ -62,6 +63,7 @@ class ConsoleServices:
     throttle: Throttle
     clock: Clock
     backend: UtilityBackend
+    faq: FaqBook = field(default_factory=FaqBook)  # the bot's, so an edit reindexes it
 
 
 class Console:

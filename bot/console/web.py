@@ -19,6 +19,7 @@ from bot.auth.audit import record_staff
 from bot.console import (
     broadcasts,
     canned,
+    faq,
     conversations,
     dashboard,
     outages,
@@ -64,6 +65,7 @@ def page_modules() -> Iterable[Pages]:
         conversations.pages,
         queue.pages,
         canned.pages,
+        faq.pages,
         requests.pages,
         request_fee.pages,
         outages.pages,

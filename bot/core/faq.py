@@ -131,4 +131,3 @@ def matching(entries: Sequence[FaqEntry], text: str) -> list[FaqEntry]:
         for e in entries
         if any(wanted in fold(t) for t in (e.id, e.question["vi"], e.question["en"]))
     ]
-

@@ -12,8 +12,8 @@ the answer is in the language the customer writes (issue 15).
 A question for the utility's FAQ ("giờ cao điểm là mấy giờ", "sang tên hợp đồng cần giấy
 tờ gì") is answered from it, with its source and the form or lookup it leads to
 (issue 19): the model reads it as the FAQ's class rather than an intent, and the
-retrieval finds a close entry (nlu/faq.py: `answers`). Short of that, a close entry is offered as a button with
-"Ý Quý khách là…?", next to staff rather than a guess.
+retrieval finds a close entry (nlu/faq.py: `answers`). Short of that, a close entry is
+offered as a button with "Ý Quý khách là…?", next to staff rather than a guess.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from bot.handlers import navigation, support
 from bot.handlers.common import home_button, main_menu
 from bot.handlers.services import form_runner
 from bot.support import handoff
-from nlu.language import clear_language
 from nlu.faq import FaqEntry, FaqMatch, answers
+from nlu.language import clear_language
 from nlu.model import CONFIDENT, FORM_CONFIDENT, Parse
 
 # Which button's flow each intent opens. Later issues point their intents at the new

@@ -4,11 +4,15 @@ offers the question and staff; staff edits answer without a restart."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from bot.core.faq import FaqBook
 from nlu.faq import FaqEntry
 from tests.handlers.rig import CHANNELS, ChatRig, LightRig
+from tests.handlers.test_requests_cli import cskh
 from tests.light import LightDriver
 
 FULL = pytest.mark.full_rig
@@ -95,3 +99,42 @@ async def test_a_removed_question_pressed_later_says_so(rig: LightRig) -> None:
     # A button shown before the removal, pressed after it.
     await driver.send(payload="faq:bot_pin")
     assert driver.text.startswith("Câu hỏi này vừa được gỡ khỏi mục hỏi đáp.")
+
+
+async def test_staff_edit_the_faq_from_the_shell_and_the_running_bot_answers_with_it(
+    rig: LightRig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    driver = await rig.driver("web", "faq-cli")
+    await driver.say("có người gọi tự xưng điện lực bắt chuyển khoản có phải lừa đảo không")
+    assert driver.text.startswith("Cẩn thận lừa đảo: Điện lực không gọi điện đòi chuyển tiền")
+    capsys.readouterr()
+    assert await cskh(rig, "faq", "show", "bot_scam") == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    shown["answer"]["vi"] = "Cẩn thận lừa đảo! Gọi 1900 1909 để kiểm tra trước khi chuyển tiền."
+    shown["reviewed"] = "2026-12-09"
+    edited = tmp_path / "scam.yml"
+    edited.write_text(yaml.safe_dump(shown, allow_unicode=True), encoding="utf-8")
+    assert await cskh(rig, "faq", "put", str(edited), "--by", "lan") == 0
+    assert capsys.readouterr().out == "saved 1 entry: bot_scam\n"
+    await driver.say("có người gọi tự xưng điện lực bắt chuyển khoản có phải lừa đảo không")
+    assert driver.text.startswith("Cẩn thận lừa đảo! Gọi 1900 1909 để kiểm tra")
+    assert "(rà soát 09/12/2026)" in driver.text
+
+    assert await cskh(rig, "faq", "list", "--search", "lua dao") == 0
+    assert capsys.readouterr().out.split()[0] == "bot_scam"
+    assert await cskh(rig, "faq", "remove", "bot_scam", "--by", "lan") == 0
+    assert await cskh(rig, "faq", "remove", "bot_scam") == 2
+    assert "no entry 'bot_scam'" in capsys.readouterr().err
+
+
+async def test_an_entry_without_a_source_is_refused(
+    rig: LightRig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entry = tmp_path / "new.yml"
+    entry.write_text(
+        "id: water_bill\nquestion: {vi: Hỏi?, en: Ask?}\nanswer: {vi: Đáp., en: Answer.}\n"
+        "reviewed: 2026-12-08\n",
+        encoding="utf-8",
+    )
+    assert await cskh(rig, "faq", "put", str(entry)) == 2
+    assert "FAQ entry water_bill: no source" in capsys.readouterr().err
