@@ -90,7 +90,13 @@ def _put(settings: Settings, args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"cskh faq put: {args.file}: {error.strerror or error}", file=sys.stderr)
         return 2
-    except (yaml.YAMLError, FaqError, AttributeError) as error:
+    except yaml.YAMLError as error:
+        print(
+            f"cskh faq put: {args.file}: not valid YAML ({error.__class__.__name__})",
+            file=sys.stderr,
+        )
+        return 2
+    except FaqError as error:
         print(f"cskh faq put: {args.file}: {error}", file=sys.stderr)
         return 2
     book = _book()

@@ -109,25 +109,25 @@ class FaqBook:
         deleted: bool,
         by: str | None,
     ) -> None:
-        row = await session.get(FaqEntryRow, entry_id)
-        if row is None:
-            row = FaqEntryRow(id=entry_id)
-            session.add(row)
         # Later than the latest row, even within the clock's resolution: the version
         # other processes compare must move.
         latest = await session.scalar(select(func.max(FaqEntryRow.updated_at)))
         now = utcnow()
         if latest is not None and now <= latest:
             now = latest + _TICK
+        row = await session.get(FaqEntryRow, entry_id)
+        if row is None:
+            row = FaqEntryRow(id=entry_id, document=document)
+            session.add(row)
         row.document, row.deleted, row.updated_at, row.updated_by = document, deleted, now, by
         await session.flush()
 
 
 def matching(entries: Sequence[FaqEntry], text: str) -> list[FaqEntry]:
-    """Entries whose question or id holds `text` (folded), for staff listings."""
+    """Entries whose id, questions or answers hold `text` (folded), for staff listings."""
     wanted = fold(text)
     return [
         e
         for e in entries
-        if any(wanted in fold(t) for t in (e.id, e.question["vi"], e.question["en"]))
+        if any(wanted in fold(t) for t in (e.id, *e.ways_asked(), *e.answer.values()))
     ]

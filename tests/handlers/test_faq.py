@@ -26,7 +26,7 @@ async def test_a_question_is_answered_with_its_source_and_the_flow_it_leads_to(
     rig: ChatRig, channel: str
 ) -> None:
     driver = await rig.driver(channel, f"faq-{channel}")
-    await driver.say("giờ cao điểm điện là từ mấy giờ đến mấy giờ")
+    await driver.say("khung giờ thấp điểm của công tơ nhiều giá")
     assert driver.text.startswith("Theo Thông tư 16/2014/TT-BCT: giờ cao điểm từ thứ Hai")
     assert f"Nguồn: {SOURCE_16}" in driver.text
     assert "(rà soát 08/12/2026)" in driver.text
@@ -64,10 +64,23 @@ async def test_a_request_still_opens_its_flow(rig: LightRig, sentence: str, star
     assert "Nguồn:" not in driver.text
 
 
+async def test_doubt_offers_the_question_and_staff_instead_of_guessing(rig: LightRig) -> None:
+    driver = await rig.driver("telegram", "faq-doubt")
+    # The model gives the FAQ's class the most weight, but not enough to answer.
+    await driver.say("giờ cao điểm điện là từ mấy giờ đến mấy giờ")
+    assert driver.text == "Ý Quý khách là…?"
+    question = "❓ Giờ cao điểm của công tơ nhiều giá là mấy giờ?"
+    assert driver.button_titles[0] == question
+    assert "👤 Gặp nhân viên" in driver.button_titles
+    await driver.press(question)
+    assert driver.text.startswith("Theo Thông tư 16/2014/TT-BCT: giờ cao điểm từ thứ Hai")
+    assert f"Nguồn: {SOURCE_16}" in driver.text
+
+
 async def test_a_staff_edit_answers_without_a_restart(rig: LightRig) -> None:
     book: FaqBook = rig.runtime.engine.services.faq
     driver = await rig.driver("rest", "faq-edit")
-    await driver.say("giờ cao điểm điện là từ mấy giờ đến mấy giờ")
+    await driver.say("khung giờ thấp điểm của công tơ nhiều giá")
     assert "Nguồn: Thông tư 16/2014" in driver.text
     async with rig.runtime.db.transaction() as session:
         entry = await book.get(session, "tou_peak_hours")
@@ -80,12 +93,12 @@ async def test_a_staff_edit_answers_without_a_restart(rig: LightRig) -> None:
             }
         )
         await book.save(session, edited, by="tester")
-    await driver.say("giờ cao điểm điện là từ mấy giờ đến mấy giờ")
+    await driver.say("khung giờ thấp điểm của công tơ nhiều giá")
     assert driver.text.startswith("Khung giờ mới: 17:30–22:30.")
     assert "Nguồn: Quyết định thử nghiệm của Bộ Công Thương" in driver.text
     async with rig.runtime.db.transaction() as session:
         assert await book.remove(session, "tou_peak_hours", by="tester")
-    await driver.say("giờ cao điểm điện là từ mấy giờ đến mấy giờ")
+    await driver.say("khung giờ thấp điểm của công tơ nhiều giá")
     assert "17:30–22:30" not in driver.text
     assert "Nguồn: Quyết định thử nghiệm" not in driver.text
 
@@ -132,9 +145,12 @@ async def test_an_entry_without_a_source_is_refused(
 ) -> None:
     entry = tmp_path / "new.yml"
     entry.write_text(
-        "id: water_bill\nquestion: {vi: Hỏi?, en: Ask?}\nanswer: {vi: Đáp., en: Answer.}\n"
+        "id: water_bill\nquestion: {vi: 'Hỏi?', en: 'Ask?'}\nanswer: {vi: Đáp., en: Answer.}\n"
         "reviewed: 2026-12-08\n",
         encoding="utf-8",
     )
     assert await cskh(rig, "faq", "put", str(entry)) == 2
     assert "FAQ entry water_bill: no source" in capsys.readouterr().err
+    entry.write_text("id: [unclosed\n", encoding="utf-8")
+    assert await cskh(rig, "faq", "put", str(entry)) == 2
+    assert capsys.readouterr().err.endswith(": not valid YAML (ParserError)\n")
