@@ -59,6 +59,7 @@ def decides(parse: Parse, match: FaqMatch, likely: float, least: float) -> bool:
     return (
         parse.faq >= likely
         and parse.faq > parse.confidence
+        and parse.probability("out_of_scope") < nlu_faq.FAQ_OUTSIDE
         and match.entry is not None
         and match.score >= least
     )
@@ -151,10 +152,9 @@ def out_of_fold_section(n_splits: int) -> None:
                 continue
             total += 1
             top = max(p for c, p in zip(classes, row, strict=True) if c != nlu_faq.FAQ_INTENT)
-            faq_p = float(row[faq_column])
-            match = index.match(example.text)
-            stolen += (
-                faq_p >= nlu_faq.FAQ_LIKELY and faq_p > top and match.score >= nlu_faq.FAQ_MATCH
+            outside = float(row[classes.index("out_of_scope")])
+            stolen += nlu_faq.answers(
+                float(row[faq_column]), top, index.match(example.text), outside
             )
     print(
         f"nlu.yml out of fold ({n_splits} folds, {time.perf_counter() - started:.0f} s): the FAQ "

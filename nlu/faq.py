@@ -34,6 +34,7 @@ __all__ = [
     "FAQ_INTENT",
     "FAQ_LIKELY",
     "FAQ_MATCH",
+    "FAQ_OUTSIDE",
     "FAQ_SUGGEST",
     "FaqEntry",
     "FaqError",
@@ -56,6 +57,7 @@ DEFAULT_FAQ = Path(__file__).resolve().parent.parent / "data" / "faq.yml"
 FAQ_INTENT = "faq"
 FAQ_LIKELY = 0.50  # and above every intent's probability
 FAQ_MATCH = 0.35
+FAQ_OUTSIDE = 0.15
 FAQ_SUGGEST = 0.25
 _BLOCKS = (FeatureBlock("word", 1, 2), FeatureBlock("char", 2, 5))
 _ID = re.compile(r"[a-z0-9_]{2,60}")
@@ -272,10 +274,20 @@ class FaqIndex:
         )
 
 
-def answers(faq_probability: float, top_intent: float, match: FaqMatch) -> bool:
+def answers(
+    faq_probability: float, top_intent: float, match: FaqMatch, outside: float = 0.0
+) -> bool:
     """Whether the bot answers from the FAQ: the classifier's FAQ class is likelier than
-    any intent and at least FAQ_LIKELY, and the retrieval found an entry at FAQ_MATCH."""
-    return faq_probability >= FAQ_LIKELY and faq_probability > top_intent and match.confident
+    any intent and at least FAQ_LIKELY, the retrieval found an entry at FAQ_MATCH, and
+    the message is not fairly likely out of scope (`outside`, the out_of_scope intent's
+    probability, under FAQ_OUTSIDE): "hợp đồng thuê nhà cần những gì" is shaped like
+    our questions but about another contract, so it is offered, not answered."""
+    return (
+        faq_probability >= FAQ_LIKELY
+        and faq_probability > top_intent
+        and outside < FAQ_OUTSIDE
+        and match.confident
+    )
 
 
 def training_texts(entries: Iterable[FaqEntry]) -> list[str]:

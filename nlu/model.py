@@ -50,6 +50,11 @@ class Parse:
     # classifier apart from the intents, never in `intent` or `ranking`.
     faq: float = 0.0
 
+    def probability(self, intent: str) -> float:
+        """The probability of `intent` when it is in the ranking, else 0 (below the top
+        three: small)."""
+        return dict(self.ranking).get(intent, 0.0)
+
     def as_dict(self) -> dict[str, Any]:
         """Rasa's parse shape (`intent`, `entities`, `intent_ranking`)."""
         return {

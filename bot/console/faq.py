@@ -4,7 +4,6 @@ id); every bot process picks it up on its next message, without a restart."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +12,7 @@ from bot.auth.audit import record_staff
 from bot.console.access import LEADS, Pages
 from bot.console.base import console_of, redirect, staff_of
 from bot.core.faq import matching
+from bot.core.fmt import local
 from nlu.faq import FaqEntry, FaqError
 
 pages = Pages()
@@ -38,7 +38,7 @@ async def _listing(
         total=len(entries),
         search=search,
         draft=draft or {},
-        today=date.today().isoformat(),
+        today=local(console.now).date().isoformat(),
         error=error,
         status=400 if error else 200,
     )

@@ -124,7 +124,8 @@ async def understood(ctx: Context, text: str) -> list[Reply]:
     if parse is None:
         return [main_menu(ctx, ctx.t("unknown.text"))]
     faq = (await ctx.services.faq.index(ctx.session)).match(text)
-    if answers(parse.faq, parse.confidence, faq) and faq.entry is not None:
+    outside = parse.probability("out_of_scope")
+    if answers(parse.faq, parse.confidence, faq, outside) and faq.entry is not None:
         ctx.state.misunderstood = 0
         return await answer_from_faq(ctx, faq.entry)
     if opens_at_once(parse):
