@@ -34,6 +34,7 @@ __all__ = [
     "FAQ_INTENT",
     "FAQ_LIKELY",
     "FAQ_MATCH",
+    "FAQ_MARGIN",
     "FAQ_OUTSIDE",
     "FAQ_SUGGEST",
     "FaqEntry",
@@ -58,6 +59,7 @@ FAQ_INTENT = "faq"
 FAQ_LIKELY = 0.50  # and above every intent's probability
 FAQ_MATCH = 0.35
 FAQ_OUTSIDE = 0.15
+FAQ_MARGIN = 0.05
 FAQ_SUGGEST = 0.25
 _BLOCKS = (FeatureBlock("word", 1, 2), FeatureBlock("char", 2, 5))
 _ID = re.compile(r"[a-z0-9_]{2,60}")
@@ -181,8 +183,13 @@ class FaqMatch:
     @property
     def confident(self) -> bool:
         """Close enough to answer (when the classifier reads the message as a question
-        for the FAQ)."""
-        return self.entry is not None and self.score >= FAQ_MATCH
+        for the FAQ), and clearly closer than the runner-up: "hợp đồng điện" is as near
+        to five entries about contracts, and answering one of them would be a guess."""
+        return (
+            self.entry is not None
+            and self.score >= FAQ_MATCH
+            and self.score - self.second_score >= FAQ_MARGIN
+        )
 
     @property
     def worth_offering(self) -> bool:

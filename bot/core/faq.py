@@ -9,6 +9,7 @@ rebuilt (milliseconds), so an edit answers customers without a restart.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -52,7 +53,8 @@ class FaqBook:
         ).one()
         version: _Version = (int(row[0]), row[1])
         if self._index is None or version != self._version:
-            self._index = FaqIndex(await self.entries(session))
+            # A second or so for a hundred entries on a busy machine: off the event loop.
+            self._index = await asyncio.to_thread(FaqIndex, await self.entries(session))
             self._version = version
             log.info("FAQ index built: %d entries", len(self._index))
         return self._index
