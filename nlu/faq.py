@@ -33,8 +33,8 @@ from nlu.normalize import strip_diacritics
 __all__ = [
     "FAQ_INTENT",
     "FAQ_LIKELY",
-    "FAQ_MATCH",
     "FAQ_MARGIN",
+    "FAQ_MATCH",
     "FAQ_OUTSIDE",
     "FAQ_SUGGEST",
     "FaqEntry",

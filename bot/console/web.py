@@ -19,9 +19,9 @@ from bot.auth.audit import record_staff
 from bot.console import (
     broadcasts,
     canned,
-    faq,
     conversations,
     dashboard,
+    faq,
     outages,
     payments,
     queue,
