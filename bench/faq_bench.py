@@ -62,6 +62,7 @@ def decides(parse: Parse, match: FaqMatch, likely: float, least: float) -> bool:
         and parse.probability("out_of_scope") < nlu_faq.FAQ_OUTSIDE
         and match.entry is not None
         and match.score >= least
+        and match.score - match.second_score >= nlu_faq.FAQ_MARGIN
     )
 
 
