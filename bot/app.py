@@ -35,6 +35,7 @@ from bot.channels.media import MediaLinks
 from bot.channels.rest import RestChannel, RestSettings
 from bot.channels.telegram import TelegramSettings
 from bot.channels.webchat import WebChatChannel, WebChatSettings
+from bot.channels.zalo_oa import ZaloOaSettings
 from bot.console.base import ConsoleServices
 from bot.console.web import console_routes
 from bot.core import metrics
@@ -255,7 +256,14 @@ CHANNELS: tuple[ChannelKind, ...] = (
     ChannelKind(RestSettings, lambda: RestChannel),
     ChannelKind(WebChatSettings, lambda: WebChatChannel),
     ChannelKind(TelegramSettings, lambda: _telegram()),
+    ChannelKind(ZaloOaSettings, lambda: _zalo_oa()),
 )
+
+
+def _zalo_oa() -> type[Channel]:
+    from bot.channels.zalo_oa.channel import ZaloOaChannel
+
+    return ZaloOaChannel
 
 
 def _telegram() -> type[Channel]:
@@ -469,6 +477,12 @@ async def _healthz(request: web.Request) -> web.Response:
     checks = await _health_checks(runtime.db)
     model = runtime.understanding.state
     if all(state == "ok" for state in checks.values()) and model != "loading":
+        degraded = await _channel_health(runtime) if checks["database"] == "ok" else {}
+        if degraded:  # a channel needs an admin (Zalo OA's lost token chain): still serving
+            return web.json_response(
+                {"status": "degraded", "checks": {**checks, **degraded}},
+                headers={"Cache-Control": "no-store"},
+            )
         return web.json_response({"status": "ok"})
     status = "unavailable" if any(state != "ok" for state in checks.values()) else "starting"
     checks["language_model"] = model
@@ -477,6 +491,22 @@ async def _healthz(request: web.Request) -> web.Response:
         status=503,
         headers={"Cache-Control": "no-store"},
     )
+
+
+async def _channel_health(runtime: Runtime) -> dict[str, str]:
+    """Channels that serve but need an admin, by name: why (a channel's `health()`)."""
+    found: dict[str, str] = {}
+    for name, channel in runtime.channels.items():
+        health = getattr(channel, "health", None)
+        if health is None:
+            continue
+        try:
+            problem = await health()
+        except Exception as error:
+            problem = f"unknown ({error_summary(error)})"
+        if problem:
+            found[name] = problem
+    return found
 
 
 async def _health_checks(db: Database) -> dict[str, str]:

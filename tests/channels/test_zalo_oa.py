@@ -1,0 +1,443 @@
+"""The Zalo OA channel against a fake OA on loopback (tests/fakes/zalo_oa.py): the real
+client signs nothing, refreshes tokens, uploads images and sends customer-service and
+ZNS messages to it; the fake signs and posts webhook events as Zalo does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.app import build_runtime, create_app
+from bot.channels.zalo_oa import ZaloOaSettings
+from bot.channels.zalo_oa.channel import PAYLOAD_MARK, WEBHOOK_PATH, ZaloOaChannel
+from bot.core.clock import FakeClock
+from bot.core.messages import Button, Media, Reply
+from bot.settings import Settings
+from bot.store.media import load_media
+from bot.store.models import ChatUser, Delivery, ZaloOaToken
+from bot.store.models import Media as MediaRow
+from tests.channels.test_webchat import PNG
+from tests.drivers import Driver, File
+from tests.fakes.sms_gateway import FakeSmsGateway
+from tests.fakes.zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY, FakeZaloOa
+from tests.helpers import BotServer, copy_sqlite, eventually, make_settings
+
+USER = "2512523625412515"
+
+TEMPLATES = """\
+bill_issued:
+  template_id: "301234"
+  data:
+    customer_code: "{customer_code}"
+    amount: "{amount}"
+    period: "{period}"
+    due_date: "{due_date}"
+outage_planned:
+  template_id: "301240"
+  data: {customer_code: "{customer_code}", message: "{text:100}"}
+outage_incident:
+  template_id: "301241"
+  data: {customer_code: "{customer_code}", cause: "{cause}"}
+"""
+
+
+def zalo_config(fake: FakeZaloOa, tmp_path: Path, **overrides: Any) -> ZaloOaSettings:
+    templates = tmp_path / "zns.yml"
+    templates.write_text(TEMPLATES, encoding="utf-8")
+    values: dict[str, Any] = {
+        "app_id": APP_ID,
+        "app_secret": APP_SECRET,
+        "secret_key": OA_SECRET_KEY,
+        "access_token": "access-0",
+        "refresh_token": "refresh-0",
+        "api_url": fake.url,
+        "oauth_url": fake.url,
+        "zns_api_url": fake.url,
+        "zns_templates": templates,
+        "chat_interval": 0.0,
+        **overrides,
+    }
+    return ZaloOaSettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@contextlib.asynccontextmanager
+async def zalo_server(
+    settings: Settings, config: ZaloOaSettings, clock: FakeClock
+) -> AsyncIterator[BotServer]:
+    """`cskh serve`'s app with the Zalo OA on (its settings given, not read)."""
+    runtime = await build_runtime(settings, clock=clock)
+    runtime.channel_settings["zalo_oa"] = config
+    app = create_app(runtime)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await runtime.understanding.ready()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    runtime.links._public_url = f"http://{host}:{port}"
+    runtime.settings.public_url = f"http://{host}:{port}"
+    server = BotServer(runtime, runner, f"http://{host}:{port}", aiohttp.ClientSession())
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+@dataclass
+class ZaloRig:
+    fake: FakeZaloOa
+    server: BotServer
+    clock: FakeClock
+    sms: FakeSmsGateway | None = None
+
+    @property
+    def channel(self) -> ZaloOaChannel:
+        channel = self.server.runtime.channels["zalo_oa"]
+        assert isinstance(channel, ZaloOaChannel)
+        return channel
+
+    @property
+    def webhook(self) -> str:
+        return self.server.base_url + WEBHOOK_PATH
+
+    async def post(self, event: dict[str, Any], **kwargs: Any) -> int:
+        return await self.fake.post_event(self.server.session, self.webhook, event, **kwargs)
+
+    async def send(self, name: str, user: str = USER, **message: Any) -> None:
+        """An event from `user`, handled to the end (the answer sent)."""
+        assert await self.post(self.fake.event(name, user, **message)) == 200
+        await self.handled()
+
+    async def handled(self) -> None:
+        await self.channel.idle()
+        await self.server.settle()
+
+    async def chat_user(self, user: str = USER) -> ChatUser | None:
+        async with self.server.runtime.db.reading() as session:
+            return await session.scalar(
+                select(ChatUser).where(
+                    ChatUser.channel == "zalo_oa", ChatUser.platform_user_id == user
+                )
+            )
+
+
+@pytest.fixture
+async def zalo(tmp_path: Path, migrated_url: str) -> AsyncIterator[ZaloRig]:
+    fake = await FakeZaloOa().start()
+    clock = FakeClock()
+    settings = make_settings(tmp_path / "var", migrated_url)
+    try:
+        async with zalo_server(settings, zalo_config(fake, tmp_path), clock) as server:
+            yield ZaloRig(fake, server, clock)
+    finally:
+        await fake.close()
+
+
+# --- the webhook ---------------------------------------------------------------------
+
+
+async def test_a_wrong_or_missing_signature_gets_401_and_nothing_runs(zalo: ZaloRig) -> None:
+    event = zalo.fake.event("user_send_text", USER, text="menu")
+    assert await zalo.post(event, signature="") == 401
+    assert await zalo.post(event, signature="mac=" + "0" * 64) == 401
+    # Signed with the app secret instead of the OA secret key: refused.
+    assert await zalo.post(event, key=APP_SECRET) == 401
+    # An HMAC is not Zalo's signature either.
+    import hashlib
+    import hmac
+    import json
+
+    raw = json.dumps(event).encode()
+    wrong = hmac.new(OA_SECRET_KEY.encode(), APP_ID.encode() + raw, hashlib.sha256).hexdigest()
+    assert await zalo.post(event, body=raw, signature="mac=" + wrong) == 401
+    await zalo.handled()
+    assert zalo.fake.sent == [] and await zalo.chat_user() is None
+    assert await zalo.post(event) == 200
+    await zalo.handled()
+    assert zalo.fake.cs(USER), "a correctly signed event is answered"
+
+
+async def test_a_signed_event_the_code_cannot_read_is_acknowledged_and_logged(
+    zalo: ZaloRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = zalo.fake.event("user_send_location", USER, attachments=[{"type": "location"}])
+    strange = zalo.fake.event("user_send_text", USER, text=["not", "text"])
+    not_an_object = b'["a list"]'
+    with caplog.at_level(logging.WARNING):
+        assert await zalo.post(broken) == 200
+        assert await zalo.post(strange) == 200
+        assert (
+            await zalo.post(
+                broken,
+                body=not_an_object,
+                signature=zalo.fake.sign(not_an_object, ""),
+            )
+            == 200
+        )
+        await zalo.handled()
+    assert "location without coordinates" in caplog.text
+    # The bot goes on: the next message is answered.
+    await zalo.send("user_send_text", text="menu")
+    assert zalo.fake.cs(USER)
+
+
+async def test_a_replayed_msg_id_is_handled_once(zalo: ZaloRig) -> None:
+    event = zalo.fake.event("user_send_text", USER, text="menu")
+    statuses = await asyncio.gather(*(zalo.post(event) for _ in range(4)))
+    assert statuses == [200] * 4
+    await zalo.handled()
+    assert await zalo.post(event) == 200  # again later
+    await zalo.handled()
+    assert len(zalo.fake.cs(USER)) == 1
+
+
+async def test_text_gets_an_answer_with_buttons_and_a_pressed_button_runs(zalo: ZaloRig) -> None:
+    await zalo.send("user_send_text", text="xin chào")
+    (answer,) = zalo.fake.cs(USER)
+    assert answer.text
+    buttons = answer.buttons or []
+    if not buttons:  # more than five options: numbered in the text
+        assert re.search(r"^\s+1\. ", answer.text, re.M), answer.text
+    else:
+        assert len(buttons) <= 5
+        assert all(b["payload"].startswith(PAYLOAD_MARK) for b in buttons)
+    await zalo.send("user_send_text", text=PAYLOAD_MARK + "help")
+    assert len(zalo.fake.cs(USER)) == 2
+    assert zalo.server.runtime.settings.hotline in zalo.fake.cs(USER)[-1].text
+
+
+async def test_more_buttons_than_zalo_shows_become_numbered_options(zalo: ZaloRig) -> None:
+    channel = zalo.channel
+    await zalo.send("user_send_text", text="menu")  # the chat user exists
+    user = await zalo.chat_user()
+    assert user is not None
+    six = [Button(f"Lựa chọn {n}", payload=f"opt{n}") for n in range(1, 7)]
+    three = [Button(f"Nút {n}", payload=f"b{n}") for n in range(1, 4)]
+    await channel.deliver(
+        _recipient(user),
+        [Reply("Chọn một:", buttons=(tuple(six),)), Reply("Ba nút", buttons=(tuple(three),))],
+    )
+    many, few = zalo.fake.cs(USER)[-2:]
+    assert many.buttons == [] and "  6. Lựa chọn 6" in many.text
+    assert [b["title"] for b in few.buttons] == ["Nút 1", "Nút 2", "Nút 3"]
+    assert few.buttons[0] == {"title": "Nút 1", "type": "oa.query.hide", "payload": "#cskh:b1"}
+
+
+def _recipient(user: ChatUser) -> Any:
+    from bot.core.outbound import Recipient
+
+    return Recipient.of(user)
+
+
+async def test_an_image_is_downloaded_and_stored_like_a_telegram_photo(zalo: ZaloRig) -> None:
+    url = zalo.fake.add_file("photo1.png", PNG)
+    await zalo.send(
+        "user_send_image",
+        text="ảnh công tơ",
+        attachments=[{"type": "image", "payload": {"url": url, "thumbnail": url}}],
+    )
+    async with zalo.server.runtime.db.reading() as session:
+        ids = list(await session.scalars(select(MediaRow.id)))
+        stored = [await load_media(session, media_id) for media_id in ids]
+    assert [row.data for row in stored if row is not None] == [PNG]
+    assert zalo.fake.cs(USER), "the photo is answered"
+
+
+async def test_a_file_past_the_limit_is_refused_without_downloading(
+    tmp_path: Path, migrated_url: str
+) -> None:
+    fake = await FakeZaloOa().start()
+    settings = make_settings(tmp_path / "var", migrated_url)
+    config = zalo_config(fake, tmp_path, max_file_mb=0.001)
+    try:
+        async with zalo_server(settings, config, FakeClock()) as server:
+            rig = ZaloRig(fake, server, FakeClock())
+            url = fake.add_file("big.pdf", b"%PDF-1.4 " + b"x" * 5000)
+            await rig.send(
+                "user_send_file",
+                attachments=[
+                    {"type": "file", "payload": {"url": url, "size": "5009", "name": "big.pdf"}}
+                ],
+            )
+            (answer,) = fake.cs(USER)
+            assert "MB" in answer.text or "lớn" in answer.text, answer.text
+            small = fake.add_file("small.pdf", b"%PDF-1.4 small")
+            await rig.send(
+                "user_send_file",
+                attachments=[
+                    {"type": "file", "payload": {"url": small, "size": "14", "name": "a.pdf"}}
+                ],
+            )
+            async with server.runtime.db.reading() as session:
+                names = list(await session.scalars(select(MediaRow.filename)))
+            assert names == ["a.pdf"]
+    finally:
+        await fake.close()
+
+
+async def test_a_location_and_a_sticker(zalo: ZaloRig) -> None:
+    await zalo.send(
+        "user_send_location",
+        attachments=[
+            {
+                "type": "location",
+                "payload": {"coordinates": {"latitude": "16.06", "longitude": "108.2"}},
+            }
+        ],
+    )
+    await zalo.send("user_send_sticker", attachments=[{"type": "sticker", "payload": {"id": "1"}}])
+    answers = zalo.fake.cs(USER)
+    assert len(answers) == 2
+    assert answers[-1].text  # answered politely, not ignored
+
+
+async def test_follow_greets_and_offers_activation_and_unfollow_stops_notices(
+    zalo: ZaloRig,
+) -> None:
+    await zalo.send("follow")
+    (greeting,) = zalo.fake.cs(USER)
+    titles = [b["title"] for b in greeting.buttons] or [greeting.text]
+    assert any("Đăng nhập" in title for title in titles), greeting.text
+    await zalo.send("unfollow")
+    user = await zalo.chat_user()
+    assert user is not None and user.reachable is False
+    pushed = await zalo.server.runtime.pusher.push(user.id, [Reply("Thông báo")])
+    assert pushed is False
+    assert len(zalo.fake.cs(USER)) == 1  # nothing more went to Zalo
+    from bot.store.models import Conversation, TranscriptMessage
+
+    async with zalo.server.runtime.db.reading() as session:
+        kept = await session.scalar(
+            select(TranscriptMessage.id)
+            .join(Conversation, Conversation.id == TranscriptMessage.conversation_id)
+            .where(Conversation.chat_user_id == user.id)
+            .limit(1)
+        )
+    assert kept is not None, "the history is kept"
+    # Following again makes the chat reachable.
+    await zalo.send("follow")
+    user = await zalo.chat_user()
+    assert user is not None and user.reachable is True
+
+
+# --- the token --------------------------------------------------------------------------
+
+
+async def _token_row(rig: ZaloRig) -> ZaloOaToken:
+    async with rig.server.runtime.db.reading() as session:
+        row = await session.get(ZaloOaToken, APP_ID)
+    assert row is not None
+    return row
+
+
+async def test_the_token_is_refreshed_before_expiry_and_the_pair_stored(zalo: ZaloRig) -> None:
+    await zalo.send("user_send_text", text="menu")
+    assert zalo.fake.refreshes == 1  # the settings' pair had an unknown age
+    row = await _token_row(zalo)
+    assert (row.access_token, row.refresh_token) == ("access-1", "refresh-1")
+    assert row.expires_at == zalo.clock.now() + timedelta(seconds=90000)
+    await zalo.send("user_send_text", text="menu")
+    assert zalo.fake.refreshes == 1
+    zalo.clock.advance(hours=24, minutes=1)  # within the hour before expiry
+    await zalo.send("user_send_text", text="menu")
+    assert zalo.fake.refreshes == 2
+    assert {s.token for s in zalo.fake.cs(USER)} == {"access-1", "access-2"}
+    assert zalo.fake.used_refresh == ["refresh-0", "refresh-1"]
+
+
+async def test_minus_216_refreshes_and_the_message_still_goes(zalo: ZaloRig) -> None:
+    await zalo.send("user_send_text", text="menu")
+    zalo.fake.expire_access()
+    await zalo.send("user_send_text", text="menu")
+    assert zalo.fake.refreshes == 2
+    assert len(zalo.fake.cs(USER)) == 2 and zalo.fake.cs(USER)[-1].token == "access-2"
+
+
+async def test_a_lost_refresh_chain_is_reported_loudly(
+    zalo: ZaloRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    zalo.fake.refresh_refused = True
+    with caplog.at_level(logging.ERROR):
+        await zalo.send("user_send_text", text="menu")
+    assert zalo.fake.cs(USER) == []
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("authorises the OA again" in r.getMessage() for r in errors)
+    async with zalo.server.session.get(zalo.server.base_url + "/healthz") as response:
+        assert response.status == 200
+        body = await response.json()
+    assert body["status"] == "degraded"
+    assert "re-authorisation" in body["checks"]["zalo_oa"]
+    assert zalo.fake.used_refresh == ["refresh-0"]  # not hammered again
+    await zalo.send("user_send_text", text="menu")
+    assert zalo.fake.used_refresh == ["refresh-0"]
+
+
+# --- shared -----------------------------------------------------------------------------
+
+
+@dataclass
+class ZaloDriver(Driver):
+    """A Zalo user for the conversation scenarios."""
+
+    rig: ZaloRig
+    platform_user_id: str = USER
+    channel: str = "zalo_oa"
+    text: str = ""
+    buttons: list[dict[str, Any]] = field(default_factory=list)
+    files: list[File] = field(default_factory=list)
+
+    async def _event(self, name: str, **message: Any) -> None:
+        seen = len(self.rig.fake.cs(self.platform_user_id))
+        await self.rig.send(name, self.platform_user_id, **message)
+        sent = self.rig.fake.cs(self.platform_user_id)[seen:]
+        assert sent, "Zalo got no answer"
+        self.text = "\n".join(s.text for s in sent if s.text and s.text != "…")
+        self.buttons = [
+            {"title": b["title"], "payload": str(b["payload"]).removeprefix(PAYLOAD_MARK)}
+            for s in sent
+            for b in s.buttons
+            if b["type"] == "oa.query.hide"
+        ]
+        self.files = [
+            File("image", self.rig.fake.uploads[s.image]) for s in sent if s.image is not None
+        ]
+
+    async def say(self, text: str) -> None:
+        await self._event("user_send_text", text=text)
+
+    async def press(self, title: str) -> None:
+        for button in self.buttons:
+            if button["title"] == title:
+                await self.say(PAYLOAD_MARK + button["payload"])
+                return
+        match = re.search(rf"^\s+(\d+)\. {re.escape(title)}$", self.text, re.M)
+        assert match, f"no button {title!r} in {self.button_titles}; text: {self.text}"
+        await self.say(match.group(1))
+
+    async def send_photo(self, data: bytes) -> None:
+        url = self.rig.fake.add_file(f"p{len(self.rig.fake.files)}.png", data)
+        await self._event(
+            "user_send_image", attachments=[{"type": "image", "payload": {"url": url}}]
+        )
+
+    async def send_location(self, lat: float, lon: float) -> None:
+        coordinates = {"latitude": str(lat), "longitude": str(lon)}
+        await self._event(
+            "user_send_location",
+            attachments=[{"type": "location", "payload": {"coordinates": coordinates}}],
+        )
+
+
+__all__ = ["Delivery", "Media", "ZaloDriver", "ZaloRig", "copy_sqlite", "eventually"]
