@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -35,6 +36,7 @@ from tests.fakes.zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY, FakeZaloOa
 from tests.helpers import BotServer, copy_sqlite, eventually, make_settings
 
 USER = "2512523625412515"
+_NOTICES = itertools.count(1)
 
 TEMPLATES = """\
 bill_issued:
@@ -382,6 +384,183 @@ async def test_a_lost_refresh_chain_is_reported_loudly(
     assert zalo.fake.used_refresh == ["refresh-0"]  # not hammered again
     await zalo.send("user_send_text", text="menu")
     assert zalo.fake.used_refresh == ["refresh-0"]
+
+
+async def test_two_processes_refresh_at_the_same_moment_once_and_both_keep_working(
+    tmp_path: Path, migrated_url: str
+) -> None:
+    """Two `cskh serve` processes on one database, both holding an access token due for
+    refresh: one refresh (the refresh token is single-use), both send with its token."""
+    fake = await FakeZaloOa(refresh_delay=0.3).start()
+    clock = FakeClock()
+    config = zalo_config(fake, tmp_path)
+    try:
+        async with (
+            zalo_server(make_settings(tmp_path / "a", migrated_url), config, clock) as one,
+            zalo_server(make_settings(tmp_path / "b", migrated_url), config, clock) as two,
+        ):
+            rigs = [ZaloRig(fake, one, clock), ZaloRig(fake, two, clock)]
+            users = ["1000000000000001", "1000000000000002"]
+            pairs = list(zip(rigs, users, strict=True))
+            await asyncio.gather(*(rig.send("user_send_text", u, text="menu") for rig, u in pairs))
+            assert fake.refreshes == 1
+            assert fake.used_refresh == ["refresh-0"]
+            for user in users:
+                (answer,) = fake.cs(user)
+                assert answer.token == "access-1"
+            # A day later both are due again: again one refresh between them.
+            clock.advance(hours=24, minutes=30)
+            pairs = list(zip(rigs, users, strict=True))
+            await asyncio.gather(*(rig.send("user_send_text", u, text="menu") for rig, u in pairs))
+            assert fake.refreshes == 2 and fake.used_refresh == ["refresh-0", "refresh-1"]
+            assert {fake.cs(user)[-1].token for user in users} == {"access-2"}
+    finally:
+        await fake.close()
+
+
+# --- notices outside the customer-service window: ZNS ------------------------------------
+
+
+async def _activated(rig: ZaloRig, phone: str = "+84905123456") -> ChatUser:
+    """A Zalo chat whose customer activated with `phone` (as the OTP flow leaves it)."""
+    await rig.send("user_send_text", text="menu")
+    async with rig.server.runtime.db.transaction() as session:
+        user = await session.scalar(
+            select(ChatUser).where(ChatUser.channel == "zalo_oa", ChatUser.platform_user_id == USER)
+        )
+        assert user is not None
+        user.verified_phone = phone
+    return user
+
+
+async def _silent(rig: ZaloRig, days: float) -> None:
+    """The customer last wrote `days` ago (the engine stamps the wall clock)."""
+    from bot.store.models import utcnow
+
+    async with rig.server.runtime.db.transaction() as session:
+        user = await session.scalar(
+            select(ChatUser).where(ChatUser.channel == "zalo_oa", ChatUser.platform_user_id == USER)
+        )
+        assert user is not None
+        user.last_seen_at = utcnow() - timedelta(days=days)
+
+
+async def _notice(
+    rig: ZaloRig, user: ChatUser, kind: str, meta: dict[str, Any], text: str = "Thông báo"
+) -> int:
+    """A notice of `kind` for `user` through the outbox, sent by the worker; its row id."""
+    from bot.notify import outbox
+
+    runtime = rig.server.runtime
+    async with runtime.db.transaction() as session:
+        chat_user = await session.get(ChatUser, user.id)
+        assert chat_user is not None
+        notice = await outbox.notice_for(
+            session, f"test:{kind}:{next(_NOTICES)}", kind=kind, category="outage", meta=meta
+        )
+        (row_id,) = await outbox.enqueue(
+            session,
+            notice,
+            [outbox.Addressee(chat_user, [Reply(text)], "PC05CC0123456")],
+            now=rig.clock.now(),
+        )
+    await runtime.worker.send_now([row_id])
+    return row_id
+
+
+async def _delivery(rig: ZaloRig, row_id: int) -> Delivery:
+    async with rig.server.runtime.db.reading() as session:
+        row = await session.get(Delivery, row_id)
+    assert row is not None
+    return row
+
+
+async def test_inside_the_window_a_notice_is_a_customer_service_message(zalo: ZaloRig) -> None:
+    user = await _activated(zalo)
+    row_id = await _notice(zalo, user, "outage_incident", {"outage_id": 1, "cause": "sự cố"})
+    assert (await _delivery(zalo, row_id)).status == "sent"
+    assert zalo.fake.cs(USER)[-1].text == "Thông báo" and zalo.fake.zns() == []
+
+
+async def test_after_seven_silent_days_a_notice_goes_as_its_zns_template(zalo: ZaloRig) -> None:
+    user = await _activated(zalo)
+    await _silent(zalo, 7.05)
+    before = len(zalo.fake.cs(USER))
+    row_id = await _notice(
+        zalo, user, "outage_incident", {"outage_id": 7, "cause": "Sự cố đường dây 22 kV"}
+    )
+    row = await _delivery(zalo, row_id)
+    assert row.status == "sent", row.error
+    (zns,) = zalo.fake.zns()
+    assert zns.body == {
+        "phone": "84905123456",
+        "template_id": "301241",
+        "template_data": {"customer_code": "PC05CC0123456", "cause": "Sự cố đường dây 22 kV"},
+        "tracking_id": str(row_id),
+    }
+    assert len(zalo.fake.cs(USER)) == before  # no customer-service message tried
+
+
+async def test_minus_230_falls_back_to_zns(zalo: ZaloRig) -> None:
+    user = await _activated(zalo)
+    zalo.fake.fail("cs", -230, user_id=USER)
+    long_text = "Lịch cắt điện ngày 28/11 từ 7:00 đến 11:30 " * 5
+    row_id = await _notice(zalo, user, "outage_planned", {"outage_id": 3}, long_text)
+    assert (await _delivery(zalo, row_id)).status == "sent"
+    (zns,) = zalo.fake.zns()
+    assert zns.body["template_id"] == "301240"
+    message = zns.body["template_data"]["message"]
+    assert len(message) == 100 and long_text.startswith(message)
+
+
+async def test_zns_quota_and_template_errors_fail_the_delivery_once_and_are_counted(
+    zalo: ZaloRig,
+) -> None:
+    from bot.core import metrics
+
+    def counted(outcome: str) -> float:
+        return metrics.REGISTRY.get_sample_value("cskh_zalo_zns_total", {"outcome": outcome}) or 0
+
+    user = await _activated(zalo)
+    await _silent(zalo, 8)
+    quota, template_error, no_template = (
+        counted("quota"),
+        counted("template_error"),
+        counted("no_template"),
+    )
+    zalo.fake.fail("zns", -144)  # the OA's daily quota is spent
+    spent = await _delivery(
+        zalo, await _notice(zalo, user, "outage_incident", {"outage_id": 1, "cause": "mưa bão"})
+    )
+    assert spent.status == "failed" and spent.attempts == 1
+    assert spent.error is not None and "quota" in spent.error and "-144" in spent.error
+    # A field the template needs and the notice lacks: a template error, never sent.
+    missing = await _delivery(zalo, await _notice(zalo, user, "outage_incident", {"outage_id": 2}))
+    assert missing.status == "failed" and "no value for {cause}" in (missing.error or "")
+    # A kind with no template in the YAML.
+    none = await _delivery(zalo, await _notice(zalo, user, "outage_restored", {"outage_id": 3}))
+    assert none.status == "failed" and "no ZNS template for outage_restored" in (none.error or "")
+    assert zalo.fake.zns() == []
+    assert counted("quota") == quota + 1
+    assert counted("template_error") == template_error + 1
+    assert counted("no_template") == no_template + 1
+    # Nothing is tried again later.
+    zalo.clock.advance(hours=1)
+    assert await zalo.server.runtime.worker.run_once() == 0
+    assert zalo.fake.zns() == []
+
+
+async def test_without_an_activated_phone_a_late_notice_fails_with_the_reason(
+    zalo: ZaloRig,
+) -> None:
+    await zalo.send("user_send_text", text="menu")
+    user = await zalo.chat_user()
+    assert user is not None
+    await _silent(zalo, 8)
+    row = await _delivery(
+        zalo, await _notice(zalo, user, "outage_incident", {"outage_id": 1, "cause": "x"})
+    )
+    assert row.status == "failed" and "no activated phone" in (row.error or "")
 
 
 # --- shared -----------------------------------------------------------------------------

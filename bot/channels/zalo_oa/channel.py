@@ -55,7 +55,7 @@ from bot.core.outbound import (
     Sending,
 )
 from bot.store.media import is_refused_upload, load_media, sniff_media
-from bot.store.models import ChatUser
+from bot.store.models import ChatUser, utcnow
 from bot.store.repo import claim_update, get_chat_user
 
 log = logging.getLogger(__name__)
@@ -327,9 +327,7 @@ class ZaloOaChannel(Channel):
             if buttons:
                 message["attachment"] = {"type": "template", "payload": {"buttons": buttons}}
             if reply.text or buttons or reply.image is None:
-                last = await self._with_token(
-                    lambda token, m=message: self.client.send_cs(token, user_id, m)
-                )
+                last = await self._send_one(user_id, message)
             if reply.image is not None:
                 attachment = await self._attachment(reply.image)
                 image = {
@@ -341,10 +339,11 @@ class ZaloOaChannel(Channel):
                         },
                     }
                 }
-                last = await self._with_token(
-                    lambda token, m=image: self.client.send_cs(token, user_id, m)
-                )
+                last = await self._send_one(user_id, image)
         return last
+
+    async def _send_one(self, user_id: str, message: dict[str, Any]) -> str | None:
+        return await self._with_token(lambda token: self.client.send_cs(token, user_id, message))
 
     async def _attachment(self, media: Media) -> str:
         """Zalo's attachment id of an image, uploaded once per stored media."""
@@ -385,8 +384,9 @@ class ZaloOaChannel(Channel):
             user = await session.get(ChatUser, recipient.chat_user_id)
         if user is None:
             return False
+        # last_seen_at is the engine's wall clock (bot/core/engine.py), as Zalo's window.
         window = timedelta(days=self.config.cs_window_days)
-        return user.last_seen_at < self.clock.now() - window
+        return user.last_seen_at < utcnow() - window
 
     async def _zns(
         self, recipient: Recipient, sending: Sending, replies: Sequence[Reply], why: str

@@ -17,6 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.channels.zalo_oa import ZaloOaSettings
 from bot.channels.zalo_oa.client import ZaloClient, ZaloError
@@ -65,19 +68,25 @@ class TokenKeeper:
         now = self.clock.now()
         access = self.config.access_token.get_secret_value() if self.config.access_token else ""
         async with self.db.transaction() as session:
-            row = await session.get(ZaloOaToken, self.app_id, with_for_update=True)
-            if row is None:
-                # The settings' token was issued at some unknown time: refreshed at once.
-                session.add(
-                    ZaloOaToken(
-                        app_id=self.app_id,
-                        access_token=access,
-                        refresh_token=given.get_secret_value(),
-                        expires_at=now,
-                        refreshes=0,
-                    )
+            # The settings' token was issued at some unknown time: refreshed at once. Two
+            # processes starting together: the second insert leaves the first's row.
+            module: Any = postgresql if self.db.is_postgres else sqlite
+            await session.execute(
+                module.insert(ZaloOaToken)
+                .values(
+                    app_id=self.app_id,
+                    access_token=access,
+                    refresh_token=given.get_secret_value(),
+                    expires_at=now,
+                    refreshes=0,
                 )
-            elif row.lost_at is not None and row.refresh_token != given.get_secret_value():
+                .on_conflict_do_nothing(index_elements=["app_id"])
+            )
+            row = await session.get(
+                ZaloOaToken, self.app_id, with_for_update=True, populate_existing=True
+            )
+            assert row is not None
+            if row.lost_at is not None and row.refresh_token != given.get_secret_value():
                 log.warning("zalo oa: a new token pair from the settings replaces the lost one")
                 row.access_token = access
                 row.refresh_token = given.get_secret_value()
