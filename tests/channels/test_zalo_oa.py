@@ -620,3 +620,134 @@ class ZaloDriver(Driver):
 
 
 __all__ = ["Delivery", "Media", "ZaloDriver", "ZaloRig", "copy_sqlite", "eventually"]
+
+
+# --- a demo customer through the OA -----------------------------------------------------
+
+
+@pytest.fixture
+async def demo(tmp_path: Path, seeded_sqlite_template: Path) -> AsyncIterator[ZaloRig]:
+    from tests.handlers.rig import LIFTED_LIMITS
+
+    fake = await FakeZaloOa().start()
+    sms = await FakeSmsGateway().start()
+    clock = FakeClock()
+    url = copy_sqlite(seeded_sqlite_template, tmp_path / "db")
+    settings = make_settings(
+        tmp_path / "var",
+        url,
+        sms_provider="http",
+        sms_http_url=sms.url,
+        sms_http_token=sms.token,
+        **LIFTED_LIMITS,
+    )
+    try:
+        async with zalo_server(settings, zalo_config(fake, tmp_path), clock) as server:
+            yield ZaloRig(fake, server, clock, sms)
+    finally:
+        await sms.close()
+        await fake.close()
+
+
+async def test_a_demo_customer_lives_the_bot_through_the_oa(demo: ZaloRig) -> None:
+    """An activates by a one-time code, looks up her consumption (a chart), files a service
+    request with a photo, receives an outage notice and talks to an agent, all through
+    the OA."""
+    from bot.notify.outages import create_outage
+    from bot.store.models import Conversation
+    from bot.store.staff_models import StaffAccount
+    from bot.support import handoff
+    from tests.handlers.rig import AN_PHONE, assert_activated_as_an, start_login
+    from tests.handlers.test_services import FORMS, complete, stored
+
+    assert demo.sms is not None
+    an = ZaloDriver(demo)
+    await demo.send("follow")
+    # Activation: Zalo vouches for no phone, so the account flow's one-time code.
+    await start_login(an)
+    await an.press("📱 Số điện thoại")
+    await an.say("0905123456")
+    await an.press("💬 SMS")
+    await an.say(demo.sms.last_code(AN_PHONE))
+    assert_activated_as_an(an)
+    user = await demo.chat_user()
+    assert user is not None and user.verified_phone == AN_PHONE
+
+    # A lookup with its chart: the image goes up to Zalo and is sent by attachment id.
+    await an.say("/lookup")
+    await an.press("📊 Điện năng tiêu thụ")
+    if not an.files:  # two contracts: which one
+        await an.press(next(b["title"] for b in an.buttons if "PC05CC0123456" in b["title"]))
+    assert an.text.startswith("📊 Điện năng tiêu thụ"), an.text
+    (chart,) = an.files
+    assert chart.data.startswith(b"\x89PNG")
+
+    # A service request with a photo.
+    form_id = next(
+        form_id
+        for form_id, form in FORMS.items()
+        if any(f.type == "photos" and not f.optional and not f.when for f in form.fields)
+    )
+    text = await complete(an, form_id)
+    code = re.search(r"YC-2026-\d{6}", text)
+    assert code, text
+    request = await stored(demo_chat_rig(demo), code.group(0))
+    assert request.attachments
+
+    # An outage notice for her contract reaches her on Zalo.
+    runtime = demo.server.runtime
+    services = runtime.engine.services
+    now = demo.clock.now()
+    async with runtime.db.transaction() as session:
+        await create_outage(
+            session,
+            runtime.texts,
+            backend=services.backend,
+            area=None,
+            customer_codes=("PC05CC0123456",),
+            start=now,
+            end=now + timedelta(hours=3),
+            reason="Sự cố máy biến áp",
+            kind="incident",
+            now=now,
+            notice_days=runtime.settings.outage_notice_days,
+            created_by="operations",
+        )
+    runtime.worker.wake()
+    await eventually(lambda: any("Sự cố máy biến áp" in s.text for s in demo.fake.cs(USER)))
+
+    # Asking for a person; the agent's reply comes through the OA.
+    await an.say("gặp nhân viên")
+    assert an.text.startswith("👤"), an.text
+    async with runtime.db.transaction() as session:
+        staff = await session.scalar(select(StaffAccount).where(StaffAccount.username == "agent"))
+        assert staff is not None
+        conversation = await session.scalar(
+            select(Conversation).where(Conversation.chat_user_id == user.id)
+        )
+        assert conversation is not None
+        await handoff.take_over(session, conversation.id, staff, now=now, live=services.live)
+    async with runtime.db.transaction() as session:
+        conversation = await session.get(Conversation, conversation.id)
+        assert conversation is not None
+        row_id = await handoff.reply(
+            session, runtime.pusher, conversation, staff, Reply("Chào chị An, em là Bích.")
+        )
+    assert row_id is not None
+    assert await runtime.pusher.send_now([row_id])
+    assert demo.fake.cs(USER)[-1].text == "Chào chị An, em là Bích."
+    await demo.send("user_send_text", text="Cảm ơn em")  # for the agent: the bot stays quiet
+    assert demo.fake.cs(USER)[-1].text == "Chào chị An, em là Bích."
+    async with runtime.db.reading() as session:
+        last = await session.get(Conversation, conversation.id)
+    assert last is not None and last.last_text == "Cảm ơn em"
+
+
+def demo_chat_rig(rig: ZaloRig) -> Any:
+    """What `tests.handlers.test_services.stored` reads of a rig: its runtime."""
+
+    @dataclass
+    class _Rig:
+        runtime: Any
+
+    return _Rig(rig.server.runtime)
