@@ -360,6 +360,7 @@ def create_app(runtime: Runtime, *, long_lived: bool = False) -> web.Application
                 throttle=runtime.throttle,
                 clock=runtime.engine.services.clock,
                 backend=runtime.engine.services.backend,
+                alerts=functools.partial(_staff_alerts, runtime),
             )
         )
     )
@@ -507,6 +508,16 @@ async def _channel_health(runtime: Runtime) -> dict[str, str]:
         if problem:
             found[name] = problem
     return found
+
+
+async def _staff_alerts(runtime: Runtime) -> list[str]:
+    """The console's banner: what a channel needs an admin for (`staff_alert()`)."""
+    alerts: list[str] = []
+    for channel in runtime.channels.values():
+        alert = getattr(channel, "staff_alert", None)
+        if alert is not None and (line := await alert()):
+            alerts.append(line)
+    return alerts
 
 
 async def _health_checks(db: Database) -> dict[str, str]:

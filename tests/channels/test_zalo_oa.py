@@ -751,3 +751,24 @@ def demo_chat_rig(rig: ZaloRig) -> Any:
         runtime: Any
 
     return _Rig(rig.server.runtime)
+
+
+async def test_a_lost_chain_shows_on_every_staff_console_page(
+    demo: ZaloRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.console import base
+    from tests.console.staff import StaffClient
+
+    monkeypatch.setattr(base, "ALERTS_EVERY", 0.0)
+    banner = "Zalo OA đã mất quyền gửi tin"
+    client = StaffClient(demo.server.base_url)
+    try:
+        status, page = await client.login("agent")
+        assert status == 200 and banner not in page
+        demo.fake.refresh_refused = True
+        await demo.send("user_send_text", text="menu")
+        status, page = await client.get("/console/queue")
+        assert status == 200 and banner in page
+        assert "cấp quyền lại cho OA" in page
+    finally:
+        await client.close()

@@ -142,8 +142,18 @@ class ZaloOaChannel(Channel):
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def health(self) -> str | None:
-        """Why the OA cannot send (its token chain is lost), or None."""
+        """Why the OA cannot send (its token chain is lost), or None (/healthz)."""
         return await token_state(self.db, self.tokens.app_id)
+
+    async def staff_alert(self) -> str | None:
+        """The staff console's banner while the OA cannot send."""
+        if await token_state(self.db, self.tokens.app_id) is None:
+            return None
+        return (
+            "Zalo OA đã mất quyền gửi tin: khách hàng trên Zalo không nhận được trả lời và "
+            "thông báo. Quản trị viên cần cấp quyền lại cho OA và đặt cặp token mới "
+            "(README, mục Zalo OA)."
+        )
 
     # --- in ------------------------------------------------------------------------------
 
