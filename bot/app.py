@@ -314,6 +314,9 @@ def build_channels(runtime: Runtime) -> list[Channel]:
         channels.append(kind.load().build(parts, config))
     for channel in channels:
         runtime.add_channel(channel)
+        otp_sender = getattr(channel, "otp_sender", None)  # Zalo OA: codes by ZNS
+        if otp_sender is not None:
+            runtime.senders.zalo = otp_sender
     return channels
 
 

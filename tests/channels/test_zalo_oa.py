@@ -625,8 +625,9 @@ __all__ = ["Delivery", "Media", "ZaloDriver", "ZaloRig", "copy_sqlite", "eventua
 # --- a demo customer through the OA -----------------------------------------------------
 
 
-@pytest.fixture
-async def demo(tmp_path: Path, seeded_sqlite_template: Path) -> AsyncIterator[ZaloRig]:
+async def _demo_rig(
+    tmp_path: Path, seeded_sqlite_template: Path, **overrides: Any
+) -> AsyncIterator[ZaloRig]:
     from tests.handlers.rig import LIFTED_LIMITS
 
     fake = await FakeZaloOa().start()
@@ -642,11 +643,25 @@ async def demo(tmp_path: Path, seeded_sqlite_template: Path) -> AsyncIterator[Za
         **LIFTED_LIMITS,
     )
     try:
-        async with zalo_server(settings, zalo_config(fake, tmp_path), clock) as server:
+        config = zalo_config(fake, tmp_path, **overrides)
+        async with zalo_server(settings, config, clock) as server:
             yield ZaloRig(fake, server, clock, sms)
     finally:
         await sms.close()
         await fake.close()
+
+
+@pytest.fixture
+async def demo(tmp_path: Path, seeded_sqlite_template: Path) -> AsyncIterator[ZaloRig]:
+    async for rig in _demo_rig(tmp_path, seeded_sqlite_template):
+        yield rig
+
+
+@pytest.fixture
+async def demo_otp(tmp_path: Path, seeded_sqlite_template: Path) -> AsyncIterator[ZaloRig]:
+    """The demo with one-time codes by ZNS (CSKH_ZALO_ZNS_OTP_TEMPLATE)."""
+    async for rig in _demo_rig(tmp_path, seeded_sqlite_template, zns_otp_template="300999"):
+        yield rig
 
 
 async def test_a_demo_customer_lives_the_bot_through_the_oa(demo: ZaloRig) -> None:
@@ -667,6 +682,7 @@ async def test_a_demo_customer_lives_the_bot_through_the_oa(demo: ZaloRig) -> No
     await start_login(an)
     await an.press("📱 Số điện thoại")
     await an.say("0905123456")
+    assert "🟦 Nhận mã qua Zalo" not in an.button_titles  # no ZNS template for codes
     await an.press("💬 SMS")
     await an.say(demo.sms.last_code(AN_PHONE))
     assert_activated_as_an(an)
@@ -772,3 +788,45 @@ async def test_a_lost_chain_shows_on_every_staff_console_page(
         assert "cấp quyền lại cho OA" in page
     finally:
         await client.close()
+
+
+async def test_a_code_by_zalo_beside_sms_with_the_same_limits(demo_otp: ZaloRig) -> None:
+    from tests.handlers.rig import AN_PHONE, assert_activated_as_an, start_login
+
+    rig = demo_otp
+    an = ZaloDriver(rig)
+    await start_login(an)
+    await an.press("📱 Số điện thoại")
+    await an.say("0905123456")
+    assert "💬 SMS" in an.button_titles and "🟦 Nhận mã qua Zalo" in an.button_titles
+    await an.press("🟦 Nhận mã qua Zalo")
+    assert an.text.startswith("Nếu số"), an.text
+    await rig.server.settle()
+    (zns,) = rig.fake.zns()
+    assert zns.body["phone"] == "84905123456" and zns.body["template_id"] == "300999"
+    code = zns.body["template_data"]["otp"]
+    assert re.fullmatch(r"\d{6}", code)
+    assert rig.sms is not None and not [m for m in rig.sms.received if m["to"] == AN_PHONE]
+    # Asking again at once: the same wait as for an SMS, and nothing more is sent.
+    await an.say(PAYLOAD_MARK + "otp:resend")
+    assert "giây" in an.text, an.text
+    assert len(rig.fake.zns()) == 1
+    await an.say(code)
+    assert_activated_as_an(an)
+
+
+async def test_a_code_zalo_refuses_is_told_with_sms_offered(demo_otp: ZaloRig) -> None:
+    from tests.handlers.rig import start_login
+
+    rig = demo_otp
+    an = ZaloDriver(rig)
+    await start_login(an)
+    await an.press("📱 Số điện thoại")
+    await an.say("0905123456")
+    rig.fake.fail("zns", -144)
+    await an.press("🟦 Nhận mã qua Zalo")
+    await rig.server.settle()
+    await rig.handled()
+    await eventually(lambda: "mã qua Zalo chưa gửi được" in rig.fake.cs(USER)[-1].text)
+    last = rig.fake.cs(USER)[-1]
+    assert "💬 SMS" in [b["title"] for b in last.buttons]

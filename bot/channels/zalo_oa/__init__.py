@@ -50,6 +50,10 @@ class ZaloOaSettings(ChannelSettings):
         default=None,
         validation_alias=AliasChoices("zns_otp_template", "CSKH_ZALO_ZNS_OTP_TEMPLATE"),
     )
+    # The template's parameter that takes the code.
+    zns_otp_param: str = Field(
+        default="otp", validation_alias=AliasChoices("zns_otp_param", "CSKH_ZALO_ZNS_OTP_PARAM")
+    )
     # Seconds before the access token's expiry when it is refreshed.
     refresh_margin: float = Field(default=3600.0, ge=0)
     # The OA answers a customer for 7 days after their last message (customer service).
