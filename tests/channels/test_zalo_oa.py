@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import itertools
+import json
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -24,7 +27,8 @@ from bot.app import build_runtime, create_app
 from bot.channels.zalo_oa import ZaloOaSettings
 from bot.channels.zalo_oa.channel import PAYLOAD_MARK, WEBHOOK_PATH, ZaloOaChannel
 from bot.core.clock import FakeClock
-from bot.core.messages import Button, Media, Reply
+from bot.core.messages import Button, Reply
+from bot.core.outbound import Recipient
 from bot.settings import Settings
 from bot.store.media import load_media
 from bot.store.models import ChatUser, Delivery, ZaloOaToken
@@ -33,7 +37,7 @@ from tests.channels.test_webchat import PNG
 from tests.drivers import Driver, File
 from tests.fakes.sms_gateway import FakeSmsGateway
 from tests.fakes.zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY, FakeZaloOa
-from tests.helpers import BotServer, copy_sqlite, eventually, make_settings
+from tests.helpers import BotServer, eventually, make_settings
 
 USER = "2512523625412515"
 _NOTICES = itertools.count(1)
@@ -157,10 +161,6 @@ async def test_a_wrong_or_missing_signature_gets_401_and_nothing_runs(zalo: Zalo
     # Signed with the app secret instead of the OA secret key: refused.
     assert await zalo.post(event, key=APP_SECRET) == 401
     # An HMAC is not Zalo's signature either.
-    import hashlib
-    import hmac
-    import json
-
     raw = json.dumps(event).encode()
     wrong = hmac.new(OA_SECRET_KEY.encode(), APP_ID.encode() + raw, hashlib.sha256).hexdigest()
     assert await zalo.post(event, body=raw, signature="mac=" + wrong) == 401
@@ -228,19 +228,13 @@ async def test_more_buttons_than_zalo_shows_become_numbered_options(zalo: ZaloRi
     six = [Button(f"Lựa chọn {n}", payload=f"opt{n}") for n in range(1, 7)]
     three = [Button(f"Nút {n}", payload=f"b{n}") for n in range(1, 4)]
     await channel.deliver(
-        _recipient(user),
+        Recipient.of(user),
         [Reply("Chọn một:", buttons=(tuple(six),)), Reply("Ba nút", buttons=(tuple(three),))],
     )
     many, few = zalo.fake.cs(USER)[-2:]
     assert many.buttons == [] and "  6. Lựa chọn 6" in many.text
     assert [b["title"] for b in few.buttons] == ["Nút 1", "Nút 2", "Nút 3"]
     assert few.buttons[0] == {"title": "Nút 1", "type": "oa.query.hide", "payload": "#cskh:b1"}
-
-
-def _recipient(user: ChatUser) -> Any:
-    from bot.core.outbound import Recipient
-
-    return Recipient.of(user)
 
 
 async def test_an_image_is_downloaded_and_stored_like_a_telegram_photo(zalo: ZaloRig) -> None:
@@ -619,21 +613,16 @@ class ZaloDriver(Driver):
         )
 
 
-__all__ = ["Delivery", "Media", "ZaloDriver", "ZaloRig", "copy_sqlite", "eventually"]
-
-
 # --- a demo customer through the OA -----------------------------------------------------
 
 
-async def _demo_rig(
-    tmp_path: Path, seeded_sqlite_template: Path, **overrides: Any
-) -> AsyncIterator[ZaloRig]:
+async def _demo_rig(tmp_path: Path, url: str, **overrides: Any) -> AsyncIterator[ZaloRig]:
+    """The demo data (a seeded database of the test's own, on each backend)."""
     from tests.handlers.rig import LIFTED_LIMITS
 
     fake = await FakeZaloOa().start()
     sms = await FakeSmsGateway().start()
     clock = FakeClock()
-    url = copy_sqlite(seeded_sqlite_template, tmp_path / "db")
     settings = make_settings(
         tmp_path / "var",
         url,
@@ -652,15 +641,15 @@ async def _demo_rig(
 
 
 @pytest.fixture
-async def demo(tmp_path: Path, seeded_sqlite_template: Path) -> AsyncIterator[ZaloRig]:
-    async for rig in _demo_rig(tmp_path, seeded_sqlite_template):
+async def demo(tmp_path: Path, own_seeded_url: str) -> AsyncIterator[ZaloRig]:
+    async for rig in _demo_rig(tmp_path, own_seeded_url):
         yield rig
 
 
 @pytest.fixture
-async def demo_otp(tmp_path: Path, seeded_sqlite_template: Path) -> AsyncIterator[ZaloRig]:
+async def demo_otp(tmp_path: Path, own_seeded_url: str) -> AsyncIterator[ZaloRig]:
     """The demo with one-time codes by ZNS (CSKH_ZALO_ZNS_OTP_TEMPLATE)."""
-    async for rig in _demo_rig(tmp_path, seeded_sqlite_template, zns_otp_template="300999"):
+    async for rig in _demo_rig(tmp_path, own_seeded_url, zns_otp_template="300999"):
         yield rig
 
 
