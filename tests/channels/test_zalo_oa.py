@@ -819,3 +819,68 @@ async def test_a_code_zalo_refuses_is_told_with_sms_offered(demo_otp: ZaloRig) -
     await eventually(lambda: "mã qua Zalo chưa gửi được" in rig.fake.cs(USER)[-1].text)
     last = rig.fake.cs(USER)[-1]
     assert "💬 SMS" in [b["title"] for b in last.buttons]
+
+
+async def test_a_bill_notice_after_a_silent_week_goes_as_zns_with_the_bills_figures(
+    demo: ZaloRig,
+) -> None:
+    from bot.notify.producers import bill_notice
+    from tests.handlers.rig import AN_PHONE, assert_activated_as_an, start_login
+
+    assert demo.sms is not None
+    an = ZaloDriver(demo)
+    await start_login(an)
+    await an.press("📱 Số điện thoại")
+    await an.say("0905123456")
+    await an.press("💬 SMS")
+    await an.say(demo.sms.last_code(AN_PHONE))
+    assert_activated_as_an(an)
+    await _silent(demo, 8)
+    runtime = demo.server.runtime
+    (bill, *_) = await runtime.engine.services.backend.bills("PC05CC0123456")
+    async with runtime.db.transaction() as session:
+        produced = await bill_notice(session, bill, "issued", runtime.texts, now=demo.clock.now())
+    assert produced is not None
+    runtime.worker.wake()
+    zns = await eventually(lambda: demo.fake.zns())
+    assert zns[0].body["phone"] == "84905123456"
+    assert zns[0].body["template_data"] == {
+        "customer_code": "PC05CC0123456",
+        "amount": f"{bill.total:,}".replace(",", "."),
+        "period": f"{bill.month:02d}/{bill.year}",
+        "due_date": f"{bill.due_date:%d/%m/%Y}",
+    }
+
+    async def recorded() -> Delivery | None:
+        async with runtime.db.reading() as session:
+            row = await session.scalar(
+                select(Delivery).where(
+                    Delivery.notice_id == produced.notice_id, Delivery.status == "sent"
+                )
+            )
+        return row
+
+    row = await eventually(recorded)
+    assert zns[0].body["tracking_id"] == str(row.id)
+
+
+async def test_the_token_is_kept_fresh_while_nobody_writes(
+    tmp_path: Path, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.channels.zalo_oa import channel as zalo_channel
+
+    monkeypatch.setattr(zalo_channel, "KEEP_FRESH_EVERY", 0.05)
+    fake = await FakeZaloOa().start()
+    clock = FakeClock()
+    settings = make_settings(tmp_path / "var", migrated_url)
+    try:
+        async with zalo_server(settings, zalo_config(fake, tmp_path), clock):
+            await eventually(lambda: fake.refreshes == 1)  # the settings' pair, at once
+            clock.advance(hours=23)
+            await asyncio.sleep(0.2)
+            assert fake.refreshes == 1  # not due yet
+            clock.advance(hours=1, minutes=1)
+            await eventually(lambda: fake.refreshes == 2)
+            assert fake.sent == []  # nobody wrote, nothing was sent
+    finally:
+        await fake.close()

@@ -79,6 +79,7 @@ UNSUPPORTED = {
     "user_send_business_card": "contact_card",
 }
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
+KEEP_FRESH_EVERY = 600.0  # seconds between two looks at the token's expiry
 
 ZNS_MESSAGES = Counter(
     "cskh_zalo_zns",
@@ -129,6 +130,7 @@ class ZaloOaChannel(Channel):
         # service's senders).
         self.otp_sender = ZnsOtpSender(self) if config.zns_otp_template else None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._keeper: asyncio.Task[None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -137,10 +139,28 @@ class ZaloOaChannel(Channel):
 
     async def start(self) -> None:
         await self.tokens.ensure()
+        self._keeper = asyncio.create_task(self._keep_fresh(), name="zalo-oa-token")
 
     async def stop(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
         await self.idle()
         await self.client.close()
+
+    async def _keep_fresh(self) -> None:
+        """Refresh the pair when it is due even while nobody writes: an unused refresh
+        token dies after 3 months, and the first answer after a quiet night should not
+        wait for a refresh."""
+        while True:
+            await asyncio.sleep(KEEP_FRESH_EVERY)
+            try:
+                await self.tokens.token()
+            except TokenLost:
+                pass  # logged at ERROR when it was lost; /healthz and the console say so
+            except Exception as error:
+                log.warning("zalo oa: the token could not be refreshed now: %s", error)
 
     async def idle(self) -> None:
         """Wait until the events received so far are handled."""
