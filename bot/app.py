@@ -407,7 +407,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     janitor = asyncio.create_task(_clean_media(runtime.media_quota), name="media-cleanup")
     background = [janitor, announce]
     payments = runtime.engine.services.payments
-    if payments is not None:  # every process settles the payments its IPNs received
+    if payments is not None and runtime.settings.payment_worker:  # else `cskh worker`'s
         background.append(asyncio.create_task(payments.run_settlement(), name="settlement"))
     if payments is not None and runtime.settings.notify_scheduler:  # one process asks
         background.append(asyncio.create_task(payments.watch_stale(), name="stale-orders"))
