@@ -40,6 +40,7 @@ class FakeZaloBot:
         self.token = token
         self.calls: list[Call] = []
         self.webhook: dict[str, str] | None = None
+        self.polls = 0  # getUpdates calls (not kept in `calls`: they are many)
         self._updates: list[dict[str, Any]] = []
         self._new_updates = asyncio.Event()
         self._failures: dict[str, list[tuple[int, int]]] = {}  # method: [(code, times)]
@@ -149,7 +150,9 @@ class FakeZaloBot:
         except ValueError:
             return _error(400, "Bad Request: body is not JSON")
         fields = fields if isinstance(fields, dict) else {}
-        if method != "getUpdates":
+        if method == "getUpdates":
+            self.polls += 1
+        else:
             self.calls.append(Call(method, fields, time.monotonic()))
         failures = self._failures.get(method)
         if failures:
