@@ -254,12 +254,13 @@ class ZaloBotChannel(Channel):
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-        for queue in self._chats.values():
+        for queue in list(self._chats.values()):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(queue.join(), timeout=5)
-        for worker in self._workers.values():
+        workers = list(self._workers.values())
+        for worker in workers:
             worker.cancel()
-        await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        await asyncio.gather(*workers, return_exceptions=True)
         await self.api.close()
 
     # --- in ------------------------------------------------------------------------------
@@ -303,21 +304,24 @@ class ZaloBotChannel(Channel):
                 self._dispatch(update)
 
     def _dispatch(self, update: dict[str, Any]) -> None:
-        """Queue an update behind its chat's earlier ones (a worker per chat)."""
+        """Queue an update behind its chat's earlier ones (a worker per busy chat)."""
         chat = _chat_id(update) or ""
         queue = self._chats.get(chat)
         if queue is None:
             queue = self._chats[chat] = asyncio.Queue()
-            self._workers[chat] = asyncio.create_task(self._work(queue), name=f"zalo-{chat}")
+            self._workers[chat] = asyncio.create_task(self._work(chat, queue), name="zalo-chat")
         queue.put_nowait(update)
 
-    async def _work(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        while True:
-            update = await queue.get()
+    async def _work(self, chat: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        """A chat's updates in order; the worker ends when its chat has nothing queued
+        (no await between the check and the removal: `_dispatch` sees one or the other)."""
+        while not queue.empty():
+            update = queue.get_nowait()
             try:
                 await self.process(update)
             finally:
                 queue.task_done()
+        del self._chats[chat], self._workers[chat]
 
     async def process(self, update: dict[str, Any]) -> None:
         """Handle one update; errors are logged, never raised (a bad update must not stop

@@ -77,3 +77,17 @@ async def test_a_number_still_picks_an_option_where_the_bot_asks_to_choose(
     await other.say("/settings")
     await other.press(first.title)
     assert typed == other.text
+
+
+async def test_skip_typed_at_an_optional_question_skips_it(rig: LightRig) -> None:
+    meter = FORMS["svc_check_meter"]
+    driver = await logged_in(rig, "rest", "skip-typed")
+    driver.caps = NO_BUTTONS
+    await driver.say("/services")
+    await driver.press(CONTRACT)
+    await driver.press(meter.title["vi"])
+    while field_asked(meter, driver.text).name != "meter_photos":
+        await answer(driver, field_asked(meter, driver.text))
+    assert "  • Bỏ qua" in _shown(driver.replies)
+    await driver.say("bỏ qua")
+    assert field_asked(meter, driver.text).name == "inspection_date", driver.text
