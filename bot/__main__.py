@@ -141,6 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     payments_cli.register(commands)
     bills_cli.register(commands)
 
+    # Zalo (issue 17): one `zalo` group for the Zalo Bot's and the OA's commands.
+    from bot.cli import zalo as zalo_cli
+
+    zalo_cli.register(commands)
+
     dev = commands.add_parser("dev", help="development helpers").add_subparsers(
         title="dev commands"
     )

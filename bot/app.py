@@ -35,6 +35,7 @@ from bot.channels.media import MediaLinks
 from bot.channels.rest import RestChannel, RestSettings
 from bot.channels.telegram import TelegramSettings
 from bot.channels.webchat import WebChatChannel, WebChatSettings
+from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotSettings
 from bot.console.base import ConsoleServices
 from bot.console.web import console_routes
 from bot.core import metrics
@@ -255,6 +256,8 @@ CHANNELS: tuple[ChannelKind, ...] = (
     ChannelKind(RestSettings, lambda: RestChannel),
     ChannelKind(WebChatSettings, lambda: WebChatChannel),
     ChannelKind(TelegramSettings, lambda: _telegram()),
+    # Zalo Bot platform (issue 17)
+    ChannelKind(ZaloBotSettings, lambda: ZaloBotChannel),
 )
 
 
