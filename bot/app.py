@@ -35,6 +35,7 @@ from bot.channels.media import MediaLinks
 from bot.channels.rest import RestChannel, RestSettings
 from bot.channels.telegram import TelegramSettings
 from bot.channels.webchat import WebChatChannel, WebChatSettings
+from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotSettings
 from bot.channels.zalo_oa import ZaloOaSettings
 from bot.console.base import ConsoleServices
 from bot.console.web import console_routes
@@ -257,6 +258,8 @@ CHANNELS: tuple[ChannelKind, ...] = (
     ChannelKind(WebChatSettings, lambda: WebChatChannel),
     ChannelKind(TelegramSettings, lambda: _telegram()),
     ChannelKind(ZaloOaSettings, lambda: _zalo_oa()),
+    # Zalo Bot platform (issue 17)
+    ChannelKind(ZaloBotSettings, lambda: ZaloBotChannel),
 )
 
 
@@ -419,7 +422,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     janitor = asyncio.create_task(_clean_media(runtime.media_quota), name="media-cleanup")
     background = [janitor, announce]
     payments = runtime.engine.services.payments
-    if payments is not None:  # every process settles the payments its IPNs received
+    if payments is not None and runtime.settings.payment_worker:  # else `cskh worker`'s
         background.append(asyncio.create_task(payments.run_settlement(), name="settlement"))
     if payments is not None and runtime.settings.notify_scheduler:  # one process asks
         background.append(asyncio.create_task(payments.watch_stale(), name="stale-orders"))
