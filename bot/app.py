@@ -36,6 +36,7 @@ from bot.channels.rest import RestChannel, RestSettings
 from bot.channels.telegram import TelegramSettings
 from bot.channels.webchat import WebChatChannel, WebChatSettings
 from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotSettings
+from bot.channels.zalo_oa import ZaloOaSettings
 from bot.console.base import ConsoleServices
 from bot.console.web import console_routes
 from bot.core import metrics
@@ -256,9 +257,16 @@ CHANNELS: tuple[ChannelKind, ...] = (
     ChannelKind(RestSettings, lambda: RestChannel),
     ChannelKind(WebChatSettings, lambda: WebChatChannel),
     ChannelKind(TelegramSettings, lambda: _telegram()),
+    ChannelKind(ZaloOaSettings, lambda: _zalo_oa()),
     # Zalo Bot platform (issue 17)
     ChannelKind(ZaloBotSettings, lambda: ZaloBotChannel),
 )
+
+
+def _zalo_oa() -> type[Channel]:
+    from bot.channels.zalo_oa.channel import ZaloOaChannel
+
+    return ZaloOaChannel
 
 
 def _telegram() -> type[Channel]:
@@ -309,6 +317,9 @@ def build_channels(runtime: Runtime) -> list[Channel]:
         channels.append(kind.load().build(parts, config))
     for channel in channels:
         runtime.add_channel(channel)
+        otp_sender = getattr(channel, "otp_sender", None)  # Zalo OA: codes by ZNS
+        if otp_sender is not None:
+            runtime.senders.zalo = otp_sender
     return channels
 
 
@@ -355,6 +366,7 @@ def create_app(runtime: Runtime, *, long_lived: bool = False) -> web.Application
                 throttle=runtime.throttle,
                 clock=runtime.engine.services.clock,
                 backend=runtime.engine.services.backend,
+                alerts=functools.partial(_staff_alerts, runtime),
             )
         )
     )
@@ -472,6 +484,12 @@ async def _healthz(request: web.Request) -> web.Response:
     checks = await _health_checks(runtime.db)
     model = runtime.understanding.state
     if all(state == "ok" for state in checks.values()) and model != "loading":
+        degraded = await _channel_health(runtime) if checks["database"] == "ok" else {}
+        if degraded:  # a channel needs an admin (Zalo OA's lost token chain): still serving
+            return web.json_response(
+                {"status": "degraded", "checks": {**checks, **degraded}},
+                headers={"Cache-Control": "no-store"},
+            )
         return web.json_response({"status": "ok"})
     status = "unavailable" if any(state != "ok" for state in checks.values()) else "starting"
     checks["language_model"] = model
@@ -480,6 +498,32 @@ async def _healthz(request: web.Request) -> web.Response:
         status=503,
         headers={"Cache-Control": "no-store"},
     )
+
+
+async def _channel_health(runtime: Runtime) -> dict[str, str]:
+    """Channels that serve but need an admin, by name: why (a channel's `health()`)."""
+    found: dict[str, str] = {}
+    for name, channel in runtime.channels.items():
+        health = getattr(channel, "health", None)
+        if health is None:
+            continue
+        try:
+            problem = await health()
+        except Exception as error:
+            problem = f"unknown ({error_summary(error)})"
+        if problem:
+            found[name] = problem
+    return found
+
+
+async def _staff_alerts(runtime: Runtime) -> list[str]:
+    """The console's banner: what a channel needs an admin for (`staff_alert()`)."""
+    alerts: list[str] = []
+    for channel in runtime.channels.values():
+        alert = getattr(channel, "staff_alert", None)
+        if alert is not None and (line := await alert()):
+            alerts.append(line)
+    return alerts
 
 
 async def _health_checks(db: Database) -> dict[str, str]:

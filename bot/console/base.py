@@ -4,6 +4,9 @@ security headers of every answer."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +26,8 @@ from bot.settings import Settings
 from bot.store.backend import UtilityBackend
 from bot.store.db import Database
 from bot.store.throttle import Throttle
+
+log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -62,6 +67,13 @@ class ConsoleServices:
     throttle: Throttle
     clock: Clock
     backend: UtilityBackend
+    # What an admin must fix, for a banner on every page (a channel that lost its
+    # credentials: Zalo OA's token chain); none when not given.
+    alerts: Callable[[], Awaitable[list[str]]] | None = None
+
+
+ALERTS = web.RequestKey("console_alerts", list)  # the banner's lines for this page
+ALERTS_EVERY = 30.0  # seconds the banner's lines are kept before they are read again
 
 
 class Console:
@@ -75,6 +87,7 @@ class Console:
             services.db, services.clock, timedelta(minutes=settings.console_idle_minutes)
         )
         self.secure_cookies = settings.effective_public_url.startswith("https://")
+        self._alerts: tuple[float, list[str]] | None = None
         # The navigation's pages that exist (web.py keeps it to the registered routes).
         self.navigation: tuple[tuple[str, str, frozenset[str]], ...] = NAVIGATION
         self.templates = jinja2.Environment(
@@ -100,6 +113,21 @@ class Console:
     def now(self) -> datetime:
         return self.services.clock.now()
 
+    async def alerts(self) -> list[str]:
+        """The banner's lines (read at most every ALERTS_EVERY seconds); a failure to
+        read them shows none rather than failing the page."""
+        read = self.services.alerts
+        if read is None:
+            return []
+        moment = time.monotonic()
+        if self._alerts is None or moment - self._alerts[0] > ALERTS_EVERY:
+            try:
+                self._alerts = (moment, await read())
+            except Exception:
+                log.warning("console: the alerts could not be read", exc_info=True)
+                return []
+        return self._alerts[1]
+
     def waited(self, since: datetime | None) -> str:
         """How long a customer has waited, as "12 phút" / "2 giờ 5 phút"."""
         if since is None:
@@ -122,6 +150,7 @@ class Console:
             "path": request.path,
             "error": None,
             "notice": None,
+            "alerts": request.get(ALERTS, []),
             **values,
         }
         body = self.templates.get_template(template).render(context)
