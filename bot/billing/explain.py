@@ -262,6 +262,17 @@ def households_of(bill: BillRecord, customer: CustomerRecord, book: TariffBook) 
     return customer.households
 
 
+def reproduced(bill: BillRecord, customer: CustomerRecord, book: TariffBook) -> bool:
+    """The bill's kWh and period, priced by the book, give its total (else it was
+    corrected after issue).
+
+    Raises:
+        ExplainError: a period the tariff book cannot price.
+    """
+    households = households_of(bill, customer, book)
+    return _compute(book, bill, customer, households, bill.kwh).total == bill.total
+
+
 def compare(
     against: str,
     bill: BillRecord,

@@ -31,6 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.billing.tariffs import default_tariffs
 from bot.core.clock import Clock
 from bot.core.fmt import LOCAL_TZ
 from bot.core.texts import Texts
@@ -89,7 +90,9 @@ async def bill_kind(
                 bills = [bill for bill in bills if reminder_wanted(bill, reminder_days)]
             if kind == "paid":  # paid in the chat: its receipt went out at once
                 bills = [bill for bill in bills if bill.paid_channel not in PAID_IN_CHAT]
-            made, written = await bill_notices(session, bills, kind, texts, now=now)
+            made, written = await bill_notices(
+                session, bills, kind, texts, now=now, backend=backend, tariffs=default_tariffs()
+            )
         notices, rows = notices + made, rows + written
     return notices, rows
 
