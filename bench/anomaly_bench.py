@@ -28,7 +28,7 @@ from typing import Any
 
 from bot.billing import anomaly
 from bot.billing.tariffs import default_tariffs
-from bot.demo.generate import DEFAULT_CUSTOMERS, generate
+from bot.demo.generate import DEFAULT_CUSTOMERS, SEED, generate
 from bot.store.backend import BillRecord
 
 DEMO_TODAY = date(2026, 11, 26)  # tests/conftest.py's
@@ -50,6 +50,11 @@ class Tally:
     meter_right: int = 0
     meter_unneeded: int = 0
     not_judged: Counter[str] | None = None
+    # Misses by why: no year-ago bill (the first year), a rise under MIN_RISE, other.
+    missed_why: Counter[str] | None = None
+    # Stories with a true anomaly, and those with at least one of them told.
+    stories: Counter[str] | None = None
+    stories_told: Counter[str] | None = None
 
 
 def record(code: str, bill: dict[str, Any]) -> BillRecord:
@@ -99,20 +104,26 @@ def truths_of(
     return true, faulty, changed
 
 
-def run(customers: int) -> tuple[Tally, list[str]]:
-    data = generate(default_tariffs(), today=DEMO_TODAY, customers=customers)
+def run(customers: int, seed: int = SEED) -> tuple[Tally, list[str]]:
+    data = generate(default_tariffs(), today=DEMO_TODAY, customers=customers, seed=seed)
     bills_of: dict[int, list[BillRecord]] = {}
     for index, bill, _ in data.bills:
         bills_of.setdefault(index, []).append(record(data.customers[index]["code"], bill))
     events_of: dict[int, list[dict[str, Any]]] = {}
     for index, event in data.events:
         events_of.setdefault(index, []).append(event)
-    tally = Tally(not_judged=Counter())
+    tally = Tally(
+        not_judged=Counter(), missed_why=Counter(), stories=Counter(), stories_told=Counter()
+    )
     alarms: list[str] = []
     for index, bills in bills_of.items():
         customer = data.customers[index]
         true, faulty, changed = truths_of(events_of.get(index, []), bills)
         tally.truths += len(true)
+        kinds = {event["kind"] for event in events_of.get(index, [])}
+        told = False
+        if true:
+            tally.stories.update(kinds)  # type: ignore[union-attr]
         ordered = sorted(bills, key=lambda b: (b.period_end, b.term))
         for position in range(len(ordered)):
             found = anomaly.insight(ordered[: position + 1])
@@ -124,6 +135,7 @@ def run(customers: int) -> tuple[Tally, list[str]]:
                 tally.not_judged[verdict.status] += 1  # type: ignore[index]
                 if period in true:
                     tally.misses += 1
+                    tally.missed_why["no references"] += 1  # type: ignore[index]
                 continue
             tally.judged += 1
             tally.customer_years += 1 / (12 * customer["terms_per_month"])
@@ -131,6 +143,7 @@ def run(customers: int) -> tuple[Tally, list[str]]:
                 tally.alarms += 1
                 if period in true:
                     tally.true_positives += 1
+                    told = True
                 else:
                     tally.false_positives += 1
                     tally.false_on_changed += period in changed
@@ -140,24 +153,38 @@ def run(customers: int) -> tuple[Tally, list[str]]:
                 )
             elif period in true:
                 tally.misses += 1
+                ratio = verdict.ratio or 0.0
+                why = (
+                    "no year-ago bill"
+                    if not verdict.seasonal
+                    else "rise under the minimum"
+                    if ratio <= float(anomaly.MIN_RISE)
+                    else "within the spread"
+                )
+                tally.missed_why[why] += 1  # type: ignore[index]
             if found.meter_check:
                 if period in faulty:
                     tally.meter_right += 1
                 else:
                     tally.meter_unneeded += 1
+        if told:
+            tally.stories_told.update(kinds)  # type: ignore[union-attr]
     return tally, alarms
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS)
+    parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--threshold", type=float, default=anomaly.THRESHOLD)
     parser.add_argument("--min-rise", type=float, default=float(anomaly.MIN_RISE))
+    parser.add_argument("--max-spread", type=float, default=anomaly.MAX_SPREAD)
     parser.add_argument("--list", action="store_true", help="print every alarm")
     args = parser.parse_args()
     anomaly.THRESHOLD = args.threshold
+    anomaly.MAX_SPREAD = args.max_spread
     anomaly.MIN_RISE = anomaly.Fraction(args.min_rise).limit_denominator(100)
-    tally, alarms = run(args.customers)
+    tally, alarms = run(args.customers, args.seed)
     if args.list:
         print("\n".join(alarms))
     per_year = tally.false_positives / tally.customer_years if tally.customer_years else 0.0
@@ -180,6 +207,11 @@ def main() -> None:
     )
     print()
     print(f"not judged: {dict(tally.not_judged or {})}")
+    print(f"missed, why: {dict(tally.missed_why or {})}")
+    print(
+        f"stories with a true anomaly: {dict(tally.stories or {})}, told at least once:"
+        f" {dict(tally.stories_told or {})}"
+    )
 
 
 if __name__ == "__main__":
