@@ -352,6 +352,7 @@ def create_app(runtime: Runtime, *, long_lived: bool = False) -> web.Application
                 throttle=runtime.throttle,
                 clock=runtime.engine.services.clock,
                 backend=runtime.engine.services.backend,
+                tariffs=runtime.engine.services.tariffs,
             )
         )
     )

@@ -60,6 +60,9 @@ LAST_YEAR = "last_year"
 UNEXPLAINED_RATIO = Fraction(3, 2)
 # The chart's history: this period and up to a year before it.
 CHART_PERIODS = 13
+# Enough bills for the chart's 13 periods and the same period a year earlier, for a
+# customer read three times a month, whichever of the last two years is explained.
+BILLS_NEEDED = 3 * 12 * 2 + 3
 MOST_HOUSEHOLDS = 10  # the largest count tried when a bill's households are inferred
 # Fewer similar customers than this say too little about an area to compare a first
 # bill with.

@@ -12,6 +12,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from bot.billing.tariffs import TariffBook
 from bot.console.access import NAVIGATION
 from bot.console.sessions import SessionStore, SignedIn
 from bot.core import fmt, phones
@@ -62,6 +63,7 @@ class ConsoleServices:
     throttle: Throttle
     clock: Clock
     backend: UtilityBackend
+    tariffs: TariffBook  # the side panel's bill explanation (issue 18)
 
 
 class Console:
