@@ -26,8 +26,6 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.billing.anomaly import Insight
-from bot.billing.tariffs import TariffBook
 from bot.core import fmt
 from bot.core.messages import Button, Reply
 from bot.core.texts import Texts
@@ -35,7 +33,8 @@ from bot.notify import outbox, usage
 from bot.notify.inbox import REPLY_PAYLOAD
 from bot.notify.outbox import Addressee
 from bot.notify.segments import users_of_codes
-from bot.store.backend import BillFilter, BillRecord, UtilityBackend
+from bot.notify.usage import UsageJudge, UsageNote
+from bot.store.backend import BillFilter, BillRecord
 from bot.store.models import ChatUser
 
 log = logging.getLogger(__name__)
@@ -126,7 +125,7 @@ def bill_replies(
     bill: BillRecord,
     kind: str,
     now: datetime,
-    insight: Insight | None = None,
+    insight: UsageNote | None = None,
 ) -> list[Reply]:
     """The notice; an issued bill with an `insight` says in one more line that its use
     is unusual and offers the explanation (and the meter check)."""
@@ -151,7 +150,7 @@ async def bill_notice(
     *,
     now: datetime,
     users: Sequence[ChatUser] | None = None,
-    insight: Insight | None = None,
+    insight: UsageNote | None = None,
 ) -> Produced | None:
     """Tell the chats linked to the bill's customer code about `bill`: "issued",
     "reminder", "debt" or "paid". None when no chat is linked (no notice is made).
@@ -181,7 +180,7 @@ async def bill_notice(
     if insight is not None:
         quiet = await outbox.opted_out(session, (user.id for user in users), usage.USAGE)
 
-    def told(user: ChatUser) -> Insight | None:
+    def told(user: ChatUser) -> UsageNote | None:
         wanted = (user.id, code) not in quiet and (user.id, "") not in quiet
         return insight if wanted else None
 
@@ -242,18 +241,17 @@ async def bill_notices(
     texts: Texts,
     *,
     now: datetime,
-    backend: UtilityBackend | None = None,
-    tariffs: TariffBook | None = None,
+    judge: UsageJudge | None = None,
 ) -> tuple[int, int]:
     """Notices of one kind for these bills: (notices, rows). Issued bills are judged
-    for unusual use when the `backend` (their history) and `tariffs` are given."""
+    for unusual use by `judge` when one is given."""
     users = await users_of_codes(session, [bill.customer_code for bill in bills])
     notices = rows = 0
     for bill in bills:
         linked = users.get(bill.customer_code, [])
         insight = None
-        if kind == "issued" and linked and backend is not None and tariffs is not None:
-            insight = await usage.bill_insight(backend, tariffs, bill)
+        if kind == "issued" and linked and judge is not None:
+            insight = await judge(bill)
         produced = await bill_notice(
             session, bill, kind, texts, now=now, users=linked, insight=insight
         )

@@ -6,6 +6,7 @@ bring the meter check."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, time
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.app import usage_judge
 from bot.billing.tariffs import default_tariffs
 from bot.core.clock import FakeClock
 from bot.core.fmt import LOCAL_TZ
@@ -23,7 +25,7 @@ from bot.notify import producers, scheduler, subscriptions
 from bot.store.backend import BillRecord
 from bot.store.db import Database
 from bot.store.migrate import upgrade
-from bot.store.models import ChatUser
+from bot.store.models import ChatUser, Delivery
 from tests.conftest import BACKENDS, DEMO_TODAY
 from tests.helpers import PG_URL, copy_sqlite, create_pg_database, drop_pg_database, make_settings
 from tests.notify.conftest import NOW, World
@@ -127,8 +129,7 @@ async def notice(world: World, bill: BillRecord, *chats: ChatUser) -> dict[int, 
             "issued",
             world.texts,
             now=now,
-            backend=world.backend,
-            tariffs=default_tariffs(),
+            judge=usage_judge(world.backend, default_tariffs()),
         )
     rows = await world.rows(f"bill:{bill.id}:issued")
     assert {row.chat_user_id for row in rows} == {chat.id for chat in chats}
@@ -198,7 +199,14 @@ async def test_the_daily_run_adds_the_line_to_the_new_bill(world: World, demo: D
     thu = await world.chat("thu", THU)
     latest = (await world.backend.bills(THU, limit=1))[0]
     now = datetime.combine(latest.issued_on, time(9), LOCAL_TZ)
-    summary = await world.run(scheduler.run_bill_notices, now)
+    judge = usage_judge(world.backend, default_tariffs())
+    without = await world.run(scheduler.run_bill_notices, now)  # no judge: the bill alone
+    assert without["issued"] == (1, 1)
+    (row,) = await world.rows(f"bill:{latest.id}:issued")
+    assert "kiểm tra công tơ" not in text_of(row)
+    async with world.db.transaction() as session:
+        await session.delete(await session.get(Delivery, row.id))
+    summary = await world.run(functools.partial(scheduler.run_bill_notices, judge=judge), now)
     assert summary["issued"] == (1, 1)
     (row,) = await world.rows(f"bill:{latest.id}:issued")
     assert row.chat_user_id == thu.id
