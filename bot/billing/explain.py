@@ -31,6 +31,7 @@ from datetime import date
 from fractions import Fraction
 from typing import Any
 
+from bot.billing import anomaly
 from bot.billing.tariffs import BillBreakdown, TariffBook, TariffError, TariffGroup
 from bot.store.backend import (
     AreaUsage,
@@ -148,6 +149,9 @@ class Explanation:
     households: int  # on the meter for this bill (inferred from it when it can be)
     meter_check: bool  # a rise that days, season and tiers do not explain
     tier_sizes: tuple[int, ...] = field(default=())  # empty for single-price groups
+    # The meter check the bill notice suggests (anomaly.py): unusual use two periods
+    # running, though the bill may differ little from the one before (also unusual).
+    unusual_twice: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -206,6 +210,11 @@ def explain(
         None,
     )
     last_year = compare(LAST_YEAR, bill, year_ago, customer, book) if year_ago else None
+    rise = unexplained_rise(bill, older[0] if older else None, year_ago)
+    usage = anomaly.insight(
+        ordered[:BILLS_NEEDED], households=lambda b: households_of(b, customer, book)
+    )
+    twice = usage is not None and usage.meter_check
     return Explanation(
         customer=customer,
         bill=bill,
@@ -213,8 +222,9 @@ def explain(
         last_year=last_year,
         history=tuple(reversed(ordered[:CHART_PERIODS])),
         households=households_of(bill, customer, book),
-        meter_check=unexplained_rise(bill, older[0] if older else None, year_ago),
+        meter_check=rise or twice,
         tier_sizes=book.tier_sizes if customer.tariff_group == TariffGroup.HOUSEHOLD else (),
+        unusual_twice=twice and not rise,
     )
 
 

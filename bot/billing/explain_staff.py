@@ -37,7 +37,13 @@ def lines(explanation: Explanation) -> list[str]:
         out += _comparison(title, comparison)
     out.append(
         "Gợi ý kiểm tra công tơ: "
-        + ("có (mức dùng mỗi ngày tăng bất thường)" if explanation.meter_check else "không")
+        + (
+            "không"
+            if not explanation.meter_check
+            else "có (hai kỳ liền dùng cao bất thường so với mức thường)"
+            if explanation.unusual_twice
+            else "có (mức dùng mỗi ngày tăng bất thường)"
+        )
     )
     return out
 

@@ -198,7 +198,8 @@ async def explanation_text(ctx: Context, explanation: Explanation) -> tuple[str,
     if explanation.last_year is not None:
         lines.append(last_year_text(ctx, explanation.last_year))
     if explanation.meter_check:
-        lines.append(ctx.t("explain.meter_hint"))
+        hint = "explain.meter_hint_twice" if explanation.unusual_twice else "explain.meter_hint"
+        lines.append(ctx.t(hint))
     return "\n".join(lines), explanation.meter_check
 
 
