@@ -14,7 +14,7 @@ The method, on kWh per day (so longer and shorter periods compare):
    prediction is the reference's kWh per day as it is.
 3. The expectation is the median of the predictions (at least MIN_REFERENCES), the
    spread their median absolute deviation of log kWh per day, × 1.4826 (a standard
-   deviation for normal noise), never under MIN_SPREAD.
+   deviation for normal noise), kept between MIN_SPREAD and MAX_SPREAD.
 4. Anomalous: the bill above the expectation by more than THRESHOLD spreads and by
    more than MIN_RISE (with the season known from a year-ago bill) or MIN_RISE_UNSEASONED
    (without: the season alone moves central Vietnam's use by up to 1.5× in two
@@ -28,8 +28,8 @@ The method, on kWh per day (so longer and shorter periods compare):
 Bad input says what it is and claims nothing: a first bill or too few references
 (NO_HISTORY), zero kWh (ZERO), a corrected bill (CORRECTED).
 
-The threshold is measured on the demo data by bench/anomaly_bench.py (docs/BENCHMARKS.md
-"Consumption anomaly").
+The threshold was chosen on the demo data by bench/anomaly_bench.py (docs/BENCHMARKS.md,
+"Consumption anomaly: false alarms on the demo data").
 """
 
 from __future__ import annotations
