@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.auth.otp import OtpLimits, OtpService
 from bot.auth.providers import Senders
+from bot.billing import anomaly_check
 from bot.billing.tariffs import TariffBook, default_tariffs
 from bot.channels.base import (
     Channel,
@@ -53,6 +54,7 @@ from bot.handlers.account import code_not_delivered
 from bot.notify.limits import ChannelLimit, RateLimiter
 from bot.notify.payment_notices import OutboxPaymentNotifier
 from bot.notify.push import Pusher
+from bot.notify.usage import UsageJudge, UsageNote
 from bot.notify.worker import DeliveryWorker, WorkerOptions
 from bot.payments.sandbox import VnpaySandbox
 from bot.payments.service import PaymentService
@@ -60,7 +62,7 @@ from bot.payments.web import IPN_PATH
 from bot.payments.web import add_routes as add_payment_routes
 from bot.settings import Settings
 from bot.store import migrate
-from bot.store.backend import SqlUtilityBackend, UtilityBackend
+from bot.store.backend import BillRecord, SqlUtilityBackend, UtilityBackend
 from bot.store.db import PING_TIMEOUT, Database, error_summary
 from bot.store.media_quota import MediaQuota
 from bot.store.throttle import Throttle, make_throttle
@@ -140,6 +142,25 @@ def utility_backend(settings: Settings, db: Database) -> UtilityBackend:
     """The utility's data, for the bot and the `cskh` commands alike: our tables (the
     demo data) until a deployment plugs in its own `UtilityBackend` here."""
     return SqlUtilityBackend(db)
+
+
+def usage_judge(backend: UtilityBackend, tariffs: TariffBook) -> UsageJudge:
+    """The bill run's judge of unusual use (issue 18): billing judges, notify words."""
+
+    async def judge(bill: BillRecord) -> UsageNote | None:
+        found = await anomaly_check.bill_insight(backend, tariffs, bill)
+        expected = found.verdict.expected if found is not None else None
+        if found is None or expected is None:
+            return None
+        verdict = found.verdict
+        return UsageNote(
+            kwh_per_day=float(verdict.kwh_per_day),
+            expected=expected,
+            percent=verdict.percent_above,
+            meter_check=found.meter_check,
+        )
+
+    return judge
 
 
 async def prepare_database(settings: Settings, db: Database) -> None:
@@ -366,6 +387,7 @@ def create_app(runtime: Runtime, *, long_lived: bool = False) -> web.Application
                 throttle=runtime.throttle,
                 clock=runtime.engine.services.clock,
                 backend=runtime.engine.services.backend,
+                tariffs=runtime.engine.services.tariffs,
                 alerts=functools.partial(_staff_alerts, runtime),
             )
         )
@@ -417,6 +439,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             runtime.settings,
             runtime.engine.services.clock,
             runtime.worker.wake,
+            judge=usage_judge(runtime.engine.services.backend, runtime.engine.services.tariffs),
         )
         scheduler.start()
     janitor = asyncio.create_task(_clean_media(runtime.media_quota), name="media-cleanup")

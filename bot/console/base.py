@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from bot.billing.tariffs import TariffBook
 from bot.console.access import NAVIGATION
 from bot.console.sessions import SessionStore, SignedIn
 from bot.core import fmt, phones
@@ -67,6 +68,7 @@ class ConsoleServices:
     throttle: Throttle
     clock: Clock
     backend: UtilityBackend
+    tariffs: TariffBook  # the side panel's bill explanation (issue 18)
     # What an admin must fix, for a banner on every page (a channel that lost its
     # credentials: Zalo OA's token chain); none when not given.
     alerts: Callable[[], Awaitable[list[str]]] | None = None
