@@ -1,7 +1,7 @@
 """VNPay IPNs under load (issue 16: p99 under 50 ms on PostgreSQL at 200 IPNs/s).
 
     python bench/ipn_bench.py [--database postgresql|sqlite] [--rate 200] [--seconds 20]
-                              [--replays 0.1]
+                              [--replays 0.1] [--background serve|worker]
 
 Seeds a fresh database with the demo data (PostgreSQL: a database created on
 CSKH_BENCH_PG, default postgres@127.0.0.1:5432, and dropped afterwards; SQLite: a
@@ -16,6 +16,11 @@ answer, so queueing shows instead of slowing the sender. About `--replays` of th
 an IPN sent again for an order paid a second or more before (VNPay retrying): those
 must answer 02, the others 00. At the end every order must be paid once: as many
 "paid" ledger lines as orders sent, every bill of them paid.
+
+`--background serve` (the default, as `cskh serve` alone runs): the server settles the
+payments its IPNs record and delivers the receipts. `--background worker`: the server
+runs with CSKH_PAYMENT_WORKER=0 and CSKH_NOTIFY_WORKER=0 and only records the money; a
+`cskh worker` process beside it settles and delivers, as a production deployment runs.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import os
 import random
 import re
 import resource
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -40,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from notify_rig import fresh_database
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from bot.demo.seed import seed
 from bot.settings import Settings
@@ -49,6 +55,7 @@ from bot.store.db import Database
 from bot.store.models import Bill, ChatUser, Customer, CustomerLink
 from bot.store.payment_models import PaymentEvent, PaymentOrder
 
+PROJECT = Path(__file__).resolve().parents[1]
 NLU_CACHE = Path(tempfile.gettempdir()) / "cskh-test-nlu-cache"  # the tests' trained model
 CHUNK = 1000
 EXCEPTION_LINE = re.compile(r"^([\w.]+(?:Error|Exception|Timeout)): ")
@@ -180,6 +187,9 @@ async def make_orders(db: Database, count: int, method: str, now: datetime) -> l
         async with db.engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.exec_driver_sql("ANALYZE")
+            # The set-up's bulk writes (the demo data, the orders) flushed to disk now,
+            # not by a checkpoint spread over the measured run as they would otherwise be.
+            await conn.exec_driver_sql("CHECKPOINT")
     return orders
 
 
@@ -276,9 +286,11 @@ async def _send_all(base_url: str, schedule: list[tuple[float, str, str]]) -> li
     import yarl
 
     out: list[tuple[str, str, float]] = []
+    lag: list[float] = []  # how late the generator itself sent each IPN, ms
     # Built before the clock starts, already encoded as VNPay encodes them: the load
     # generator shares the machine's two cores with the server, so it spends little.
     urls = [yarl.URL(base_url + path, encoded=True) for _, _, path in schedule]
+    gc.freeze()  # the generator's own collections would stall its sending, not the server
     connector = aiohttp.TCPConnector(limit=500)
     async with aiohttp.ClientSession(connector=connector) as http:
         for _ in range(20):  # open some connections before the clock starts
@@ -286,6 +298,7 @@ async def _send_all(base_url: str, schedule: list[tuple[float, str, str]]) -> li
                 await response.read()
 
         async def one(due: float, kind: str, url: yarl.URL) -> None:
+            lag.append((time.perf_counter() - (start + due)) * 1000)
             try:
                 async with http.get(url) as response:
                     body = await response.json()
@@ -303,6 +316,8 @@ async def _send_all(base_url: str, schedule: list[tuple[float, str, str]]) -> li
             tasks.append(asyncio.create_task(one(due, kind, url)))
         await asyncio.gather(*tasks)
         out.append(("_wall", "", (time.perf_counter() - start) * 1000))
+        out.append(("_lag", "", percentile(lag, 99)))
+        out.append(("_maxlag", "", max(lag)))
     return out
 
 
@@ -311,7 +326,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-async def run(kind: str, rate: float, seconds: float, replays: float, worker: bool) -> None:
+async def run(kind: str, rate: float, seconds: float, replays: float, background: str) -> None:
     from aiohttp import web
 
     from bot.app import build_runtime, create_app
@@ -334,7 +349,8 @@ async def run(kind: str, rate: float, seconds: float, replays: float, worker: bo
                 demo_seed=False,
                 nlu_cache_dir=NLU_CACHE,
                 notify_scheduler=False,
-                notify_worker=worker,  # off: receipts wait for a `cskh worker` elsewhere
+                notify_worker=background == "serve",
+                payment_worker=background == "serve",
             )
             db = Database(url)
             orders = await make_orders(db, int(total * (1 - replays / 2)) + 50, "vnpay", _now())
@@ -344,6 +360,7 @@ async def run(kind: str, rate: float, seconds: float, replays: float, worker: bo
             print(f"set-up ({kind}): {time.perf_counter() - started:.1f} s, {len(orders)} orders")
 
             runtime = await build_runtime(settings)
+            service_ms = time_service(runtime)
             runner = web.AppRunner(create_app(runtime, long_lived=True), access_log=None)
             await runner.setup()
             await runtime.understanding.ready()  # its loading does not share the run
@@ -351,13 +368,20 @@ async def run(kind: str, rate: float, seconds: float, replays: float, worker: bo
             await site.start()
             host, port = runner.addresses[0][:2]
             base_url = f"http://{host}:{port}"
+            worker = None
+            if background == "worker":
+                worker = await start_worker(settings, tmp)
             await asyncio.sleep(3)  # the start's background imports (renderers) finish first
             try:
                 spawn = multiprocessing.get_context("spawn")
                 results = spawn.Queue()
                 sender = spawn.Process(target=load, args=(base_url, schedule, results))
                 pauses = GcPauses()
+                stalls = LoopStalls()
                 pg_cpu = postgres_cpu()
+                stolen = steal_ticks()
+                measured_from = datetime.now(UTC)
+                worker_cpu = process_cpu(worker.pid) if worker else 0.0
                 cpu = time.process_time()
                 sender.start()
                 answers: list[tuple[str, str, float]] = await asyncio.to_thread(results.get)
@@ -369,28 +393,85 @@ async def run(kind: str, rate: float, seconds: float, replays: float, worker: bo
                 drained = time.perf_counter() - answered
                 cpu = time.process_time() - cpu
                 pg_cpu = postgres_cpu() - pg_cpu
+                stolen = steal_ticks() - stolen
+                run_seconds = (datetime.now(UTC) - measured_from).total_seconds()
+                worker_cpu = process_cpu(worker.pid) - worker_cpu if worker else 0.0
                 pauses.stop()
+                stalled = stalls.stop()
                 sender.join()
                 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
                 sender_cpu = usage.ru_utime + usage.ru_stime
             finally:
                 await runner.cleanup()
+                if worker is not None:
+                    worker.terminate()
+                    await worker.wait()
             ledger, paid, bills = await paid_counts(runtime.db, orders)
+            vacuumed = await autovacuumed(runtime.db, measured_from)
             await runtime.db.dispose()
         errors = Counter(  # the last line of each traceback names the exception
             found[1]
-            for line in (tmp / "serve.log").read_text().splitlines()
+            for name in ("serve.log", "worker.log")
+            if (tmp / name).exists()
+            for line in (tmp / name).read_text().splitlines()
             if (found := EXCEPTION_LINE.match(line))
         )
     if errors:
-        print("exceptions in the server's log:", dict(errors.most_common(5)))
+        print("exceptions in the logs:", dict(errors.most_common(5)))
     report(kind, rate, answers, len(orders), ledger, paid, bills, cpu)
+    if worker is not None:
+        print(
+            f"`cskh worker` process CPU {worker_cpu:.1f} s "
+            f"({worker_cpu * 1000 / len(orders):.2f} ms per order settled)"
+        )
     print(f"settlement finished {drained:.2f} s after the last IPN was answered")
     print(pauses.summary())
+    print(stalled)
+    if service_ms:
+        print(
+            f"inside the server, PaymentService.vnpay_result (the database's part): "
+            f"p50 {percentile(service_ms, 50):.1f} ms, p99 {percentile(service_ms, 99):.1f} ms, "
+            f"max {max(service_ms):.1f} ms"
+        )
+    steal = stolen / os.sysconf("SC_CLK_TCK") / (os.cpu_count() or 1) / run_seconds
+    print(f"CPU time the hypervisor gave other machines (steal): {steal:.1%} of this one's")
+    if vacuumed:
+        print("PostgreSQL's autovacuum during the run:", vacuumed)
     print(
         f"CPU beside the server: the load generator {sender_cpu:.1f} s, "
         f"PostgreSQL's processes {pg_cpu:.1f} s (all of them, on this machine)"
     )
+
+
+async def start_worker(settings: Settings, tmp: Path) -> asyncio.subprocess.Process:
+    """`cskh worker` on the same database and settings, its log beside the server's."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    env.update(
+        {
+            "CSKH_DATABASE_URL": settings.database_url,
+            "CSKH_SECRET_KEY": "bench",
+            "CSKH_DEMO_SEED": "0",
+            "CSKH_VAR_DIR": str(settings.var_dir),
+            "CSKH_NLU_CACHE_DIR": str(NLU_CACHE),
+        }
+    )
+    log = (tmp / "worker.log").open("w")
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "worker", env=env, stdout=log, stderr=log
+    )
+
+
+def steal_ticks() -> int:
+    """The machine's steal time so far (/proc/stat): CPU the hypervisor gave to other
+    virtual machines while this one wanted it; a noisy neighbour slows a run."""
+    with open("/proc/stat") as stat:
+        return int(stat.readline().split()[8])
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (Linux /proc)."""
+    values = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu() -> float:
@@ -407,6 +488,52 @@ def postgres_cpu() -> float:
         except (OSError, IndexError, ValueError):  # the process ended meanwhile
             continue
     return total / tick
+
+
+def time_service(runtime: Any) -> list[float]:
+    """Times every call of the payments service's IPN handling (the claim statement and,
+    for a row not changed, the order's state), to tell the database's share of a slow
+    answer from the event loop's, HTTP's and the load generator's."""
+    payments = runtime.engine.services.payments
+    times: list[float] = []
+    handle = payments.vnpay_result
+
+    async def timed(*args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return await handle(*args, **kwargs)
+        finally:
+            times.append((time.perf_counter() - began) * 1000)
+
+    payments.vnpay_result = timed
+    return times
+
+
+class LoopStalls:
+    """How late the server's event loop wakes a 5 ms timer: the longest stalls, with
+    when they began (seconds into the run), show whether a slow IPN waited on the loop."""
+
+    def __init__(self) -> None:
+        self.stalls: list[tuple[float, float]] = []
+        self._began = time.perf_counter()
+        self._task = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            late = time.perf_counter() - before - 0.005
+            if late > 0.02:
+                self.stalls.append((late * 1000, before - self._began))
+
+    def stop(self) -> str:
+        self._task.cancel()
+        worst = sorted(self.stalls, reverse=True)[:5]
+        return f"server event loop stalls over 20 ms: {len(self.stalls)}" + (
+            "; longest " + ", ".join(f"{ms:.0f} ms at {at:.1f} s" for ms, at in worst)
+            if worst
+            else ""
+        )
 
 
 class GcPauses:
@@ -433,6 +560,29 @@ class GcPauses:
             for generation, times in self.pauses.items()
         ]
         return "garbage collections in the server: " + ", ".join(parts)
+
+
+async def autovacuumed(db: Database, since: datetime) -> str:
+    """The tables PostgreSQL's autovacuum worked on since `since` (its CPU and I/O
+    share the machine with the server): "" on SQLite or when none."""
+    if not db.is_postgres:
+        return ""
+    async with db.reading() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT relname, last_autovacuum >= :since, last_autoanalyze >= :since "
+                    "FROM pg_stat_user_tables WHERE last_autovacuum >= :since "
+                    "OR last_autoanalyze >= :since ORDER BY relname"
+                ),
+                {"since": since},
+            )
+        ).all()
+    return ", ".join(
+        f"{name} ({'vacuum' if vacuum else ''}{'+' if vacuum and analyze else ''}"
+        f"{'analyze' if analyze else ''})"
+        for name, vacuum, analyze in rows
+    )
 
 
 async def received_count(db: Database) -> int:
@@ -462,8 +612,9 @@ def report(
     bills: int,
     cpu: float,
 ) -> None:
-    wall = next(ms for k, _, ms in answers if k == "_wall") / 1000
-    answers = [a for a in answers if a[0] != "_wall"]
+    extra = {k: ms for k, _, ms in answers if k.startswith("_")}
+    wall = extra["_wall"] / 1000
+    answers = [a for a in answers if not a[0].startswith("_")]
     codes = Counter((k, code) for k, code, _ in answers)
     print(
         f"\n{kind}: {len(answers)} IPNs due at {rate:g}/s, all answered in {wall:.1f} s; "
@@ -478,6 +629,10 @@ def report(
                 f"| {name} | {len(ms)} | {percentile(ms, 50):.1f} | {percentile(ms, 95):.1f} "
                 f"| {percentile(ms, 99):.1f} | {max(ms):.1f} |"
             )
+    print(
+        f"the load generator sent late by p99 {extra['_lag']:.1f} ms, "
+        f"max {extra['_maxlag']:.1f} ms (counted in the latencies above)"
+    )
     print("answers:", ", ".join(f"{k} {code}: {n}" for (k, code), n in sorted(codes.items())))
     print(f"orders sent {orders}: ledger 'paid' lines {ledger}, orders paid {paid}, bills {bills}")
     # Paid at most once whatever happened; an IPN answered 99 (the server overloaded)
@@ -498,13 +653,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--replays", type=float, default=0.1)
     parser.add_argument(
-        "--no-worker",
-        dest="worker",
-        action="store_false",
-        help="no delivery worker in the server (CSKH_NOTIFY_WORKER=0): receipts stay queued",
+        "--background",
+        choices=("serve", "worker"),
+        default="serve",
+        help="who settles the payments and delivers the receipts: the server (as `cskh "
+        "serve` alone) or a `cskh worker` process beside it",
     )
     args = parser.parse_args()
-    asyncio.run(run(args.database, args.rate, args.seconds, args.replays, args.worker))
+    asyncio.run(run(args.database, args.rate, args.seconds, args.replays, args.background))
 
 
 if __name__ == "__main__":

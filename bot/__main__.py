@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     worker = commands.add_parser(
-        "worker", help="deliver notices only (beside `cskh serve`, for more sending capacity)"
+        "worker", help="deliver notices and settle payments (beside `cskh serve`, for capacity)"
     )
     worker.set_defaults(run=_worker)
 
@@ -142,6 +142,11 @@ def _parser() -> argparse.ArgumentParser:
     payments_cli.register(commands)
     bills_cli.register(commands)
     faq_cli.register(commands)
+
+    # Zalo (issue 17): one `zalo` group for the Zalo Bot's and the OA's commands.
+    from bot.cli import zalo as zalo_cli
+
+    zalo_cli.register(commands)
 
     dev = commands.add_parser("dev", help="development helpers").add_subparsers(
         title="dev commands"
@@ -226,7 +231,14 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
             log.info("delivery worker %s for %s", runtime.worker.id, ", ".join(sorted(channels)))
-            await runtime.worker.run(stop)
+            work = [runtime.worker.run(stop)]
+            payments = runtime.engine.services.payments
+            if payments is not None:  # what the IPNs of every `cskh serve` recorded
+                from bot.payments.service import WORKER_POLL
+
+                log.info("settling received payments every %g s", WORKER_POLL)
+                work.append(payments.run_settlement(poll=WORKER_POLL, stop=stop))
+            await asyncio.gather(*work)
         finally:
             await runtime.close()
 

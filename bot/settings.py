@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Notices (bot/notify/): delivery inside `cskh serve`, rate limits, quiet hours.
     notify_worker: bool = True
+    # Payments (bot/payments/): `cskh serve` settles what its VNPay IPNs recorded unless
+    # CSKH_PAYMENT_WORKER=0 leaves that to `cskh worker` (the IPN then only records).
+    payment_worker: bool = True
     notify_concurrency: int = Field(default=30, ge=1, le=1000)
     telegram_rate: float = Field(default=30.0, gt=0)
     telegram_chat_interval: float = Field(default=1.0, ge=0)

@@ -22,7 +22,7 @@ from typing import Any
 from bot.app import Runtime
 from bot.channels.telegram import TELEGRAM_CAPS
 from bot.channels.telegram.updates import contact_e164
-from bot.core.messages import Contact, Incoming, Location, Media, Reply
+from bot.core.messages import ChannelCaps, Contact, Incoming, Location, Media, Reply
 from bot.core.outbound import Recipient
 from bot.store.media import load_media, sniff_image
 from tests.drivers import Driver, File
@@ -65,6 +65,9 @@ class LightDriver(Driver):
         self.files = []
         self.seconds = 0.0  # how long the engine took to answer the last message
         self._pushes_read = 0
+        # What the channel says it can show, when not the channel's own (a test of a
+        # platform without buttons: the terminal's, the Zalo Bot's).
+        self.caps: ChannelCaps | None = None
 
     async def send(self, **content: Any) -> None:
         """One update with `content` (Incoming's fields), as the channel hands it in."""
@@ -78,6 +81,8 @@ class LightDriver(Driver):
                 "language_hint": "vi",
                 "channel_caps": TELEGRAM_CAPS,  # as the Telegram channel says
             }
+        if self.caps is not None:
+            platform["channel_caps"] = self.caps
         incoming = Incoming(
             channel=self.channel,
             user_id=self.platform_user_id,

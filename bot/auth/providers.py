@@ -41,7 +41,7 @@ class DeliveryError(Exception):
 class Outgoing:
     """One SMS (no subject) or e-mail."""
 
-    kind: str  # sms | email
+    kind: str  # sms | email | zalo (a ZNS template message: `body` is the code)
     to: str
     body: str
     subject: str | None = None
@@ -155,10 +155,12 @@ class SmtpSender:
 
 @dataclass
 class Senders:
-    """The SMS and e-mail senders the settings ask for."""
+    """The SMS and e-mail senders the settings ask for, and Zalo's ZNS when the Zalo OA
+    channel runs with CSKH_ZALO_ZNS_OTP_TEMPLATE (it sets `zalo` when it is built)."""
 
     sms: Sender
     email: Sender
+    zalo: Sender | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database) -> Senders:

@@ -31,6 +31,7 @@ from datetime import date
 from fractions import Fraction
 from typing import Any
 
+from bot.billing import anomaly
 from bot.billing.tariffs import BillBreakdown, TariffBook, TariffError, TariffGroup
 from bot.store.backend import (
     AreaUsage,
@@ -60,6 +61,9 @@ LAST_YEAR = "last_year"
 UNEXPLAINED_RATIO = Fraction(3, 2)
 # The chart's history: this period and up to a year before it.
 CHART_PERIODS = 13
+# Enough bills for the chart's 13 periods and the same period a year earlier, for a
+# customer read three times a month, whichever of the last two years is explained.
+BILLS_NEEDED = 3 * 12 * 2 + 3
 MOST_HOUSEHOLDS = 10  # the largest count tried when a bill's households are inferred
 # Fewer similar customers than this say too little about an area to compare a first
 # bill with.
@@ -145,6 +149,9 @@ class Explanation:
     households: int  # on the meter for this bill (inferred from it when it can be)
     meter_check: bool  # a rise that days, season and tiers do not explain
     tier_sizes: tuple[int, ...] = field(default=())  # empty for single-price groups
+    # The meter check the bill notice suggests (anomaly.py): unusual use two periods
+    # running, though the bill may differ little from the one before (also unusual).
+    unusual_twice: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -203,6 +210,11 @@ def explain(
         None,
     )
     last_year = compare(LAST_YEAR, bill, year_ago, customer, book) if year_ago else None
+    rise = unexplained_rise(bill, older[0] if older else None, year_ago)
+    usage = anomaly.insight(
+        ordered[:BILLS_NEEDED], households=lambda b: households_of(b, customer, book)
+    )
+    twice = usage is not None and usage.meter_check
     return Explanation(
         customer=customer,
         bill=bill,
@@ -210,8 +222,9 @@ def explain(
         last_year=last_year,
         history=tuple(reversed(ordered[:CHART_PERIODS])),
         households=households_of(bill, customer, book),
-        meter_check=unexplained_rise(bill, older[0] if older else None, year_ago),
+        meter_check=rise or twice,
         tier_sizes=book.tier_sizes if customer.tariff_group == TariffGroup.HOUSEHOLD else (),
+        unusual_twice=twice and not rise,
     )
 
 
@@ -260,6 +273,17 @@ def households_of(bill: BillRecord, customer: CustomerRecord, book: TariffBook) 
         if _compute(book, bill, customer, households, bill.kwh).total == bill.total:
             return households
     return customer.households
+
+
+def reproduced(bill: BillRecord, customer: CustomerRecord, book: TariffBook) -> bool:
+    """The bill's kWh and period, priced by the book, give its total (else it was
+    corrected after issue).
+
+    Raises:
+        ExplainError: a period the tariff book cannot price.
+    """
+    households = households_of(bill, customer, book)
+    return _compute(book, bill, customer, households, bill.kwh).total == bill.total
 
 
 def compare(

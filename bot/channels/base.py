@@ -39,7 +39,7 @@ from bot.store.db import Database
 from bot.store.media_quota import MediaQuota
 from bot.store.throttle import Throttle
 
-IMAGE_MARK, DOCUMENT_MARK, LINK_MARK = "🖼", "📎", "↗"
+IMAGE_MARK, DOCUMENT_MARK, LINK_MARK, NAMED_MARK = "🖼", "📎", "↗", "•"
 # "typing…" from half a second into a slow answer, renewed before the platform drops it.
 TYPING_AFTER, TYPING_EVERY = 0.5, 4.0
 
@@ -173,8 +173,10 @@ class Channel(ABC):
     def adapt(self, replies: Sequence[Reply]) -> list[Reply]:
         """The replies as this platform can show them (`caps`): too many buttons become
         numbered options in the text (numbered as bot.core.messages.numbered_options
-        numbers them, which the engine keeps), media it cannot take a link, and a long
-        text several messages (the buttons and media stay with the last)."""
+        numbers them, which the engine keeps), or, under a question that takes a typed
+        answer (`Reply.named_options`), options listed by name; media it cannot take a
+        link, and a long text several messages (the buttons and media stay with the
+        last)."""
         adapted: list[Reply] = []
         number = 1
         for reply in replies:
@@ -187,11 +189,14 @@ class Channel(ABC):
                 lines.append(self._media_line(DOCUMENT_MARK, document))
                 document = None
             buttons = reply.buttons
-            if self.caps.numbers(reply):
+            if self.caps.lists(reply):
+                numbered = self.caps.numbers(reply)
                 for button in reply.all_buttons:
-                    if button.payload is not None:
+                    if button.payload is not None and numbered:
                         lines.append(f"  {number}. {button.title}")
                         number += 1
+                    elif button.payload is not None:  # chosen by its words (named_options)
+                        lines.append(f"  {NAMED_MARK} {button.title}")
                     else:
                         lines.append(f"  {LINK_MARK} {button.title}: {button.url}")
                 buttons = ()

@@ -239,18 +239,21 @@ def _restored(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bills(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import utility_backend
+    from bot.app import usage_judge, utility_backend
+    from bot.billing.tariffs import default_tariffs
     from bot.notify.scheduler import bill_kind
 
     async def work(db: Any, texts: Any, clock: Clock) -> tuple[int, int]:
+        backend = utility_backend(settings, db)
         return await bill_kind(
             db,
-            utility_backend(settings, db),
+            backend,
             texts,
             "issued",
             now=clock.now(),
             reminder_days=settings.payment_reminder_days,
             period=args.period,
+            judge=usage_judge(backend, default_tariffs()),
         )
 
     notices, rows = _execute(settings, args, work)
@@ -260,11 +263,14 @@ def _bills(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run_jobs(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import utility_backend
+    from bot.app import usage_judge, utility_backend
+    from bot.billing.tariffs import default_tariffs
     from bot.notify.scheduler import run_all
 
     async def work(db: Any, texts: Any, clock: Clock) -> dict[str, tuple[int, int]]:
-        return await run_all(db, utility_backend(settings, db), texts, settings, clock.now())
+        backend = utility_backend(settings, db)
+        judge = usage_judge(backend, default_tariffs())
+        return await run_all(db, backend, texts, settings, clock.now(), judge)
 
     for kind, (notices, rows) in _execute(settings, args, work).items():
         if kind == "cancelled":

@@ -4,6 +4,9 @@ security headers of every answer."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,6 +15,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from bot.billing.tariffs import TariffBook
 from bot.console.access import NAVIGATION
 from bot.console.sessions import SessionStore, SignedIn
 from bot.core import fmt, phones
@@ -24,6 +28,8 @@ from bot.settings import Settings
 from bot.store.backend import UtilityBackend
 from bot.store.db import Database
 from bot.store.throttle import Throttle
+
+log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -63,7 +69,15 @@ class ConsoleServices:
     throttle: Throttle
     clock: Clock
     backend: UtilityBackend
+    tariffs: TariffBook  # the side panel's bill explanation (issue 18)
+    # What an admin must fix, for a banner on every page (a channel that lost its
+    # credentials: Zalo OA's token chain); none when not given.
+    alerts: Callable[[], Awaitable[list[str]]] | None = None
     faq: FaqBook = field(default_factory=FaqBook)  # the bot's, so an edit reindexes it
+
+
+ALERTS = web.RequestKey("console_alerts", list)  # the banner's lines for this page
+ALERTS_EVERY = 30.0  # seconds the banner's lines are kept before they are read again
 
 
 class Console:
@@ -77,6 +91,7 @@ class Console:
             services.db, services.clock, timedelta(minutes=settings.console_idle_minutes)
         )
         self.secure_cookies = settings.effective_public_url.startswith("https://")
+        self._alerts: tuple[float, list[str]] | None = None
         # The navigation's pages that exist (web.py keeps it to the registered routes).
         self.navigation: tuple[tuple[str, str, frozenset[str]], ...] = NAVIGATION
         self.templates = jinja2.Environment(
@@ -102,6 +117,21 @@ class Console:
     def now(self) -> datetime:
         return self.services.clock.now()
 
+    async def alerts(self) -> list[str]:
+        """The banner's lines (read at most every ALERTS_EVERY seconds); a failure to
+        read them shows none rather than failing the page."""
+        read = self.services.alerts
+        if read is None:
+            return []
+        moment = time.monotonic()
+        if self._alerts is None or moment - self._alerts[0] > ALERTS_EVERY:
+            try:
+                self._alerts = (moment, await read())
+            except Exception:
+                log.warning("console: the alerts could not be read", exc_info=True)
+                return []
+        return self._alerts[1]
+
     def waited(self, since: datetime | None) -> str:
         """How long a customer has waited, as "12 phút" / "2 giờ 5 phút"."""
         if since is None:
@@ -124,6 +154,7 @@ class Console:
             "path": request.path,
             "error": None,
             "notice": None,
+            "alerts": request.get(ALERTS, []),
             **values,
         }
         body = self.templates.get_template(template).render(context)

@@ -15,6 +15,8 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.auth.audit import record_staff
+from bot.billing import explain as bill_explain
+from bot.billing.explain_staff import lines as explanation_lines
 from bot.console.access import SUPPORT, Pages
 from bot.console.base import MODE_LABELS, Console, console_of, int_or_none, redirect, staff_of
 from bot.core import phones
@@ -195,6 +197,8 @@ class Detail:
     holder: StaffAccount | None
     customers: list[Any]
     unpaid: dict[str, list[Any]]
+    # Each code's latest bill explained, as `cskh bills explain` prints it (issue 18).
+    explained: dict[str, list[str]]
     requests: list[Any]
     notices: list[Delivery]
     staff: list[StaffAccount]
@@ -323,6 +327,7 @@ async def read_detail(console: Console, conversation_id: int) -> Detail | None:
         canned_rows = list(await session.scalars(select(CannedReply).order_by(CannedReply.title)))
     customers = [c for c in [await backend.customer(code) for code in user.customer_codes] if c]
     unpaid = {c.code: await backend.unpaid_bills(c.code) for c in customers}
+    explained = {c.code: await _explained(console, c) for c in customers}
     name = customers[0].name if customers else (user.display_name or "Quý khách")
     code = user.default_customer_code or (customers[0].code if customers else "")
     canned = [(row.title, fill_placeholders(row.text, name, code)) for row in canned_rows]
@@ -333,11 +338,24 @@ async def read_detail(console: Console, conversation_id: int) -> Detail | None:
         holder,
         customers,
         unpaid,
+        explained,
         open_requests,
         notices,
         colleagues,
         canned,
     )
+
+
+async def _explained(console: Console, customer: Any) -> list[str]:
+    """The latest bill's decomposition in staff words; [] without a bill, or when its
+    period cannot be priced (the chat then says it cannot explain it either)."""
+    bills = await console.services.backend.bills(customer.code, limit=bill_explain.BILLS_NEEDED)
+    try:
+        found = bill_explain.explain(customer, bills, console.services.tariffs)
+    except bill_explain.ExplainError as error:
+        log.warning("cannot explain the latest bill of %s: %s", customer.code, error)
+        return []
+    return explanation_lines(found) if found is not None else []
 
 
 def fill_placeholders(text: str, name: str, customer_code: str) -> str:

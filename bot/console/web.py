@@ -31,6 +31,7 @@ from bot.console import (
 )
 from bot.console.access import EVERYONE, NAVIGATION, SUPPORT, Handler, Page, Pages
 from bot.console.base import (
+    ALERTS,
     CONSOLE,
     SECURITY_HEADERS,
     STAFF,
@@ -120,6 +121,7 @@ def _guarded(console: Console, page: Page) -> Handler:
             return _secure(_to_login(request))
         request[STAFF] = signed
         request[CONSOLE] = console
+        request[ALERTS] = await console.alerts()
         if signed.role not in page.roles:
             return _secure(
                 _refused(console, request, "Tài khoản của bạn không có quyền mở trang này.")

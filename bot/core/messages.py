@@ -134,9 +134,14 @@ class ChannelCaps:
     images: bool = True
     documents: bool = True
 
-    def numbers(self, reply: Reply) -> bool:
-        """Whether this reply's buttons are shown as numbered options."""
+    def lists(self, reply: Reply) -> bool:
+        """Whether this reply's buttons go into its text (more than the platform shows)."""
         return self.max_buttons is not None and len(reply.all_buttons) > self.max_buttons
+
+    def numbers(self, reply: Reply) -> bool:
+        """Whether this reply's buttons are shown as numbered options (listed, and not a
+        question whose typed answer a number may be: `Reply.named_options`)."""
+        return self.lists(reply) and not reply.named_options
 
 
 @dataclass(frozen=True)
@@ -222,6 +227,10 @@ class Reply:
     requests: tuple[RequestButton, ...] = ()
     image: Media | None = None
     document: Media | None = None
+    # The question takes a typed answer (a number, a text): a channel without (enough)
+    # buttons lists these by name, never by number, so a typed "2" stays the answer;
+    # the customer chooses one by typing its words ("hủy", "quay lại", "bỏ qua").
+    named_options: bool = False
 
     @property
     def all_buttons(self) -> list[Button]:

@@ -8,9 +8,10 @@ other.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +35,26 @@ class Recipient:
 
 class ChannelUnreachable(Exception):
     """The platform says this user cannot be reached any more (e.g. blocked the bot)."""
+
+
+class DeliveryRefused(Exception):
+    """The platform refused this one delivery for good (a template or quota error): the
+    row is failed at once with this error, never tried again."""
+
+
+@dataclass(frozen=True)
+class Sending:
+    """The outbox row a channel is delivering now (the delivery worker sets
+    `SENDING`): a channel that falls back to another way of reaching the customer (Zalo's
+    template messages) needs the notice's kind and fields, and the row's id to track it."""
+
+    delivery_id: int
+    kind: str
+    customer_code: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+SENDING: ContextVar[Sending | None] = ContextVar("sending", default=None)
 
 
 class RateLimited(Exception):

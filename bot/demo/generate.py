@@ -78,6 +78,20 @@ OPENING_HOURS = {
     "bank": "07:30–16:30, thứ Hai–thứ Sáu; sáng thứ Bảy",
     "agent": "06:30–21:00, hằng ngày",
 }
+# Issue 18: what an air conditioner adds, in kWh a day at full use, and how much of that
+# it runs in each month (central Vietnam: the hot season is April to September, hottest
+# in June and July; in the rainy, cool months it stays off).
+AIR_CONDITIONER_KWH = (2.5, 6.0)
+AIR_CONDITIONER_USE = {4: 0.5, 5: 0.9, 6: 1.0, 7: 1.0, 8: 0.9, 9: 0.5}
+AIR_CONDITIONER_SHARE = 0.08  # of the generated households, one bought in the history
+FAULTY_METER_SHARE = 0.005  # of the generated households, a meter ran fast for a while
+FAULTY_METER_FACTOR = (1.8, 2.6)
+FAULTY_METER_PERIODS = 2
+PERSONA_METER_FACTOR = 2.1  # the faulty-meter persona's: its bills about doubled
+# A stream of its own for what issue 18 added (air conditioners, faulty meters, the
+# personas marked `own_random`): the draws of the data before it stay as they were, so
+# the amounts the tests pin do not move.
+STORY_SEED = 18
 PAST_OUTAGE_DAYS = 9  # each persona's ward had a planned outage this many days ago
 RURAL_PREFIXES = ("thon", "to ", "khoi", "tieu khu", "buon", "lang", "xom", "khu", "plei")
 
@@ -93,6 +107,10 @@ class DemoData:
     bills: list[tuple[int, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     payment_points: list[dict[str, Any]] = field(default_factory=list)
     outages: list[tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=list)
+    # What changed a customer's use (issue 18), the ground truth of bench/anomaly_bench.py:
+    # (customer index, {"kind": "air_conditioner" | "faulty_meter", "since": date,
+    # "periods": [(year, month, term, kWh added)]}).
+    events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
 class _Generator:
@@ -100,6 +118,7 @@ class _Generator:
         self.today = today
         self.count = count
         self.rng = random.Random(seed)
+        self.story_rng = random.Random(seed + STORY_SEED)
         self.tariffs = tariffs
         self.geo = geography()
         self.names = definitions()["names"]
@@ -113,14 +132,24 @@ class _Generator:
             {"code": code, "name": name, "province_code": self._unit_province(code)}
             for code, name in sorted(self.geo.units.items())
         ]
-        for persona in definitions()["personas"]:
+        everyone = definitions()["personas"]
+        for persona in everyone:
             self._phones.add(persona["phone"])
+        for persona in (p for p in everyone if not p.get("own_random")):
             for spec in persona["customers"]:
                 self._add_persona_customer(persona, spec)
         while len(self.data.customers) < self.count:
             self._add_random_customer()
+        main_rng = self.rng
+        for persona in (p for p in everyone if p.get("own_random")):  # on top of the count
+            self.rng = random.Random(f"{SEED}:{persona['username']}")
+            for spec in persona["customers"]:
+                self._add_persona_customer(persona, spec)
+                self.data.customers[-1]["_rng"] = self.rng
         for index, customer in enumerate(self.data.customers):
+            self.rng = customer.get("_rng", main_rng)
             self._history(index, customer)
+        self.rng = main_rng
         self._payment_points()
         self._outages()
         return self.data
@@ -151,6 +180,7 @@ class _Generator:
             phones=[persona["phone"]],
             exact_unpaid=True,
         )
+        self.data.customers[-1]["_faulty_periods"] = int(spec.get("faulty_meter_periods", 0))
 
     def _add_random_customer(self) -> None:
         rng = self.rng
@@ -295,9 +325,16 @@ class _Generator:
         meter_index = rng.randint(1_000, 30_000)
         bills: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
         previous: date | None = None
-        for read_on, term in dates:
+        stories = self._stories(customer, dates)
+        for position, (read_on, term) in enumerate(dates):
             season = 1 + (SEASON[read_on.month] - 1) * seasonal_weight
             kwh = max(0, round(per_term * season * rng.uniform(0.88, 1.12)))
+            if previous is not None:
+                for story in stories:
+                    added = story.added(previous + timedelta(days=1), read_on, position, kwh)
+                    if added:
+                        kwh += added
+                        story.periods.append((read_on.year, read_on.month, term, added))
             old_index, meter_index = meter_index, meter_index + kwh
             self.data.readings.append(
                 (index, {"read_on": read_on, "term": term, "index_value": meter_index, "kwh": kwh})
@@ -316,6 +353,33 @@ class _Generator:
             previous = read_on
         self._settle(bills, customer["_unpaid"], exact=customer["_exact_unpaid"])
         self.data.bills.extend(bills)
+        self.data.events.extend((index, story.as_event()) for story in stories if story.periods)
+
+    def _stories(self, customer: dict[str, Any], dates: list[tuple[date, int]]) -> list[_Story]:
+        """What changes this customer's use (issue 18): a persona's faulty meter in its
+        last periods; for a generated household, drawn from the story stream, an air
+        conditioner bought in a hot month or a meter that ran fast for two periods."""
+        stories: list[_Story] = []
+        if customer.get("_faulty_periods"):
+            first = len(dates) - customer["_faulty_periods"]
+            stories.append(
+                _Story("faulty_meter", dates[first][0], first, len(dates), PERSONA_METER_FACTOR)
+            )
+        if customer["_exact_unpaid"] or customer["tariff_group"] != "household" or len(dates) < 3:
+            return stories
+        rng = self.story_rng
+        draw, kwh_a_day = rng.random(), rng.uniform(*AIR_CONDITIONER_KWH)
+        first = rng.randrange(len(dates) // 2, len(dates) - 1)
+        factor = rng.uniform(*FAULTY_METER_FACTOR)
+        summers = sorted({d.year for d, _ in dates if d.month >= 5})
+        year = summers[rng.randrange(len(summers))]
+        bought = date(year, rng.randint(4, 7), rng.randint(1, 28))
+        if draw < AIR_CONDITIONER_SHARE and dates[0][0] < bought < dates[-1][0]:
+            stories.append(_Story("air_conditioner", bought, 0, len(dates), kwh_a_day))
+        elif draw > 1 - FAULTY_METER_SHARE:
+            last = min(len(dates), first + FAULTY_METER_PERIODS)
+            stories.append(_Story("faulty_meter", dates[first][0], first, last, factor))
+        return stories
 
     def _bill(
         self, index: int, term: int, old_index: int, new_index: int, breakdown: BillBreakdown
@@ -492,6 +556,34 @@ class _Generator:
             start = self._local(-PAST_OUTAGE_DAYS, 7, 30)
             end = self._local(-PAST_OUTAGE_DAYS, 11, 30)
             self._outage(area, "planned", start, end, "restored", street_of(spec, area))
+
+
+@dataclass
+class _Story:
+    """One change of a customer's use: an air conditioner (`size`: kWh a day at full
+    use, from `since`) or a faulty meter (`size`: the factor it over-reads by, in the
+    periods read at positions `first` to `last` - 1)."""
+
+    kind: str
+    since: date
+    first: int
+    last: int
+    size: float
+    periods: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+    def added(self, start: date, end: date, position: int, kwh: int) -> int:
+        if self.kind == "faulty_meter":
+            inside = self.first <= position < self.last
+            return round(kwh * (self.size - 1)) if inside else 0
+        used = 0.0
+        day = max(start, self.since)
+        while day <= end:
+            used += self.size * AIR_CONDITIONER_USE.get(day.month, 0.0)
+            day += timedelta(days=1)
+        return round(used)
+
+    def as_event(self) -> dict[str, Any]:
+        return {"kind": self.kind, "since": self.since, "periods": list(self.periods)}
 
 
 def street_of(spec: dict[str, Any], area: Area) -> str:

@@ -14,7 +14,7 @@ stored back into the conversation state.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -180,6 +180,9 @@ class FormRunner:
             buttons += kind.buttons(ctx, field, draft.partial)
             requests = kind.requests(ctx)
             lines += kind.notes(ctx, field, draft.partial)
+        # Only the way around the form under it (back, cancel, skip): the question takes
+        # a typed answer, which a number may be, so no option is numbered (DESIGN.md).
+        named = not buttons
         footer = [
             Button(ctx.t("menu.back"), payload="form:back"),
             Button(ctx.t("form.cancel"), payload="form:cancel"),
@@ -190,7 +193,11 @@ class FormRunner:
         buttons.append(tuple(footer))
         keep_draft(ctx.state, draft)
         text = error if error else "\n".join(lines)
-        return [Reply(text=text, buttons=tuple(buttons), requests=requests)]
+        reply = Reply(text=text, buttons=tuple(buttons), requests=requests, named_options=named)
+        if ctx.incoming.channel_caps.lists(reply) and named:
+            # Listed under the text by name: say how to choose one.
+            reply = replace(reply, text=f"{text}\n{ctx.t('form.type_option')}")
+        return [reply]
 
     # --- answering ------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from bot.handlers.otp_flow import (
     failed_lock,
     requester,
     send_code,
+    zalo_available,
 )
 from bot.store.backend import CustomerRecord
 from bot.store.models import ChatUser
@@ -65,7 +66,8 @@ async def code_not_delivered(services: Services, failed: Undelivered) -> None:
             ("account.via_email", "otp:email") if by_sms else ("account.via_sms", "otp:sms")
         )
         buttons = ((Button(services.texts.get(key, lang), payload=payload),), *buttons)
-    text = services.texts.get("account.sms_failed" if by_sms else "account.email_failed", lang)
+    failed_key = {"sms": "account.sms_failed", "zalo": "account.zalo_failed"}
+    text = services.texts.get(failed_key.get(failed.delivery, "account.email_failed"), lang)
     try:
         await services.pusher.push(failed.chat_user_id, [Reply(text=text, buttons=buttons)])
     except PushError as error:  # e.g. `cskh chat` has ended
@@ -147,6 +149,8 @@ async def typed_phone(ctx: Context) -> list[Reply]:
     ctx.state.login = LoginFlow(subject=phone, purpose="activate")
     ctx.state.answered()
     choices = [Button(ctx.t("account.via_sms"), payload="otp:sms")]
+    if zalo_available(ctx):
+        choices.append(Button(ctx.t("account.via_zalo"), payload="otp:zalo"))
     if email_available(ctx.settings):
         choices.append(Button(ctx.t("account.via_email"), payload="otp:email"))
     return [
@@ -163,7 +167,7 @@ async def otp_button(ctx: Context) -> list[Reply]:
     if ctx.arg == "resend" and flow is not None and flow.step:
         return await send_code(ctx, flow)  # the same flow, purpose and address again
     if (
-        ctx.arg not in ("sms", "email")
+        ctx.arg not in ("sms", "email", "zalo")
         or flow is None
         or flow.purpose != "activate"
         or not flow.subject
@@ -172,10 +176,12 @@ async def otp_button(ctx: Context) -> list[Reply]:
         return await login(ctx)
     if ctx.arg == "email" and not email_available(ctx.settings):
         return await login(ctx)
+    if ctx.arg == "zalo" and not zalo_available(ctx):
+        return await login(ctx)
     phone = flow.subject
     customers = await ctx.services.backend.customers_by_phone(phone)
     address: str | None = None
-    if customers and ctx.arg == "sms":
+    if customers and ctx.arg in ("sms", "zalo"):
         address = phone
     elif customers:
         address = next((c.email for c in customers if c.email), None)

@@ -15,7 +15,7 @@ from fractions import Fraction
 
 from bot.auth import accounts
 from bot.billing import explain as bill_explain
-from bot.billing.explain import Cause, Comparison, ExplainError, Explanation
+from bot.billing.explain import BILLS_NEEDED, Cause, Comparison, ExplainError, Explanation
 from bot.core.context import Context
 from bot.core.fmt import day, kwh, money
 from bot.core.messages import Button, Media, Reply, rows
@@ -29,9 +29,6 @@ from bot.store.backend import BillRecord
 log = logging.getLogger(__name__)
 
 METER_FORM = "svc_check_meter"
-# Enough bills for the chart's 13 periods and the same period a year earlier, for a
-# customer read three times a month, whichever of the last two years is explained.
-BILLS_NEEDED = 3 * 12 * 2 + 3
 # A cause smaller than this share of the difference joins the "small items" of the text
 # (the figures in JSON and the CLI keep every cause).
 SMALL_SHARE = Fraction(1, 100)
@@ -201,7 +198,8 @@ async def explanation_text(ctx: Context, explanation: Explanation) -> tuple[str,
     if explanation.last_year is not None:
         lines.append(last_year_text(ctx, explanation.last_year))
     if explanation.meter_check:
-        lines.append(ctx.t("explain.meter_hint"))
+        hint = "explain.meter_hint_twice" if explanation.unusual_twice else "explain.meter_hint"
+        lines.append(ctx.t(hint))
     return "\n".join(lines), explanation.meter_check
 
 

@@ -35,6 +35,11 @@ def email_available(settings: Settings) -> bool:
     return bool(settings.smtp_host) or settings.sms_provider == "log"
 
 
+def zalo_available(ctx: Context) -> bool:
+    """Codes by Zalo's ZNS: the Zalo OA channel runs with CSKH_ZALO_ZNS_OTP_TEMPLATE."""
+    return ctx.services.otp.senders.zalo is not None
+
+
 def requester(ctx: Context) -> Requester:
     """Who asks for or types a code: this chat, from this network address."""
     return Requester(ctx.user.id, ctx.incoming.client_address)

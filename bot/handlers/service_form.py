@@ -18,6 +18,7 @@ from bot.handlers.freetext import intent_flows
 from bot.handlers.gates import form_gate
 from bot.handlers.services import form_runner, services, title
 from bot.store import requests as store
+from nlu.normalize import fold
 
 router = Router()
 
@@ -36,9 +37,24 @@ async def answered(ctx: Context) -> list[Reply]:
         return runner.summary(ctx)  # every question answered: the summary's buttons
     if draft.index < 0:
         return await runner.resume(ctx)  # nothing asked yet: the first question
+    if (way := _typed_way(ctx)) is not None:
+        ctx.arg = way
+        return await form_button(ctx)
     before = dict(draft.answers)
     replies = await runner.answer(ctx)
     return await runner.checked(ctx, before, replies)
+
+
+# The ways around a question (its footer), chosen by typing their title where a channel
+# without buttons listed them by name ("bỏ qua"; "hủy" and "quay lại" are words anyway).
+_WAYS = ("form:skip", "form:back", "form:cancel")
+
+
+def _typed_way(ctx: Context) -> str | None:
+    """The footer button whose title the customer typed (folded), as `form_button`'s arg."""
+    text = ctx.incoming.text
+    payload = ctx.state.shown_buttons.get(fold(text)) if text else None
+    return payload.partition(":")[2] if payload in _WAYS else None
 
 
 async def elsewhere(ctx: Context) -> list[Reply] | None:

@@ -12,7 +12,7 @@ from bot.dialogs.runner import STEP_FORM
 from bot.handlers.common import back_button, home_button, main_menu
 from bot.handlers.services import form_runner
 from bot.notify import subscriptions
-from bot.notify.outbox import CATEGORIES
+from bot.notify.outbox import SWITCHABLE
 from nlu.language import switch_requests
 
 router = Router()
@@ -95,7 +95,13 @@ async def notice_switches(ctx: Context, note: str | None = None) -> list[Reply]:
     lines = [note] if note else []
     lines.append(ctx.t("notices.subs_title"))
     lines += [
-        ctx.t("notices.subs_code", code=c, bill=on["bill", c], outage=on["outage", c])
+        ctx.t(
+            "notices.subs_code",
+            code=c,
+            bill=on["bill", c],
+            usage=on["usage", c],
+            outage=on["outage", c],
+        )
         for c in codes
     ]
     lines.append(ctx.t("notices.subs_other", other=on["other", ""]))
@@ -125,7 +131,7 @@ async def notice_choice(ctx: Context, arg: str) -> tuple[str, str] | list[Reply]
     this chat's to switch (e.g. the code was unlinked since the button was shown)."""
     category, _, code = arg.partition(":")
     code = code.upper()
-    if category not in CATEGORIES:
+    if category not in SWITCHABLE:
         return await notice_switches(ctx)
     if code and not accounts.is_linked(ctx.user, code):
         return await notice_switches(ctx, ctx.t("account.not_yours"))

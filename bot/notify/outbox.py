@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 # What a customer can switch on or off; "service" (answers to their own requests and
 # messages) always arrives.
 CATEGORIES = ("bill", "outage", "other")
+# What a customer can switch off that is a part of another category's notice, not a
+# notice of its own: "usage", the unusual-use line under a new bill (issue 18).
+LINES = ("usage",)
+SWITCHABLE = (*CATEGORIES, *LINES)
 SERVICE = "service"
 MARKETING_WINDOW = timedelta(days=7)
 ANALYZE_AFTER = 10_000  # rows written at once that call for fresh statistics

@@ -29,10 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import fmt
 from bot.core.messages import Button, Reply
 from bot.core.texts import Texts
-from bot.notify import outbox
+from bot.notify import outbox, usage
 from bot.notify.inbox import REPLY_PAYLOAD
 from bot.notify.outbox import Addressee
 from bot.notify.segments import users_of_codes
+from bot.notify.usage import UsageJudge, UsageNote
 from bot.store.backend import BillFilter, BillRecord
 from bot.store.models import ChatUser
 
@@ -118,15 +119,27 @@ def _overdue(bill: BillRecord, now: datetime) -> bool:
 
 
 def bill_replies(
-    texts: Texts, lang: str, notice_id: int, bill: BillRecord, kind: str, now: datetime
+    texts: Texts,
+    lang: str,
+    notice_id: int,
+    bill: BillRecord,
+    kind: str,
+    now: datetime,
+    insight: UsageNote | None = None,
 ) -> list[Reply]:
+    """The notice; an issued bill with an `insight` says in one more line that its use
+    is unusual and offers the explanation (and the meter check)."""
     code = bill.customer_code
     text = _bill_text(texts, lang, bill, kind, now)
     switch_off = switch_off_row(texts, lang, "bill", code)
     if kind == "paid":
         return [notice_reply(texts, lang, notice_id, text, switch_off)]
     pay = Button(texts.get("notify.pay_button", lang), payload=f"{PAY_PAYLOAD}:{code}")
-    return [notice_reply(texts, lang, notice_id, text, (pay,), switch_off)]
+    if insight is None or kind != "issued":
+        return [notice_reply(texts, lang, notice_id, text, (pay,), switch_off)]
+    text += "\n" + usage.insight_line(texts, lang, insight)
+    more = usage.insight_buttons(texts, lang, bill, insight)
+    return [notice_reply(texts, lang, notice_id, text, (pay,), more, switch_off)]
 
 
 async def bill_notice(
@@ -137,9 +150,12 @@ async def bill_notice(
     *,
     now: datetime,
     users: Sequence[ChatUser] | None = None,
+    insight: UsageNote | None = None,
 ) -> Produced | None:
     """Tell the chats linked to the bill's customer code about `bill`: "issued",
-    "reminder", "debt" or "paid". None when no chat is linked (no notice is made)."""
+    "reminder", "debt" or "paid". None when no chat is linked (no notice is made).
+    An issued bill's `insight` (unusual use) is told to the chats that did not switch
+    "usage" off for the code."""
     if kind not in BILL_KINDS:
         raise ValueError(f"unknown bill notice {kind!r}")
     if bill.id is None:
@@ -160,8 +176,20 @@ async def bill_notice(
         category="bill",
         meta={"bill_id": bill.id, "customer_code": code},
     )
+    quiet: set[tuple[int, str]] = set()
+    if insight is not None:
+        quiet = await outbox.opted_out(session, (user.id for user in users), usage.USAGE)
+
+    def told(user: ChatUser) -> UsageNote | None:
+        wanted = (user.id, code) not in quiet and (user.id, "") not in quiet
+        return insight if wanted else None
+
     addressees = [
-        Addressee(user, bill_replies(texts, user.language, notice.id, bill, kind, now), code)
+        Addressee(
+            user,
+            bill_replies(texts, user.language, notice.id, bill, kind, now, told(user)),
+            code,
+        )
         for user in users
     ]
     written = await outbox.enqueue(session, notice, addressees, now=now)
@@ -213,13 +241,19 @@ async def bill_notices(
     texts: Texts,
     *,
     now: datetime,
+    judge: UsageJudge | None = None,
 ) -> tuple[int, int]:
-    """Notices of one kind for these bills: (notices, rows)."""
+    """Notices of one kind for these bills: (notices, rows). Issued bills are judged
+    for unusual use by `judge` when one is given."""
     users = await users_of_codes(session, [bill.customer_code for bill in bills])
     notices = rows = 0
     for bill in bills:
+        linked = users.get(bill.customer_code, [])
+        insight = None
+        if kind == "issued" and linked and judge is not None:
+            insight = await judge(bill)
         produced = await bill_notice(
-            session, bill, kind, texts, now=now, users=users.get(bill.customer_code, [])
+            session, bill, kind, texts, now=now, users=linked, insight=insight
         )
         if produced is not None:
             notices += 1

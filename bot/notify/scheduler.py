@@ -19,6 +19,7 @@ and `cskh notify run` call directly.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,7 @@ from bot.core.texts import Texts
 from bot.notify.outages import announce_outage, drop_cancelled, outages_to_announce
 from bot.notify.producers import bill_notices, due_bills, reminder_wanted
 from bot.notify.segments import linked_codes
+from bot.notify.usage import UsageJudge
 from bot.settings import Settings
 from bot.store.backend import UtilityBackend
 from bot.store.db import Database
@@ -73,8 +75,10 @@ async def bill_kind(
     now: datetime,
     reminder_days: int,
     period: tuple[int, int] | None = None,
+    judge: UsageJudge | None = None,
 ) -> tuple[int, int]:
-    """Notices of one kind for every bill due one, batch by batch: (notices, rows)."""
+    """Notices of one kind for every bill due one, batch by batch: (notices, rows);
+    issued bills judged for unusual use by `judge` when given (issue 18)."""
     where = due_bills(kind, now=now, reminder_days=reminder_days, period=period)
     async with db.reading() as session:
         codes = await linked_codes(session)
@@ -89,18 +93,30 @@ async def bill_kind(
                 bills = [bill for bill in bills if reminder_wanted(bill, reminder_days)]
             if kind == "paid":  # paid in the chat: its receipt went out at once
                 bills = [bill for bill in bills if bill.paid_channel not in PAID_IN_CHAT]
-            made, written = await bill_notices(session, bills, kind, texts, now=now)
+            made, written = await bill_notices(session, bills, kind, texts, now=now, judge=judge)
         notices, rows = notices + made, rows + written
     return notices, rows
 
 
 async def run_bill_notices(
-    db: Database, backend: UtilityBackend, texts: Texts, settings: Settings, now: datetime
+    db: Database,
+    backend: UtilityBackend,
+    texts: Texts,
+    settings: Settings,
+    now: datetime,
+    judge: UsageJudge | None = None,
 ) -> Summary:
-    """The daily run: bills issued, payment reminders, debt notices."""
+    """The daily run: bills issued (with their unusual-use line when a `judge` is
+    given), payment reminders, debt notices."""
     return {
         kind: await bill_kind(
-            db, backend, texts, kind, now=now, reminder_days=settings.payment_reminder_days
+            db,
+            backend,
+            texts,
+            kind,
+            now=now,
+            reminder_days=settings.payment_reminder_days,
+            judge=judge,
         )
         for kind in ("issued", "reminder", "debt")
     }
@@ -137,11 +153,17 @@ async def run_outage_notices(
 
 
 async def run_all(
-    db: Database, backend: UtilityBackend, texts: Texts, settings: Settings, now: datetime
+    db: Database,
+    backend: UtilityBackend,
+    texts: Texts,
+    settings: Settings,
+    now: datetime,
+    judge: UsageJudge | None = None,
 ) -> Summary:
     """Every job once (`cskh notify run`, e.g. from cron when no server runs them)."""
+    bills: Job = functools.partial(run_bill_notices, judge=judge)
     summary: Summary = {}
-    for job in (run_bill_notices, run_payments_received, run_outage_notices):
+    for job in (bills, run_payments_received, run_outage_notices):
         summary |= await job(db, backend, texts, settings, now)
     return summary
 
@@ -161,8 +183,10 @@ class NoticeScheduler:
         settings: Settings,
         clock: Clock,
         wake: Callable[[], None] | None = None,
+        judge: UsageJudge | None = None,
     ) -> None:
         self.db = db
+        self.judge = judge  # the bill run's unusual-use line (issue 18)
         self.backend = backend
         self.texts = texts
         self.settings = settings
@@ -179,7 +203,11 @@ class NoticeScheduler:
         )
         first = datetime.now(LOCAL_TZ) + STARTUP_DELAY
         jobs: list[tuple[str, Job, Any]] = [
-            ("bills", run_bill_notices, CronTrigger(hour=DAILY_HOUR, timezone=LOCAL_TZ)),
+            (
+                "bills",
+                functools.partial(run_bill_notices, judge=self.judge),
+                CronTrigger(hour=DAILY_HOUR, timezone=LOCAL_TZ),
+            ),
             ("payments", run_payments_received, IntervalTrigger(seconds=PAYMENTS_EVERY.seconds)),
             ("outages", run_outage_notices, IntervalTrigger(seconds=OUTAGES_EVERY.seconds)),
         ]

@@ -16,10 +16,12 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notify.outbox import CATEGORIES
+from bot.notify.outbox import SWITCHABLE
 from bot.store.models import Delivery, NoticeOptOut
 
-PER_CODE = ("bill", "outage")  # about one contract: switched per linked code
+# About one contract: switched per linked code ("usage": the unusual-use line of a bill
+# notice, issue 18).
+PER_CODE = ("bill", "usage", "outage")
 CHAT_WIDE = "other"  # about no contract: switched for the chat (code "")
 WAITING = ("queued", "held")  # rows not yet taken by a worker
 
@@ -46,7 +48,8 @@ async def switched_off(session: AsyncSession, chat_user_id: int) -> set[tuple[st
 async def switches(
     session: AsyncSession, chat_user_id: int, customer_codes: Sequence[str]
 ) -> list[Switch]:
-    """Bills and outages for each linked code, then "other" for the chat."""
+    """Bills, their unusual-use line and outages for each linked code, then "other" for
+    the chat."""
     off = await switched_off(session, chat_user_id)
     found = [
         Switch(category, code, (category, code) not in off and (category, "") not in off)
@@ -72,7 +75,7 @@ async def switch(
     `customer_codes` off. Switching off skips the rows still waiting to be sent; the
     number skipped is returned.
     """
-    if category not in CATEGORIES:
+    if category not in SWITCHABLE:
         raise ValueError(f"unknown notice category {category!r}")
     mine = (NoticeOptOut.chat_user_id == chat_user_id, NoticeOptOut.category == category)
     if on:

@@ -33,7 +33,15 @@ from bot.core.engine import PREVIEW_CHARS
 from bot.core.fmt import LOCAL_TZ
 from bot.core.live import LiveFeed, conversation_changed
 from bot.core.messages import ChannelCaps, numbered_options
-from bot.core.outbound import ChannelUnreachable, Outbound, RateLimited, Recipient
+from bot.core.outbound import (
+    SENDING,
+    ChannelUnreachable,
+    DeliveryRefused,
+    Outbound,
+    RateLimited,
+    Recipient,
+    Sending,
+)
 from bot.core.state import ConversationState
 from bot.core.transcript import transcript_rows
 from bot.notify.limits import RateLimiter
@@ -448,12 +456,16 @@ class DeliveryWorker:
         if recipient is None or channel is None:
             return Outcome(row, "failed", error="no such chat user or channel")
         replies = replies_of(row)
+        notice = row.notice
+        SENDING.set(Sending(row.id, notice.kind, row.customer_code, notice.meta or {}))
         try:
             slot = await self.limiter.acquire(row.channel, recipient.platform_user_id, len(replies))
             try:
                 message_id = await channel.deliver(recipient, replies)
             finally:
                 self.limiter.release(slot)
+        except DeliveryRefused as error:  # a template or quota error: never retried
+            return Outcome(row, "failed", error=str(error)[:300])
         except RateLimited as limited:
             self.limiter.pause(row.channel, limited.retry_after)
             return Outcome(row, "rate_limited", retry_after=limited.retry_after)

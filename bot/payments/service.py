@@ -9,7 +9,6 @@ transaction of its own (or the caller's, when it takes a session).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +43,10 @@ STALE_CHECK_EVERY = 300.0  # seconds
 # its settlement leaves the money on the order, never lost.
 SETTLE_BATCH = 50
 RECEIVED_POLL = 5.0
+# A `cskh worker` settles what the `cskh serve` processes' IPNs recorded (with
+# CSKH_PAYMENT_WORKER=0): no IPN wakes it, so it looks this often (seconds), well inside
+# the return page's wait for the settlement (`RECEIVED_WAITS` × `RECEIVED_WAIT`).
+WORKER_POLL = 0.25
 # After an IPN, the worker waits this long (seconds) for others to settle with it: one
 # transaction's fixed cost shared by many (at 200 IPNs a second, about ten).
 SETTLE_GATHER = 0.05
@@ -204,14 +207,29 @@ class PaymentService:
                 await self.settler.settle_received(session, orders)
         return len(orders)
 
-    async def run_settlement(self) -> None:
-        """Settle received payments as they come (woken by the IPN), and every few
-        seconds those another process received and could not settle (it stopped)."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._received.wait(), RECEIVED_POLL)
+    async def run_settlement(
+        self, *, poll: float | None = None, stop: asyncio.Event | None = None
+    ) -> None:
+        """Settle received payments as they come (woken by this process's IPNs), and
+        every `poll` seconds (default `RECEIVED_POLL`) those another process received:
+        its IPNs, or its settlement stopped with it. Runs until cancelled or `stop`."""
+        stopping = stop or asyncio.Event()
+        while not stopping.is_set():
+            waits = [asyncio.ensure_future(self._received.wait())]
+            if stop is not None:
+                waits.append(asyncio.ensure_future(stop.wait()))
+            try:
+                await asyncio.wait(waits, timeout=RECEIVED_POLL if poll is None else poll,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+            if stopping.is_set():
+                return
+            woken = self._received.is_set()
             self._received.clear()
-            await asyncio.sleep(SETTLE_GATHER)  # the IPNs of the next moments join in
+            if woken:
+                await asyncio.sleep(SETTLE_GATHER)  # the IPNs of the next moments join in
             try:
                 while await self.settle_received() == SETTLE_BATCH:
                     pass

@@ -516,6 +516,23 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class ZaloOaToken(Base):
+    """The Zalo Official Account's token pair (issue 17): the access token lasts about 25
+    hours, the refresh token is single-use, so the pair is replaced whole, under this
+    row's lock, by one process at a time (bot/channels/zalo_oa/tokens.py). `lost_at`:
+    the refresh chain broke and an admin must authorise the OA again."""
+
+    __tablename__ = "zalo_oa_tokens"
+    app_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    refreshed_at: Mapped[datetime | None]
+    refreshes: Mapped[int] = mapped_column(default=0)
+    lost_at: Mapped[datetime | None]
+    lost_reason: Mapped[str | None] = mapped_column(String(300))
+
+
 class RestMessage(Base):
     """A push kept for a REST user until fetched with GET /api/messages."""
 

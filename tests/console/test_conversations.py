@@ -4,12 +4,15 @@ customer saw it, taking over (once), replying on the customer's channel, resolvi
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
 
+from bot.billing import explain as bill_explain
+from bot.billing.explain_staff import lines as explanation_lines
 from bot.core import fmt
 from bot.store.models import ChatUser, Conversation, CustomerLink
 from bot.store.staff_models import Handoff, StaffNote
@@ -242,3 +245,34 @@ async def test_canned_replies_fill_in_the_customers_name_and_code(
     # Agents use canned replies; only supervisors change them.
     status, _ = await agent.post("/console/canned", {"title": "x", "text": "y"})
     assert status == 403
+
+
+async def test_the_side_panel_explains_the_latest_bill_as_the_command_does(
+    console_rig: Rig, staff: Staff
+) -> None:
+    chat = await console_rig.driver("rest", "why-so-high")
+    await chat.say("gap nhan vien")
+    conversation_id = await _conversation_id(console_rig, "why-so-high")
+    agent = await staff("agent")
+    _, page = await agent.get(f"/console/conversations/{conversation_id}")
+    assert "Vì sao tăng/giảm" not in page  # no code linked: nothing to explain
+    async with console_rig.runtime.db.transaction() as session:
+        user = await session.scalar(
+            select(ChatUser).where(ChatUser.platform_user_id == "why-so-high")
+        )
+        assert user is not None
+        session.add(CustomerLink(chat_user_id=user.id, customer_code=AN_CODES[0]))
+    services = console_rig.runtime.engine.services
+    customer = await services.backend.customer(AN_CODES[0])
+    assert customer is not None
+    bills = await services.backend.bills(AN_CODES[0], limit=bill_explain.BILLS_NEEDED)
+    explanation = bill_explain.explain(customer, bills, services.tariffs)
+    assert explanation is not None
+    expected = explanation_lines(explanation)  # what `cskh bills explain` prints
+    _, page = await agent.get(f"/console/conversations/{conversation_id}")
+    panel = page.split('<details class="explain" open>', 1)[1].split("</details>", 1)[0]
+    shown = html.unescape(panel.split("<pre>", 1)[1].split("</pre>", 1)[0])
+    assert shown.split("\n") == expected
+    assert shown.startswith(f"{AN_CODES[0]} — {customer.name}, kỳ 1 tháng 11/2026")
+    assert "So với kỳ trước (kỳ 1 tháng 10/2026" in shown
+    assert "Gợi ý kiểm tra công tơ: không" in shown

@@ -21,6 +21,7 @@ from bot.store.models import Bill, Customer
 from tests.drivers import Driver
 from tests.handlers.rig import CHANNELS, LightRig, password_login
 from tests.handlers.test_freetext import FOLLOWED_EN
+from tests.handlers.test_notices import tap_under_notice
 
 AN = ("annguyen", "An@2026cskh")
 BINH = ("binhtran", "Binh@2026cskh")
@@ -28,6 +29,8 @@ CUONG = ("cuongle", "Cuong@2026cskh")
 DUNG = ("dungpham", "Dung@2026cskh")
 DUC = ("ducho", "Duc@2026cskh")
 HOA = ("hoavo", "Hoa@2026cskh")
+THU_LOGIN = ("thudang", "Thu@2026cskh")
+THU = "PP01000024680"  # the faulty-meter persona (issue 18 part 2)
 PERSONAS = {
     AN: "PC05CC0123456",
     BINH: "PC03BB0045678",
@@ -295,3 +298,19 @@ async def test_an_unexplained_jump_offers_the_meter_check_with_the_code_filled(
     question = hoa.replies[-1].text
     assert "Công tơ có hiện tượng gì?" in question and "Mã khách hàng" not in question
     assert "Chạy nhanh bất thường" in hoa.button_titles
+
+
+async def test_the_faulty_meter_persona_tapping_why_under_her_notice_is_offered_the_check(
+    rig: LightRig,
+) -> None:
+    # Thu's last two bills both about doubled: the latest differs little from the one
+    # before, but both are far above her ordinary, as her bill notice said.
+    latest, before = (await bills_of(rig, THU))[:2]
+    thu = await password_login(rig, "rest", "thu-why", *THU_LOGIN)
+    await tap_under_notice(thu, f"lk_why:{THU}:{latest.year}-{latest.month}-{latest.term}")
+    lines = thu.text.splitlines()
+    assert lines[0].startswith(f"🧾 Tiền điện {period(latest)}")
+    assert lines[-1].startswith("Đã hai kỳ liền mức dùng mỗi ngày cao bất thường")
+    assert "kiểm tra công tơ" in lines[-1]
+    assert thu.button_titles[0] == "🔧 Kiểm tra công tơ"
+    assert latest.kwh < 1.5 * before.kwh  # not the 1.5x rise on the period before

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from bot.core.messages import Button, Reply
-from bot.notify import outbox
+from bot.notify import outbox, subscriptions
 from bot.store.models import ChatUser, Delivery, Notice
 from tests.drivers import Driver
 from tests.handlers.rig import LightRig, password_login
@@ -217,14 +217,16 @@ async def test_switching_a_category_off_for_one_code_stops_its_notices_until_swi
     await an.press("🔔 Nhận thông báo")
     assert an.text.splitlines() == [
         "🔔 Nhận thông báo. Bấm một nút để bật hoặc tắt:",
-        f"• {HOME}: tiền điện bật, ngừng cấp điện bật",
-        f"• {SHOP}: tiền điện bật, ngừng cấp điện bật",
+        f"• {HOME}: tiền điện bật, cảnh báo tiêu thụ bật, ngừng cấp điện bật",
+        f"• {SHOP}: tiền điện bật, cảnh báo tiêu thụ bật, ngừng cấp điện bật",
         "• Thông báo khác: bật",
     ]
     assert an.button_titles == [
         f"Tắt tiền điện · {HOME}",
+        f"Tắt cảnh báo tiêu thụ · {HOME}",
         f"Tắt ngừng cấp điện · {HOME}",
         f"Tắt tiền điện · {SHOP}",
+        f"Tắt cảnh báo tiêu thụ · {SHOP}",
         f"Tắt ngừng cấp điện · {SHOP}",
         "Tắt thông báo khác",
         "⬅ Quay lại",
@@ -236,7 +238,7 @@ async def test_switching_a_category_off_for_one_code_stops_its_notices_until_swi
     )
     await an.press(f"Tắt tiền điện · {SHOP}")
     assert an.text.splitlines()[0] == f"Đã tắt tiền điện ({SHOP})."
-    assert f"• {SHOP}: tiền điện tắt, ngừng cấp điện bật" in an.text
+    assert f"• {SHOP}: tiền điện tắt, cảnh báo tiêu thụ bật, ngừng cấp điện bật" in an.text
     assert await statuses(rig, waiting.delivery_ids) == {waiting.delivery_ids[0]: "skipped"}
 
     assert (await send_notice(rig, an, "bill", "🧾 Cửa hàng", code=SHOP)).delivery_ids == []
@@ -252,6 +254,27 @@ async def test_switching_a_category_off_for_one_code_stops_its_notices_until_swi
     assert (await send_notice(rig, an, "other", "📢 Tri ân khách hàng")).delivery_ids == []
     await an.press("⬅ Quay lại")
     assert an.text.startswith("⚙️ Cài đặt.")
+
+
+async def test_the_unusual_use_line_is_switched_per_code_like_a_category(
+    rig: LightRig,
+) -> None:
+    an = await password_login(rig, "rest", "subs-usage", *AN)
+    await an.say("nhận thông báo")
+    await an.press(f"Tắt cảnh báo tiêu thụ · {HOME}")
+    assert an.text.splitlines()[0] == f"Đã tắt cảnh báo tiêu thụ ({HOME})."
+    assert f"• {HOME}: tiền điện bật, cảnh báo tiêu thụ tắt, ngừng cấp điện bật" in an.text
+    assert f"• {SHOP}: tiền điện bật, cảnh báo tiêu thụ bật, ngừng cấp điện bật" in an.text
+    # The bill notices themselves still come.
+    assert (await send_notice(rig, an, "bill", "🧾 Nhà", code=HOME)).delivery_ids != []
+    await an.press(f"Bật cảnh báo tiêu thụ · {HOME}")
+    assert an.text.splitlines()[0] == f"✅ Đã bật cảnh báo tiêu thụ ({HOME})."
+    # The one-tap form too, as a notice's button would carry it.
+    await tap_under_notice(an, f"unsub:usage:{SHOP}")
+    assert an.text.startswith(f"🔕 Đã tắt Cảnh báo điện tiêu thụ bất thường ({SHOP}).")
+    async with rig.runtime.db.reading() as session:
+        off = await subscriptions.switched_off(session, (await chat_user(rig, an)).id)
+    assert off == {("usage", SHOP)}
 
 
 async def test_a_code_that_is_not_linked_cannot_be_switched(rig: LightRig) -> None:
@@ -305,11 +328,11 @@ async def test_one_code_back_on_after_switching_a_category_off_for_the_whole_cha
     await tap_under_notice(an, "unsub:outage")  # "Tắt loại thông báo này" with no code
     assert an.text.startswith("🔕 Đã tắt Thông báo tạm ngừng cung cấp điện.")
     await an.say("nhận thông báo")
-    assert f"• {HOME}: tiền điện bật, ngừng cấp điện tắt" in an.text
-    assert f"• {SHOP}: tiền điện bật, ngừng cấp điện tắt" in an.text
+    assert f"• {HOME}: tiền điện bật, cảnh báo tiêu thụ bật, ngừng cấp điện tắt" in an.text
+    assert f"• {SHOP}: tiền điện bật, cảnh báo tiêu thụ bật, ngừng cấp điện tắt" in an.text
 
     await an.press(f"Bật ngừng cấp điện · {HOME}")
-    assert f"• {HOME}: tiền điện bật, ngừng cấp điện bật" in an.text
-    assert f"• {SHOP}: tiền điện bật, ngừng cấp điện tắt" in an.text
+    assert f"• {HOME}: tiền điện bật, cảnh báo tiêu thụ bật, ngừng cấp điện bật" in an.text
+    assert f"• {SHOP}: tiền điện bật, cảnh báo tiêu thụ bật, ngừng cấp điện tắt" in an.text
     assert (await send_notice(rig, an, "outage", "⚡ Nhà", code=HOME)).delivery_ids != []
     assert (await send_notice(rig, an, "outage", "⚡ Cửa hàng", code=SHOP)).delivery_ids == []

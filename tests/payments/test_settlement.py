@@ -7,6 +7,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -21,6 +22,7 @@ from bot.payments.statement_import import import_statement
 from bot.payments.vnpay import parse_result
 from bot.store.db import Database
 from bot.store.payment_models import HeldPayment, PaymentEvent
+from tests.e2e.test_cli import CSKH, _env
 from tests.handlers.payment_helpers import (
     all_paid,
     held,
@@ -32,7 +34,7 @@ from tests.handlers.payment_helpers import (
 )
 from tests.handlers.rig import Rig, make_rig, password_login
 from tests.handlers.test_payments import ipn
-from tests.helpers import create_pg_database, drop_pg_database
+from tests.helpers import NLU_CACHE, create_pg_database, drop_pg_database, eventually
 
 AN = ("annguyen", "An@2026cskh")
 CODE = "PC05CC0123456"
@@ -323,3 +325,56 @@ async def test_a_wrong_amount_and_the_right_one_in_one_statement_leave_the_order
     assert (await orders(rig.runtime))[0].status == "paid"
     [short] = await held(rig.runtime)
     assert (short.reason, short.gateway_ref) == ("amount_mismatch", "FT1")
+
+
+@pytest.fixture
+async def recording_rig(
+    tmp_path: Path, own_seeded_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Rig]:
+    """A `cskh serve` that only records payments and queues notices
+    (CSKH_PAYMENT_WORKER=0, CSKH_NOTIFY_WORKER=0): `cskh worker` does the rest."""
+    monkeypatch.setattr(service_module, "RECEIVED_POLL", 0.2)
+    async for made in make_rig(tmp_path, own_seeded_url, payment_worker=False, notify_worker=False):
+        yield made
+
+
+async def test_with_payment_worker_off_a_cskh_worker_process_settles_and_sends_the_receipt(
+    recording_rig: Rig, tmp_path: Path
+) -> None:
+    rig = recording_rig
+    an = await an_orders(rig, "an-worker")
+    assert link_of(an)
+    _, query = await ipn(rig)
+    assert (await rig.server.get(f"/payments/vnpay/ipn?{query}"))[1]["RspCode"] == "00"
+    await asyncio.sleep(0.5)  # more than the serve process would have taken
+    [order] = await orders(rig.runtime)
+    assert order.status == "received"  # recorded, confirmed to VNPay, not yet applied
+    assert await unpaid_totals(rig.runtime, CODE) != []
+
+    env = _env(
+        CSKH_DATABASE_URL=rig.runtime.settings.database_url,
+        CSKH_VAR_DIR=str(rig.runtime.settings.var_dir),  # its secret key too
+        CSKH_REST_TOKEN=rig.runtime.settings.rest_token.get_secret_value(),  # REST's pushes
+        CSKH_QUIET_HOURS="0-0",  # whatever the hour the test runs at
+        CSKH_DEMO_SEED="0",
+        CSKH_NLU_CACHE_DIR=str(NLU_CACHE),
+    )
+    worker = await asyncio.create_subprocess_exec(
+        *CSKH, "worker", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        # The worker process starts (imports, database) first: slow on a busy machine.
+        async def settled() -> bool:
+            return await unpaid_totals(rig.runtime, CODE) == []
+
+        await eventually(settled, within=60, message=lambda: unpaid_totals(rig.runtime, CODE))
+        receipt = await pushed(an, "Đã nhận thanh toán")
+        assert "320.652 đ" in receipt
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, errors = await asyncio.wait_for(worker.communicate(), 20)
+    assert worker.returncode == 0, errors.decode()
+    assert "settling received payments" in errors.decode()
+    async with rig.runtime.db.reading() as session:
+        events = list(await session.scalars(select(PaymentEvent.event).order_by(PaymentEvent.id)))
+    assert events == ["order_created", "paid"]
