@@ -124,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     ).set_defaults(run=_telegram_delete_webhook)
 
     from bot.cli import bills as bills_cli
+    from bot.cli import faq as faq_cli
     from bot.cli import inbox as inbox_cli
     from bot.cli import notify as notify_cli
     from bot.cli import payments as payments_cli
@@ -140,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     staff_cli.register(commands)
     payments_cli.register(commands)
     bills_cli.register(commands)
+    faq_cli.register(commands)
 
     # Zalo (issue 17): one `zalo` group for the Zalo Bot's and the OA's commands.
     from bot.cli import zalo as zalo_cli

@@ -389,6 +389,7 @@ def create_app(runtime: Runtime, *, long_lived: bool = False) -> web.Application
                 backend=runtime.engine.services.backend,
                 tariffs=runtime.engine.services.tariffs,
                 alerts=functools.partial(_staff_alerts, runtime),
+                faq=runtime.engine.services.faq,
             )
         )
     )

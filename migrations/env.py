@@ -12,7 +12,7 @@ from typing import Any
 from alembic import context
 
 # Their tables are part of the schema.
-from bot.store import payment_models, staff_models  # noqa: F401
+from bot.store import faq_models, payment_models, staff_models  # noqa: F401
 from bot.store.models import Base, UTCDateTime
 
 target_metadata = Base.metadata

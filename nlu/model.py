@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from nlu.entities import Entity, extract_entities
+from nlu.faq import FAQ_INTENT
 from nlu.features import FeatureBlock
 
 __all__ = ["CONFIDENT", "FORM_CONFIDENT", "Entity", "NluModel", "Parse", "extract_entities"]
@@ -45,6 +46,14 @@ class Parse:
     confidence: float
     ranking: tuple[tuple[str, float], ...]
     entities: tuple[Entity, ...]
+    # The probability that the text is a question for the FAQ (issue 19): a class of the
+    # classifier apart from the intents, never in `intent` or `ranking`.
+    faq: float = 0.0
+
+    def probability(self, intent: str) -> float:
+        """The probability of `intent` when it is in the ranking, else 0 (below the top
+        three: small)."""
+        return dict(self.ranking).get(intent, 0.0)
 
     def as_dict(self) -> dict[str, Any]:
         """Rasa's parse shape (`intent`, `entities`, `intent_ranking`)."""
@@ -67,6 +76,12 @@ class NluModel:
         self.arrays = dict(arrays)
         self.meta = dict(meta)
         self.classes: tuple[str, ...] = tuple(meta["classes"])
+        # The intents proper: every class but the FAQ's, which `parse` reports apart.
+        self.intents = tuple(c for c in self.classes if c != FAQ_INTENT)
+        self._intent_index = np.array(
+            [i for i, c in enumerate(self.classes) if c != FAQ_INTENT], dtype=np.intp
+        )
+        self._faq_index = self.classes.index(FAQ_INTENT) if FAQ_INTENT in self.classes else None
         self.blocks = tuple(FeatureBlock(**block) for block in meta["blocks"])
         self._sublinear = bool(meta["sublinear_tf"])
         self._vocabularies: list[dict[str, int]] = []
@@ -107,20 +122,28 @@ class NluModel:
         return np.asarray(exp / exp.sum())
 
     def rank(self, text: str, size: int = RANKING_SIZE) -> tuple[tuple[str, float], ...]:
-        """The `size` most probable intents of `text`, most probable first."""
-        probabilities = self.probabilities(text)
-        order = np.argsort(-probabilities, kind="stable")[:size]
-        return tuple((self.classes[i], float(probabilities[i])) for i in order)
+        """The `size` most probable intents of `text`, most probable first (the FAQ's
+        class is no intent: its share is left out, not spread over the others, so a
+        question for the FAQ lowers every intent's confidence)."""
+        return self._ranked(self.probabilities(text), size)
+
+    def _ranked(self, probabilities: np.ndarray, size: int) -> tuple[tuple[str, float], ...]:
+        intents = probabilities[self._intent_index]
+        order = np.argsort(-intents, kind="stable")[:size]
+        return tuple((self.intents[i], float(intents[i])) for i in order)
 
     def parse(self, text: str, *, today: date | None = None) -> Parse:
-        """Intent, confidence, the top-3 ranking and the entities of `text`."""
-        ranking = self.rank(text)
+        """Intent, confidence, the top-3 ranking, the FAQ's probability and the entities."""
+        probabilities = self.probabilities(text)
+        ranking = self._ranked(probabilities, RANKING_SIZE)
+        faq = float(probabilities[self._faq_index]) if self._faq_index is not None else 0.0
         return Parse(
             text=text,
             intent=ranking[0][0],
             confidence=ranking[0][1],
             ranking=ranking,
             entities=tuple(extract_entities(text, today=today)),
+            faq=faq,
         )
 
     def save(self, cache_dir: Path) -> None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
+from nlu.faq import DEFAULT_FAQ, FAQ_INTENT, read_faq, training_texts
 from nlu.features import FeatureBlock, classifier_text
 from nlu.model import NluModel
 
@@ -34,7 +35,7 @@ _ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 RANDOM_STATE = 0
 DEFAULT_DATA = Path(__file__).parent / "data" / "nlu.yml"
 # Sources whose change alters the features or the training: part of the cache key.
-_CODE_FILES = ("normalize.py", "features.py", "model.py", "training.py")
+_CODE_FILES = ("normalize.py", "features.py", "model.py", "training.py", "faq.py")
 
 log = logging.getLogger(__name__)
 
@@ -292,9 +293,23 @@ class TrainingSummary:
     seconds: float
 
 
-def cache_key(data_path: Path) -> str:
-    """Hash of the training YAML and of the code that turns it into a model."""
+def faq_examples(faq_path: Path = DEFAULT_FAQ) -> list[Example]:
+    """The FAQ's questions as examples of FAQ_INTENT (issue 19), minus any sentence that
+    reads like an example of nlu.yml (that one stays the request it is labelled as)."""
+    taken = {classifier_text(e.text) for e in read_examples(DEFAULT_DATA)}
+    return sorted(
+        Example(FAQ_INTENT, text)
+        for text in training_texts(read_faq(faq_path))
+        if classifier_text(text) not in taken
+    )
+
+
+def cache_key(data_path: Path, faq_path: Path | None = None) -> str:
+    """Hash of the training YAML, the FAQ learned with it and the code that turns them
+    into a model."""
     digest = hashlib.sha256(data_path.read_bytes())
+    if faq_path is not None:
+        digest.update(faq_path.read_bytes())
     here = Path(__file__).parent
     for name in _CODE_FILES:
         digest.update((here / name).read_bytes())
@@ -302,25 +317,33 @@ def cache_key(data_path: Path) -> str:
 
 
 def train(data_path: Path | None = None) -> tuple[NluModel, TrainingSummary]:
-    """Train from a Rasa NLU YAML file (imports scikit-learn); nothing is written."""
+    """Train from a Rasa NLU YAML file (imports scikit-learn); nothing is written. The
+    default data (nlu/data/nlu.yml) is learned with the FAQ's questions (data/faq.yml)
+    as FAQ_INTENT; another file is learned alone."""
     path = data_path or DEFAULT_DATA
+    faq_path = DEFAULT_FAQ if data_path is None else None
     started = time.perf_counter()
     examples = read_examples(path)
-    arrays, meta = fit_and_export(examples)
+    faq = faq_examples(faq_path) if faq_path is not None else []
+    arrays, meta = fit_and_export([*examples, *faq])
     seconds = time.perf_counter() - started
-    meta.update(key=cache_key(path), examples=len(examples), train_seconds=round(seconds, 2))
+    meta.update(
+        key=cache_key(path, faq_path),
+        examples=len(examples) + len(faq),
+        train_seconds=round(seconds, 2),
+    )
     model = NluModel(arrays, meta)
-    return model, TrainingSummary(len(examples), len(model.classes), seconds)
+    return model, TrainingSummary(len(examples) + len(faq), len(model.intents), seconds)
 
 
 def load_or_train(cache_dir: Path, data_path: Path | None = None) -> NluModel:
     """The cached model, trained (and cached) first if missing or stale."""
     path = data_path or DEFAULT_DATA
-    model = NluModel.load(cache_dir, cache_key(path))
+    model = NluModel.load(cache_dir, cache_key(path, DEFAULT_FAQ if data_path is None else None))
     if model is not None:
         return model
     log.info("training the NLU model from %s", path)
-    model, summary = train(path)
+    model, summary = train(data_path)
     try:
         model.save(cache_dir)
     except OSError as error:  # a read-only directory costs a retraining per start, not a crash

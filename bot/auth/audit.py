@@ -50,6 +50,8 @@ STAFF_EVENTS = frozenset(
         "staff_reply",
         "staff_note",
         "canned_saved",
+        "faq_saved",
+        "faq_deleted",
         "canned_deleted",
         "request_status",
         "request_assigned",

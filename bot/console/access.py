@@ -68,5 +68,6 @@ NAVIGATION: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/console/payments/held", "Thanh toán giữ lại", LEADS),
     ("/console/dashboard", "Tổng quan", LEADS),
     ("/console/canned", "Câu trả lời mẫu", LEADS),
+    ("/console/faq", "Hỏi đáp", LEADS),
     ("/console/security", "Sự kiện bảo mật", LEADS),
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from bot.console.access import NAVIGATION
 from bot.console.sessions import SessionStore, SignedIn
 from bot.core import fmt, phones
 from bot.core.clock import Clock
+from bot.core.faq import FaqBook
 from bot.core.live import LiveFeed
 from bot.core.texts import Texts
 from bot.notify.push import Pusher
@@ -72,6 +73,7 @@ class ConsoleServices:
     # What an admin must fix, for a banner on every page (a channel that lost its
     # credentials: Zalo OA's token chain); none when not given.
     alerts: Callable[[], Awaitable[list[str]]] | None = None
+    faq: FaqBook = field(default_factory=FaqBook)  # the bot's, so an edit reindexes it
 
 
 ALERTS = web.RequestKey("console_alerts", list)  # the banner's lines for this page

@@ -67,6 +67,8 @@ STAFF_EVENT_LABELS = {
     "staff_note": "Ghi chú nội bộ",
     "canned_saved": "Lưu câu trả lời mẫu",
     "canned_deleted": "Xóa câu trả lời mẫu",
+    "faq_saved": "Lưu câu hỏi đáp (FAQ)",
+    "faq_deleted": "Gỡ câu hỏi đáp (FAQ)",
     "request_status": "Đổi trạng thái yêu cầu dịch vụ",
     "request_assigned": "Phân công yêu cầu dịch vụ",
     "request_fee_set": "Đặt phí yêu cầu dịch vụ",

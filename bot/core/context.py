@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from bot.core.faq import FaqBook
 from bot.core.live import LiveFeed
 from bot.core.messages import Incoming, Reply
 from bot.core.outbound import Push
@@ -42,6 +43,7 @@ class Services:
     otp: OtpService
     understanding: Understanding
     live: LiveFeed = field(default_factory=LiveFeed)  # tells open consoles what changed
+    faq: FaqBook = field(default_factory=FaqBook)  # the utility's FAQ (issue 19)
     payments: PaymentService | None = None  # None only in tests that build Services by hand
 
 

@@ -13,6 +13,7 @@ from bot.handlers import (
     bill_explain,
     bills,
     estimate,
+    faq,
     freetext,
     lookups,
     my_account,
@@ -53,6 +54,7 @@ ROUTERS = (
     my_account.router,
     pin.router,
     support.router,
+    faq.router,
     freetext.router,  # the fallback: free text no one else took
 )
 

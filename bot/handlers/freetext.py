@@ -8,10 +8,17 @@ customer more than a question.
 
 A message clearly written in the other language switches the chat's language first, so
 the answer is in the language the customer writes (issue 15).
+
+A question for the utility's FAQ ("giờ cao điểm là mấy giờ", "sang tên hợp đồng cần giấy
+tờ gì") is answered from it, with its source and the form or lookup it leads to
+(issue 19): the model reads it as the FAQ's class rather than an intent, and the
+retrieval finds a close entry (nlu/faq.py: `answers`). Short of that, a close entry is
+offered as a button with "Ý Quý khách là…?", next to staff rather than a guess.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 
 from bot.core.context import Context
@@ -22,6 +29,7 @@ from bot.handlers import navigation, support
 from bot.handlers.common import home_button, main_menu
 from bot.handlers.services import form_runner
 from bot.support import handoff
+from nlu.faq import FaqEntry, FaqMatch, answers
 from nlu.language import clear_language
 from nlu.model import CONFIDENT, FORM_CONFIDENT, Parse
 
@@ -55,6 +63,7 @@ CHIT_CHAT = {
 }
 SUGGEST_ABOVE = 0.08  # intents less likely than this are not worth a button
 SUGGESTIONS = 3
+FAQ_SUGGEST_ABOVE = 0.15  # the FAQ's class less likely than this: no question offered
 
 
 def form_flows(forms: Forms) -> dict[str, str]:
@@ -115,6 +124,12 @@ async def understood(ctx: Context, text: str) -> list[Reply]:
     parse = ctx.services.understanding.parse(text) if text else None
     if parse is None:
         return [main_menu(ctx, ctx.t("unknown.text"))]
+    index = await ctx.services.faq.index(ctx.session)
+    faq = await asyncio.to_thread(index.match, text)  # ~10 ms of Python: off the loop
+    outside = parse.probability("out_of_scope")
+    if answers(parse.faq, parse.confidence, faq, outside) and faq.entry is not None:
+        ctx.state.misunderstood = 0
+        return await answer_from_faq(ctx, faq.entry)
     if opens_at_once(parse):
         ctx.intent = parse.intent
         ctx.state.misunderstood = 0
@@ -124,10 +139,19 @@ async def understood(ctx: Context, text: str) -> list[Reply]:
             return [main_menu(ctx, ctx.t(CHIT_CHAT[parse.intent]))]
         if parse.intent in intent_flows():
             return await run_flow(ctx, parse.intent, parse)
-    return await not_understood(ctx, parse)
+    return await not_understood(ctx, parse, faq)
 
 
-async def not_understood(ctx: Context, parse: Parse) -> list[Reply]:
+async def answer_from_faq(ctx: Context, entry: FaqEntry) -> list[Reply]:
+    """The FAQ's answer, as pressing its question would give (bot/handlers/faq.py)."""
+    route = ctx.router.for_payload(f"faq:{entry.id}")
+    if route is None:
+        raise LookupError("no handler takes the FAQ's button")
+    ctx.arg = route.arg
+    return await route.handler(ctx)
+
+
+async def not_understood(ctx: Context, parse: Parse, faq: FaqMatch | None = None) -> list[Reply]:
     """While the customer waits for staff, their words are for the agent; else "Ý
     Quý khách là…?", and after three misunderstandings in a row, a person."""
     ctx.intent = "?"
@@ -138,10 +162,12 @@ async def not_understood(ctx: Context, parse: Parse) -> list[Reply]:
         return await support.queue(
             ctx, reason="misunderstood", before=ctx.t("handoff.misunderstood")
         )
-    return did_you_mean(ctx, parse)
+    return did_you_mean(ctx, parse, faq)
 
 
-def did_you_mean(ctx: Context, parse: Parse) -> list[Reply]:
+def did_you_mean(ctx: Context, parse: Parse, faq: FaqMatch | None = None) -> list[Reply]:
+    """ "Ý Quý khách là…?" with the likeliest flows; when the message may be a question
+    for the FAQ, its closest question and a way to staff (rather than a guess)."""
     choices: list[Button] = []
     for intent, probability in parse.ranking:
         flow = intent_flows().get(intent)
@@ -152,6 +178,8 @@ def did_you_mean(ctx: Context, parse: Parse) -> list[Reply]:
         choices.append(Button(ctx.t(f"intents.{intent}"), payload=flow))
         if len(choices) == SUGGESTIONS:
             break
+    offered = faq_choices(ctx, parse, faq)
+    choices.extend(b for b in offered if b.payload not in {c.payload for c in choices})
     if not choices:
         return [main_menu(ctx, ctx.t("unknown.text"))]
     return [
@@ -159,4 +187,18 @@ def did_you_mean(ctx: Context, parse: Parse) -> list[Reply]:
             text=ctx.t("nlu.did_you_mean"),
             buttons=(*rows(*choices, per_row=1), (home_button(ctx),)),
         )
+    ]
+
+
+def faq_choices(ctx: Context, parse: Parse, faq: FaqMatch | None) -> list[Button]:
+    """The FAQ's closest question and "Gặp nhân viên", when the model gives the FAQ's
+    class a fair chance and the retrieval an entry worth offering; else nothing."""
+    if faq is None or faq.entry is None or not faq.worth_offering:
+        return []
+    if parse.faq < FAQ_SUGGEST_ABOVE:
+        return []
+    question = faq.entry.question.get(ctx.lang) or faq.entry.question["vi"]
+    return [
+        Button(f"❓ {question}", payload=f"faq:{faq.entry.id}"),
+        Button(ctx.t("menu.support"), payload="support"),
     ]

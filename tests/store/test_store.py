@@ -236,7 +236,7 @@ async def test_migrations_build_exactly_the_schema_the_models_describe(migrated_
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from bot.store import staff_models  # noqa: F401  (the console's tables)
+    from bot.store import faq_models, staff_models  # noqa: F401  (the console's, the FAQ's)
     from bot.store.models import Base
 
     def differences(connection: object) -> list[object]:
