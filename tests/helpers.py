@@ -34,7 +34,7 @@ TOKEN = "test-rest-token"
 # One trained language model for every test run (keyed by the training data's hash).
 # The directory holds one model: a branch whose training data differs (the FAQ's class,
 # issue 19) keeps its own, so parallel checkouts do not retrain each other's.
-NLU_CACHE = Path(tempfile.gettempdir()) / "cskh-test-nlu-cache-faq"
+NLU_CACHE = Path(tempfile.gettempdir()) / "cskh-test-nlu-cache"
 PG_URL = os.environ.get("CSKH_TEST_DATABASE_URL")
 
 
