@@ -125,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
 
     from bot.cli import bills as bills_cli
     from bot.cli import inbox as inbox_cli
+    from bot.cli import incidents as incidents_cli
     from bot.cli import notify as notify_cli
     from bot.cli import payments as payments_cli
     from bot.cli import requests as requests_cli
@@ -140,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     staff_cli.register(commands)
     payments_cli.register(commands)
     bills_cli.register(commands)
+    incidents_cli.register(commands)
 
     dev = commands.add_parser("dev", help="development helpers").add_subparsers(
         title="dev commands"

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,26 +83,24 @@ async def list_incidents(
         )
     )
     ids = [incident.id for incident in incidents]
-    reporters = dict(
+    reporters: dict[int, int] = {}
+    subscribers: dict[int, int] = {}
+    for counts, query in (
         (
-            await session.execute(
-                select(
-                    OutageReport.incident_id, func.count(func.distinct(OutageReport.chat_user_id))
-                )
-                .where(OutageReport.incident_id.in_(ids))
-                .group_by(OutageReport.incident_id)
-            )
-        ).tuples()
-    )
-    subscribers = dict(
+            reporters,
+            select(OutageReport.incident_id, func.count(distinct(OutageReport.chat_user_id)))
+            .where(OutageReport.incident_id.in_(ids))
+            .group_by(OutageReport.incident_id),
+        ),
         (
-            await session.execute(
-                select(IncidentSubscriber.incident_id, func.count())
-                .where(IncidentSubscriber.incident_id.in_(ids))
-                .group_by(IncidentSubscriber.incident_id)
-            )
-        ).tuples()
-    )
+            subscribers,
+            select(IncidentSubscriber.incident_id, func.count())
+            .where(IncidentSubscriber.incident_id.in_(ids))
+            .group_by(IncidentSubscriber.incident_id),
+        ),
+    ):
+        for incident_id, count in await session.execute(query):
+            counts[int(incident_id or 0)] = int(count)
     return [
         IncidentRow(
             incident.id,
