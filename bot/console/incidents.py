@@ -57,12 +57,28 @@ async def _page(request: web.Request, *, error: str = "", status: int = 200) -> 
     )
 
 
-@pages.post("/console/incidents/{incident_id:\\d+}/{decision:confirm|dismiss|restored}", OPERATIONS)
-async def decide(request: web.Request) -> web.StreamResponse:
+@pages.post("/console/incidents/{incident_id:\\d+}/confirm", OPERATIONS)
+async def confirm(request: web.Request) -> web.StreamResponse:
+    """An incident: an outage notice for the whole area."""
+    return await _decide(request, "confirm")
+
+
+@pages.post("/console/incidents/{incident_id:\\d+}/dismiss", OPERATIONS)
+async def dismiss(request: web.Request) -> web.StreamResponse:
+    """No general outage: the reports are checked one by one."""
+    return await _decide(request, "dismiss")
+
+
+@pages.post("/console/incidents/{incident_id:\\d+}/restored", OPERATIONS)
+async def restored(request: web.Request) -> web.StreamResponse:
+    """Power is back: reporters and subscribers told, their requests closed."""
+    return await _decide(request, "restored")
+
+
+async def _decide(request: web.Request, decision: str) -> web.StreamResponse:
     """Confirm, dismiss or mark restored; a decision already taken is explained."""
     console, staff = console_of(request), staff_of(request)
     incident_id = int_or_none(request.match_info["incident_id"]) or 0
-    decision = request.match_info["decision"]
     services, now = console.services, console.now
     try:
         async with services.db.transaction() as session:
