@@ -96,7 +96,7 @@ class Seen:
         default_factory=lambda: defaultdict(list)
     )
     errors: int = 0
-    not_counted: int = 0
+    latency: list[float] = field(default_factory=list)  # seconds, wall clock
 
 
 @contextlib.asynccontextmanager
@@ -203,7 +203,7 @@ async def replay(base: str, clock: SpeedClock, storm: list[Report], seen: Seen) 
             if wait > 0:
                 await asyncio.sleep(wait)
             async with busy[report.user]:
-                sent_at = clock.minute()
+                sent_at, began = clock.minute(), time.monotonic()
                 try:
                     async with http.post(
                         f"{base}/api/chat", json={"user": report.user, "text": rng.choice(PHRASES)}
@@ -215,6 +215,7 @@ async def replay(base: str, clock: SpeedClock, storm: list[Report], seen: Seen) 
                 if response.status != 200:
                     seen.errors += 1
                     return
+                seen.latency.append(time.monotonic() - began)
                 said = " ".join(m.get("text") or "" for m in body.get("messages", []))
                 if not report.repeat:
                     seen.known[report.ward].append((sent_at, report.user, KNOWN in said))
@@ -252,7 +253,7 @@ async def figures(
             detection[ward] = opened - first[ward]
     false = [i for i in incidents if i.ward_code not in struck]
     missed = [ward for ward in struck if ward not in by_ward]
-    later = told_later = earlier = told_earlier = 0
+    later = told_later = pushed_later = earlier = told_earlier = 0
     for ward in struck:
         incident = by_ward.get(ward)
         if incident is None:
@@ -262,6 +263,8 @@ async def figures(
             if sent_at > opened + 1 / 60:  # answered after it opened (a second's margin)
                 later += 1
                 told_later += known
+                # In flight as it opened: counted before, so told by the push instead.
+                pushed_later += not known and chats.get(user) in pushed
             else:
                 earlier += 1
                 told_earlier += known or chats.get(user) in pushed
@@ -271,6 +274,7 @@ async def figures(
         "missed": len(missed),
         "later": later,
         "told_later": told_later,
+        "pushed_later": pushed_later,
         "earlier": earlier,
         "told_earlier": told_earlier,
     }
@@ -299,11 +303,17 @@ async def main(args: argparse.Namespace) -> None:
         f"{args.minutes:g} min at ×{args.speed:g} ({wall:.0f} s) | "
         + ", ".join(f"{minutes * 60:.0f} s" for minutes in detection.values())
         + f" (max {max(detection.values(), default=0) * 60:.0f} s) | {found['false']} | "
-        f"{found['missed']} | {found['told_later']}/{found['later']} | "
+        f"{found['missed']} | {found['told_later']}/{found['later']} "
+        f"(+{found['pushed_later']} pushed) | "
         f"{found['told_earlier']}/{found['earlier']} | {seen.errors} |"
     )
-    if detection:
-        print(f"median detection {statistics.median(detection.values()) * 60:.0f} s")
+    if seen.latency:
+        ordered = sorted(seen.latency)
+        p95 = ordered[int(0.95 * (len(ordered) - 1))]
+        print(
+            f"answer time: median {statistics.median(ordered) * 1000:.0f} ms, "
+            f"p95 {p95 * 1000:.0f} ms (wall clock; ×{args.speed:g} on the server's clock)"
+        )
 
 
 if __name__ == "__main__":
