@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     # Outage report clustering (issue 19, bot/outages/): this many different chats
     # reporting an outage from one managing unit's ward within the window open a
     # suspected incident; a confirmed one is announced as expected to last this long.
-    incident_threshold: int = Field(default=4, ge=2, le=1000)
+    incident_threshold: int = Field(default=5, ge=2, le=1000)
     incident_window_minutes: int = Field(default=15, ge=1, le=240)
     incident_expected_hours: int = Field(default=4, ge=1, le=72)
     # Producers (bot/notify/producers.py, outages.py, scheduler.py): the runs in `cskh serve`

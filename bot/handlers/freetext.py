@@ -122,9 +122,7 @@ async def understood(ctx: Context, text: str) -> list[Reply]:
             return await navigation.start(ctx)
         if parse.intent in CHIT_CHAT:
             return [main_menu(ctx, ctx.t(CHIT_CHAT[parse.intent]))]
-        if parse.intent == navigation.OUTAGE_INTENT and (
-            known := await incidents.text_report(ctx)
-        ):
+        if parse.intent == navigation.OUTAGE_INTENT and (known := await incidents.text_report(ctx)):
             return known  # the area's incident is open: said at once (issue 19)
         if parse.intent in intent_flows():
             return await run_flow(ctx, parse.intent, parse)

@@ -1,6 +1,7 @@
 """Neighbours reporting one outage nobody announced (issue 19): the report that makes
-four opens a suspected incident and reads "Điện lực đã ghi nhận…" with 🔔; a later
-neighbour hears it as soon as they name the ward, and 🔔 puts them on the list."""
+five (CSKH_INCIDENT_THRESHOLD) opens a suspected incident and reads "Điện lực đã ghi
+nhận…" with 🔔; a later neighbour hears it as soon as they name the ward, and 🔔 puts
+them on the list."""
 
 from __future__ import annotations
 
@@ -23,26 +24,26 @@ async def report_from_pleiku(rig: LightRig, name: str) -> Driver:
     return visitor
 
 
-async def test_the_fourth_report_from_a_ward_is_told_the_outage_is_known(rig: LightRig) -> None:
-    for n in range(3):
+async def test_the_fifth_report_from_a_ward_is_told_the_outage_is_known(rig: LightRig) -> None:
+    for n in range(4):
         visitor = await report_from_pleiku(rig, f"pleiku-{n}")
         text = await finish(visitor)
         assert text.startswith("⚡ Báo mất điện YC-2026-") and KNOWN not in visitor.text
-    fourth = await report_from_pleiku(rig, "pleiku-3")
-    await finish(fourth)
-    assert "⚡ Báo mất điện YC-2026-" in fourth.text  # still filed, and then:
-    assert KNOWN in fourth.text
-    assert "🔔 Báo tôi khi có điện lại" in fourth.button_titles
-    await fourth.press("🔔 Báo tôi khi có điện lại")
-    assert "✅ Khi điện có lại ở khu vực phường Pleiku" in fourth.text
+    fifth_reporter = await report_from_pleiku(rig, "pleiku-4")
+    await finish(fifth_reporter)
+    assert "⚡ Báo mất điện YC-2026-" in fifth_reporter.text  # still filed, and then:
+    assert KNOWN in fifth_reporter.text
+    assert "🔔 Báo tôi khi có điện lại" in fifth_reporter.button_titles
+    await fifth_reporter.press("🔔 Báo tôi khi có điện lại")
+    assert "✅ Khi điện có lại ở khu vực phường Pleiku" in fifth_reporter.text
 
-    # A fifth neighbour is told as soon as the ward is named, before the form ends.
-    fifth = await report_from_pleiku(rig, "pleiku-4")
-    assert KNOWN in fifth.text
+    # A sixth neighbour is told as soon as the ward is named, before the form ends.
+    sixth = await report_from_pleiku(rig, "pleiku-5")
+    assert KNOWN in sixth.text
     async with rig.runtime.db.reading() as session:
         (incident,) = await session.scalars(select(SuspectedIncident))
-        assert incident.status == "open" and incident.reporters_at_opening == 4
+        assert incident.status == "open" and incident.reporters_at_opening == 5
         reports = list(await session.scalars(select(OutageReport)))
-        assert len(reports) == 4 and {r.incident_id for r in reports} == {incident.id}
+        assert len(reports) == 5 and {r.incident_id for r in reports} == {incident.id}
         subscribed = list(await session.scalars(select(IncidentSubscriber)))
         assert len(subscribed) == 1
