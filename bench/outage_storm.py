@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.notify_rig import fresh_database  # noqa: E402
 from bot.app import build_runtime, create_app  # noqa: E402
+from bot.demo import seed as demo_seed  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store.models import (  # noqa: E402
     ChatUser,
@@ -126,7 +127,10 @@ async def server(url: str, tmp: Path, clock: SpeedClock) -> AsyncIterator[tuple[
 
 
 async def storm_wards(runtime: Any, count: int) -> dict[int, list[str]]:
-    """`count` wards with the most demo customers and no outage at the storm's time."""
+    """`count` wards with the most demo customers and no outage at the storm's time (the
+    demo data is seeded here on PostgreSQL; `cskh serve` seeds only an empty SQLite)."""
+    if await demo_seed.customer_count(runtime.db) == 0:
+        await demo_seed.seed(runtime.db)
     async with runtime.db.reading() as session:
         rows = (await session.execute(select(Customer.ward_code, Customer.code))).all()
     by_ward: dict[int, list[str]] = defaultdict(list)
