@@ -126,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     from bot.cli import bills as bills_cli
     from bot.cli import faq as faq_cli
     from bot.cli import inbox as inbox_cli
+    from bot.cli import incidents as incidents_cli
     from bot.cli import notify as notify_cli
     from bot.cli import payments as payments_cli
     from bot.cli import requests as requests_cli
@@ -142,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     payments_cli.register(commands)
     bills_cli.register(commands)
     faq_cli.register(commands)
+    incidents_cli.register(commands)
 
     # Zalo (issue 17): one `zalo` group for the Zalo Bot's and the OA's commands.
     from bot.cli import zalo as zalo_cli

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     quiet_hours: str = Field(default="21-7", pattern=r"^([01]?\d|2[0-3])-([01]?\d|2[0-3])$")
     outage_notice_days: int = Field(default=5, ge=0, le=30)
     marketing_per_week: int = Field(default=2, ge=0)
+    # Outage report clustering (issue 19, bot/outages/): this many different chats
+    # reporting an outage from one managing unit's ward within the window open a
+    # suspected incident; a confirmed one is announced as expected to last this long.
+    incident_threshold: int = Field(default=5, ge=2, le=1000)
+    incident_window_minutes: int = Field(default=15, ge=1, le=240)
+    incident_expected_hours: int = Field(default=4, ge=1, le=72)
     # Producers (bot/notify/producers.py, outages.py, scheduler.py): the runs in `cskh serve`
     # and how many days before the due date an unpaid bill is reminded of.
     notify_scheduler: bool = True

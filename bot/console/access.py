@@ -64,6 +64,7 @@ NAVIGATION: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/console/queue", "Hàng chờ", SUPPORT),
     ("/console/requests", "Yêu cầu dịch vụ", SUPPORT),
     ("/console/outages", "Lịch ngừng cấp điện", OPERATIONS),
+    ("/console/incidents", "Sự cố nghi ngờ", OPERATIONS),
     ("/console/broadcasts", "Thông báo quảng bá", MARKETING),
     ("/console/payments/held", "Thanh toán giữ lại", LEADS),
     ("/console/dashboard", "Tổng quan", LEADS),

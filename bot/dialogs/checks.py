@@ -3,7 +3,8 @@ is given. Each check names the field types it understands; the loader refuses on
 declared on a field of another type.
 
 `known_outage`: the customer reporting an outage is told at once when the place they
-named is in an outage we already know of (planned, or an incident being repaired).
+named is in an outage we already know of (planned, or an incident being repaired), or
+in a suspected incident its neighbours' reports opened (issue 19, bot/outages/).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from bot.core.context import Context
 from bot.core.fmt import clock, day
 from bot.core.messages import Reply
+from bot.outages import clustering
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,11 @@ _PLACES: dict[str, PlaceOf] = {
 }
 
 
+async def place_of(ctx: Context, kind: str, value: Any) -> Place | None:
+    """The place an answer of type `kind` (customer_code, address, location) names."""
+    return await _PLACES[kind](ctx, value)
+
+
 async def known_outage(ctx: Context, kind: str, value: Any) -> Reply | None:
     """The outage going on now at the place the answer names, if we know of one."""
     place = await _PLACES[kind](ctx, value)
@@ -66,7 +73,7 @@ async def known_outage(ctx: Context, kind: str, value: Any) -> Reply | None:
     )
     current = [o for o in found if o.start_at <= now <= o.end_at]
     if not current:
-        return None
+        return await _suspected_incident(ctx, place)
     outage = current[0]
     key = "services.incident_known" if outage.kind == "incident" else "services.outage_known"
     return Reply(
@@ -79,6 +86,15 @@ async def known_outage(ctx: Context, kind: str, value: Any) -> Reply | None:
             reason=outage.reason,
         )
     )
+
+
+async def _suspected_incident(ctx: Context, place: Place) -> Reply | None:
+    """Many neighbours already reported it (issue 19): said at once as well; the 🔔
+    button comes with the answer to the report, not in the middle of the form."""
+    incident = await clustering.open_incident_at(ctx.session, place.province, place.ward)
+    if incident is None:
+        return None
+    return Reply(text=clustering.known_reply(ctx.services.texts, ctx.user.language, incident).text)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from bot.core.context import Context
 from bot.core.messages import Button, Reply, rows
 from bot.core.router import Router
 from bot.dialogs.forms import Forms
-from bot.handlers import navigation, support
+from bot.handlers import incidents, navigation, support
 from bot.handlers.common import home_button, main_menu
 from bot.handlers.services import form_runner
 from bot.support import handoff
@@ -137,6 +137,8 @@ async def understood(ctx: Context, text: str) -> list[Reply]:
             return await navigation.start(ctx)
         if parse.intent in CHIT_CHAT:
             return [main_menu(ctx, ctx.t(CHIT_CHAT[parse.intent]))]
+        if parse.intent == navigation.OUTAGE_INTENT and (known := await incidents.text_report(ctx)):
+            return known  # the area's incident is open: said at once (issue 19)
         if parse.intent in intent_flows():
             return await run_flow(ctx, parse.intent, parse)
     return await not_understood(ctx, parse, faq)

@@ -12,10 +12,11 @@ from bot.core.messages import Button, Reply
 from bot.core.router import Router
 from bot.dialogs.field_types import field_type
 from bot.dialogs.runner import STEP_FORM
-from bot.handlers import freetext
+from bot.handlers import freetext, incidents
 from bot.handlers.common import home_button, id_arg, main_menu
 from bot.handlers.freetext import intent_flows
 from bot.handlers.gates import form_gate
+from bot.handlers.navigation import OUTAGE_INTENT
 from bot.handlers.services import form_runner, services, title
 from bot.store import requests as store
 from nlu.normalize import fold
@@ -181,6 +182,11 @@ async def submit(ctx: Context) -> list[Reply]:
         due_on=None if form.urgent else deadline,  # an urgent report is promised in hours
     )
     runner.drop(ctx)
+    known: list[Reply] = []
+    if form.id == OUTAGE_INTENT:  # counted by area (issue 19): "we know" when enough did
+        known = await incidents.form_report(
+            ctx, sent.answers, request.id, codes[0] if codes else None
+        )
     unit = ctx.t("services.any_unit")
     if codes and (customer := await ctx.services.backend.customer(codes[0])) is not None:
         unit = customer.unit_name
@@ -195,7 +201,7 @@ async def submit(ctx: Context) -> list[Reply]:
             hours=form.commitment.get("hours", 2),
             phone=phones.shown(phone),
         )
-        return [Reply(text=text, buttons=buttons)]
+        return [Reply(text=text, buttons=((progress,),) if known else buttons), *known]
     text = ctx.t(
         "services.received", code=request.code, unit=unit, deadline=day(deadline), days=days
     )

@@ -219,8 +219,11 @@ class PaymentService:
             if stop is not None:
                 waits.append(asyncio.ensure_future(stop.wait()))
             try:
-                await asyncio.wait(waits, timeout=RECEIVED_POLL if poll is None else poll,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    waits,
+                    timeout=RECEIVED_POLL if poll is None else poll,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
             finally:
                 for waiting in waits:
                     waiting.cancel()

@@ -680,3 +680,79 @@ class InboxItem(Base):
     answered_by: Mapped[str | None] = mapped_column(String(60))
     answered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- outage report clustering (issue 19, bot/outages/) ----------------------------------
+
+
+class ReportArea(Base):
+    """A place outage reports are counted in: a managing unit's ward (the unit's
+    province when the ward is unknown). Its row is locked while a report is counted,
+    so two processes never both open, or both miss, the area's suspected incident."""
+
+    __tablename__ = "report_areas"
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)  # "PC05CC:48:20410"
+    unit_code: Mapped[str] = mapped_column(String(6), default="")
+    province_code: Mapped[int]
+    ward_code: Mapped[int | None]
+    ward_name: Mapped[str] = mapped_column(String(120), default="")
+    open_incident_id: Mapped[int | None]  # the suspected incident open there now
+    # Reports before this moment no longer count (a dismissed or restored incident's).
+    counted_from: Mapped[datetime | None]
+
+
+class SuspectedIncident(Base):
+    """Enough customers of one area reported an outage nobody announced.
+
+    status: open (operations alerted) → confirmed (an incident outage announced to the
+    whole area, `outage_id`) → restored; or dismissed (checked house by house)."""
+
+    __tablename__ = "suspected_incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_key: Mapped[str] = mapped_column(String(40), index=True)
+    unit_code: Mapped[str] = mapped_column(String(6), default="")
+    province_code: Mapped[int]
+    ward_code: Mapped[int | None]
+    ward_name: Mapped[str] = mapped_column(String(120), default="")
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    first_report_at: Mapped[datetime]
+    opened_at: Mapped[datetime]
+    reporters_at_opening: Mapped[int]
+    outage_id: Mapped[int | None] = mapped_column(ForeignKey("outages.id", ondelete="SET NULL"))
+    decided_by: Mapped[str | None] = mapped_column(String(60))
+    decided_at: Mapped[datetime | None]
+    restored_at: Mapped[datetime | None]
+
+
+class OutageReport(Base):
+    """One customer's outage report (the form, or free text from a logged-in customer)."""
+
+    __tablename__ = "outage_reports"
+    __table_args__ = (Index("ix_outage_reports_area", "area_key", "reported_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_key: Mapped[str] = mapped_column(String(40))
+    chat_user_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_users.id", ondelete="CASCADE"), index=True
+    )
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_requests.id", ondelete="SET NULL")
+    )
+    customer_code: Mapped[str | None] = mapped_column(String(13))
+    source: Mapped[str] = mapped_column(String(10))  # form | text
+    reported_at: Mapped[datetime]
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("suspected_incidents.id", ondelete="SET NULL"), index=True
+    )
+
+
+class IncidentSubscriber(Base):
+    """A chat that tapped "🔔 Báo tôi khi có điện lại" under a suspected incident."""
+
+    __tablename__ = "incident_subscribers"
+    __table_args__ = (UniqueConstraint("incident_id", "chat_user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("suspected_incidents.id", ondelete="CASCADE")
+    )
+    chat_user_id: Mapped[int] = mapped_column(ForeignKey("chat_users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

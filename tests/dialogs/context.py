@@ -1,5 +1,6 @@
 """A context for running the form engine without the bot around it: domain.yml's texts,
-the test clock, and a chat user with the customer codes a test gives (no database)."""
+the test clock, and a chat user with the customer codes a test gives (no database unless
+a test hands one in)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class Chat:
     state: ConversationState = field(default_factory=ConversationState)
     clock: FakeClock = field(default_factory=FakeClock)
     backend: Any = None
+    session: Any = None  # a check that reads our tables (suspected incidents) needs one
 
     def __post_init__(self) -> None:
         self.user = ChatUser(
@@ -47,7 +49,7 @@ class Chat:
         services = SimpleNamespace(texts=_TEXTS, clock=self.clock, backend=self.backend)
         return Context(
             incoming=Incoming(channel="rest", user_id="dialogs", text=text),
-            session=cast(Any, None),
+            session=cast(Any, self.session),
             user=self.user,
             conversation=cast(Any, None),
             services=cast(Any, services),

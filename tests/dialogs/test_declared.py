@@ -7,10 +7,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bot.dialogs.forms import default_forms
 from bot.dialogs.runner import FormRunner
 from bot.store.backend import OutageRecord
+from bot.store.models import Base
 from bot.store.places import province_name, ward_name, ward_province
 from tests.dialogs.context import Chat, phone_on_record, text
 
@@ -113,8 +115,14 @@ async def test_an_incident_being_repaired_is_told_as_one() -> None:
 
 
 async def test_no_outage_known_there_says_nothing_more() -> None:
-    chat = Chat(backend=Outages("planned"))
-    said = await report_at(chat, "xã Bình Minh, Quảng Ngãi")
+    # Nor a suspected incident (issue 19): the check reads our table of them.
+    engine = create_async_engine("sqlite+aiosqlite:///:memory:")
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    async with AsyncSession(engine) as session:
+        chat = Chat(backend=Outages("planned"), session=session)
+        said = await report_at(chat, "xã Bình Minh, Quảng Ngãi")
+    await engine.dispose()
     assert said[0].startswith("Bước 3/6")
     assert chat.backend.asked == [(51, BINH_MINH)]
 
