@@ -205,6 +205,31 @@ async def test_a_replayed_msg_id_is_handled_once(zalo: ZaloRig) -> None:
     assert len(zalo.fake.cs(USER)) == 1
 
 
+async def test_a_customers_messages_are_handled_in_the_order_zalo_posted_them(
+    zalo: ZaloRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zalo posts each message at once; the first one's handling may take longer (a
+    photo downloaded, a slow query) than the second's: the second still waits for it,
+    as a form's answers must come in order. Another customer does not wait."""
+    channel = zalo.channel
+    handled: list[str] = []
+    dispatch = channel._dispatch
+
+    async def slow_first(name: str, event: dict[str, Any]) -> None:
+        text = str(event["message"]["text"])
+        if text == "một":
+            await asyncio.sleep(0.3)
+        await dispatch(name, event)
+        handled.append(text)
+
+    monkeypatch.setattr(channel, "_dispatch", slow_first)
+    for user, text in ((USER, "một"), (USER, "hai"), ("other-user", "ba")):
+        assert await zalo.post(zalo.fake.event("user_send_text", user, text=text)) == 200
+    await zalo.handled()
+    assert handled.index("một") < handled.index("hai")
+    assert handled[0] == "ba"  # not held up behind the first customer
+
+
 async def test_text_gets_an_answer_with_buttons_and_a_pressed_button_runs(zalo: ZaloRig) -> None:
     await zalo.send("user_send_text", text="xin chào")
     (answer,) = zalo.fake.cs(USER)

@@ -130,6 +130,9 @@ class ZaloOaChannel(Channel):
         # service's senders).
         self.otp_sender = ZnsOtpSender(self) if config.zns_otp_template else None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Each user's latest event being handled: the next one waits for it, so a
+        # customer's messages are answered in the order Zalo posted them (this process).
+        self._latest: dict[str, asyncio.Task[None]] = {}
         self._keeper: asyncio.Task[None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -199,10 +202,23 @@ class ZaloOaChannel(Channel):
         if not isinstance(event, dict):
             log.warning("zalo oa: a signed event that is no JSON object; ignored")
             return web.json_response({"ok": True})
-        task = asyncio.create_task(self.process(event))
+        user = str(_dig(event, "sender", "id") or _dig(event, "follower", "id") or "")
+        task = asyncio.create_task(self._in_turn(self._latest.get(user), event))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._latest[user] = task
+        task.add_done_callback(lambda done: self._finished(user, done))
         return web.json_response({"ok": True})
+
+    async def _in_turn(self, before: asyncio.Task[None] | None, event: dict[str, Any]) -> None:
+        """`event` handled once the same user's event before it is (process never raises)."""
+        if before is not None:
+            await asyncio.wait([before])
+        await self.process(event)
+
+    def _finished(self, user: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._latest.get(user) is task:
+            del self._latest[user]
 
     async def process(self, event: dict[str, Any]) -> None:
         """Handle one event once; errors are logged, never raised."""
