@@ -164,3 +164,30 @@ async def test_dung_on_the_zalo_bot_from_activation_to_a_staff_reply(demo: ZaloD
     assert delivery is not None
     await server.runtime.pusher.send_now([delivery])  # as the console does after its commit
     await eventually(lambda: any("em là nhân viên CSKH" in text for text in fake.texts(DUNG_CHAT)))
+
+
+async def test_an_activates_on_the_zalo_bot_by_a_one_time_code(demo: ZaloDemo) -> None:
+    """Zalo vouches for no phone: the account flow's one-time code, by SMS to the phone
+    on An's contracts, typed back on Zalo (typing the options' numbers all the way)."""
+    from tests.handlers.rig import AN_CODES, AN_PHONE
+
+    rig, fake = demo.rig, demo.fake
+    an = ZaloChat(fake, "5f4e3d2c1b0a99887766", rig.server.settle)
+    await an.say("/start")
+    await an.choose("🔑 Đăng nhập")
+    assert an.text.startswith("Để kích hoạt, Quý khách đồng ý"), an.text
+    await an.choose("✅ Đồng ý")
+    await an.choose("📱 Số điện thoại")
+    await an.say("0905123456")
+    await an.choose("💬 SMS")
+    code = rig.sms.last_code(AN_PHONE)
+    await an.say(code)
+    assert an.text.startswith("✅ Kích hoạt thành công."), an.text
+    assert all(customer_code in an.text for customer_code in AN_CODES)
+    async with rig.runtime.db.reading() as session:
+        user = await session.scalar(
+            select(ChatUser).where(
+                ChatUser.channel == "zalo_bot", ChatUser.platform_user_id == an.chat_id
+            )
+        )
+    assert user is not None and user.verified_phone == AN_PHONE
