@@ -7,10 +7,16 @@ reach any service, and nothing below imports them.
 from __future__ import annotations
 
 import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
-from bot.core.fmt import local
+from bot.core.clock import Clock, SystemClock
+from bot.core.fmt import LOCAL_TZ, local
+from bot.settings import Settings
+
+T = TypeVar("T")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -28,3 +34,33 @@ def local_minute(iso: str) -> str:
     """'2026-11-26T01:05:00+00:00' -> '2026-11-26 08:05': times a person reads are
     Vietnam's, as everywhere else the bot and the console show them."""
     return local(datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M")
+
+
+def iso_moment(value: str) -> datetime:
+    """An argument type: an ISO time, Vietnam's when it names no offset."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO time: {value!r} (e.g. 2026-12-02T07:00)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
+
+
+def on_database(
+    settings: Settings, args: argparse.Namespace, work: Callable[[Any, Any, Clock], Awaitable[T]]
+) -> T:
+    """Run `work(db, texts, clock)` on the bot's database (`args.clock`: the tests')."""
+    from bot.core.texts import Texts
+    from bot.store.db import Database
+
+    clock: Clock = args.clock or SystemClock()
+
+    async def run() -> T:
+        db = Database(settings.effective_database_url, media_dir=settings.media_path)
+        try:
+            return await work(db, Texts.load(), clock)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())

@@ -9,19 +9,16 @@ and one line on stderr.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
+from bot.cli import iso_moment, on_database
 from bot.core import fmt
-from bot.core.clock import Clock, SystemClock
-from bot.core.fmt import LOCAL_TZ
+from bot.core.clock import Clock
 from bot.settings import Settings
 
-T = TypeVar("T")
 STAFF = "cli"
 
 
@@ -43,35 +40,9 @@ def register(commands: Any) -> None:
         command = sub.add_parser(name, help=help_text)
         command.add_argument("incident_id", type=int)
         if name == "restored":
-            command.add_argument("--at", type=_moment, help="when it came back (default: now)")
+            command.add_argument("--at", type=iso_moment, help="when it came back (default: now)")
         command.add_argument("--json", action="store_true", help="print a JSON object")
         command.set_defaults(run=_decide, decision=name, clock=None)
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
-
-
-def _execute(
-    settings: Settings, args: argparse.Namespace, work: Callable[[Any, Any, Clock], Awaitable[T]]
-) -> T:
-    from bot.core.texts import Texts
-    from bot.store.db import Database
-
-    clock: Clock = args.clock or SystemClock()  # tests pass their clock
-
-    async def run() -> T:
-        db = Database(settings.effective_database_url, media_dir=settings.media_path)
-        try:
-            return await work(db, Texts.load(), clock)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
 
 
 def _when(moment: datetime) -> str:
@@ -86,7 +57,7 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
             statuses = STATUSES if args.all else ("open", "confirmed")
             return await list_incidents(session, statuses=statuses)
 
-    rows = _execute(settings, args, work)
+    rows = on_database(settings, args, work)
     if args.json:
         shown = [
             {
@@ -144,7 +115,7 @@ def _decide(settings: Settings, args: argparse.Namespace) -> int:
             )
 
     try:
-        made = _execute(settings, args, work)
+        made = on_database(settings, args, work)
     except decisions.IncidentError as error:
         print(f"cskh: {error}", file=sys.stderr)
         return 2

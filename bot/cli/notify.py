@@ -9,21 +9,18 @@ unknown id or a place that names nothing: exit status 2 and one line on stderr.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from bot.cli import iso_moment, on_database
 from bot.core import fmt
-from bot.core.clock import Clock, SystemClock
-from bot.core.fmt import LOCAL_TZ
+from bot.core.clock import Clock
 from bot.core.texts import LANGUAGES
 from bot.settings import Settings
 
-T = TypeVar("T")
 CHANNELS = ("telegram", "zalo", "web", "rest")
 TARIFFS = ("household", "business", "production")
 BAR_WIDTH = 30
@@ -42,9 +39,9 @@ def register(commands: Any) -> None:
     outage.add_argument("--province", required=True, help='e.g. "Da Nang" or 48')
     outage.add_argument("--ward", help='e.g. "Hoi An" or 20410 (default: the whole province)')
     outage.add_argument(
-        "--start", required=True, type=_moment, help="ISO time, e.g. 2026-12-02T07:00"
+        "--start", required=True, type=iso_moment, help="ISO time, e.g. 2026-12-02T07:00"
     )
-    outage.add_argument("--end", required=True, type=_moment, help="ISO time")
+    outage.add_argument("--end", required=True, type=iso_moment, help="ISO time")
     outage.add_argument("--reason", required=True, help="e.g. 'Bảo dưỡng đường dây'")
     outage.add_argument("--kind", choices=("planned", "incident"), default="planned")
     outage.add_argument("--json", action="store_true", help="print a JSON object")
@@ -52,7 +49,7 @@ def register(commands: Any) -> None:
 
     restored = sub.add_parser("restored", help="power is back: tell those notified of the outage")
     restored.add_argument("outage_id", type=int)
-    restored.add_argument("--at", type=_moment, help="when it came back (default: now)")
+    restored.add_argument("--at", type=iso_moment, help="when it came back (default: now)")
     restored.add_argument("--json", action="store_true", help="print a JSON object")
     restored.set_defaults(run=_restored, clock=None)
 
@@ -74,7 +71,7 @@ def register(commands: Any) -> None:
     create.add_argument("--has-debt", action="store_true", help="customers with an unpaid bill")
     create.add_argument("--channel", choices=CHANNELS)
     create.add_argument("--language", choices=LANGUAGES)
-    create.add_argument("--at", type=_moment, help="send time, ISO (default: when started)")
+    create.add_argument("--at", type=iso_moment, help="send time, ISO (default: when started)")
     create.set_defaults(run=_create, clock=None)
     for name, helps, handler in (
         ("start", "send it (at its time), or resume it after a pause", _start),
@@ -92,16 +89,6 @@ def register(commands: Any) -> None:
 # --- argument types ------------------------------------------------------------------------
 
 
-def _moment(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not an ISO time: {value!r} (e.g. 2026-12-02T07:00)"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
-
-
 def _period(value: str) -> tuple[int, int]:
     try:
         moment = datetime.strptime(value.strip(), "%Y-%m")
@@ -111,25 +98,6 @@ def _period(value: str) -> tuple[int, int]:
 
 
 # --- running --------------------------------------------------------------------------------
-
-
-def _execute(
-    settings: Settings, args: argparse.Namespace, work: Callable[[Any, Any, Clock], Awaitable[T]]
-) -> T:
-    """Run `work(db, texts, clock)` on the bot's database; typed errors become exit 2."""
-    from bot.core.texts import Texts
-    from bot.store.db import Database
-
-    clock: Clock = args.clock or SystemClock()  # tests pass their clock
-
-    async def run() -> T:
-        db = Database(settings.effective_database_url, media_dir=settings.media_path)
-        try:
-            return await work(db, Texts.load(), clock)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
 
 
 def _refused(error: Exception | str) -> int:
@@ -168,7 +136,7 @@ def _outage(settings: Settings, args: argparse.Namespace) -> int:
             )
 
     try:
-        made = _execute(settings, args, work)
+        made = on_database(settings, args, work)
     except NoticeError as error:
         return _refused(error)
     notice, eve = made.notice, made.eve
@@ -220,7 +188,7 @@ def _restored(settings: Settings, args: argparse.Namespace) -> int:
             )
 
     try:
-        made = _execute(settings, args, work)
+        made = on_database(settings, args, work)
     except NoticeError as error:
         return _refused(error)
     if args.json:
@@ -256,7 +224,7 @@ def _bills(settings: Settings, args: argparse.Namespace) -> int:
             judge=usage_judge(backend, default_tariffs()),
         )
 
-    notices, rows = _execute(settings, args, work)
+    notices, rows = on_database(settings, args, work)
     year, month = args.period
     print(f"bills of {month:02d}/{year}: {notices} notices, {rows} recipients")
     return 0
@@ -272,7 +240,7 @@ def _run_jobs(settings: Settings, args: argparse.Namespace) -> int:
         judge = usage_judge(backend, default_tariffs())
         return await run_all(db, backend, texts, settings, clock.now(), judge)
 
-    for kind, (notices, rows) in _execute(settings, args, work).items():
+    for kind, (notices, rows) in on_database(settings, args, work).items():
         if kind == "cancelled":
             print(f"cancelled outages: {rows} rows not sent dropped")
         else:
@@ -330,7 +298,7 @@ def _create(settings: Settings, args: argparse.Namespace) -> int:
             return campaign.id, matching
 
     try:
-        campaign_id, matching = _execute(settings, args, work)
+        campaign_id, matching = on_database(settings, args, work)
     except CampaignError as error:
         return _refused(error)
     when = f", to be sent at {_when(args.at)}" if args.at else ""
@@ -355,7 +323,7 @@ def _start(settings: Settings, args: argparse.Namespace) -> int:
             )
 
     try:
-        started = _execute(settings, args, work)
+        started = on_database(settings, args, work)
     except CampaignError as error:
         return _refused(error)
     if started.resumed:
@@ -378,7 +346,7 @@ def _pause(settings: Settings, args: argparse.Namespace) -> int:
             return await pause_campaign(session, args.campaign_id)
 
     try:
-        held = _execute(settings, args, work)
+        held = on_database(settings, args, work)
     except CampaignError as error:
         return _refused(error)
     print(f"campaign {args.campaign_id} paused: {held} rows held (`cskh campaign start` resumes)")
@@ -393,7 +361,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
             return await campaign_status(session, args.campaign_id)
 
     try:
-        shown = _execute(settings, args, work)
+        shown = on_database(settings, args, work)
     except CampaignError as error:
         return _refused(error)
     if args.json:
